@@ -1,0 +1,31 @@
+CREATE TABLE agendas (
+    meeting_id uuid        PRIMARY KEY,
+    id         uuid        NOT NULL UNIQUE,
+    items      jsonb       NOT NULL,
+    version    bigint      NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The summary written when a meeting ends, rewritten when late data changes it.
+CREATE TABLE summaries (
+    meeting_id   uuid        PRIMARY KEY,
+    id           uuid        NOT NULL UNIQUE,
+    content      jsonb       NOT NULL,
+    version      bigint      NOT NULL DEFAULT 1,
+    published_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Read model of scheduling's meetings.
+CREATE TABLE meetings (
+    id                   uuid        PRIMARY KEY,
+    title                text        NOT NULL,
+    kind                 text        NOT NULL,
+    status               text        NOT NULL,
+    host_organization_id uuid        NOT NULL,
+    organization_ids     uuid[]      NOT NULL,
+    starts_at            timestamptz NOT NULL,
+    ends_at              timestamptz NOT NULL,
+    started_at           timestamptz,
+    ended_at             timestamptz,
+    version              bigint      NOT NULL
+);

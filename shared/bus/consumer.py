@@ -1,0 +1,190 @@
+"""Durable pull consumers that apply each event once, in its own transaction.
+
+A consumer reads one stream through a durable declared at start-up. For each message:
+- a subject the consumer does not handle is acknowledged and skipped;
+- a message that cannot be decoded goes to the dead-letter subject at once;
+- otherwise the event id goes into the inbox in the same transaction as the effect, and a
+  duplicate or a version older than one already applied changes nothing;
+- a failing effect is retried with growing delays, and after `max_deliveries` attempts the
+  message goes to the dead-letter subject with the error; the consumer goes on.
+The acknowledgement is sent after the commit, so a crash in between means a redelivery,
+which the inbox recognises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from shared.bus.inbox import Delivery, receive
+from shared.bus.jetstream import consumer_config, ensure_consumer
+from shared.db import Connection, Pool
+from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
+from shared.settings import NatsSettings
+from shared.tracing import span
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+ERROR_HEADER: Final = "Telebridge-Error"
+CONSUMER_HEADER: Final = "Telebridge-Consumer"
+SUBJECT_HEADER: Final = "Telebridge-Original-Subject"
+SEQUENCE_HEADER: Final = "Telebridge-Original-Sequence"
+DELIVERIES_HEADER: Final = "Telebridge-Deliveries"
+
+_FETCH_BATCH: Final = 50
+_FETCH_WAIT: Final = 5.0
+
+
+@dataclass(frozen=True)
+class EventConsumer(Generic[E]):
+    """What a service consumes from one stream, and how it applies it."""
+
+    name: str
+    """Durable consumer name, unique per service and stream."""
+    stream: Stream
+    events: Any
+    """The event type, or a union of event types, this consumer applies."""
+    apply: Callable[[Connection, E], Awaitable[None]]
+
+    @property
+    def subjects(self) -> frozenset[str]:
+        members = typing.get_args(self.events) if _is_union(self.events) else (self.events,)
+        return frozenset(subject_of(member) for member in members)
+
+
+def _is_union(annotation: object) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def retry_delay(settings: NatsSettings, deliveries: int) -> float:
+    """Seconds before the next attempt after `deliveries` failed ones: doubling, capped."""
+    return float(min(settings.retry_backoff * 2 ** max(deliveries - 1, 0), 60.0))
+
+
+class ConsumerWorker(Generic[E]):
+    def __init__(
+        self, pool: Pool, js: JetStreamContext, consumer: EventConsumer[E], settings: NatsSettings
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._consumer = consumer
+        self._settings = settings
+        self._decoder = msgspec.json.Decoder(consumer.events)
+        self._subjects = consumer.subjects
+        self._log = log.bind(consumer=consumer.name)
+
+    async def run(self) -> None:
+        consumer = self._consumer
+        await ensure_consumer(
+            self._js,
+            consumer.stream,
+            consumer_config(consumer.name, consumer.stream, self._settings),
+        )
+        subscription = await self._js.pull_subscribe_bind(
+            durable=consumer.name, stream=consumer.stream.name
+        )
+        delay = 0.1
+        while True:
+            try:
+                messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
+            except nats.errors.TimeoutError:
+                continue  # nothing new: idle, not an error
+            except nats.errors.Error as error:
+                self._log.warning("fetch failed", error=str(error) or type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for message in messages:
+                await self.process(message)
+
+    async def process(self, message: Msg) -> None:
+        if message.subject not in self._subjects:
+            await message.ack()
+            return
+        try:
+            event: E = self._decoder.decode(message.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            await self._dead_letter(message, f"cannot decode: {error}")
+            return
+        if event.subject != message.subject:
+            await self._dead_letter(
+                message, f"event type {event.type!r} arrived on subject {message.subject!r}"
+            )
+            return
+        deliveries = message.metadata.num_delivered or 1
+        with span(event.traceparent):
+            try:
+                async with self._pool.acquire() as connection, connection.transaction():
+                    delivery = await receive(connection, event)
+                    if delivery is Delivery.NEW:
+                        await self._consumer.apply(connection, event)
+            except Exception as error:
+                await self._failed(message, event, deliveries, error)
+                return
+            self._log.debug(
+                "event received",
+                subject=event.subject,
+                aggregate_id=str(event.aggregate_id),
+                version=event.aggregate_version,
+                delivery=delivery.value,
+            )
+            await message.ack()
+
+    async def _failed(self, message: Msg, event: Event, deliveries: int, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        if deliveries >= self._settings.max_deliveries:
+            self._log.error(
+                "event keeps failing; dead-lettered",
+                subject=event.subject,
+                event_id=str(event.event_id),
+                deliveries=deliveries,
+                error=reason,
+            )
+            await self._dead_letter(message, reason)
+            return
+        delay = retry_delay(self._settings, deliveries)
+        self._log.warning(
+            "event failed; will retry",
+            subject=event.subject,
+            event_id=str(event.event_id),
+            deliveries=deliveries,
+            retry_in=delay,
+            error=reason,
+        )
+        await message.nak(delay=delay)
+
+    async def _dead_letter(self, message: Msg, reason: str) -> None:
+        metadata = message.metadata
+        headers = {
+            ERROR_HEADER: " ".join(reason.split())[:4000],
+            CONSUMER_HEADER: self._consumer.name,
+            SUBJECT_HEADER: message.subject,
+            SEQUENCE_HEADER: str(metadata.sequence.stream if metadata.sequence else ""),
+            DELIVERIES_HEADER: str(metadata.num_delivered or 1),
+        }
+        try:
+            await self._js.publish(
+                dead_letter_subject(self._consumer.name, message.subject),
+                message.data,
+                stream=DEADLETTER.name,
+                headers=headers,
+            )
+        except (nats.errors.Error, TimeoutError) as error:
+            self._log.warning("cannot dead-letter yet; will retry", error=str(error))
+            await message.nak(delay=retry_delay(self._settings, 1))
+            return
+        self._log.error("message dead-lettered", subject=message.subject, error=reason)
+        await message.term()

@@ -1,0 +1,126 @@
+"""NATS connection, and the streams and durable consumers every service declares at start.
+
+Declarations compare what the server has with what the code says and update the
+difference: binding to an existing durable would otherwise keep its old configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from shared.events import DEADLETTER, STREAMS, Stream
+from shared.settings import NatsSettings
+
+log = structlog.get_logger(__name__)
+
+DUPLICATE_WINDOW = 3600.0
+"""Seconds JetStream remembers a `Nats-Msg-Id`: longer than any outage the relay rides out."""
+DEAD_LETTER_MAX_AGE = 90 * 24 * 3600.0
+
+
+async def connect_nats(settings: NatsSettings, name: str) -> NATS:
+    """Connect to every server URL, keep reconnecting for ever, log errors in one line."""
+
+    async def on_error(error: Exception) -> None:
+        log.warning("nats error", error=str(error) or type(error).__name__)
+
+    async def on_disconnect() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats reconnected")
+
+    # With unlimited reconnects the client keeps trying the first connection too.
+    client: NATS = await asyncio.wait_for(
+        nats.connect(
+            servers=settings.servers,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+        ),
+        settings.connect_timeout,
+    )
+    return client
+
+
+def stream_config(stream: Stream, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=stream.name,
+        subjects=stream.subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW,
+        max_age=DEAD_LETTER_MAX_AGE if stream is DEADLETTER else 0,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
+    """Create the event streams and the dead-letter stream, or bring them up to date."""
+    for stream in STREAMS:
+        await _ensure_stream(js, stream_config(stream, replicas))
+
+
+async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig) -> None:
+    assert wanted.name is not None
+    try:
+        current = (await js.stream_info(wanted.name)).config
+    except NotFoundError:
+        try:
+            await js.add_stream(wanted)
+        except BadRequestError:
+            # Another service created it between our two calls.
+            current = (await js.stream_info(wanted.name)).config
+        else:
+            log.info("stream created", stream=wanted.name)
+            return
+    if _differs(current, wanted, ("subjects", "num_replicas", "duplicate_window", "max_age")):
+        await js.update_stream(wanted)
+        log.info("stream updated", stream=wanted.name)
+
+
+def consumer_config(durable: str, stream: Stream, settings: NatsSettings) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait,
+        # One delivery beyond our own bound, so the consumer itself can dead-letter it.
+        max_deliver=settings.max_deliveries + 1,
+        filter_subject=f"{stream.prefix}.>",
+        max_ack_pending=1000,
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, stream: Stream, wanted: ConsumerConfig) -> None:
+    assert wanted.durable_name is not None
+    try:
+        current = (await js.consumer_info(stream.name, wanted.durable_name)).config
+    except NotFoundError:
+        await js.add_consumer(stream.name, wanted)
+        log.info("consumer created", stream=stream.name, consumer=wanted.durable_name)
+        return
+    if _differs(current, wanted, ("ack_wait", "max_deliver", "filter_subject", "max_ack_pending")):
+        await js.add_consumer(stream.name, wanted)
+        log.info("consumer updated", stream=stream.name, consumer=wanted.durable_name)
+
+
+def _differs(current: object, wanted: object, fields: tuple[str, ...]) -> bool:
+    return any(getattr(current, field) != getattr(wanted, field) for field in fields)

@@ -1,0 +1,51 @@
+-- Events waiting to be published, written in the same transaction as the change they describe.
+CREATE TABLE outbox (
+    position          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id          uuid        NOT NULL UNIQUE,
+    subject           text        NOT NULL,
+    aggregate_type    text        NOT NULL,
+    aggregate_id      uuid        NOT NULL,
+    aggregate_version bigint      NOT NULL,
+    payload           jsonb       NOT NULL,
+    traceparent       text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    sent_at           timestamptz,
+    attempts          integer     NOT NULL DEFAULT 0,
+    last_error        text
+);
+
+CREATE INDEX outbox_unsent ON outbox (position) WHERE sent_at IS NULL;
+CREATE INDEX outbox_unsent_by_aggregate
+    ON outbox (aggregate_type, aggregate_id, position) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+-- Wake the relay when a transaction that wrote events commits.
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.outbox', '');
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER outbox_written
+    AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+-- Events already applied by this service's consumers: a redelivery is recognised and skipped.
+CREATE TABLE inbox (
+    event_id          uuid        PRIMARY KEY,
+    subject           text        NOT NULL,
+    aggregate_type    text        NOT NULL,
+    aggregate_id      uuid        NOT NULL,
+    aggregate_version bigint      NOT NULL,
+    applied           boolean     NOT NULL,
+    received_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- The newest version of every aggregate this service has applied: older ones are stale.
+CREATE TABLE aggregate_versions (
+    aggregate_type text   NOT NULL,
+    aggregate_id   uuid   NOT NULL,
+    version        bigint NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id)
+);

@@ -1,0 +1,178 @@
+"""Transactional outbox: events are written with the change, published after commit.
+
+`add_event` inserts the event in the caller's transaction. `OutboxRelay` publishes what is
+unsent to JetStream with `Nats-Msg-Id` = event id, and marks a row sent only after the
+stream acknowledged it. A publish that fails (NATS down, a stream leader being elected)
+stops the batch; the relay backs off and starts again from the first unsent row, so no
+event is lost and none of an aggregate's events overtakes an earlier one. A retry after a
+lost acknowledgement is recognised by the server's deduplication.
+
+Several replicas can relay at once: each claims rows with `FOR UPDATE SKIP LOCKED`, and
+only the oldest unsent event of each aggregate is claimable, so two replicas never
+publish events of one aggregate out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Final
+
+import asyncpg
+import msgspec
+import nats.errors
+import structlog
+from nats.js import JetStreamContext
+
+from shared.db import Connection, Pool
+from shared.events import Event, stream_of
+from shared.notify import Notifier
+from shared.tracing import current_traceparent
+
+log = structlog.get_logger(__name__)
+
+_INSERT: Final = """
+INSERT INTO outbox (event_id, subject, aggregate_type, aggregate_id, aggregate_version,
+                    payload, traceparent)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+_CLAIM: Final = """
+SELECT o.position, o.event_id, o.subject, o.payload::text AS payload, o.traceparent
+FROM outbox o
+WHERE o.sent_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox earlier
+      WHERE earlier.sent_at IS NULL
+        AND earlier.aggregate_type = o.aggregate_type
+        AND earlier.aggregate_id = o.aggregate_id
+        AND earlier.position < o.position)
+ORDER BY o.position
+LIMIT $1
+FOR UPDATE OF o SKIP LOCKED
+"""
+_MARK_SENT: Final = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
+_RECORD_FAILURE: Final = """
+UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE position = $1
+"""
+_PRUNE: Final = "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)"
+_UNSENT: Final = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+
+PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
+"""What a publish raises while NATS is away or electing a stream leader: worth retrying."""
+
+
+def stamped(event: Event) -> Event:
+    """The event with its producer and the current trace context filled in."""
+    return msgspec.structs.replace(
+        event,
+        producer=event.producer or event.type.split(".", 1)[0],
+        traceparent=event.traceparent or current_traceparent(),
+    )
+
+
+async def add_event(connection: Connection, event: Event) -> Event:
+    """Write `event` to the outbox in the caller's transaction; it is published after commit."""
+    event = stamped(event)
+    await connection.execute(
+        _INSERT,
+        event.event_id,
+        event.subject,
+        event.aggregate_type,
+        event.aggregate_id,
+        event.aggregate_version,
+        event,
+        event.traceparent,
+    )
+    return event
+
+
+async def unsent_count(connection: Connection) -> int:
+    count: int = await connection.fetchval(_UNSENT)
+    return count
+
+
+class PublishError(Exception):
+    """A publish failed; the rows before it were marked sent, the rest wait for a retry."""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: Pool,
+        js: JetStreamContext,
+        notifier: Notifier,
+        channel: str,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 2.0,
+        retention_seconds: float = 7 * 24 * 3600.0,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._notifier = notifier
+        self._channel = channel
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._publish_timeout = publish_timeout
+        self._retention_seconds = retention_seconds
+
+    async def run(self) -> None:
+        delay = 0.1
+        next_prune = 0.0
+        while True:
+            try:
+                published = await self.publish_pending()
+            except PublishError as interruption:
+                log.warning("outbox publish failed", error=str(interruption), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            if time.monotonic() >= next_prune:
+                await self._prune()
+                next_prune = time.monotonic() + 3600
+            if published == 0:
+                await self._notifier.wait(self._channel, self._poll_interval)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch in order; returns how many rows were published."""
+        failure: BaseException | None = None
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(_CLAIM, self._batch_size)
+            sent: list[int] = []
+            for row in rows:
+                try:
+                    await self._publish(row)
+                except PUBLISH_ERRORS as error:
+                    failure = error
+                    await connection.execute(
+                        _RECORD_FAILURE, row["position"], f"{type(error).__name__}: {error}"
+                    )
+                    break
+                sent.append(row["position"])
+            if sent:
+                await connection.execute(_MARK_SENT, sent)
+        if failure is not None:
+            raise PublishError(f"{type(failure).__name__}: {failure}") from failure
+        return len(sent)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        subject: str = row["subject"]
+        headers = {"Nats-Msg-Id": str(row["event_id"])}
+        if traceparent := row["traceparent"]:
+            headers["traceparent"] = traceparent
+        ack = await self._js.publish(
+            subject,
+            row["payload"].encode(),
+            timeout=self._publish_timeout,
+            stream=stream_of(subject).name,
+            headers=headers,
+        )
+        if ack.duplicate:
+            log.info("event was already in the stream", subject=subject, seq=ack.seq)
+
+    async def _prune(self) -> None:
+        async with self._pool.acquire() as connection:
+            result = await connection.execute(_PRUNE, self._retention_seconds)
+        log.debug("outbox pruned", result=result)

@@ -1,0 +1,92 @@
+"""PostgreSQL access: a pool whose connections live in one service's schema."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+
+from shared.settings import DatabaseSettings
+
+log = structlog.get_logger(__name__)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    # Frameworks that read annotations at run time need one class here, not a union.
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def _encode_json(value: Any) -> str:
+    return _json_encoder.encode(value).decode()
+
+
+async def _init_connection(connection: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, schema="pg_catalog", encoder=_encode_json, decoder=msgspec.json.decode
+        )
+
+
+def connect_kwargs(schema: str) -> dict[str, Any]:
+    """Connection options shared by pools and single connections of a service."""
+    return {
+        "server_settings": {"search_path": schema, "application_name": f"telebridge-{schema}"},
+        "init": _init_connection,
+    }
+
+
+async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
+    """Open a pool for `schema`, retrying while the server is still starting."""
+    options = connect_kwargs(schema)
+    deadline = time.monotonic() + settings.connect_timeout
+    delay = 0.2
+    while True:
+        try:
+            pool: Pool = await asyncpg.create_pool(
+                settings.url,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                server_settings=options["server_settings"],
+                init=options["init"],
+            )
+        except (OSError, asyncpg.CannotConnectNowError) as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database not reachable yet", error=str(error), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        else:
+            return pool
+
+
+async def connect(settings: DatabaseSettings, schema: str) -> Connection:
+    """One connection outside the pool, for LISTEN and session-level advisory locks."""
+    options = connect_kwargs(schema)
+    connection: Connection = await asyncpg.connect(
+        settings.url, server_settings=options["server_settings"]
+    )
+    await _init_connection(connection)
+    return connection
+
+
+T = TypeVar("T")
+
+
+def as_struct(record: asyncpg.Record, struct_type: type[T]) -> T:
+    """A row as the Struct whose fields it has (extra columns are ignored)."""
+    return msgspec.convert(dict(record), struct_type)
+
+
+def as_structs(records: list[asyncpg.Record], struct_type: type[T]) -> list[T]:
+    return [as_struct(record, struct_type) for record in records]

@@ -1,0 +1,203 @@
+"""The events the services exchange: the bus contract, in one module.
+
+Every event is a frozen msgspec Struct on one base, `Event`, which carries the envelope
+(event id, aggregate id and version, occurred-at in UTC, producer, trace context). The tag,
+written as `type`, is also the NATS subject: `<service>.<aggregate>.<event>`, past tense.
+Events carry the whole current state of their aggregate, so a consumer that has applied
+version n can ignore anything older.
+
+Schemas evolve additively: a new field gets a default, a field never changes type.
+`contracts/` holds the JSON Schema and AsyncAPI generated from this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from uuid_utils.compat import uuid7
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+MeetingKind = Literal["telebridge", "videoconference", "workshop"]
+MeetingStatus = Literal["scheduled", "live", "ended", "cancelled"]
+RegistrationStatus = Literal["registered", "cancelled"]
+
+
+def new_id() -> UUID:
+    """A time-ordered UUID (version 7): ids sort by creation, indexes stay compact."""
+    return uuid7()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
+    """The envelope every event shares; subclasses add the aggregate's state."""
+
+    event_id: UUID = msgspec.field(default_factory=new_id)
+    """Unique per event; the outbox row id and the JetStream `Nats-Msg-Id`."""
+    aggregate_id: UUID
+    """The entity this event is about."""
+    aggregate_version: Annotated[int, msgspec.Meta(ge=1)]
+    """Raised by one on every change of the aggregate."""
+    occurred_at: datetime = msgspec.field(default_factory=utc_now)
+    """When the change was committed, in UTC."""
+    producer: str = ""
+    """The service that wrote the event."""
+    traceparent: str | None = None
+    """W3C trace context of the request or message that caused the event."""
+
+    @property
+    def type(self) -> str:
+        tag = self.__struct_config__.tag
+        assert isinstance(tag, str)
+        return tag
+
+    @property
+    def subject(self) -> str:
+        return self.type
+
+    @property
+    def aggregate_type(self) -> str:
+        """`<service>.<aggregate>`: versions are counted per aggregate type and id."""
+        return self.type.rsplit(".", 1)[0]
+
+
+# --- registry -------------------------------------------------------------------------
+
+
+class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=True, kw_only=True):
+    name: NonEmpty
+    region: NonEmpty
+    timezone: NonEmpty
+
+
+class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):
+    organization_id: UUID
+    name: NonEmpty
+    email: NonEmpty
+
+
+class RegistrationCreated(Event, tag="registry.registration.created", frozen=True, kw_only=True):
+    meeting_id: UUID
+    person_id: UUID
+    organization_id: UUID
+    status: RegistrationStatus = "registered"
+
+
+# --- scheduling -----------------------------------------------------------------------
+
+
+class MeetingEvent(Event, frozen=True, kw_only=True):
+    """The state of a meeting, carried by every event of its lifecycle."""
+
+    title: NonEmpty
+    kind: MeetingKind
+    status: MeetingStatus
+    host_organization_id: UUID
+    organization_ids: list[UUID]
+    """Every participating site, the host included."""
+    starts_at: datetime
+    ends_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class MeetingScheduled(MeetingEvent, tag="scheduling.meeting.scheduled", frozen=True, kw_only=True):
+    pass
+
+
+class MeetingStarted(MeetingEvent, tag="scheduling.meeting.started", frozen=True, kw_only=True):
+    pass
+
+
+class MeetingEnded(MeetingEvent, tag="scheduling.meeting.ended", frozen=True, kw_only=True):
+    pass
+
+
+class MeetingCancelled(MeetingEvent, tag="scheduling.meeting.cancelled", frozen=True, kw_only=True):
+    pass
+
+
+# --- agenda ---------------------------------------------------------------------------
+
+
+class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only=True):
+    meeting_id: UUID
+    items: int
+    """How many items the agenda has."""
+    url: str
+
+
+class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_only=True):
+    meeting_id: UUID
+    participants: int
+    organizations: int
+    regions: int
+    url: str
+
+
+RegistryEvent = OrganizationUpserted | PersonUpserted | RegistrationCreated
+SchedulingEvent = MeetingScheduled | MeetingStarted | MeetingEnded | MeetingCancelled
+AgendaEvent = AgendaPublished | SummaryPublished
+AnyEvent = RegistryEvent | SchedulingEvent | AgendaEvent
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    OrganizationUpserted,
+    PersonUpserted,
+    RegistrationCreated,
+    MeetingScheduled,
+    MeetingStarted,
+    MeetingEnded,
+    MeetingCancelled,
+    AgendaPublished,
+    SummaryPublished,
+)
+
+
+def subject_of(event_type: type[Event]) -> str:
+    tag = event_type.__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+# --- streams --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A JetStream stream holding every subject under one prefix."""
+
+    name: str
+    prefix: str
+
+    @property
+    def subjects(self) -> list[str]:
+        return [f"{self.prefix}.>"]
+
+    def holds(self, subject: str) -> bool:
+        return subject.startswith(f"{self.prefix}.")
+
+
+REGISTRY = Stream("REGISTRY", "registry")
+SCHEDULING = Stream("SCHEDULING", "scheduling")
+AGENDA = Stream("AGENDA", "agenda")
+DEADLETTER = Stream("DEADLETTER", "deadletter")
+"""Messages a consumer gave up on, with the error in the `Telebridge-Error` header."""
+
+STREAMS = (REGISTRY, SCHEDULING, AGENDA, DEADLETTER)
+
+
+def stream_of(subject: str) -> Stream:
+    for stream in STREAMS:
+        if stream.holds(subject):
+            return stream
+    raise LookupError(f"no stream holds subject {subject!r}")
+
+
+def dead_letter_subject(consumer: str, subject: str) -> str:
+    return f"{DEADLETTER.prefix}.{consumer}.{subject}"

@@ -1,0 +1,176 @@
+"""RFC 9457 problem details for every error a service answers with.
+
+Handlers raise `Problem` for expected failures. Everything else is mapped here too: request
+validation (422 with one entry per field), malformed bodies (400), unknown routes (404),
+wrong methods (405), and unexpected errors (500, logged, with nothing internal leaked).
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any, Final
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON: Final = "application/problem+json"
+_TYPE_BASE: Final = "tag:telebridge,2026:problems/"
+_FIELD_MESSAGE = re.compile(r"(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)", re.DOTALL)
+
+
+class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
+    message: str
+    field: str | None = None
+    """Dotted path of the offending field, when one field is to blame."""
+    source: str | None = None
+    """Where the field was sent: body, query, path or header."""
+
+
+class ProblemDetails(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An RFC 9457 problem document; `errors` lists invalid fields."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(HTTPException):
+    """An expected failure, answered as a problem document with a stable `type`."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: list[FieldError] | None = None,
+        extensions: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail, status_code=status, headers=headers)
+        self.slug = slug
+        self.title = title or HTTPStatus(status).phrase
+        self.errors = errors
+        self.extensions = extensions or {}
+
+
+def invalid(field: str, message: str) -> Problem:
+    """A 422 for one field that is well-formed but not acceptable."""
+    return Problem(
+        422,
+        "validation",
+        f"{field}: {message}",
+        title="Request is not valid",
+        errors=[FieldError(message=message, field=field, source="body")],
+    )
+
+
+def not_found(what: str, identifier: object) -> Problem:
+    return Problem(404, "not-found", f"{what} {identifier} does not exist", title=f"No such {what}")
+
+
+def problem_type(slug: str | None) -> str:
+    return f"{_TYPE_BASE}{slug}" if slug else "about:blank"
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    document: dict[str, Any] = msgspec.to_builtins(
+        ProblemDetails(
+            type=problem_type(slug),
+            title=title or HTTPStatus(status).phrase,
+            status=status,
+            detail=detail,
+            instance=request.url.path,
+            errors=errors,
+        )
+    )
+    document.update(extensions or {})
+    return Response(document, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _handle_problem(request: Request[Any, Any, Any], problem: Problem) -> Response[Any]:
+    return problem_response(
+        request,
+        problem.status_code,
+        slug=problem.slug,
+        title=problem.title,
+        detail=problem.detail,
+        errors=problem.errors,
+        extensions=problem.extensions,
+        headers=problem.headers,
+    )
+
+
+def _field_error(entry: Any) -> FieldError:
+    if not isinstance(entry, dict):
+        return FieldError(message=str(entry))
+    message = str(entry.get("message", ""))
+    field = entry.get("key")
+    source = entry.get("source")
+    if field == "data":
+        # A check across fields (`__post_init__`) names its field as "<field>: <reason>".
+        match = _FIELD_MESSAGE.fullmatch(message)
+        field, message = (match["field"], match["message"]) if match else (None, message)
+    return FieldError(message=message, field=field, source=source)
+
+
+def _handle_validation(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[Any]:
+    extra = error.extra if isinstance(error.extra, list) else []
+    errors = [_field_error(entry) for entry in extra]
+    in_body = any(entry.source == "body" for entry in errors)
+    return problem_response(
+        request,
+        422 if in_body else 400,
+        slug="validation",
+        title="Request is not valid",
+        detail="; ".join(
+            f"{entry.field}: {entry.message}" if entry.field else entry.message for entry in errors
+        )
+        or error.detail,
+        errors=errors or None,
+    )
+
+
+def _handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    status = error.status_code
+    detail = error.detail if error.detail != HTTPStatus(status).phrase else None
+    if status == 404 and detail is None:
+        detail = f"nothing is served at {request.method} {request.url.path}"
+    return problem_response(request, status, detail=detail, headers=error.headers)
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    log.error("unhandled error", method=request.method, path=request.url.path, exc_info=error)
+    return problem_response(
+        request, 500, detail="The server failed to answer this request; it has been logged."
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Problem: _handle_problem,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    Exception: _handle_unexpected,
+}

@@ -1,0 +1,79 @@
+"""PostgreSQL LISTEN on one connection per process, turned into wake-ups for workers.
+
+A worker sleeps in `wait(channel, timeout)` and wakes when a transaction that NOTIFYs the
+channel commits, or when the timeout passes: a lost notification costs at most one poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+
+from shared.db import Connection, connect
+from shared.settings import DatabaseSettings
+
+log = structlog.get_logger(__name__)
+
+_PROBE_INTERVAL = 30.0
+
+
+class Notifier:
+    def __init__(self, settings: DatabaseSettings, schema: str, channels: list[str]) -> None:
+        self._settings = settings
+        self._schema = schema
+        self._wakeups = {channel: asyncio.Event() for channel in channels}
+
+    async def wait(self, channel: str, timeout: float) -> bool:
+        """Sleep until `channel` is notified or `timeout` passes; True when notified."""
+        wakeup = self._wakeups[channel]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout)
+        notified = wakeup.is_set()
+        wakeup.clear()
+        return notified
+
+    def wake_all(self) -> None:
+        for wakeup in self._wakeups.values():
+            wakeup.set()
+
+    async def run(self) -> None:
+        """Keep a listening connection open, reconnecting after the server goes away."""
+        delay = 0.2
+        while True:
+            try:
+                connection = await connect(self._settings, self._schema)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("cannot listen for notifications", error=str(error), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            await self._listen(connection)
+
+    async def _listen(self, connection: Connection) -> None:
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+
+        def notified(_connection: object, _pid: int, channel: str, _payload: object) -> None:
+            self._wakeups[channel].set()
+
+        try:
+            for channel in self._wakeups:
+                await connection.add_listener(channel, notified)
+            # Whatever was notified while we were not listening would be lost otherwise.
+            self.wake_all()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), _PROBE_INTERVAL)
+                if not lost.is_set():
+                    # A silently dropped network connection never reports termination.
+                    await connection.execute("SELECT 1", timeout=_PROBE_INTERVAL)
+            log.warning("notification connection lost; reconnecting")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("notification connection failed", error=str(error))
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)

@@ -1,0 +1,183 @@
+"""What the three services share at run time: one factory builds each Litestar app.
+
+A service describes itself with a `ServiceDefinition` (routes, migrations, consumers,
+background workers); `build_app` wires the rest. The lifespan opens the pool and the NATS
+connection (unless a test passes its own), applies migrations, declares the streams,
+starts the outbox relay, the consumers and the service's workers, and undoes all of it in
+reverse order on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from shared.bus.consumer import ConsumerWorker, EventConsumer
+from shared.bus.jetstream import connect_nats, ensure_streams
+from shared.bus.outbox import OutboxRelay
+from shared.db import Connection, Pool, create_pool
+from shared.http.health import HealthController
+from shared.http.middleware import request_context_middleware
+from shared.http.problems import EXCEPTION_HANDLERS
+from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
+from shared.notify import Notifier
+from shared.settings import ServiceSettings
+from shared.workers import cancel_all, supervise
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Runtime:
+    """The live resources of one service process, kept on `app.state.runtime`."""
+
+    settings: ServiceSettings
+    pool: Pool
+    nats: NATS
+    js: JetStreamContext
+    notifier: Notifier
+
+
+Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    """Service name: also its schema and the prefix of the subjects it publishes."""
+    description: str
+    route_handlers: Sequence[ControllerRouterHandler]
+    migrations: Path
+    """The service's own `.sql` files."""
+    read_models: Sequence[tuple[str, Path]] = ()
+    """Migration sources of shared read models it keeps, applied before its own."""
+    consumers: Sequence[EventConsumer[Any]] = ()
+    workers: Sequence[tuple[str, Worker]] = ()
+    """Named background loops, each restarted if it fails."""
+    notify_channels: Sequence[str] = ()
+    """PostgreSQL channels its workers wait on, besides the outbox's."""
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+    @property
+    def outbox_channel(self) -> str:
+        return f"{self.schema}.outbox"
+
+
+async def provide_transaction(state: State) -> AsyncGenerator[Connection, None]:
+    """A connection in a transaction for one request: committed on success, else rolled back."""
+    runtime: Runtime = state.runtime
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        yield connection
+
+
+def build_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    pool: Pool | None = None,
+    nats: NATS | None = None,
+) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await _start(definition, settings, stack, pool=pool, nats=nats)
+            app.state.runtime = runtime
+            yield
+
+    return Litestar(
+        route_handlers=[HealthController, *definition.route_handlers],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "service": definition.name}),
+        dependencies={"connection": Provide(provide_transaction)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_context_middleware],
+        openapi_config=OpenAPIConfig(
+            title=f"Telebridge {definition.name}",
+            version=VERSION,
+            description=definition.description,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "operatorKey": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="Operator key (`TELEBRIDGE_AUTH_OPERATOR_KEY`).",
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )
+
+
+async def _start(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    stack: AsyncExitStack,
+    *,
+    pool: Pool | None,
+    nats: NATS | None,
+) -> Runtime:
+    if pool is None:
+        pool = await create_pool(settings.database, definition.schema)
+        stack.push_async_callback(pool.close)
+    sources = [("shared", KERNEL_MIGRATIONS), *definition.read_models]
+    sources.append((definition.name, definition.migrations))
+    migrations = [migration for source in sources for migration in discover(*source)]
+    async with pool.acquire() as connection:
+        await migrate(connection, definition.schema, migrations)
+
+    if nats is None:
+        nats = await connect_nats(settings.nats, name=definition.name)
+        stack.push_async_callback(nats.close)
+    js = nats.jetstream()
+    await ensure_streams(js, settings.nats.stream_replicas)
+
+    notifier = Notifier(
+        settings.database,
+        definition.schema,
+        [definition.outbox_channel, *definition.notify_channels],
+    )
+    runtime = Runtime(settings=settings, pool=pool, nats=nats, js=js, notifier=notifier)
+    relay = OutboxRelay(
+        pool,
+        js,
+        notifier,
+        definition.outbox_channel,
+        poll_interval=settings.outbox_poll_interval,
+    )
+    loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+        ("notifier", notifier.run),
+        ("outbox-relay", relay.run),
+    ]
+    loops += [
+        (consumer.name, ConsumerWorker(pool, js, consumer, settings.nats).run)
+        for consumer in definition.consumers
+    ]
+    loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
+    tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
+    stack.push_async_callback(cancel_all, tasks)
+    return runtime
+
+
+def _bind(worker: Worker, runtime: Runtime) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def run() -> None:
+        await worker(runtime)
+
+    return run

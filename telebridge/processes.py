@@ -1,0 +1,95 @@
+"""The three services as child processes: start, wait until ready, stop, or kill.
+
+Used by `telebridge dev` and by the end-to-end tests, so both run the services exactly as
+a deployment does: `python -m services.<name>`, configured only through the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from telebridge.embedded import EmbeddedServerError, die_with_parent, stop_process
+
+SERVICES = ("registry", "scheduling", "agenda")
+DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    environment: dict[str, str]
+    log_path: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        prefix = f"TELEBRIDGE_{self.name.upper()}_HTTP"
+        environment = {
+            **os.environ,
+            **self.environment,
+            f"{prefix}_PORT": str(self.port),
+            f"{prefix}_HOST": "127.0.0.1",
+        }
+        self._process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", f"services.{self.name}"],
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise EmbeddedServerError(f"{self.name} exited; see {self.log_path}")
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                with urllib.request.urlopen(f"{self.url}/health/ready", timeout=1) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            time.sleep(0.1)
+        raise EmbeddedServerError(
+            f"{self.name} was not ready within {timeout}s; see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM: the service finishes its requests and closes its connections."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGTERM, timeout=15)
+            self._process = None
+        self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish anything, as in a crash."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGKILL, timeout=15)
+            self._process = None
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,305 @@
+"""The whole flow through the REST APIs of the three running services.
+
+Two organizations nine hours apart link up in a telebridge; two people sign up; the invite
+lists both; an agenda is put; the meeting is ended; the summary counts them. The second
+test kills services with SIGKILL in the middle and checks that nothing was lost and nothing
+applied twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import icalendar
+import msgspec
+import nats
+
+from shared.events import AGENDA, REGISTRY, SCHEDULING, Stream
+from tests.e2e.conftest import System
+from tests.support import OPERATOR, eventually
+
+
+async def retry_until_known(
+    client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any], **kwargs: Any
+) -> httpx.Response:
+    """Send until the service has heard of what the body refers to (events take a moment)."""
+
+    async def attempt() -> httpx.Response | None:
+        response = await client.request(method, url, json=body, **kwargs)
+        problem_type = response.json().get("type", "") if response.is_error else ""
+        if problem_type.endswith(("unknown-meeting", "unknown-organization")):
+            return None
+        return response
+
+    return await eventually(attempt)
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class Flow:
+    """The steps of the end-to-end story, each through one service's REST API."""
+
+    def __init__(self, system: System, client: httpx.AsyncClient) -> None:
+        self.system = system
+        self.client = client
+        self.people: list[dict[str, Any]] = []
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.system.url(service)}{path}"
+
+    async def organizations(self) -> None:
+        self.moscow = ok(
+            await self.client.post(
+                self.url("registry", "/organizations"),
+                json={
+                    "name": "Межпоселенческая центральная библиотека Георгиевского округа",
+                    "region": "Ставропольский край",
+                    "timezone": "Europe/Moscow",
+                },
+            ),
+            201,
+        )
+        self.vladivostok = ok(
+            await self.client.post(
+                self.url("registry", "/organizations"),
+                json={
+                    "name": "Приморская краевая публичная библиотека им. А. М. Горького",
+                    "region": "Приморский край",
+                    "timezone": "Asia/Vladivostok",
+                },
+            ),
+            201,
+        )
+
+    async def people_of_both(self) -> None:
+        for organization, name, email in [
+            (self.moscow, "Светлана Умеренко", "umerenko@georgievsk.example"),
+            (self.vladivostok, "Анна Ким", "kim@pkpb.example"),
+        ]:
+            self.people.append(
+                ok(
+                    await self.client.post(
+                        self.url("registry", "/people"),
+                        json={"organization_id": organization["id"], "name": name, "email": email},
+                    ),
+                    201,
+                )
+            )
+
+    async def schedule(self) -> None:
+        # Under way already, so that the agenda's items have been delivered when it ends.
+        starts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+        self.meeting = ok(
+            await retry_until_known(
+                self.client,
+                "POST",
+                self.url("scheduling", "/meetings"),
+                {
+                    "title": "Телемост «От сердца к сердцу»",
+                    "kind": "telebridge",
+                    "host_organization_id": self.moscow["id"],
+                    "organization_ids": [self.vladivostok["id"]],
+                    "starts_at": starts.isoformat(),
+                    "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                },
+            ),
+            201,
+        )
+        self.meeting_id = self.meeting["id"]
+
+    async def sign_up(self, person: dict[str, Any]) -> None:
+        ok(
+            await retry_until_known(
+                self.client,
+                "POST",
+                self.url("registry", f"/meetings/{self.meeting_id}/registrations"),
+                {"person_id": person["id"]},
+            ),
+            201,
+        )
+
+    async def invite_lists_everyone(self) -> icalendar.Calendar:
+        async def invite() -> icalendar.Calendar | None:
+            response = await self.client.get(
+                self.url("scheduling", f"/meetings/{self.meeting_id}/invite.ics")
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["content-type"].startswith("text/calendar")
+            calendar = icalendar.Calendar.from_ical(response.content)
+            [event] = calendar.walk("VEVENT")
+            attendees = event.get("attendee", [])
+            attendees = attendees if isinstance(attendees, list) else [attendees]
+            return calendar if len(attendees) == len(self.people) else None
+
+        return await eventually(invite)
+
+    async def put_agenda(self) -> None:
+        starts = datetime.fromisoformat(self.meeting["starts_at"])
+        ok(
+            await retry_until_known(
+                self.client,
+                "PUT",
+                self.url("agenda", f"/meetings/{self.meeting_id}/agenda"),
+                {
+                    "items": [
+                        {
+                            "starts_at": starts.isoformat(),
+                            "title": "Открытие телемоста",
+                            "speakers": ["Светлана Умеренко"],
+                        },
+                        {
+                            "starts_at": (starts + timedelta(minutes=5)).isoformat(),
+                            "title": "Виртуальное путешествие по Георгиевску",
+                        },
+                    ]
+                },
+            )
+        )
+
+    async def end(self) -> None:
+        ended = ok(
+            await self.client.post(
+                self.url("scheduling", f"/meetings/{self.meeting_id}/end"), headers=OPERATOR
+            )
+        )
+        assert ended["status"] == "ended"
+
+    async def summary(self) -> dict[str, Any]:
+        async def complete() -> dict[str, Any] | None:
+            response = await self.client.get(
+                self.url("agenda", f"/meetings/{self.meeting_id}/summary")
+            )
+            if response.status_code != 200:
+                return None
+            summary: dict[str, Any] = response.json()
+            content = summary["content"]
+            done = content["participants"] == 2 and len(content["items_delivered"]) == 2
+            return summary if done else None
+
+        return await eventually(complete, timeout=30)
+
+
+def attendee_emails(calendar: icalendar.Calendar) -> set[str]:
+    [event] = calendar.walk("VEVENT")
+    return {str(attendee).removeprefix("mailto:") for attendee in event["attendee"]}
+
+
+async def test_telebridge_from_registration_to_summary(system: System) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        flow = Flow(system, client)
+        await flow.organizations()
+        await flow.people_of_both()
+        await flow.schedule()
+        for person in flow.people:
+            await flow.sign_up(person)
+
+        calendar = await flow.invite_lists_everyone()
+        assert attendee_emails(calendar) == {person["email"] for person in flow.people}
+        assert calendar.get_missing_tzids() == set()
+        assert all(not component.errors for component in calendar.walk())
+
+        await flow.put_agenda()
+        await flow.end()
+        summary = await flow.summary()
+        content = summary["content"]
+        assert content["participants"] == 2
+        assert content["regions"] == ["Приморский край", "Ставропольский край"]
+        assert len(content["organizations"]) == 2
+
+        markdown = await client.get(flow.url("agenda", f"/meetings/{flow.meeting_id}/summary.md"))
+        assert markdown.status_code == 200
+        assert "2 участника из 2 регионов" in markdown.text
+
+
+async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: System) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        flow = Flow(system, client)
+        await flow.organizations()
+        await flow.people_of_both()
+        await flow.schedule()
+
+        await flow.sign_up(flow.people[0])
+        # The registration is committed; the registry dies before or while relaying it.
+        system.services["registry"].kill()
+        system.restart("registry")
+        await flow.sign_up(flow.people[1])
+
+        # Scheduling dies with registrations on their way to it.
+        system.services["scheduling"].kill()
+        system.restart("scheduling")
+        calendar = await flow.invite_lists_everyone()
+        assert attendee_emails(calendar) == {person["email"] for person in flow.people}
+
+        await flow.put_agenda()
+        await flow.end()
+        # Agenda publishing dies while the meeting's end reaches it.
+        system.services["agenda"].kill()
+        system.restart("agenda")
+        summary = await flow.summary()
+        assert summary["content"]["participants"] == 2
+        assert len(summary["content"]["regions"]) == 2
+
+    published = await stream_events(system.nats_url)
+    ids = [event["event_id"] for event in published]
+    assert len(ids) == len(set(ids)), "an event was published twice"
+    meeting_events = Counter(
+        event["type"] for event in published if event["aggregate_id"] == flow.meeting_id
+    )
+    assert meeting_events == {
+        "scheduling.meeting.scheduled": 1,
+        "scheduling.meeting.started": 1,
+        "scheduling.meeting.ended": 1,
+    }
+    registrations = [e for e in published if e["type"] == "registry.registration.created"]
+    assert len(registrations) == 2
+    summaries = [e for e in published if e["type"] == "agenda.summary.published"]
+    versions = [e["aggregate_version"] for e in summaries]
+    assert versions == list(range(1, len(versions) + 1)), "summary versions skip or repeat"
+    assert summaries[-1]["participants"] == 2
+
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        for schema in ("scheduling", "agenda"):
+            count = await connection.fetchval(
+                f"SELECT count(*) FROM {schema}.registrations WHERE meeting_id = $1::uuid",
+                flow.meeting_id,
+            )
+            assert count == 2, schema
+        unsent = await connection.fetchval(
+            "SELECT (SELECT count(*) FROM registry.outbox WHERE sent_at IS NULL)"
+            " + (SELECT count(*) FROM scheduling.outbox WHERE sent_at IS NULL)"
+            " + (SELECT count(*) FROM agenda.outbox WHERE sent_at IS NULL)"
+        )
+        assert unsent == 0
+    finally:
+        await connection.close()
+
+
+async def stream_events(nats_url: str) -> list[dict[str, Any]]:
+    """Every event in the three event streams, in stream order."""
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        events: list[dict[str, Any]] = []
+        for stream in (REGISTRY, SCHEDULING, AGENDA):
+            events += await _all_messages(js, stream)
+        return events
+    finally:
+        await client.close()
+
+
+async def _all_messages(js: Any, stream: Stream) -> list[dict[str, Any]]:
+    info = await js.stream_info(stream.name)
+    messages = []
+    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+        message = await js.get_msg(stream.name, sequence)
+        messages.append(msgspec.json.decode(message.data))
+    return messages

@@ -1,0 +1,58 @@
+"""Helpers the tests share: settings for real servers, running apps, waiting for events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
+
+OPERATOR_KEY = "test-operator-key"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+T = TypeVar("T")
+
+
+def settings_for(
+    settings_type: type[SettingsT], database_url: str, nats_url: str, **overrides: Any
+) -> SettingsT:
+    return settings_type(
+        database=DatabaseSettings(url=database_url, pool_max_size=5),
+        nats=NatsSettings(url=nats_url, ack_wait=2.0, retry_backoff=0.05, max_deliveries=3),
+        auth=AuthSettings(operator_key=OPERATOR_KEY),
+        outbox_poll_interval=0.2,
+        **overrides,
+    )
+
+
+@asynccontextmanager
+async def serving(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """The app with its lifespan (workers included) running, and a client for it."""
+    async with AsyncTestClient(app, timeout=10) as client:
+        yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def json_of(response: Any) -> Any:
+    return msgspec.json.decode(response.content)
