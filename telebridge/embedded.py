@@ -58,6 +58,15 @@ def die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def answers_ok(url: str) -> bool:
+    """Whether a GET of `url` answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:  # URLError and HTTPError are OSErrors
+        return False
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -282,12 +291,8 @@ class EmbeddedNats:
                 raise EmbeddedServerError(
                     f"nats-server exited with {self._process.returncode}:\n{_tail(self.log_path)}"
                 )
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(health, timeout=1) as response,
-            ):
-                if response.status == 200:
-                    return
+            if answers_ok(health):
+                return
             time.sleep(0.05)
         raise EmbeddedServerError(
             f"nats-server did not start in {timeout}s:\n{_tail(self.log_path)}"
