@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from telebridge.embedded import EmbeddedServerError, die_with_parent, stop_process
+from telebridge.embedded import EmbeddedServerError, answers_ok, die_with_parent, stop_process
 
 SERVICES = ("registry", "scheduling", "agenda")
 DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
@@ -63,10 +63,8 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 raise EmbeddedServerError(f"{self.name} exited; see {self.log_path}")
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                with urllib.request.urlopen(f"{self.url}/health/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
+            if answers_ok(f"{self.url}/health/ready"):
+                return
             time.sleep(0.1)
         raise EmbeddedServerError(
             f"{self.name} was not ready within {timeout}s; see {self.log_path}"
