@@ -148,3 +148,5 @@ class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):
 
 class AgendaSettings(ServiceSettings, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings(port=8003)
+    summary_quiet: float = 2.0
+    """Seconds without changes before a summary is (re)written: a burst makes one version."""

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
-from services.agenda.consumers import consumers
+from services.agenda import store
+from services.agenda.consumers import MEETINGS, REGISTRY_EVENTS
+from services.agenda.publishing import write_requested_summaries
 from services.agenda.routes import AgendaController, SummaryController
 from shared.db import Pool
 from shared.readmodels import registry
-from shared.service import ServiceDefinition, build_app
+from shared.service import Runtime, ServiceDefinition, build_app
 from shared.settings import AgendaSettings, load_settings
+from shared.timers import run_when_due
 
 NAME = "agenda"
+SUMMARY_REQUESTS_CHANNEL = f"{NAME}.summary_requests"
 
 
-def definition(settings: AgendaSettings) -> ServiceDefinition:
-    return ServiceDefinition(
-        name=NAME,
-        description="Agendas operators publish, and the summaries written when meetings end.",
-        route_handlers=[AgendaController, SummaryController],
-        migrations=Path(__file__).parent / "migrations",
-        read_models=[registry.MIGRATIONS],
-        consumers=consumers(settings.http.base_url),
-    )
+async def summary_writer(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, AgendaSettings)
+    pool = runtime.pool
+
+    async def write() -> None:
+        await write_requested_summaries(pool, settings.http.base_url, settings.summary_quiet)
+
+    async def next_due() -> datetime | None:
+        async with pool.acquire() as connection:
+            return await store.next_summary_due(connection, settings.summary_quiet)
+
+    await run_when_due(write, next_due, runtime.notifier, SUMMARY_REQUESTS_CHANNEL, 60.0)
+
+
+DEFINITION = ServiceDefinition(
+    name=NAME,
+    description="Agendas operators publish, and the summaries written when meetings end.",
+    route_handlers=[AgendaController, SummaryController],
+    migrations=Path(__file__).parent / "migrations",
+    read_models=[registry.MIGRATIONS],
+    consumers=[MEETINGS, REGISTRY_EVENTS],
+    workers=[("summary-writer", summary_writer)],
+    notify_channels=[SUMMARY_REQUESTS_CHANNEL],
+)
 
 
 def get_settings() -> AgendaSettings:
@@ -35,5 +56,4 @@ def get_settings() -> AgendaSettings:
 def create_app(
     settings: AgendaSettings | None = None, *, pool: Pool | None = None, nats: NATS | None = None
 ) -> Litestar:
-    settings = settings or get_settings()
-    return build_app(definition(settings), settings, pool=pool, nats=nats)
+    return build_app(DEFINITION, settings or get_settings(), pool=pool, nats=nats)

@@ -1,8 +1,10 @@
 """Agenda publishing's use cases: put an agenda, and keep each meeting's summary current.
 
-The summary is written when the meeting ends and rewritten whenever something it says
-changes afterwards (a registration or an agenda that arrived late); each new version is
-published as `agenda.summary.published`.
+Whatever may change a summary (the meeting's end, a late registration, a new agenda)
+only requests it, in its own transaction. The summary writer takes a request once no
+change has touched it for a few seconds, so a burst of late registrations makes one new
+version, not one each. A version is published as `agenda.summary.published` only when
+what the summary says has changed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from services.agenda import store
 from services.agenda.schemas import Agenda, AgendaPut
 from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
-from shared.db import Connection
+from shared.db import Connection, Pool
 from shared.events import AgendaPublished, SummaryPublished, new_id
 from shared.http.problems import FieldError, Problem
 
@@ -78,7 +80,7 @@ async def put_agenda(
             url=agenda_url(base_url, meeting_id),
         ),
     )
-    await refresh_summary(connection, meeting_id, base_url)
+    await store.request_summary(connection, meeting_id)
     return Agenda(
         meeting_id=meeting_id, items=items, version=row["version"], updated_at=row["updated_at"]
     )
@@ -86,9 +88,6 @@ async def put_agenda(
 
 async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: str) -> None:
     """Write or rewrite the summary of an ended meeting if what it says has changed."""
-    # Taken before reading anything, so a registration and the meeting's end arriving in
-    # two transactions at once cannot both miss each other.
-    await store.lock_meeting(connection, meeting_id)
     meeting = await store.meeting(connection, meeting_id)
     if meeting is None or meeting["status"] != "ended":
         return
@@ -132,3 +131,16 @@ async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: st
             url=summary_url(base_url, meeting_id),
         ),
     )
+
+
+async def write_requested_summaries(pool: Pool, base_url: str, quiet: float) -> None:
+    """Write the summaries requested at least `quiet` seconds ago, each in a transaction
+    that also takes the request off the table."""
+    while True:
+        async with pool.acquire() as connection, connection.transaction():
+            due = await store.due_summary_requests(connection, quiet, limit=1)
+            for meeting_id in due:
+                await refresh_summary(connection, meeting_id, base_url)
+                await store.done_summary_request(connection, meeting_id)
+        if not due:
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 from uuid import UUID
 
@@ -43,7 +44,21 @@ _PARTICIPANT_ORGANIZATIONS: Final = """
 SELECT organization_id FROM registrations WHERE meeting_id = $1 AND status = 'registered'
 ORDER BY id
 """
-_LOCK_MEETING: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+_REQUEST_SUMMARY: Final = """
+INSERT INTO summary_requests (meeting_id) VALUES ($1)
+ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now()
+"""
+_DUE_SUMMARY_REQUESTS: Final = """
+SELECT meeting_id FROM summary_requests
+WHERE requested_at <= now() - make_interval(secs => $1)
+ORDER BY requested_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+_DONE_SUMMARY_REQUEST: Final = "DELETE FROM summary_requests WHERE meeting_id = $1"
+_NEXT_SUMMARY_DUE: Final = """
+SELECT min(requested_at) + make_interval(secs => $1) FROM summary_requests
+"""
 
 
 async def meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
@@ -85,9 +100,24 @@ async def put_agenda(
     return row
 
 
-async def lock_meeting(connection: Connection, meeting_id: UUID) -> None:
-    """Serialise writers of one meeting's summary until the transaction ends."""
-    await connection.execute(_LOCK_MEETING, str(meeting_id))
+async def request_summary(connection: Connection, meeting_id: UUID) -> None:
+    """Ask for the meeting's summary to be checked once changes stop arriving."""
+    await connection.execute(_REQUEST_SUMMARY, meeting_id)
+
+
+async def due_summary_requests(connection: Connection, quiet: float, limit: int) -> list[UUID]:
+    """Requests untouched for `quiet` seconds, locked; other replicas skip them."""
+    rows = await connection.fetch(_DUE_SUMMARY_REQUESTS, quiet, limit)
+    return [row["meeting_id"] for row in rows]
+
+
+async def done_summary_request(connection: Connection, meeting_id: UUID) -> None:
+    await connection.execute(_DONE_SUMMARY_REQUEST, meeting_id)
+
+
+async def next_summary_due(connection: Connection, quiet: float) -> datetime | None:
+    due: datetime | None = await connection.fetchval(_NEXT_SUMMARY_DUE, quiet)
+    return due
 
 
 async def summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:

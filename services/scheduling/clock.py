@@ -7,6 +7,8 @@ replicas never both fire one meeting. What fell due while no replica ran fires o
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 
 from services.scheduling import store
@@ -15,6 +17,7 @@ from services.scheduling.meetings import apply_steps
 from shared.db import Pool
 from shared.events import utc_now
 from shared.notify import Notifier
+from shared.timers import run_when_due
 
 log = structlog.get_logger(__name__)
 
@@ -43,12 +46,11 @@ async def fire_due(pool: Pool) -> int:
 
 
 async def run_clock(pool: Pool, notifier: Notifier, channel: str, max_sleep: float) -> None:
-    while True:
+    async def fire() -> None:
         await fire_due(pool)
+
+    async def next_due() -> datetime | None:
         async with pool.acquire() as connection:
-            next_due = await store.next_due(connection)
-        sleep = max_sleep
-        if next_due is not None:
-            # A floor keeps a meeting locked by another replica from turning this into a spin.
-            sleep = min(max((next_due - utc_now()).total_seconds(), 0.05), max_sleep)
-        await notifier.wait(channel, sleep)
+            return await store.next_due(connection)
+
+    await run_when_due(fire, next_due, notifier, channel, max_sleep)

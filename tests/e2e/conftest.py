@@ -39,6 +39,7 @@ def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]
         "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
         "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
         "TELEBRIDGE_LOG_LEVEL": "debug",
+        "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
     }
     services = {
         name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")

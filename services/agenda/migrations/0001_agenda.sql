@@ -15,6 +15,23 @@ CREATE TABLE summaries (
     published_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Meetings whose summary must be (re)written once changes to them stop arriving.
+CREATE TABLE summary_requests (
+    meeting_id   uuid        PRIMARY KEY,
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION summary_requests_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.summary_requests', '');
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER summary_requested
+    AFTER INSERT OR UPDATE ON summary_requests
+    FOR EACH STATEMENT EXECUTE FUNCTION summary_requests_notify();
+
 -- Read model of scheduling's meetings.
 CREATE TABLE meetings (
     id                   uuid        PRIMARY KEY,
