@@ -1,0 +1,181 @@
+"""`telebridge dev`: the whole system on one machine, with nothing to install or configure.
+
+Starts an embedded PostgreSQL and an embedded NATS with JetStream (unless
+TELEBRIDGE_DATABASE_URL / TELEBRIDGE_NATS_URL name servers to use), keeping their data
+under one folder so a restart finds it again; then the three services as processes of
+their own. Ctrl-C stops them all, services first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.table import Table
+
+from telebridge.demo import Services, load_demo
+from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
+from telebridge.processes import DEFAULT_PORTS, SERVICES, ServiceProcess
+
+DATABASE = "telebridge"
+
+
+class DevError(RuntimeError):
+    """Something the user can fix stops `telebridge dev`; the message says what."""
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path
+    demo: bool
+
+
+@dataclass(frozen=True)
+class Running:
+    services: list[ServiceProcess]
+    database_url: str
+    nats_url: str
+    operator_key: str
+    data_dir: Path
+
+    def url(self, name: str) -> str:
+        return next(service.url for service in self.services if service.name == name)
+
+
+def operator_key(data_dir: Path) -> str:
+    """The operator key from the environment, or one made once and kept in the data folder."""
+    if key := os.environ.get("TELEBRIDGE_AUTH_OPERATOR_KEY"):
+        return key
+    path = data_dir / "operator-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def service_ports() -> dict[str, int]:
+    ports = {
+        name: int(os.environ.get(f"TELEBRIDGE_{name.upper()}_HTTP_PORT", DEFAULT_PORTS[name]))
+        for name in SERVICES
+    }
+    busy = [f"{name} ({port})" for name, port in ports.items() if not port_is_free(port)]
+    if busy:
+        raise DevError(
+            f"port(s) in use: {', '.join(busy)}. Stop what uses them, or choose others with "
+            "TELEBRIDGE_<SERVICE>_HTTP_PORT, e.g. TELEBRIDGE_REGISTRY_HTTP_PORT=9001."
+        )
+    return ports
+
+
+def run_dev(options: DevOptions, console: Console) -> None:
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ports = service_ports()
+    with _stop_on_signals() as stopping, ExitStack() as stack:
+        stack.callback(console.print, "stopped.")
+        database_url = os.environ.get("TELEBRIDGE_DATABASE_URL") or _postgres(
+            data_dir, stack, console
+        )
+        nats_url = os.environ.get("TELEBRIDGE_NATS_URL") or _nats(data_dir, stack, console)
+        key = operator_key(data_dir)
+        environment = {
+            "TELEBRIDGE_DATABASE_URL": database_url,
+            "TELEBRIDGE_NATS_URL": nats_url,
+            "TELEBRIDGE_AUTH_OPERATOR_KEY": key,
+        }
+        console.print("[dim]starting registry, scheduling, agenda…[/]")
+        services = [
+            ServiceProcess(name, ports[name], environment, data_dir / "logs" / f"{name}.log")
+            for name in SERVICES
+        ]
+        for service in services:
+            stack.callback(service.stop)
+            service.start()
+        stack.callback(console.print, "[dim]stopping…[/]")
+        for service in services:
+            service.wait_ready()
+        running = Running(services, database_url, nats_url, key, data_dir)
+        _print_urls(console, running)
+        if options.demo:
+            _load_demo(console, running)
+        console.print("\n[bold]Running.[/] Press Ctrl-C to stop everything.")
+        while not stopping.wait(0.5):
+            for service in services:
+                if not service.running:
+                    raise DevError(f"{service.name} stopped; see {service.log_path}")
+
+
+def _postgres(data_dir: Path, stack: ExitStack, console: Console) -> str:
+    console.print("[dim]starting PostgreSQL…[/]")
+    postgres = EmbeddedPostgres(data_dir / "postgres")
+    stack.callback(postgres.stop)
+    postgres.start()
+    postgres.create_database(DATABASE)
+    return postgres.url(DATABASE)
+
+
+def _nats(data_dir: Path, stack: ExitStack, console: Console) -> str:
+    console.print("[dim]starting NATS…[/]")
+    nats = EmbeddedNats(data_dir / "nats")
+    stack.callback(nats.stop)
+    nats.start()
+    return nats.url
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM set the event instead of interrupting whatever runs."""
+    stopping = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_urls(console: Console, running: Running) -> None:
+    table = Table(title="Telebridge", header_style="bold")
+    table.add_column("service")
+    table.add_column("API")
+    table.add_column("OpenAPI")
+    for service in running.services:
+        table.add_row(service.name, service.url, f"{service.url}/schema")
+    console.print(table)
+    console.print(f"PostgreSQL   {running.database_url}")
+    console.print(f"NATS         {running.nats_url}")
+    console.print(f"operator key {running.operator_key}   (Authorization: Bearer …)")
+    console.print(f"data, logs   {running.data_dir}")
+
+
+def _load_demo(console: Console, running: Running) -> None:
+    services = Services(
+        running.url("registry"), running.url("scheduling"), running.url("agenda"),
+        running.operator_key,
+    )  # fmt: skip
+    with console.status("loading the demo…") as status:
+        report = asyncio.run(
+            load_demo(
+                services, progress=lambda step: status.update(f"loading the demo: {step[:60]}")
+            )
+        )
+    created = ", ".join(f"{count} {what}" for what, count in report.created.items())
+    console.print(f"demo loaded ({created or 'it was there already'}):")
+    for meeting_id in report.meetings.values():
+        console.print(
+            f"  {services.scheduling}/meetings/{meeting_id}\n"
+            f"    summary: {services.agenda}/meetings/{meeting_id}/summary.md"
+        )
