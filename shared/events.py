@@ -71,18 +71,24 @@ class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
 
 
 class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=True, kw_only=True):
+    """An organization was registered or changed."""
+
     name: NonEmpty
     region: NonEmpty
     timezone: NonEmpty
 
 
 class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):
+    """A person of an organization was registered or changed."""
+
     organization_id: UUID
     name: NonEmpty
     email: NonEmpty
 
 
 class RegistrationCreated(Event, tag="registry.registration.created", frozen=True, kw_only=True):
+    """A person was signed up for a meeting."""
+
     meeting_id: UUID
     person_id: UUID
     organization_id: UUID
@@ -108,25 +114,27 @@ class MeetingEvent(Event, frozen=True, kw_only=True):
 
 
 class MeetingScheduled(MeetingEvent, tag="scheduling.meeting.scheduled", frozen=True, kw_only=True):
-    pass
+    """A meeting was scheduled."""
 
 
 class MeetingStarted(MeetingEvent, tag="scheduling.meeting.started", frozen=True, kw_only=True):
-    pass
+    """The meeting clock started the meeting at its start."""
 
 
 class MeetingEnded(MeetingEvent, tag="scheduling.meeting.ended", frozen=True, kw_only=True):
-    pass
+    """The meeting ended, at its end or because an operator ended it."""
 
 
 class MeetingCancelled(MeetingEvent, tag="scheduling.meeting.cancelled", frozen=True, kw_only=True):
-    pass
+    """A meeting that had not started was cancelled."""
 
 
 # --- agenda ---------------------------------------------------------------------------
 
 
 class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only=True):
+    """A meeting's agenda was published or replaced."""
+
     meeting_id: UUID
     items: int
     """How many items the agenda has."""
@@ -134,6 +142,8 @@ class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only
 
 
 class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_only=True):
+    """A post-event summary was written, or rewritten because what it says changed."""
+
     meeting_id: UUID
     participants: int
     organizations: int

@@ -43,5 +43,30 @@ def dev(
         raise typer.Exit(1) from error
 
 
+@app.command()
+def contracts(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report drift; exit 1 if there is any.")
+    ] = False,
+) -> None:
+    """Regenerate contracts/ (event JSON Schemas, AsyncAPI, OpenAPI) from the code."""
+    from telebridge import contracts as generated  # noqa: PLC0415 - imports all three apps
+
+    if check:
+        stale = generated.drifted()
+        for path in stale:
+            console.print(f"out of date: contracts/{path}")
+        if stale:
+            console.print("run `uv run telebridge contracts` and commit the result")
+            raise typer.Exit(1)
+        console.print("contracts are up to date")
+        return
+    written = generated.write()
+    for path in written:
+        console.print(f"wrote contracts/{path}")
+    if not written:
+        console.print("contracts are up to date")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,148 @@
+"""Contracts generated from the code: JSON Schema per event, AsyncAPI, OpenAPI per service.
+
+The event Structs in `shared/events.py` and the services' routes are the source; the files
+in `contracts/` are what partners read. `telebridge contracts` rewrites them, and a test
+fails when they drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+from litestar import Litestar
+
+from shared.events import ALL_EVENTS, STREAMS, Event, stream_of, subject_of
+from shared.service import VERSION
+
+ROOT = Path(__file__).resolve().parent.parent / "contracts"
+
+
+def _json(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def event_schemas() -> dict[str, str]:
+    return {
+        f"schemas/{subject_of(event)}.json": _json(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                **msgspec.json.schema(event),
+            }
+        )
+        for event in ALL_EVENTS
+    }
+
+
+def asyncapi() -> str:
+    (_, components) = msgspec.json.schema_components(
+        ALL_EVENTS, ref_template="#/components/schemas/{name}"
+    )
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for event in ALL_EVENTS:
+        subject = subject_of(event)
+        name = event.__name__
+        messages[name] = {
+            "name": name,
+            "title": subject,
+            "summary": _summary(event),
+            "contentType": "application/json",
+            "headers": {"$ref": "#/components/schemas/NatsHeaders"},
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+        }
+        channels[subject] = {
+            "address": subject,
+            "description": f"Stored in the JetStream stream {stream_of(subject).name}.",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+        operations[f"publish{name}"] = {
+            "action": "send",
+            "summary": f"{subject.split('.')[0]} publishes it through its outbox.",
+            "channel": {"$ref": f"#/channels/{subject}"},
+            "messages": [{"$ref": f"#/channels/{subject}/messages/{name}"}],
+        }
+    components["NatsHeaders"] = {
+        "type": "object",
+        "properties": {
+            "Nats-Msg-Id": {
+                "type": "string",
+                "description": "The event id: JetStream dedupes on it.",
+            },
+            "traceparent": {"type": "string", "description": "W3C trace context."},
+        },
+        "required": ["Nats-Msg-Id"],
+    }
+    document = {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Telebridge events",
+            "version": VERSION,
+            "description": "Events the services publish to NATS JetStream. Streams: "
+            + ", ".join(f"{stream.name} ({stream.subjects[0]})" for stream in STREAMS)
+            + ". Every event carries the whole state of its aggregate and a version.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {"nats": {"host": "localhost:4222", "protocol": "nats"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": components},
+    }
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _summary(event: type[Event]) -> str:
+    doc = (event.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else subject_of(event)
+
+
+def openapi_documents() -> dict[str, str]:
+    from services.agenda.app import create_app as agenda  # noqa: PLC0415
+    from services.registry.app import create_app as registry  # noqa: PLC0415
+    from services.scheduling.app import create_app as scheduling  # noqa: PLC0415
+
+    factories: dict[str, Callable[[], Litestar]] = {
+        "registry": registry,
+        "scheduling": scheduling,
+        "agenda": agenda,
+    }
+    return {
+        f"openapi/{name}.json": _json(factory().openapi_schema.to_schema())
+        for name, factory in factories.items()
+    }
+
+
+def generate() -> dict[str, str]:
+    """Every contract file, by path under `contracts/`."""
+    return {**event_schemas(), "asyncapi.yaml": asyncapi(), **openapi_documents()}
+
+
+def drifted(root: Path = ROOT) -> list[str]:
+    """Paths whose file differs from what the code generates now, or is missing or extra."""
+    wanted = generate()
+    present = {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+    changed = [
+        path
+        for path, text in wanted.items()
+        if not (root / path).exists() or (root / path).read_text(encoding="utf-8") != text
+    ]
+    return sorted({*changed, *(present - set(wanted))})
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Bring `contracts/` up to date; returns the paths written or removed."""
+    stale = drifted(root)
+    wanted = generate()
+    for path in stale:
+        target = root / path
+        if path in wanted:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(wanted[path], encoding="utf-8")
+        else:
+            target.unlink()
+    return stale

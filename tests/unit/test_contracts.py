@@ -1,0 +1,17 @@
+"""contracts/ is generated from the code; this fails as soon as the two differ."""
+
+from telebridge.contracts import drifted, generate
+
+
+def test_contracts_match_the_code() -> None:
+    stale = drifted()
+    assert stale == [], f"contracts/ is out of date in {stale}: run `uv run telebridge contracts`"
+
+
+def test_every_event_has_a_schema_and_an_asyncapi_channel() -> None:
+    files = generate()
+    schemas = [path for path in files if path.startswith("schemas/")]
+    assert len(schemas) == 9
+    for path in schemas:
+        subject = path.removeprefix("schemas/").removesuffix(".json")
+        assert f"  {subject}:\n    address: {subject}\n" in files["asyncapi.yaml"]
