@@ -70,7 +70,9 @@ def _is_union(annotation: object) -> bool:
 
 def retry_delay(settings: NatsSettings, deliveries: int) -> float:
     """Seconds before the next attempt after `deliveries` failed ones: doubling, capped."""
-    return float(min(settings.retry_backoff * 2 ** max(deliveries - 1, 0), 60.0))
+    # Past 2**60 any sensible backoff is at the cap; a larger power overflows a float.
+    exponent = min(max(deliveries - 1, 0), 60)
+    return float(min(settings.retry_backoff * 2.0**exponent, 60.0))
 
 
 class ConsumerWorker(Generic[E]):
@@ -128,7 +130,7 @@ class ConsumerWorker(Generic[E]):
         with span(event.traceparent):
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
-                    delivery = await receive(connection, event)
+                    delivery = await receive(connection, self._consumer.name, event)
                     if delivery is Delivery.NEW:
                         await self._consumer.apply(connection, event)
             except Exception as error:

@@ -2,7 +2,8 @@
 
 `receive` runs in the transaction of the event's effect. It first advances the aggregate's
 version (locking its row, so two replicas handling one aggregate take turns), then records
-the event id. The effect should run only when the answer is `Delivery.NEW`.
+the event id. The effect should run only when the answer is `Delivery.NEW`. Both are kept
+per consumer, so two consumers of one service may each apply the same event.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from shared.db import Connection
 from shared.events import Event
 
 _ADVANCE: Final = """
-INSERT INTO aggregate_versions AS current (aggregate_type, aggregate_id, version)
-VALUES ($1, $2, $3)
-ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version
+INSERT INTO aggregate_versions AS current (consumer, aggregate_type, aggregate_id, version)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (consumer, aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version
     WHERE current.version < EXCLUDED.version
 RETURNING version
 """
 _RECORD: Final = """
-INSERT INTO inbox (event_id, subject, aggregate_type, aggregate_id, aggregate_version, applied)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (event_id) DO NOTHING
+INSERT INTO inbox (consumer, event_id, subject, aggregate_type, aggregate_id, aggregate_version,
+                   applied)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (consumer, event_id) DO NOTHING
 RETURNING event_id
 """
 
@@ -37,12 +39,14 @@ class Delivery(enum.Enum):
     """A newer version of the aggregate was applied already: skip."""
 
 
-async def receive(connection: Connection, event: Event) -> Delivery:
+async def receive(connection: Connection, consumer: str, event: Event) -> Delivery:
+    """Record `event` as received by `consumer`; say whether its effect should run."""
     advanced = await connection.fetchval(
-        _ADVANCE, event.aggregate_type, event.aggregate_id, event.aggregate_version
+        _ADVANCE, consumer, event.aggregate_type, event.aggregate_id, event.aggregate_version
     )
     recorded = await connection.fetchval(
         _RECORD,
+        consumer,
         event.event_id,
         event.subject,
         event.aggregate_type,

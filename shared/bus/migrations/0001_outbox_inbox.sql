@@ -31,21 +31,24 @@ CREATE TRIGGER outbox_written
     AFTER INSERT ON outbox
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 
--- Events already applied by this service's consumers: a redelivery is recognised and skipped.
+-- Events each consumer of this service received: a redelivery is recognised and skipped.
 CREATE TABLE inbox (
-    event_id          uuid        PRIMARY KEY,
+    consumer          text        NOT NULL,
+    event_id          uuid        NOT NULL,
     subject           text        NOT NULL,
     aggregate_type    text        NOT NULL,
     aggregate_id      uuid        NOT NULL,
     aggregate_version bigint      NOT NULL,
     applied           boolean     NOT NULL,
-    received_at       timestamptz NOT NULL DEFAULT now()
+    received_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
 );
 
--- The newest version of every aggregate this service has applied: older ones are stale.
+-- The newest version of every aggregate each consumer has applied: older ones are stale.
 CREATE TABLE aggregate_versions (
+    consumer       text   NOT NULL,
     aggregate_type text   NOT NULL,
     aggregate_id   uuid   NOT NULL,
     version        bigint NOT NULL,
-    PRIMARY KEY (aggregate_type, aggregate_id)
+    PRIMARY KEY (consumer, aggregate_type, aggregate_id)
 );

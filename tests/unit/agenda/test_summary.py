@@ -1,0 +1,288 @@
+"""Post-event summaries: what they say, and numbers that agree with their nouns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from services.agenda.schemas import AgendaItem, SummaryContent
+from services.agenda.summary import (
+    MeetingFacts,
+    OrganizationFacts,
+    counted,
+    render_markdown,
+    write_summary,
+)
+
+LIPETSK = UUID("0190a000-0000-7000-8000-000000000001")
+ULYANOVSK = UUID("0190a000-0000-7000-8000-000000000002")
+DONETSK = UUID("0190a000-0000-7000-8000-000000000003")
+UNKNOWN = UUID("0190a000-0000-7000-8000-000000000004")
+BYSTANDER = UUID("0190a000-0000-7000-8000-000000000005")
+MEETING = UUID("0190a000-0000-7000-8000-0000000000ff")
+
+START = datetime(2020, 10, 1, 7, 0, tzinfo=UTC)  # 10:00 in Lipetsk
+ORGANIZATIONS = {
+    LIPETSK: OrganizationFacts(
+        LIPETSK, "Липецкая областная научная библиотека", "Липецкая область", "Europe/Moscow"
+    ),
+    ULYANOVSK: OrganizationFacts(
+        ULYANOVSK, "Ульяновская областная библиотека", "ульяновская область", "Europe/Samara"
+    ),
+    DONETSK: OrganizationFacts(
+        DONETSK, "Донецкая республиканская библиотека", "Донецкая Народная Республика", "UTC"
+    ),
+    BYSTANDER: OrganizationFacts(
+        BYSTANDER, "Библиотека, не участвовавшая", "Тульская область", "UTC"
+    ),
+}
+
+
+def meeting(**changes: Any) -> MeetingFacts:
+    fields: dict[str, Any] = {
+        "id": MEETING,
+        "title": "Библиотека — территория чтения",
+        "kind": "workshop",
+        "host_organization_id": LIPETSK,
+        "site_ids": [LIPETSK, ULYANOVSK],
+        "starts_at": START,
+        "ends_at": START + timedelta(hours=3),
+        "started_at": START,
+        "ended_at": START + timedelta(hours=3),
+    }
+    return MeetingFacts(**(fields | changes))
+
+
+def item(minutes: int, title: str, *speakers: str) -> AgendaItem:
+    return AgendaItem(
+        starts_at=START + timedelta(minutes=minutes), title=title, speakers=[*speakers]
+    )
+
+
+def summary_of(
+    facts: MeetingFacts | None = None,
+    participants: list[UUID] | None = None,
+    agenda: list[AgendaItem] | None = None,
+) -> SummaryContent:
+    return write_summary(
+        facts or meeting(),
+        ORGANIZATIONS,
+        [LIPETSK, DONETSK, DONETSK, UNKNOWN] if participants is None else participants,
+        agenda or [],
+    )
+
+
+# --- what the summary says ------------------------------------------------------------
+
+
+def test_every_registered_person_counts_as_a_participant() -> None:
+    assert summary_of().participants == 4  # the one from an unknown organization too
+    assert summary_of(participants=[]).participants == 0
+
+
+def test_sites_and_participants_organizations_are_merged() -> None:
+    organizations = {org.id: org for org in summary_of().organizations}
+
+    assert set(organizations) == {LIPETSK, ULYANOVSK, DONETSK}
+    assert (organizations[LIPETSK].participants, organizations[LIPETSK].site) == (1, True)
+    assert (organizations[ULYANOVSK].participants, organizations[ULYANOVSK].site) == (0, True)
+    assert (organizations[DONETSK].participants, organizations[DONETSK].site) == (2, False)
+    assert organizations[DONETSK].region == "Донецкая Народная Республика"
+
+
+def test_an_organization_that_took_no_part_is_left_out() -> None:
+    assert BYSTANDER not in {org.id for org in summary_of().organizations}
+    assert "Тульская область" not in summary_of().regions
+
+
+def test_an_unknown_organization_is_left_out_until_it_is_known() -> None:
+    summary = summary_of(facts=meeting(site_ids=[LIPETSK, UNKNOWN]), participants=[UNKNOWN])
+
+    assert [org.id for org in summary.organizations] == [LIPETSK]
+    assert summary.regions == ["Липецкая область"]
+    assert summary.participants == 1
+
+
+def test_organizations_come_by_participants_then_by_name() -> None:
+    participants = [ULYANOVSK, LIPETSK, DONETSK, DONETSK, BYSTANDER, BYSTANDER]
+    summary = summary_of(facts=meeting(site_ids=[LIPETSK, ULYANOVSK]), participants=participants)
+
+    assert [org.id for org in summary.organizations] == [
+        BYSTANDER,  # «Библиотека…», 2
+        DONETSK,  # «Донецкая…», 2
+        LIPETSK,  # «Липецкая…», 1
+        ULYANOVSK,  # «Ульяновская…», 1
+    ]
+
+
+def test_regions_are_sorted_whatever_their_case_and_listed_once() -> None:
+    summary = summary_of(participants=[LIPETSK, LIPETSK, DONETSK])
+
+    assert summary.regions == [
+        "Донецкая Народная Республика",
+        "Липецкая область",
+        "ульяновская область",
+    ]
+
+
+def test_times_and_zone_come_from_the_meeting_and_its_host() -> None:
+    ended_early = START + timedelta(hours=1)
+    summary = summary_of(facts=meeting(started_at=START, ended_at=ended_early))
+
+    assert (summary.held_from, summary.held_until) == (START, ended_early)
+    assert summary.timezone == "Europe/Moscow"
+    assert summary.meeting_id == MEETING
+    assert summary.kind == "workshop"
+
+
+def test_a_meeting_the_clock_never_recorded_falls_back_to_its_schedule() -> None:
+    summary = summary_of(facts=meeting(started_at=None, ended_at=None))
+    assert (summary.held_from, summary.held_until) == (START, START + timedelta(hours=3))
+
+
+def test_an_unknown_host_gives_times_in_utc() -> None:
+    assert summary_of(facts=meeting(host_organization_id=UNKNOWN)).timezone == "UTC"
+
+
+def test_only_items_that_started_before_the_meeting_ended_were_delivered() -> None:
+    agenda = [
+        item(-10, "Регистрация"),
+        item(0, "Открытие", "Иванова"),
+        item(59, "Доклад"),
+        item(60, "Круглый стол"),  # the meeting ended at this moment
+        item(120, "Подведение итогов"),
+    ]
+    summary = summary_of(facts=meeting(ended_at=START + timedelta(hours=1)), agenda=agenda)
+
+    assert [i.title for i in summary.items_delivered] == ["Регистрация", "Открытие", "Доклад"]
+
+
+def test_without_a_recorded_end_the_scheduled_end_decides() -> None:
+    agenda = [item(170, "Последний доклад"), item(180, "После конца")]
+    summary = summary_of(facts=meeting(ended_at=None), agenda=agenda)
+
+    assert [i.title for i in summary.items_delivered] == ["Последний доклад"]
+
+
+# --- numbers and nouns ----------------------------------------------------------------
+
+
+def russian_form(count: int) -> str:
+    """The Russian plural rule, written out: which of three forms follows `count`."""
+    last, last_two = count % 10, count % 100
+    if 11 <= last_two <= 14:
+        return "many"
+    if last == 1:
+        return "one"
+    if 2 <= last <= 4:
+        return "few"
+    return "many"
+
+
+RUSSIAN = {
+    "participant": {"one": "участник", "few": "участника", "many": "участников"},
+    "region": {"one": "региона", "few": "регионов", "many": "регионов"},  # after «из»
+    "organization": {"one": "организация", "few": "организации", "many": "организаций"},
+}
+
+
+@pytest.mark.parametrize("noun", sorted(RUSSIAN))
+def test_russian_numbers_agree_with_their_nouns_from_0_to_1000(noun: str) -> None:
+    for count in range(1001):
+        expected = f"{count} {RUSSIAN[noun][russian_form(count)]}"
+        assert counted(count, noun, "ru") == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [
+        (0, "0 участников"),
+        (1, "1 участник"),
+        (2, "2 участника"),
+        (4, "4 участника"),
+        (5, "5 участников"),
+        (11, "11 участников"),
+        (12, "12 участников"),
+        (14, "14 участников"),
+        (20, "20 участников"),
+        (21, "21 участник"),
+        (22, "22 участника"),
+        (25, "25 участников"),
+        (101, "101 участник"),
+        (111, "111 участников"),
+        (112, "112 участников"),
+        (122, "122 участника"),
+        (1000, "1000 участников"),
+    ],
+)
+def test_russian_examples(count: int, text: str) -> None:
+    assert counted(count, "participant", "ru") == text
+
+
+@pytest.mark.parametrize("noun", ["participant", "region", "organization"])
+def test_english_numbers_agree_with_their_nouns(noun: str) -> None:
+    for count in range(1001):
+        expected = f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+        assert counted(count, noun, "en") == expected
+
+
+# --- the text -------------------------------------------------------------------------
+
+
+def two_from_two() -> SummaryContent:
+    return write_summary(
+        meeting(title="Телемост «Георгиевск — Антрацит»", kind="telebridge"),
+        ORGANIZATIONS,
+        [LIPETSK, ULYANOVSK],
+        [item(0, "Открытие", "Мария Иванова", "Пётр Петров")],
+    )
+
+
+def test_the_russian_text_says_who_took_part_and_from_where() -> None:
+    text = render_markdown(two_from_two(), "ru")
+
+    assert text.startswith("# Итоги: Телемост «Георгиевск — Антрацит»\n")
+    assert "Телемост." in text
+    assert "2 участника из 2 регионов, 2 организации" in text
+    assert "1 октября 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "- Липецкая областная научная библиотека (Липецкая область, площадка): 1 участник" in (
+        text
+    )
+    assert "- 1 октября 2020 10:00 Открытие — Мария Иванова, Пётр Петров" in text
+    assert text.endswith("\n")
+
+
+def test_the_english_text_says_the_same() -> None:
+    text = render_markdown(two_from_two(), "en")
+
+    assert text.startswith("# Summary: Телемост «Георгиевск — Антрацит»\n")
+    assert "Telebridge." in text
+    assert "2 participants from 2 regions, 2 organizations" in text
+    assert "1 October 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "(Липецкая область, site): 1 participant" in text
+
+
+def test_russian_is_the_default_language() -> None:
+    assert render_markdown(two_from_two()) == render_markdown(two_from_two(), "ru")
+
+
+def test_one_participant_from_one_region() -> None:
+    summary = summary_of(facts=meeting(site_ids=[LIPETSK]), participants=[LIPETSK])
+
+    assert "1 участник из 1 региона, 1 организация" in render_markdown(summary, "ru")
+    assert "1 participant from 1 region, 1 organization" in render_markdown(summary, "en")
+
+
+def test_a_meeting_over_several_days_gives_both_dates() -> None:
+    facts = meeting(ended_at=START + timedelta(days=8, hours=2))
+    text = render_markdown(summary_of(facts=facts), "ru")
+
+    assert "1 октября 2020 10:00 – 9 октября 2020 12:00 (Europe/Moscow)" in text
+
+
+def test_without_delivered_items_the_text_says_so() -> None:
+    assert "Программа не была опубликована." in render_markdown(summary_of(), "ru")
+    assert "No agenda was published." in render_markdown(summary_of(), "en")

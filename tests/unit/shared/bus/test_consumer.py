@@ -1,0 +1,87 @@
+"""The pure parts of consumers: retry delays and which subjects a consumer takes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from shared.bus.consumer import EventConsumer, retry_delay
+from shared.db import Connection
+from shared.events import (
+    REGISTRY,
+    SCHEDULING,
+    MeetingScheduled,
+    OrganizationUpserted,
+    RegistryEvent,
+    SchedulingEvent,
+    Stream,
+)
+from shared.settings import NatsSettings
+
+
+async def ignore(connection: Connection, event: object) -> None:
+    return None
+
+
+def test_retry_delay_doubles_from_the_configured_backoff() -> None:
+    settings = NatsSettings(retry_backoff=1.0)
+    delays = [retry_delay(settings, deliveries) for deliveries in range(1, 9)]
+
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+
+def test_retry_delay_scales_with_the_backoff() -> None:
+    settings = NatsSettings(retry_backoff=0.25)
+    assert [retry_delay(settings, n) for n in (1, 2, 3)] == [0.25, 0.5, 1.0]
+
+
+def test_retry_delay_before_any_delivery_is_the_backoff() -> None:
+    assert retry_delay(NatsSettings(retry_backoff=3.0), 0) == 3.0
+
+
+@hypothesis_settings(max_examples=200)
+@given(
+    backoff=st.floats(min_value=0.01, max_value=120.0),
+    deliveries=st.integers(min_value=1, max_value=5_000),
+)
+def test_retry_delay_grows_and_never_exceeds_a_minute(backoff: float, deliveries: int) -> None:
+    settings = NatsSettings(retry_backoff=backoff)
+    delay = retry_delay(settings, deliveries)
+
+    assert 0 < delay <= 60.0
+    assert retry_delay(settings, deliveries + 1) >= delay
+
+
+def test_a_consumer_of_a_union_takes_the_subjects_of_its_members() -> None:
+    consumer = EventConsumer("scheduling-registry", REGISTRY, RegistryEvent, ignore)
+
+    assert consumer.subjects == frozenset(
+        {
+            "registry.organization.upserted",
+            "registry.person.upserted",
+            "registry.registration.created",
+        }
+    )
+
+
+def test_a_consumer_of_a_written_out_union_takes_the_same_subjects() -> None:
+    consumer = EventConsumer(
+        "agenda-meetings", SCHEDULING, MeetingScheduled | OrganizationUpserted, ignore
+    )
+    assert consumer.subjects == {"scheduling.meeting.scheduled", "registry.organization.upserted"}
+
+
+def test_a_consumer_of_one_event_takes_its_subject() -> None:
+    consumer = EventConsumer("one", SCHEDULING, MeetingScheduled, ignore)
+    assert consumer.subjects == {"scheduling.meeting.scheduled"}
+
+
+@pytest.mark.parametrize(
+    ("union", "stream"), [(RegistryEvent, REGISTRY), (SchedulingEvent, SCHEDULING)]
+)
+def test_a_service_union_lives_in_its_stream(union: object, stream: Stream) -> None:
+    consumer = EventConsumer("c", stream, union, ignore)
+    assert consumer.subjects
+    assert all(stream.holds(subject) for subject in consumer.subjects)

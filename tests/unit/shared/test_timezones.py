@@ -1,0 +1,46 @@
+"""Organizations name their time zone; a wrong name is caught with a useful hint."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.timezones import known_zones, timezone_error
+
+
+@pytest.mark.parametrize(
+    "name", ["Europe/Moscow", "Asia/Vladivostok", "Europe/Samara", "Asia/Kamchatka", "UTC"]
+)
+def test_iana_zones_are_accepted(name: str) -> None:
+    assert timezone_error(name) is None
+    assert name in known_zones()
+
+
+def test_a_name_that_is_not_in_the_iana_database_is_rejected() -> None:
+    message = timezone_error("Europe/Luhansk")
+
+    assert message is not None
+    assert "'Europe/Luhansk' is not an IANA time zone" in message
+
+
+def test_a_typo_gets_a_suggestion() -> None:
+    message = timezone_error("Asia/Vladivostock")
+
+    assert message is not None
+    assert "Asia/Vladivostock" in message
+    assert "did you mean" in message
+    assert "Asia/Vladivostok" in message.split("did you mean", 1)[1]
+
+
+@pytest.mark.parametrize("name", ["", "MSK+7", "Nowhere/At_All_Really"])
+def test_nonsense_gets_no_suggestion(name: str) -> None:
+    message = timezone_error(name)
+
+    assert message is not None
+    assert "did you mean" not in message
+
+
+def test_names_are_case_sensitive() -> None:
+    message = timezone_error("europe/moscow")
+
+    assert message is not None
+    assert "Europe/Moscow" in message
