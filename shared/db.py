@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -62,12 +63,30 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
             )
         except (OSError, asyncpg.CannotConnectNowError) as error:
             if time.monotonic() + delay > deadline:
-                raise
+                raise StartupError(
+                    f"PostgreSQL at {_where(settings.url)} did not answer within "
+                    f"{settings.connect_timeout:g}s ({error}); is it running, and is "
+                    "TELEBRIDGE_DATABASE_URL right?"
+                ) from error
             log.warning("database not reachable yet", error=str(error), retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+        except asyncpg.PostgresError as error:
+            raise StartupError(
+                f"PostgreSQL at {_where(settings.url)} refused the connection: {error}"
+            ) from error
         else:
             return pool
+
+
+class StartupError(RuntimeError):
+    """A service cannot start; the message says what to fix."""
+
+
+def _where(url: str) -> str:
+    """Host, port and database of a DSN, without the password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 
 async def connect(settings: DatabaseSettings, schema: str) -> Connection:

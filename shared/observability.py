@@ -1,4 +1,8 @@
-"""Structured logging for every process: one line per event, console or JSON."""
+"""Structured logging for every process: one line per event, console or JSON.
+
+structlog renders the services' own events; records of standard-library loggers (uvicorn,
+asyncpg, nats) go through the same renderer, so a JSON log has nothing but JSON in it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ import sys
 import structlog
 
 from shared.settings import LogSettings
+
+_QUIET_LOGGERS = ("httpx", "httpcore")
+"""Libraries that log every request at INFO: only their warnings are worth a line."""
 
 
 def configure_logging(settings: LogSettings, service: str) -> None:
@@ -19,28 +26,39 @@ def configure_logging(settings: LogSettings, service: str) -> None:
         event_dict.setdefault("service", service)
         return event_dict
 
-    processors: list[structlog.types.Processor] = [
+    common: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    renderer: structlog.types.Processor
     if settings.json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        common.append(structlog.processors.format_exc_info)
+        renderer = structlog.processors.JSONRenderer()
     else:
         interactive = sys.stderr.isatty()
-        processors.append(
-            structlog.dev.ConsoleRenderer(
-                colors=interactive,
-                exception_formatter=structlog.dev.rich_traceback
-                if interactive
-                else structlog.dev.plain_traceback,
-            )
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=interactive,
+            exception_formatter=structlog.dev.rich_traceback
+            if interactive
+            else structlog.dev.plain_traceback,
         )
     structlog.configure(
-        processors=processors,
+        processors=[*common, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr, format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *common],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -28,7 +29,7 @@ from nats.js import JetStreamContext
 from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import OutboxRelay
-from shared.db import Connection, Pool, create_pool
+from shared.db import Connection, Pool, StartupError, create_pool
 from shared.http.health import HealthController
 from shared.http.middleware import request_context_middleware
 from shared.http.problems import EXCEPTION_HANDLERS
@@ -36,6 +37,8 @@ from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
 from shared.settings import ServiceSettings
 from shared.workers import cancel_all, supervise
+
+log = structlog.get_logger(__name__)
 
 VERSION = "0.1.0"
 
@@ -96,7 +99,12 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await _start(definition, settings, stack, pool=pool, nats=nats)
+            try:
+                runtime = await _start(definition, settings, stack, pool=pool, nats=nats)
+            except StartupError as error:
+                # One clear line; uvicorn prints the traceback after it.
+                log.error("cannot start", reason=str(error))  # noqa: TRY400
+                raise
             app.state.runtime = runtime
             yield
 
@@ -123,6 +131,7 @@ def build_app(
             ),
         ),
         debug=False,
+        logging_config=None,  # logging is configured once per process: shared.observability
     )
 
 

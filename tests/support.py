@@ -11,7 +11,10 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 
+from shared.events import Stream
 from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
 
 OPERATOR_KEY = "test-operator-key"
@@ -56,3 +59,19 @@ async def eventually(
 
 def json_of(response: Any) -> Any:
     return msgspec.json.decode(response.content)
+
+
+async def stream_messages(js: JetStreamContext, stream: Stream) -> list[RawStreamMsg]:
+    """Every message a stream holds, in order (none when it is empty)."""
+    info = await js.stream_info(stream.name)
+    if info.state.messages == 0:
+        return []
+    return [
+        await js.get_msg(stream.name, sequence)
+        for sequence in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
+
+
+async def stream_events(js: JetStreamContext, stream: Stream) -> list[dict[str, Any]]:
+    """The decoded bodies of every message in `stream`."""
+    return [msgspec.json.decode(message.data) for message in await stream_messages(js, stream)]

@@ -22,6 +22,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from shared.db import StartupError
 from shared.events import DEADLETTER, STREAMS, Stream
 from shared.settings import NatsSettings
 
@@ -45,18 +46,24 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
         log.info("nats reconnected")
 
     # With unlimited reconnects the client keeps trying the first connection too.
-    client: NATS = await asyncio.wait_for(
-        nats.connect(
-            servers=settings.servers,
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            error_cb=on_error,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-        ),
-        settings.connect_timeout,
-    )
+    try:
+        client: NATS = await asyncio.wait_for(
+            nats.connect(
+                servers=settings.servers,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            ),
+            settings.connect_timeout,
+        )
+    except TimeoutError as error:
+        raise StartupError(
+            f"NATS at {settings.url} did not answer within {settings.connect_timeout:g}s; "
+            "is it running with JetStream, and is TELEBRIDGE_NATS_URL right?"
+        ) from error
     return client
 
 

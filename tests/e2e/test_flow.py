@@ -15,12 +15,11 @@ from typing import Any
 import asyncpg
 import httpx
 import icalendar
-import msgspec
 import nats
 
-from shared.events import AGENDA, REGISTRY, SCHEDULING, Stream
+from shared.events import AGENDA, REGISTRY, SCHEDULING
 from tests.e2e.conftest import System
-from tests.support import OPERATOR, eventually
+from tests.support import OPERATOR, eventually, stream_events
 
 
 async def retry_until_known(
@@ -247,7 +246,7 @@ async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: Sy
         assert summary["content"]["participants"] == 2
         assert len(summary["content"]["regions"]) == 2
 
-    published = await stream_events(system.nats_url)
+    published = await published_events(system.nats_url)
     ids = [event["event_id"] for event in published]
     assert len(ids) == len(set(ids)), "an event was published twice"
     meeting_events = Counter(
@@ -283,23 +282,13 @@ async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: Sy
         await connection.close()
 
 
-async def stream_events(nats_url: str) -> list[dict[str, Any]]:
+async def published_events(nats_url: str) -> list[dict[str, Any]]:
     """Every event in the three event streams, in stream order."""
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        events: list[dict[str, Any]] = []
-        for stream in (REGISTRY, SCHEDULING, AGENDA):
-            events += await _all_messages(js, stream)
-        return events
+        return [
+            event for s in (REGISTRY, SCHEDULING, AGENDA) for event in await stream_events(js, s)
+        ]
     finally:
         await client.close()
-
-
-async def _all_messages(js: Any, stream: Stream) -> list[dict[str, Any]]:
-    info = await js.stream_info(stream.name)
-    messages = []
-    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-        message = await js.get_msg(stream.name, sequence)
-        messages.append(msgspec.json.decode(message.data))
-    return messages

@@ -25,7 +25,7 @@ from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
 from shared.settings import DatabaseSettings
 from telebridge.embedded import EmbeddedNats
-from tests.support import eventually
+from tests.support import eventually, stream_messages
 
 SCHEMA = "relaytest"
 CHANNEL = f"{SCHEMA}.outbox"
@@ -81,12 +81,10 @@ async def write_events(pool: Pool, events: list[OrganizationUpserted]) -> None:
 
 
 async def stream_contents(js: JetStreamContext) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    info = await js.stream_info(REGISTRY.name)
-    messages = []
-    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
-        message = await js.get_msg(REGISTRY.name, sequence)
-        messages.append((msgspec.json.decode(message.data), dict(message.headers or {})))
-    return messages
+    return [
+        (msgspec.json.decode(message.data), dict(message.headers or {}))
+        for message in await stream_messages(js, REGISTRY)
+    ]
 
 
 @contextlib.asynccontextmanager
