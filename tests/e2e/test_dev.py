@@ -1,0 +1,124 @@
+"""`telebridge dev --demo` as a user runs it: everything comes up, the seed events are
+there with their summaries, Ctrl-C leaves no process behind, and a restart keeps the data."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil
+
+from telebridge.embedded import free_port
+
+TELEBRIDGE = str(Path(sys.executable).parent / "telebridge")
+
+
+@contextmanager
+def telebridge_dev(
+    data_dir: Path, ports: dict[str, int]
+) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
+    environment = {**os.environ, "TELEBRIDGE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    for name, port in ports.items():
+        environment[f"TELEBRIDGE_{name.upper()}_HTTP_PORT"] = str(port)
+    process = subprocess.Popen(
+        [TELEBRIDGE, "dev", "--demo"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
+    ).start()  # type: ignore[union-attr]
+    try:
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def wait_for_line(lines: queue.Queue[str], text: str, timeout: float = 180) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} not printed within {timeout}s; output:\n{''.join(seen)}")
+
+
+def stop(process: subprocess.Popen[str]) -> list[psutil.Process]:
+    """Ctrl-C; returns the processes it had started, to check that none is left."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    return children
+
+
+def wait_for_summary(client: httpx.Client, agenda: str, meeting_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = client.get(f"{agenda}/meetings/{meeting_id}/summary")
+        if response.status_code == 200:
+            content: dict[str, object] = response.json()["content"]
+            return content
+        time.sleep(0.5)
+    raise AssertionError(f"no summary for {meeting_id}")
+
+
+def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("registry", "scheduling", "agenda")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    data_dir = tmp_path / "dev"
+
+    with telebridge_dev(data_dir, ports) as (process, lines):
+        output = "".join(wait_for_line(lines, "Running."))
+        assert "demo loaded" in output
+        with httpx.Client(timeout=10) as client:
+            for url in urls.values():
+                assert client.get(f"{url}/health/ready").status_code == 200
+            meetings = client.get(f"{urls['scheduling']}/meetings").json()["items"]
+            assert sorted(m["kind"] for m in meetings) == [
+                "telebridge",
+                "videoconference",
+                "workshop",
+            ]
+            workshop = next(m for m in meetings if m["kind"] == "workshop")
+            summary = wait_for_summary(client, urls["agenda"], workshop["id"])
+            assert summary["participants"] == 105
+            assert len(summary["regions"]) == 18  # type: ignore[arg-type]
+            markdown = client.get(f"{urls['agenda']}/meetings/{workshop['id']}/summary.md")
+            assert "105 участников из 18 регионов" in markdown.text
+        started = stop(process)
+    assert started, "telebridge dev should have started servers and services"
+    assert not [child for child in started if child.is_running() and child.status() != "zombie"]
+
+    with telebridge_dev(data_dir, ports) as (process, lines):
+        output = "".join(wait_for_line(lines, "Running."))
+        assert "it was there already" in output
+        with httpx.Client(timeout=10) as client:
+            again = client.get(f"{urls['scheduling']}/meetings").json()["items"]
+        assert sorted(m["id"] for m in again) == sorted(m["id"] for m in meetings)
+        stop(process)
