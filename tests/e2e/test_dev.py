@@ -40,8 +40,6 @@ def telebridge_dev(
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()  # type: ignore[union-attr]
     try:
         yield process, lines
     finally:
