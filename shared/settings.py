@@ -111,7 +111,14 @@ def load_settings(
     try:
         return msgspec.convert(values, settings_type, strict=False)
     except msgspec.ValidationError as error:
-        raise SettingsError(f"invalid setting: {error}") from error
+        variables = {
+            "$." + ".".join(path): variable
+            for path, variable in _variables(settings_type, f"{PREFIX}_{service.upper()}")
+        }
+        reason, _, where = str(error).partition(" - at `")
+        where = where.rstrip("`")
+        named = f"{variables[where]} ({where[2:]})" if where in variables else "a setting"
+        raise SettingsError(f"invalid value for {named}: {reason}") from error
 
 
 def environment_names(settings_type: type[msgspec.Struct], service: str) -> list[str]:

@@ -25,8 +25,10 @@ def current_traceparent() -> str | None:
 def child_of(traceparent: str | None) -> str:
     """A new span in the trace of `traceparent`, or the root of a new trace."""
     match = _TRACEPARENT.fullmatch(traceparent or "")
-    trace_id = match.group(1) if match and int(match.group(1), 16) else secrets.token_hex(16)
-    flags = match.group(3) if match else "01"
+    # All-zero trace or span ids are invalid (W3C trace context): such a parent starts anew.
+    valid = match is not None and int(match.group(1), 16) != 0 and int(match.group(2), 16) != 0
+    trace_id = match.group(1) if match and valid else secrets.token_hex(16)
+    flags = match.group(3) if match and valid else "01"
     return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
 
 

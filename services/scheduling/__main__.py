@@ -1,5 +1,4 @@
 from services.scheduling.app import NAME, create_app, get_settings
 from shared.serve import serve
 
-settings = get_settings()
-serve(NAME, settings, lambda: create_app(settings))
+serve(NAME, get_settings, create_app)

@@ -54,7 +54,11 @@ def due_steps(state: Lifecycle, now: datetime) -> list[Step]:
 
 
 def end_now(state: Lifecycle, now: datetime) -> list[Step]:
-    """An operator ends the meeting at `now`; one not yet started starts at `now` too."""
+    """An operator ends the meeting at `now`.
+
+    A meeting the clock has not started yet starts in the same step: at its scheduled start
+    if that has passed (as the clock would have written), else at `now`.
+    """
     if state.status in ("ended", "cancelled"):
         raise TransitionError(f"the meeting is {state.status} already")
     steps: list[Step] = []

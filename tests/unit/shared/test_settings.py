@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.settings import (
@@ -126,10 +128,10 @@ def test_booleans_are_read_from_their_usual_spellings(text: str, value: bool) ->
         ("TELEBRIDGE_LOG_JSON", "maybe", "log.json"),
     ],
 )
-def test_a_bad_value_raises_settings_error_naming_the_field(
+def test_a_bad_value_raises_settings_error_naming_the_variable_and_field(
     variable: str, value: str, field: str
 ) -> None:
-    with pytest.raises(SettingsError, match=field.replace(".", r"\.")):
+    with pytest.raises(SettingsError, match=re.escape(f"{variable} ({field})")):
         load_settings(RegistrySettings, "registry", {variable: value})
 
 
