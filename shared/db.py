@@ -79,6 +79,16 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
             return pool
 
 
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+"""What a query raises while PostgreSQL is away, restarting or out of connections: errors
+of the moment, not of the data, to be waited out rather than counted against a message."""
+
+
 class StartupError(RuntimeError):
     """A service cannot start; the message says what to fix."""
 

@@ -6,7 +6,8 @@ A consumer reads one stream through a durable declared at start-up. For each mes
 - otherwise the event id goes into the inbox in the same transaction as the effect, and a
   duplicate or a version older than one already applied changes nothing;
 - a failing effect is retried with growing delays, and after `max_deliveries` attempts the
-  message goes to the dead-letter subject with the error; the consumer goes on.
+  message goes to the dead-letter subject with the error; the consumer goes on;
+- while PostgreSQL is unreachable the message is held, not counted as a failure.
 The acknowledgement is sent after the commit, so a crash in between means a redelivery,
 which the inbox recognises.
 """
@@ -14,6 +15,7 @@ which the inbox recognises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import types
 import typing
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,7 @@ from nats.js import JetStreamContext
 
 from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
-from shared.db import Connection, Pool
+from shared.db import UNAVAILABLE, Connection, Pool
 from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
 from shared.settings import NatsSettings
 from shared.tracing import span
@@ -129,10 +131,7 @@ class ConsumerWorker(Generic[E]):
         deliveries = message.metadata.num_delivered or 1
         with span(event.traceparent):
             try:
-                async with self._pool.acquire() as connection, connection.transaction():
-                    delivery = await receive(connection, self._consumer.name, event)
-                    if delivery is Delivery.NEW:
-                        await self._consumer.apply(connection, event)
+                delivery = await self._apply_while_database_is_away(message, event)
             except Exception as error:
                 await self._failed(message, event, deliveries, error)
                 return
@@ -144,6 +143,29 @@ class ConsumerWorker(Generic[E]):
                 delivery=delivery.value,
             )
             await message.ack()
+
+    async def _apply_while_database_is_away(self, message: Msg, event: E) -> Delivery:
+        """Apply the event, holding the message while PostgreSQL is unreachable.
+
+        An outage says nothing about the message: it is not nak'ed (which would count a
+        delivery and end in the dead-letter subject), only kept in progress until the
+        database answers again.
+        """
+        delay = 0.2
+        while True:
+            try:
+                async with self._pool.acquire() as connection, connection.transaction():
+                    delivery = await receive(connection, self._consumer.name, event)
+                    if delivery is Delivery.NEW:
+                        await self._consumer.apply(connection, event)
+            except UNAVAILABLE as error:
+                self._log.warning("database unavailable; holding the message", error=str(error))
+                with contextlib.suppress(nats.errors.Error, TimeoutError):
+                    await message.in_progress()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                return delivery
 
     async def _failed(self, message: Msg, event: Event, deliveries: int, error: Exception) -> None:
         reason = f"{type(error).__name__}: {error}"

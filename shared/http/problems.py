@@ -17,6 +17,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from shared.db import UNAVAILABLE
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -161,6 +163,17 @@ def _handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respo
     return problem_response(request, status, detail=detail, headers=error.headers)
 
 
+def _handle_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    log.warning("database unavailable", path=request.url.path, error=str(error))
+    return problem_response(
+        request,
+        503,
+        slug="unavailable",
+        detail="The database could not be reached just now; try again in a few seconds.",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     log.error("unhandled error", method=request.method, path=request.url.path, exc_info=error)
     return problem_response(
@@ -172,5 +185,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Problem: _handle_problem,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
+    **dict.fromkeys(UNAVAILABLE, _handle_unavailable),
     Exception: _handle_unexpected,
 }
