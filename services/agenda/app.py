@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from litestar import Litestar
@@ -49,7 +50,9 @@ DEFINITION = ServiceDefinition(
 )
 
 
+@cache
 def get_settings() -> AgendaSettings:
+    """The settings from the environment, read once per process."""
     return load_settings(AgendaSettings, NAME)
 
 

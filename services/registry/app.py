@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from litestar import Litestar
@@ -25,7 +26,9 @@ DEFINITION = ServiceDefinition(
 )
 
 
+@cache
 def get_settings() -> RegistrySettings:
+    """The settings from the environment, read once per process."""
     return load_settings(RegistrySettings, NAME)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from litestar import Litestar
@@ -37,7 +38,9 @@ DEFINITION = ServiceDefinition(
 )
 
 
+@cache
 def get_settings() -> SchedulingSettings:
+    """The settings from the environment, read once per process."""
     return load_settings(SchedulingSettings, NAME)
 
 
