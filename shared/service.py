@@ -24,6 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from shared.bus.consumer import ConsumerWorker, EventConsumer
@@ -154,7 +155,7 @@ async def _start(
 
     if nats is None:
         nats = await connect_nats(settings.nats, name=definition.name)
-        stack.push_async_callback(nats.close)
+        stack.push_async_callback(_close_nats, nats)
     js = nats.jetstream()
     await ensure_streams(js, settings.nats.stream_replicas)
 
@@ -183,6 +184,14 @@ async def _start(
     tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
     stack.push_async_callback(cancel_all, tasks)
     return runtime
+
+
+async def _close_nats(client: NATS) -> None:
+    """Close the connection; a server that went away first is no reason to fail shutdown."""
+    try:
+        await client.close()
+    except (OSError, NatsError) as error:
+        log.warning("nats connection closed uncleanly", error=str(error) or type(error).__name__)
 
 
 def _bind(worker: Worker, runtime: Runtime) -> Callable[[], Coroutine[Any, Any, None]]:

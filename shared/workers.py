@@ -28,7 +28,17 @@ async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
         delay = min(delay * 2, 30.0)
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
+async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:
+    """Cancel the tasks and wait until every one has finished.
+
+    A cancellation can be lost: nats-py's pull `fetch` sometimes swallows one (seen on
+    Python 3.11, whose `asyncio.wait_for` drops a cancellation that arrives as its future
+    completes), and the consumer loop then goes on fetching for ever, so shutdown would
+    hang. Whatever still runs after `recancel_after` seconds is cancelled again.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=recancel_after)
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,6 +9,7 @@ from typing import Literal
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from nats.aio.client import Client as NATS
 
 from shared.db import Pool
 
@@ -36,7 +37,7 @@ class HealthController(Controller):
         checks = {"postgres": "not started", "nats": "not started"}
         if runtime is not None:
             checks["postgres"] = await _check(_postgres(runtime.pool))
-            checks["nats"] = await _check(runtime.nats.flush(timeout=CHECK_TIMEOUT))
+            checks["nats"] = await _check(_nats(runtime.nats))
         healthy = all(value == "ok" for value in checks.values())
         return Response(
             Health(status="ok" if healthy else "unavailable", service=state.service, checks=checks),
@@ -47,6 +48,13 @@ class HealthController(Controller):
 async def _postgres(pool: Pool) -> None:
     async with pool.acquire() as connection:
         await connection.fetchval("SELECT 1")
+
+
+async def _nats(client: NATS) -> None:
+    # While the client reconnects, `flush` succeeds without reaching any server.
+    if not client.is_connected:
+        raise ConnectionError("reconnecting" if client.is_reconnecting else "not connected")
+    await client.flush(timeout=int(CHECK_TIMEOUT))
 
 
 async def _check(probe: Awaitable[object]) -> str:

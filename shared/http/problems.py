@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 PROBLEM_JSON: Final = "application/problem+json"
 _TYPE_BASE: Final = "tag:telebridge,2026:problems/"
 _FIELD_MESSAGE = re.compile(r"(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)", re.DOTALL)
+_NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
 class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -129,7 +130,11 @@ def _field_error(entry: Any) -> FieldError:
     message = str(entry.get("message", ""))
     field = entry.get("key")
     source = entry.get("source")
-    if field == "data":
+    named = _NAMED_FIELD.fullmatch(message)
+    if named and source == "body":
+        # msgspec names a missing or unknown field in its message, not in its location.
+        field = named["name"] if field == "data" else f"{field}.{named['name']}"
+    elif field == "data":
         # A check across fields (`__post_init__`) names its field as "<field>: <reason>".
         match = _FIELD_MESSAGE.fullmatch(message)
         field, message = (match["field"], match["message"]) if match else (None, message)
