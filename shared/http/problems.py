@@ -141,10 +141,24 @@ def _field_error(entry: Any) -> FieldError:
     return FieldError(message=message, field=field, source=source)
 
 
+def _body_missing(request: Request[Any, Any, Any]) -> bool:
+    chunked = "transfer-encoding" in request.headers
+    return not chunked and request.headers.get("content-length", "0") == "0"
+
+
 def _handle_validation(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[Any]:
     extra = error.extra if isinstance(error.extra, list) else []
+    expects_body = any(isinstance(entry, dict) and entry.get("key") == "data" for entry in extra)
+    if expects_body and _body_missing(request):
+        return problem_response(
+            request,
+            400,
+            slug="body-required",
+            title="Request body is missing",
+            detail=f"{request.method} {request.url.path} needs a JSON body; none was sent",
+        )
     errors = [_field_error(entry) for entry in extra]
     in_body = any(entry.source == "body" for entry in errors)
     return problem_response(

@@ -256,16 +256,11 @@ async def test_malformed_json_is_a_400(registry: Registry, content: bytes) -> No
     assert "JSON" in document["detail"] or "truncated" in document["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty body answers 422 with detail \"'data'\" (the text of a KeyError inside "
-    "Litestar), where a 400 saying that a JSON body is required is expected",
-)
 async def test_an_empty_body_is_a_400_saying_a_body_is_required(registry: Registry) -> None:
     response = await registry.client.post(
         "/organizations", content=b"", headers={"Content-Type": "application/json"}
     )
-    document = problem(response, 400)
+    document = problem(response, 400, "body-required")
     assert "body" in document["detail"]
 
 
