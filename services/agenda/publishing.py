@@ -19,7 +19,7 @@ from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summa
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool
 from shared.events import AgendaPublished, SummaryPublished, new_id
-from shared.http.problems import FieldError, Problem
+from shared.http.problems import FieldError, Problem, unknown_meeting
 
 
 def summary_url(base_url: str, meeting_id: UUID) -> str:
@@ -33,13 +33,7 @@ def agenda_url(base_url: str, meeting_id: UUID) -> str:
 async def known_meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
     meeting = await store.meeting(connection, meeting_id)
     if meeting is None:
-        raise Problem(
-            404,
-            "unknown-meeting",
-            f"meeting {meeting_id} is not known to agenda publishing: it was never scheduled, "
-            "or scheduling's event has not arrived yet",
-            title="No such meeting",
-        )
+        raise unknown_meeting(meeting_id, "agenda publishing")
     return meeting
 
 

@@ -28,7 +28,7 @@ from shared.events import (
 from shared.http.auth import is_operator
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
-from shared.http.problems import Problem, invalid, not_found
+from shared.http.problems import Problem, invalid, not_found, unknown_meeting
 
 
 class OrganizationController(Controller):
@@ -191,11 +191,5 @@ class MeetingController(Controller):
 async def _known_meeting(connection: Connection, meeting_id: FromPath[UUID]) -> KnownMeeting:
     meeting = await store.meeting(connection, meeting_id)
     if meeting is None:
-        raise Problem(
-            404,
-            "unknown-meeting",
-            f"meeting {meeting_id} is not known to the registry: it was never scheduled, "
-            "or scheduling's event has not arrived yet",
-            title="No such meeting",
-        )
+        raise unknown_meeting(meeting_id, "the registry")
     return meeting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 import asyncpg
@@ -9,7 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from services.scheduling import meetings, store
-from services.scheduling.lifecycle import TransitionError, cancel, end_now
+from services.scheduling.lifecycle import Lifecycle, Step, TransitionError, cancel, end_now
 from services.scheduling.schemas import Meeting, MeetingCreate
 from shared.db import Connection
 from shared.events import utc_now
@@ -100,13 +101,13 @@ class MeetingController(Controller):
         connection: Transaction,
         meeting_id: FromPath[UUID],
     ) -> Meeting:
-        meeting = await _meeting(connection, meeting_id, for_update=True)
-        try:
-            steps = end_now(store.lifecycle_of(meeting), utc_now())
-        except TransitionError as error:
-            raise Problem(409, "meeting-not-running", str(error)) from error
-        meeting = await meetings.apply_steps(connection, meeting, steps)
-        return await _view(request, connection, meeting)
+        return await _transition(
+            request,
+            connection,
+            meeting_id,
+            lambda state: end_now(state, utc_now()),
+            refusal="meeting-not-running",
+        )
 
     @post(
         "/{meeting_id:uuid}/cancel",
@@ -121,13 +122,27 @@ class MeetingController(Controller):
         connection: Transaction,
         meeting_id: FromPath[UUID],
     ) -> Meeting:
-        meeting = await _meeting(connection, meeting_id, for_update=True)
-        try:
-            steps = cancel(store.lifecycle_of(meeting))
-        except TransitionError as error:
-            raise Problem(409, "meeting-not-cancellable", str(error)) from error
-        meeting = await meetings.apply_steps(connection, meeting, steps)
-        return await _view(request, connection, meeting)
+        return await _transition(
+            request, connection, meeting_id, cancel, refusal="meeting-not-cancellable"
+        )
+
+
+async def _transition(
+    request: AnyRequest,
+    connection: Connection,
+    meeting_id: UUID,
+    steps_for: Callable[[Lifecycle], list[Step]],
+    *,
+    refusal: str,
+) -> Meeting:
+    """Apply an operator's lifecycle change to a locked meeting; 409 when its state forbids."""
+    meeting = await _meeting(connection, meeting_id, for_update=True)
+    try:
+        steps = steps_for(store.lifecycle_of(meeting))
+    except TransitionError as error:
+        raise Problem(409, refusal, str(error)) from error
+    meeting = await meetings.apply_steps(connection, meeting, steps)
+    return await _view(request, connection, meeting)
 
 
 async def _meeting(

@@ -82,6 +82,17 @@ def not_found(what: str, identifier: object) -> Problem:
     return Problem(404, "not-found", f"{what} {identifier} does not exist", title=f"No such {what}")
 
 
+def unknown_meeting(meeting_id: object, service: str) -> Problem:
+    """A meeting this service has no read model row for: never scheduled, or not yet heard of."""
+    return Problem(
+        404,
+        "unknown-meeting",
+        f"meeting {meeting_id} is not known to {service}: it was never scheduled, "
+        "or scheduling's event has not arrived yet",
+        title="No such meeting",
+    )
+
+
 def problem_type(slug: str | None) -> str:
     return f"{_TYPE_BASE}{slug}" if slug else "about:blank"
 
