@@ -21,16 +21,9 @@ CREATE TABLE summary_requests (
     requested_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE FUNCTION summary_requests_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.summary_requests', '');
-    RETURN NULL;
-END;
-$$;
-
 CREATE TRIGGER summary_requested
     AFTER INSERT OR UPDATE ON summary_requests
-    FOR EACH STATEMENT EXECUTE FUNCTION summary_requests_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
 
 -- Read model of scheduling's meetings.
 CREATE TABLE meetings (

@@ -32,13 +32,6 @@ CREATE TABLE meeting_sites (
 CREATE INDEX meeting_sites_by_organization ON meeting_sites (organization_id);
 
 -- Wake the meeting clock whenever meetings change: the next instant due may have moved.
-CREATE FUNCTION meetings_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.meetings', '');
-    RETURN NULL;
-END;
-$$;
-
 CREATE TRIGGER meetings_changed
     AFTER INSERT OR UPDATE ON meetings
-    FOR EACH STATEMENT EXECUTE FUNCTION meetings_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();

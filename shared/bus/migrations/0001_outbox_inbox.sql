@@ -19,17 +19,18 @@ CREATE INDEX outbox_unsent_by_aggregate
     ON outbox (aggregate_type, aggregate_id, position) WHERE sent_at IS NULL;
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 
--- Wake the relay when a transaction that wrote events commits.
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Wakes whoever LISTENs on "<schema>.<table>" when a transaction that changed the table
+-- commits: the outbox relay, and any service table that triggers it.
+CREATE FUNCTION notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.outbox', '');
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, '');
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER outbox_written
     AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
 
 -- Events each consumer of this service received: a redelivery is recognised and skipped.
 CREATE TABLE inbox (
