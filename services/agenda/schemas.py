@@ -9,15 +9,10 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind
+from shared.http.types import Instant, one_line
 
-Instant = Annotated[
-    datetime,
-    msgspec.Meta(
-        tz=True, description="RFC 3339 with an offset", examples=["2020-10-01T10:00:00+03:00"]
-    ),
-]
-ItemTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-SpeakerName = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+ItemTitle = Annotated[str, one_line(500, "Виртуальное путешествие по Георгиевску")]
+SpeakerName = Annotated[str, one_line(300, "Умеренко Светлана Вячеславовна")]
 
 
 class AgendaItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -9,14 +9,12 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind, MeetingStatus, RegistrationStatus
+from shared.http.types import one_line
 from shared.timezones import timezone_error
 
-Name = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=300, examples=["Липецкая областная детская библиотека"]),
-]
-Region = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Липецкая область"])]
-TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["Europe/Moscow"])]
+Name = Annotated[str, one_line(300, "Липецкая областная детская библиотека")]
+Region = Annotated[str, one_line(200, "Липецкая область")]
+TimeZone = Annotated[str, one_line(64, "Europe/Moscow")]
 Email = Annotated[
     str,
     msgspec.Meta(

@@ -9,17 +9,9 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind, MeetingStatus
+from shared.http.types import Instant, one_line
 
-Title = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=500, examples=["Телемост «От сердца к сердцу»"]),
-]
-Instant = Annotated[
-    datetime,
-    msgspec.Meta(
-        tz=True, description="RFC 3339 with an offset", examples=["2023-08-25T11:00:00+03:00"]
-    ),
-]
+Title = Annotated[str, one_line(500, "Телемост «От сердца к сердцу»")]
 
 
 class MeetingCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
