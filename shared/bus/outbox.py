@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Final
+from uuid import UUID
 
 import asyncpg
 import msgspec
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 
@@ -36,8 +38,8 @@ INSERT INTO outbox (event_id, subject, aggregate_type, aggregate_id, aggregate_v
                     payload, traceparent)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
-_CLAIM: Final = """
-SELECT o.position, o.event_id, o.subject, o.payload::text AS payload, o.traceparent
+_CLAIM_HEADS: Final = """
+SELECT o.aggregate_type, o.aggregate_id
 FROM outbox o
 WHERE o.sent_at IS NULL
   AND NOT EXISTS (
@@ -50,6 +52,17 @@ ORDER BY o.position
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED
 """
+# Rows after a head are never claimed by another relay while the head is unsent, so the
+# relay that holds the head may take them too, in order.
+_CLAIM_RUNS: Final = """
+SELECT position, event_id, subject, aggregate_type, aggregate_id, payload, traceparent
+FROM outbox
+WHERE sent_at IS NULL
+  AND (aggregate_type, aggregate_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
+ORDER BY position
+LIMIT $3
+FOR UPDATE
+"""
 _MARK_SENT: Final = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
 _RECORD_FAILURE: Final = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE position = $1
@@ -59,6 +72,12 @@ _UNSENT: Final = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 
 PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
 """What a publish raises while NATS is away or electing a stream leader: worth retrying."""
+REFUSED: Final = (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError)
+"""What the server says of this one message whenever it is sent: retrying the rest of the
+batch is useful, retrying the message alone is not."""
+
+
+_encoder = msgspec.json.Encoder()
 
 
 def stamped(event: Event) -> Event:
@@ -80,7 +99,7 @@ async def add_event(connection: Connection, event: Event) -> Event:
         event.aggregate_type,
         event.aggregate_id,
         event.aggregate_version,
-        event,
+        _encoder.encode(event),
         event.traceparent,
     )
     return event
@@ -136,19 +155,38 @@ class OutboxRelay:
                 await self._notifier.wait(self._channel, self._poll_interval)
 
     async def publish_pending(self) -> int:
-        """Publish one batch in order; returns how many rows were published."""
+        """Publish one batch in order; returns how many rows were published.
+
+        A message the server refuses holds back the rest of its aggregate (its order must
+        not break) but not the others; NATS being away stops the batch.
+        """
         failure: BaseException | None = None
         async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(_CLAIM, self._batch_size)
+            heads = await connection.fetch(_CLAIM_HEADS, self._batch_size)
+            rows = await connection.fetch(
+                _CLAIM_RUNS,
+                [head["aggregate_type"] for head in heads],
+                [head["aggregate_id"] for head in heads],
+                self._batch_size,
+            )
             sent: list[int] = []
+            held_back: set[tuple[str, UUID]] = set()
             for row in rows:
+                aggregate = (row["aggregate_type"], row["aggregate_id"])
+                if aggregate in held_back:
+                    continue
                 try:
                     await self._publish(row)
+                except REFUSED as error:
+                    log.warning(
+                        "refused; its aggregate waits", subject=row["subject"], error=str(error)
+                    )
+                    await self._record_failure(connection, row, error)
+                    held_back.add(aggregate)
+                    continue
                 except PUBLISH_ERRORS as error:
                     failure = error
-                    await connection.execute(
-                        _RECORD_FAILURE, row["position"], f"{type(error).__name__}: {error}"
-                    )
+                    await self._record_failure(connection, row, error)
                     break
                 sent.append(row["position"])
             if sent:
@@ -157,6 +195,14 @@ class OutboxRelay:
             raise PublishError(f"{type(failure).__name__}: {failure}") from failure
         return len(sent)
 
+    @staticmethod
+    async def _record_failure(
+        connection: Connection, row: asyncpg.Record, error: BaseException
+    ) -> None:
+        await connection.execute(
+            _RECORD_FAILURE, row["position"], f"{type(error).__name__}: {error}"
+        )
+
     async def _publish(self, row: asyncpg.Record) -> None:
         subject: str = row["subject"]
         headers = {"Nats-Msg-Id": str(row["event_id"])}
@@ -164,7 +210,7 @@ class OutboxRelay:
             headers["traceparent"] = traceparent
         ack = await self._js.publish(
             subject,
-            row["payload"].encode(),
+            row["payload"],
             timeout=self._publish_timeout,
             stream=stream_of(subject).name,
             headers=headers,

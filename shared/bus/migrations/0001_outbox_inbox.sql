@@ -6,7 +6,7 @@ CREATE TABLE outbox (
     aggregate_type    text        NOT NULL,
     aggregate_id      uuid        NOT NULL,
     aggregate_version bigint      NOT NULL,
-    payload           jsonb       NOT NULL,
+    payload           bytea       NOT NULL, -- the event as msgspec encoded it: what is sent
     traceparent       text,
     created_at        timestamptz NOT NULL DEFAULT now(),
     sent_at           timestamptz,

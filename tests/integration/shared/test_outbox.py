@@ -228,3 +228,35 @@ async def test_unsent_rows_survive_a_relay_that_dies(relaying: Relaying, databas
 
 async def _publishes(relay: OutboxRelay) -> bool:
     return await relay.publish_pending() == 1
+
+
+async def test_an_aggregates_run_of_events_goes_out_in_one_batch(relaying: Relaying) -> None:
+    aggregate = new_id()
+    await write_events(relaying.pool, [organization_event(aggregate, v) for v in (1, 2, 3)])
+    assert await relaying.relay().publish_pending() == 3
+    published = await stream_contents(relaying.js)
+    assert [body["aggregate_version"] for body, _ in published] == [1, 2, 3]
+
+
+async def test_a_refused_event_holds_back_its_aggregate_only(relaying: Relaying) -> None:
+    refused, other = new_id(), new_id()
+    await write_events(relaying.pool, [organization_event(refused, 1)])
+    async with relaying.pool.acquire() as connection:
+        # Larger than the server's max_payload: NATS refuses it however often it is sent.
+        await connection.execute(
+            f"UPDATE {SCHEMA}.outbox SET payload = $1", b"x" * (2 * 1024 * 1024)
+        )
+    await write_events(
+        relaying.pool, [organization_event(refused, 2), organization_event(other, 1)]
+    )
+    assert await relaying.relay().publish_pending() == 1
+    published = await stream_contents(relaying.js)
+    assert [body["aggregate_id"] for body, _ in published] == [str(other)]
+    async with relaying.pool.acquire() as connection:
+        waiting = await connection.fetch(
+            f"SELECT aggregate_version, attempts, last_error FROM {SCHEMA}.outbox "
+            "WHERE sent_at IS NULL ORDER BY position"
+        )
+    assert [row["aggregate_version"] for row in waiting] == [1, 2]
+    assert waiting[0]["attempts"] == 1
+    assert "MaxPayload" in waiting[0]["last_error"]
