@@ -45,7 +45,7 @@ class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     aggregate_version: Annotated[int, msgspec.Meta(ge=1)]
     """Raised by one on every change of the aggregate."""
     occurred_at: datetime = msgspec.field(default_factory=utc_now)
-    """When the change was committed, in UTC."""
+    """When the change was made (in the transaction that wrote the event), in UTC."""
     producer: str = ""
     """The service that wrote the event."""
     traceparent: str | None = None

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import difflib
-import zoneinfo
 from functools import cache
+from importlib.resources import files
+
+_NOT_A_PLACE = frozenset({"Factory", "localtime", "posixrules"})
 
 
 @cache
 def known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """The zones of the `tzdata` package, which every host running Telebridge has.
+
+    Not `zoneinfo.available_timezones()`: that also lists what this host's own tz folder
+    happens to hold, such as `localtime`, which another host cannot load.
+    """
+    names = files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(names) - _NOT_A_PLACE
 
 
 def timezone_error(name: str) -> str | None:

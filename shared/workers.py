@@ -25,7 +25,7 @@ async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
         if time.monotonic() - started > 60:
             delay = 0.5
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+        delay = min(delay * 2, 5.0)
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:

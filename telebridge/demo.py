@@ -155,7 +155,8 @@ async def load_demo(
     plan: DemoPlan | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> DemoReport:
-    async with httpx.AsyncClient(timeout=30) as client:
+    # trust_env=False: the services are on this machine, never behind a proxy.
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
         loader = _Loader(client, services, plan or demo_plan())
         await loader.organizations(progress)
         await loader.people(progress)

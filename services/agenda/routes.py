@@ -90,9 +90,11 @@ async def _summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
     meeting = await publishing.known_meeting(connection, meeting_id)
     summary = await store.summary(connection, meeting_id)
     if summary is None:
-        raise Problem(
-            404,
-            "no-summary-yet",
-            f"meeting {meeting_id} is {meeting['status']}: its summary is written when it ends",
+        status = meeting["status"]
+        detail = (
+            "it has ended; its summary is being written"
+            if status == "ended"
+            else f"it is {status}: its summary is written when it ends"
         )
+        raise Problem(404, "no-summary-yet", f"meeting {meeting_id}: {detail}")
     return summary

@@ -18,7 +18,9 @@ TimeZone = Annotated[str, one_line(64, "Europe/Moscow")]
 Email = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$", max_length=254, examples=["reader@example.org"]
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$",
+        max_length=254,
+        examples=["reader@example.org"],
     ),
 ]
 

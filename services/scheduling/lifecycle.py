@@ -65,7 +65,8 @@ def end_now(state: Lifecycle, now: datetime) -> list[Step]:
     if state.status == "scheduled":
         state = replace(state, status="live", started_at=min(now, state.starts_at))
         steps.append(Step(MeetingStarted, state))
-    state = replace(state, status="ended", ended_at=now)
+    # Past its end but not yet ended by the clock: it ended when the clock would have said.
+    state = replace(state, status="ended", ended_at=min(now, state.ends_at))
     steps.append(Step(MeetingEnded, state))
     return steps
 

@@ -173,6 +173,13 @@ def test_ending_a_live_meeting_ends_it_now() -> None:
     assert steps[0].after == replace(LIVE, status="ended", ended_at=now)
 
 
+def test_ending_an_overdue_meeting_keeps_the_end_the_clock_would_have_written() -> None:
+    now = END + timedelta(minutes=10)
+    steps = end_now(LIVE, now)
+
+    assert steps[-1].after.ended_at == END
+
+
 @pytest.mark.parametrize("state", [ENDED, CANCELLED])
 def test_a_finished_meeting_cannot_be_ended(state: Lifecycle) -> None:
     with pytest.raises(TransitionError, match=state.status):

@@ -44,3 +44,9 @@ def test_names_are_case_sensitive() -> None:
 
     assert message is not None
     assert "Europe/Moscow" in message
+
+
+@pytest.mark.parametrize("name", ["localtime", "Factory", "posixrules"])
+def test_names_that_are_not_places_are_refused(name: str) -> None:
+    """Such files may sit in a host's tz folder, but no other host can load them."""
+    assert timezone_error(name) is not None
