@@ -25,6 +25,20 @@ MeetingKind = Literal["telebridge", "videoconference", "workshop"]
 MeetingStatus = Literal["scheduled", "live", "ended", "cancelled"]
 RegistrationStatus = Literal["registered", "cancelled"]
 
+MEETING_KINDS: dict[str, dict[MeetingKind, str]] = {
+    "ru": {
+        "telebridge": "Телемост",
+        "videoconference": "Видеоконференция",
+        "workshop": "Онлайн-мастерская",
+    },
+    "en": {
+        "telebridge": "Telebridge",
+        "videoconference": "Videoconference",
+        "workshop": "Online workshop",
+    },
+}
+"""What each kind of meeting is called, in the languages invites and summaries use."""
+
 
 def new_id() -> UUID:
     """A time-ordered UUID (version 7): ids sort by creation, indexes stay compact."""

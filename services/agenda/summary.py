@@ -18,7 +18,7 @@ from babel import Locale
 from babel.dates import format_date
 
 from services.agenda.schemas import AgendaItem, SummaryContent, SummaryOrganization
-from shared.events import MeetingKind
+from shared.events import MEETING_KINDS, MeetingKind
 
 Language = Literal["ru", "en"]
 
@@ -112,18 +112,6 @@ _PLURALS: dict[Language, dict[str, dict[str, str]]] = {
         "organization": {"one": "organization", "other": "organizations"},
     },
 }
-_KINDS: dict[Language, dict[MeetingKind, str]] = {
-    "ru": {
-        "telebridge": "Телемост",
-        "videoconference": "Видеоконференция",
-        "workshop": "Онлайн-мастерская",
-    },
-    "en": {
-        "telebridge": "Telebridge",
-        "videoconference": "Videoconference",
-        "workshop": "Online workshop",
-    },
-}
 _LABELS: dict[Language, dict[str, str]] = {
     "ru": {
         "summary": "Итоги",
@@ -165,7 +153,7 @@ def render_markdown(summary: SummaryContent, language: Language = "ru") -> str:
     lines = [
         f"# {labels['summary']}: {summary.title}",
         "",
-        f"{_KINDS[language][summary.kind]}.",
+        f"{MEETING_KINDS[language][summary.kind]}.",
         "",
         f"- **{labels['when']}:** {_period(start, end, language)} ({summary.timezone})",
         f"- **{labels['took_part']}:** {counted(summary.participants, 'participant', language)} "

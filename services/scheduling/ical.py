@@ -14,14 +14,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress
 
-from shared.events import MeetingKind, MeetingStatus
+from shared.events import MEETING_KINDS, MeetingKind, MeetingStatus
 
 PRODID = "-//Telebridge//Scheduling//RU"
-_KIND_RU = {
-    "telebridge": "Телемост",
-    "videoconference": "Видеоконференция",
-    "workshop": "Онлайн-мастерская",
-}
 
 
 @dataclass(frozen=True)
@@ -59,13 +54,17 @@ def uid_of(meeting_id: UUID) -> str:
 
 
 def render_invite(invite: Invite, stamp: datetime) -> bytes:
-    """The invite as an iCalendar object: REQUEST, or CANCEL for a cancelled meeting."""
+    """The invite as an iCalendar object (RFC 5546): REQUEST to its attendees, CANCEL once
+    cancelled, PUBLISH while nobody is signed up (REQUEST and CANCEL need an ATTENDEE)."""
     cancelled = invite.status == "cancelled"
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
+    if not invite.attendees:
+        calendar.add("method", "PUBLISH")
+    else:
+        calendar.add("method", "CANCEL" if cancelled else "REQUEST")
 
     zone = ZoneInfo(invite.sites[0].timezone) if invite.sites else ZoneInfo("UTC")
     event = Event()
@@ -106,7 +105,7 @@ def _address(email: str, name: str | None) -> vCalAddress:
 
 
 def _description(invite: Invite) -> str:
-    lines = [f"{_KIND_RU[invite.kind]}: {invite.title}"]
+    lines = [f"{MEETING_KINDS['ru'][invite.kind]}: {invite.title}"]
     if invite.sites:
         lines.append("")
         lines.append("Площадки и их местное время:")
@@ -114,8 +113,9 @@ def _description(invite: Invite) -> str:
             zone = ZoneInfo(site.timezone)
             start = invite.starts_at.astimezone(zone)
             end = invite.ends_at.astimezone(zone)
+            until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%d.%m.%Y %H:%M}"
             lines.append(
-                f"— {site.name} ({site.region}): {start:%d.%m.%Y %H:%M}–{end:%H:%M} "
+                f"— {site.name} ({site.region}): {start:%d.%m.%Y %H:%M}–{until} "
                 f"({site.timezone}, {utc_offset(start)})"
             )
     return "\n".join(lines)

@@ -286,3 +286,21 @@ def test_utc_offset_is_written_as_people_write_it(zone: str, written: str) -> No
 
 def test_utc_offset_of_a_naive_time_is_zero() -> None:
     assert utc_offset(datetime(2026, 10, 1, 10, 0)) == "UTC+0"  # noqa: DTZ001
+
+
+def test_an_invite_nobody_is_invited_to_yet_is_published() -> None:
+    """RFC 5546 asks REQUEST and CANCEL for at least one ATTENDEE; PUBLISH needs none."""
+    calendar, event = parse(render_invite(invite(attendees=[]), STAMP))
+    assert calendar["METHOD"] == "PUBLISH"
+    assert "ATTENDEE" not in event
+
+
+def test_a_meeting_over_several_days_gives_each_site_its_end_date() -> None:
+    workshop = invite(
+        starts_at=datetime(2030, 10, 1, 6, 0, tzinfo=UTC),
+        ends_at=datetime(2030, 10, 9, 14, 0, tzinfo=UTC),
+    )
+    _, event = parse(render_invite(workshop, STAMP))
+    description = str(event["DESCRIPTION"])
+    assert "01.10.2030 09:00–09.10.2030 17:00 (Europe/Moscow" in description
+    assert "01.10.2030 16:00–10.10.2030 00:00 (Asia/Vladivostok" in description
