@@ -19,7 +19,7 @@ from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summa
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool
 from shared.events import AgendaPublished, SummaryPublished, new_id
-from shared.http.problems import FieldError, Problem, unknown_meeting
+from shared.http.problems import FieldError, invalid_fields, unknown_meeting
 
 
 def summary_url(base_url: str, meeting_id: UUID) -> str:
@@ -52,13 +52,7 @@ async def put_agenda(
         if not meeting["starts_at"] <= item.starts_at < meeting["ends_at"]
     ]
     if outside:
-        raise Problem(
-            422,
-            "validation",
-            "; ".join(f"{error.field}: {error.message}" for error in outside),
-            title="Request is not valid",
-            errors=outside,
-        )
+        raise invalid_fields(outside)
     items = sorted(data.items, key=lambda item: item.starts_at)
     current = await store.agenda(connection, meeting_id)
     row = await store.put_agenda(

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind
-from shared.http.types import Instant, one_line
+from shared.http.types import Instant, one_line, out_of_range
 
 ItemTitle = Annotated[str, one_line(500, "Виртуальное путешествие по Георгиевску")]
 SpeakerName = Annotated[str, one_line(300, "Умеренко Светлана Вячеславовна")]
@@ -19,6 +19,10 @@ class AgendaItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starts_at: Instant
     title: ItemTitle
     speakers: Annotated[list[SpeakerName], msgspec.Meta(max_length=50)] = []
+
+    def __post_init__(self) -> None:
+        if reason := out_of_range(self.starts_at):
+            raise ValueError(f"starts_at: {reason}")
 
 
 class AgendaPut(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -18,20 +18,14 @@ from services.scheduling.schemas import Meeting, MeetingCreate, Site
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.events import MeetingEvent, MeetingScheduled, new_id, utc_now
-from shared.http.problems import FieldError, Problem
+from shared.http.problems import FieldError, invalid_fields
 
 
 async def schedule(connection: Connection, data: MeetingCreate) -> asyncpg.Record:
     site_ids = data.site_ids
     if unknown := await store.unknown_organizations(connection, site_ids):
-        raise Problem(
-            422,
-            "unknown-organization",
-            "scheduling does not know organization(s) "
-            + ", ".join(map(str, unknown))
-            + ": register them with the registry first (its events take a moment to arrive)",
-            title="Request is not valid",
-            errors=[
+        raise invalid_fields(
+            [
                 FieldError(
                     message=f"unknown organization {organization_id}",
                     field="host_organization_id"
@@ -41,6 +35,10 @@ async def schedule(connection: Connection, data: MeetingCreate) -> asyncpg.Recor
                 )
                 for organization_id in unknown
             ],
+            slug="unknown-organization",
+            detail="scheduling does not know organization(s) "
+            + ", ".join(map(str, unknown))
+            + ": register them with the registry first (its events take a moment to arrive)",
         )
     meeting = await store.insert_meeting(
         connection,

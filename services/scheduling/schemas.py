@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind, MeetingStatus
-from shared.http.types import Instant, one_line
+from shared.http.types import Instant, one_line, out_of_range
 
 Title = Annotated[str, one_line(500, "Телемост «От сердца к сердцу»")]
 
@@ -24,6 +24,9 @@ class MeetingCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Participating organizations besides the host; each one is a site."""
 
     def __post_init__(self) -> None:
+        for field in ("starts_at", "ends_at"):
+            if reason := out_of_range(getattr(self, field)):
+                raise ValueError(f"{field}: {reason}")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at: the meeting must end after it starts")
         if self.kind == "telebridge" and not set(self.organization_ids) - {

@@ -69,12 +69,19 @@ class Problem(HTTPException):
 
 def invalid(field: str, message: str) -> Problem:
     """A 422 for one field that is well-formed but not acceptable."""
+    return invalid_fields([FieldError(message=message, field=field, source="body")])
+
+
+def invalid_fields(
+    errors: list[FieldError], slug: str = "validation", detail: str | None = None
+) -> Problem:
+    """A 422 naming every field that is well-formed but not acceptable."""
     return Problem(
         422,
-        "validation",
-        f"{field}: {message}",
+        slug,
+        detail or "; ".join(f"{error.field}: {error.message}" for error in errors),
         title="Request is not valid",
-        errors=[FieldError(message=message, field=field, source="body")],
+        errors=errors,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -14,6 +14,20 @@ Instant = Annotated[
     ),
 ]
 """An instant with its UTC offset; a local time without one is refused."""
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def out_of_range(moment: datetime) -> str | None:
+    """Why an instant is too far from now to be a meeting's, or None when it is not.
+
+    Years 1 and 9999 are valid RFC 3339 but overflow time-zone arithmetic and PostgreSQL.
+    """
+    if EARLIEST <= moment < LATEST:
+        return None
+    return f"{moment.isoformat()} is not between {EARLIEST.year} and {LATEST.year}"
+
 
 _NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 
