@@ -14,7 +14,7 @@ from services.agenda.consumers import MEETINGS, REGISTRY_EVENTS
 from services.agenda.publishing import write_requested_summaries
 from services.agenda.routes import AgendaController, SummaryController
 from shared.db import Pool
-from shared.readmodels import registry
+from shared.readmodels import meetings, registry
 from shared.service import Runtime, ServiceDefinition, build_app
 from shared.settings import AgendaSettings, load_settings
 from shared.timers import run_when_due
@@ -43,7 +43,7 @@ DEFINITION = ServiceDefinition(
     description="Agendas operators publish, and the summaries written when meetings end.",
     route_handlers=[AgendaController, SummaryController],
     migrations=Path(__file__).parent / "migrations",
-    read_models=[registry.MIGRATIONS],
+    read_models=[meetings.MIGRATIONS, registry.MIGRATIONS],
     consumers=[MEETINGS, REGISTRY_EVENTS],
     workers=[("summary-writer", summary_writer)],
     notify_channels=[SUMMARY_REQUESTS_CHANNEL],

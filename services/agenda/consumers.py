@@ -1,27 +1,38 @@
 """What agenda publishing learns from scheduling and the registry.
 
-A meeting's end, and any registration for it, request its summary (written once the
-changes stop arriving)."""
+A meeting's end, any registration for it, and any change to an organization taking part
+request its summary (written once the changes stop arriving)."""
 
 from __future__ import annotations
 
 from services.agenda import store
 from shared.bus.consumer import EventConsumer
 from shared.db import Connection
-from shared.events import REGISTRY, SCHEDULING, RegistrationCreated, RegistryEvent, SchedulingEvent
-from shared.readmodels import registry
+from shared.events import (
+    REGISTRY,
+    SCHEDULING,
+    OrganizationUpserted,
+    RegistrationCreated,
+    RegistryEvent,
+    SchedulingEvent,
+)
+from shared.readmodels import meetings, registry
 
 
 async def apply_meeting(connection: Connection, event: SchedulingEvent) -> None:
-    await store.upsert_meeting(connection, event)
+    await meetings.apply(connection, event)
     if event.status == "ended":
         await store.request_summary(connection, event.aggregate_id)
 
 
 async def apply_registry_event(connection: Connection, event: RegistryEvent) -> None:
     await registry.apply(connection, event)
-    if isinstance(event, RegistrationCreated):
-        await store.request_summary(connection, event.meeting_id)
+    match event:
+        case RegistrationCreated():
+            await store.request_summary(connection, event.meeting_id)
+        case OrganizationUpserted():
+            # Its name or region may be in summaries written before the event arrived.
+            await store.request_summaries_involving(connection, event.aggregate_id)
 
 
 MEETINGS = EventConsumer[SchedulingEvent](

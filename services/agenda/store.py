@@ -11,20 +11,8 @@ import msgspec
 
 from services.agenda.schemas import AgendaItem, SummaryContent
 from shared.db import Connection
-from shared.events import MeetingEvent
 
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
-_UPSERT_MEETING: Final = """
-INSERT INTO meetings (id, title, kind, status, host_organization_id, organization_ids,
-                      starts_at, ends_at, started_at, ended_at, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (id) DO UPDATE SET
-    title = EXCLUDED.title, kind = EXCLUDED.kind, status = EXCLUDED.status,
-    host_organization_id = EXCLUDED.host_organization_id,
-    organization_ids = EXCLUDED.organization_ids, starts_at = EXCLUDED.starts_at,
-    ends_at = EXCLUDED.ends_at, started_at = EXCLUDED.started_at,
-    ended_at = EXCLUDED.ended_at, version = EXCLUDED.version
-"""
 _AGENDA: Final = "SELECT * FROM agendas WHERE meeting_id = $1"
 _PUT_AGENDA: Final = """
 INSERT INTO agendas AS a (meeting_id, id, items) VALUES ($1, $2, $3)
@@ -48,6 +36,14 @@ _REQUEST_SUMMARY: Final = """
 INSERT INTO summary_requests (meeting_id) VALUES ($1)
 ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now()
 """
+_REQUEST_SUMMARIES_INVOLVING: Final = """
+INSERT INTO summary_requests (meeting_id)
+SELECT id FROM meetings
+WHERE status = 'ended'
+  AND ($1 = ANY(organization_ids)
+       OR id IN (SELECT meeting_id FROM registrations WHERE organization_id = $1))
+ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now()
+"""
 _DUE_SUMMARY_REQUESTS: Final = """
 SELECT meeting_id FROM summary_requests
 WHERE requested_at <= now() - make_interval(secs => $1)
@@ -64,23 +60,6 @@ SELECT min(requested_at) + make_interval(secs => $1) FROM summary_requests
 async def meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await connection.fetchrow(_MEETING, meeting_id)
     return row
-
-
-async def upsert_meeting(connection: Connection, event: MeetingEvent) -> None:
-    await connection.execute(
-        _UPSERT_MEETING,
-        event.aggregate_id,
-        event.title,
-        event.kind,
-        event.status,
-        event.host_organization_id,
-        event.organization_ids,
-        event.starts_at,
-        event.ends_at,
-        event.started_at,
-        event.ended_at,
-        event.aggregate_version,
-    )
 
 
 async def agenda(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
@@ -103,6 +82,11 @@ async def put_agenda(
 async def request_summary(connection: Connection, meeting_id: UUID) -> None:
     """Ask for the meeting's summary to be checked once changes stop arriving."""
     await connection.execute(_REQUEST_SUMMARY, meeting_id)
+
+
+async def request_summaries_involving(connection: Connection, organization_id: UUID) -> None:
+    """Ask for the summaries of ended meetings the organization took part in."""
+    await connection.execute(_REQUEST_SUMMARIES_INVOLVING, organization_id)
 
 
 async def due_summary_requests(connection: Connection, quiet: float, limit: int) -> list[UUID]:

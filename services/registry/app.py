@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 from services.registry.consumers import MEETINGS
 from services.registry.routes import MeetingController, OrganizationController, PersonController
 from shared.db import Pool
+from shared.readmodels import meetings
 from shared.service import ServiceDefinition, build_app
 from shared.settings import RegistrySettings, load_settings
 
@@ -22,6 +23,7 @@ DEFINITION = ServiceDefinition(
     "for meetings.",
     route_handlers=[OrganizationController, PersonController, MeetingController],
     migrations=Path(__file__).parent / "migrations",
+    read_models=[meetings.MIGRATIONS],
     consumers=[MEETINGS],
 )
 

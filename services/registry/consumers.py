@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from services.registry import store
 from shared.bus.consumer import EventConsumer
-from shared.db import Connection
 from shared.events import SCHEDULING, SchedulingEvent
-
-
-async def apply_meeting(connection: Connection, event: SchedulingEvent) -> None:
-    await store.upsert_meeting(connection, event)
-
+from shared.readmodels import meetings
 
 MEETINGS = EventConsumer[SchedulingEvent](
-    name="registry-meetings", stream=SCHEDULING, events=SchedulingEvent, apply=apply_meeting
+    name="registry-meetings", stream=SCHEDULING, events=SchedulingEvent, apply=meetings.apply
 )

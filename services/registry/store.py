@@ -7,7 +7,6 @@ from uuid import UUID
 
 from services.registry.schemas import KnownMeeting, Organization, Person, Registration
 from shared.db import Connection, as_struct, as_structs
-from shared.events import MeetingEvent
 
 _INSERT_ORGANIZATION: Final = """
 INSERT INTO organizations (id, name, region, timezone) VALUES ($1, $2, $3, $4) RETURNING *
@@ -28,15 +27,6 @@ WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid IS NULL OR organization_id = $
 ORDER BY id LIMIT $2
 """
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
-_UPSERT_MEETING: Final = """
-INSERT INTO meetings AS m (id, title, kind, status, host_organization_id, starts_at, ends_at,
-                           version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (id) DO UPDATE SET
-    title = EXCLUDED.title, kind = EXCLUDED.kind, status = EXCLUDED.status,
-    host_organization_id = EXCLUDED.host_organization_id,
-    starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, version = EXCLUDED.version
-"""
 _INSERT_REGISTRATION: Final = """
 INSERT INTO registrations (id, meeting_id, person_id, organization_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (meeting_id, person_id) DO NOTHING
@@ -90,20 +80,6 @@ async def people(
 async def meeting(connection: Connection, meeting_id: UUID) -> KnownMeeting | None:
     row = await connection.fetchrow(_MEETING, meeting_id)
     return as_struct(row, KnownMeeting) if row else None
-
-
-async def upsert_meeting(connection: Connection, event: MeetingEvent) -> None:
-    await connection.execute(
-        _UPSERT_MEETING,
-        event.aggregate_id,
-        event.title,
-        event.kind,
-        event.status,
-        event.host_organization_id,
-        event.starts_at,
-        event.ends_at,
-        event.aggregate_version,
-    )
 
 
 async def insert_registration(

@@ -13,7 +13,7 @@ from typing import Final
 from shared.db import Connection
 from shared.events import OrganizationUpserted, PersonUpserted, RegistrationCreated, RegistryEvent
 
-MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations")
+MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations" / "registry")
 
 _UPSERT_ORGANIZATION: Final = """
 INSERT INTO organizations (id, name, region, timezone, version) VALUES ($1, $2, $3, $4, $5)

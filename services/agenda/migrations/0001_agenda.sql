@@ -24,18 +24,3 @@ CREATE TABLE summary_requests (
 CREATE TRIGGER summary_requested
     AFTER INSERT OR UPDATE ON summary_requests
     FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
-
--- Read model of scheduling's meetings.
-CREATE TABLE meetings (
-    id                   uuid        PRIMARY KEY,
-    title                text        NOT NULL,
-    kind                 text        NOT NULL,
-    status               text        NOT NULL,
-    host_organization_id uuid        NOT NULL,
-    organization_ids     uuid[]      NOT NULL,
-    starts_at            timestamptz NOT NULL,
-    ends_at              timestamptz NOT NULL,
-    started_at           timestamptz,
-    ended_at             timestamptz,
-    version              bigint      NOT NULL
-);

@@ -20,18 +20,6 @@ CREATE TABLE people (
 
 CREATE UNIQUE INDEX people_email_per_organization ON people (organization_id, lower(email));
 
--- Read model of scheduling's meetings: what may be signed up for.
-CREATE TABLE meetings (
-    id                   uuid        PRIMARY KEY,
-    title                text        NOT NULL,
-    kind                 text        NOT NULL,
-    status               text        NOT NULL,
-    host_organization_id uuid        NOT NULL,
-    starts_at            timestamptz NOT NULL,
-    ends_at              timestamptz NOT NULL,
-    version              bigint      NOT NULL
-);
-
 CREATE TABLE registrations (
     id              uuid        PRIMARY KEY,
     meeting_id      uuid        NOT NULL REFERENCES meetings (id),

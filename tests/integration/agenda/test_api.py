@@ -407,6 +407,29 @@ async def test_the_summary_counts_who_took_part_and_is_rewritten_by_a_late_regis
     ]
 
 
+async def test_a_site_heard_of_after_the_summary_is_written_joins_it(agenda: Agenda) -> None:
+    """The two consumers (meetings, registry) are not ordered: a site whose organization
+    arrives after its meeting's summary was written must still make it into the summary."""
+    meeting = scheduled()
+    await agenda.meeting_known(meeting)
+    kim = signed_up(meeting, VLADIVOSTOK, "Анна Ким", "kim@pkpb.example")
+    await publish(agenda.js, VLADIVOSTOK, *kim)
+    await agenda.registrations_known(meeting.aggregate_id, 1)
+    await publish(agenda.js, ended(meeting, ENDS))
+    first = await agenda.summary(meeting.aggregate_id, participants=1)
+    assert first["content"]["regions"] == ["Приморский край"]
+
+    await publish(agenda.js, MOSCOW)
+
+    async def with_the_host() -> dict[str, Any] | None:
+        summary = await agenda.summary(meeting.aggregate_id, participants=1)
+        return summary if summary["version"] == 2 else None
+
+    rewritten = await eventually(with_the_host)
+    assert rewritten["content"]["regions"] == ["Приморский край", "Ставропольский край"]
+    assert rewritten["content"]["timezone"] == "Europe/Moscow"
+
+
 # --- health and schema ----------------------------------------------------------------
 
 

@@ -1,0 +1,45 @@
+"""Scheduling's meetings as other services keep them: one read model, one way to fill it.
+
+A service that includes `MIGRATIONS` among its migration sources gets the `meetings`
+table; `apply` brings it up to date with one meeting event (the inbox has already
+discarded duplicates and stale versions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from shared.db import Connection
+from shared.events import MeetingEvent
+
+MIGRATIONS: Final = ("meetings-read-model", Path(__file__).parent / "migrations" / "meetings")
+
+_UPSERT: Final = """
+INSERT INTO meetings (id, title, kind, status, host_organization_id, organization_ids,
+                      starts_at, ends_at, started_at, ended_at, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (id) DO UPDATE SET
+    title = EXCLUDED.title, kind = EXCLUDED.kind, status = EXCLUDED.status,
+    host_organization_id = EXCLUDED.host_organization_id,
+    organization_ids = EXCLUDED.organization_ids, starts_at = EXCLUDED.starts_at,
+    ends_at = EXCLUDED.ends_at, started_at = EXCLUDED.started_at,
+    ended_at = EXCLUDED.ended_at, version = EXCLUDED.version
+"""
+
+
+async def apply(connection: Connection, event: MeetingEvent) -> None:
+    await connection.execute(
+        _UPSERT,
+        event.aggregate_id,
+        event.title,
+        event.kind,
+        event.status,
+        event.host_organization_id,
+        event.organization_ids,
+        event.starts_at,
+        event.ends_at,
+        event.started_at,
+        event.ended_at,
+        event.aggregate_version,
+    )
