@@ -86,7 +86,12 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.InsufficientResourcesError,
 )
 """What a query raises while PostgreSQL is away, restarting or out of connections: errors
-of the moment, not of the data, to be waited out rather than counted against a message."""
+of the moment, not of the data, to be waited out rather than counted against a message.
+Timeouts are OSErrors too but say nothing of the database: see `database_unavailable`."""
+
+
+def database_unavailable(error: BaseException) -> bool:
+    return isinstance(error, UNAVAILABLE) and not isinstance(error, TimeoutError)
 
 
 class StartupError(RuntimeError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -31,11 +30,11 @@ async def summary_writer(runtime: Runtime) -> None:
     async def write() -> None:
         await write_requested_summaries(pool, settings.http.base_url, settings.summary_quiet)
 
-    async def next_due() -> datetime | None:
+    async def seconds_until_due() -> float | None:
         async with pool.acquire() as connection:
-            return await store.next_summary_due(connection, settings.summary_quiet)
+            return await store.seconds_until_summary_due(connection, settings.summary_quiet)
 
-    await run_when_due(write, next_due, runtime.notifier, SUMMARY_REQUESTS_CHANNEL, 60.0)
+    await run_when_due(write, seconds_until_due, runtime.notifier, SUMMARY_REQUESTS_CHANNEL, 60.0)
 
 
 DEFINITION = ServiceDefinition(

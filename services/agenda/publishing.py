@@ -12,14 +12,17 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from services.agenda import store
 from services.agenda.schemas import Agenda, AgendaPut
 from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, database_unavailable
 from shared.events import AgendaPublished, SummaryPublished, new_id
 from shared.http.problems import FieldError, invalid_fields, unknown_meeting
+
+log = structlog.get_logger(__name__)
 
 
 def summary_url(base_url: str, meeting_id: UUID) -> str:
@@ -123,12 +126,22 @@ async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: st
 
 async def write_requested_summaries(pool: Pool, base_url: str, quiet: float) -> None:
     """Write the summaries requested at least `quiet` seconds ago, each in a transaction
-    that also takes the request off the table."""
+    that also takes the request off the table. One that fails is tried again later, with
+    a growing pause, so that it does not hold up the others."""
     while True:
-        async with pool.acquire() as connection, connection.transaction():
-            due = await store.due_summary_requests(connection, quiet, limit=1)
-            for meeting_id in due:
-                await refresh_summary(connection, meeting_id, base_url)
-                await store.done_summary_request(connection, meeting_id)
+        due: list[UUID] = []
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                due = await store.due_summary_requests(connection, quiet, limit=1)
+                for meeting_id in due:
+                    await refresh_summary(connection, meeting_id, base_url)
+                    await store.done_summary_request(connection, meeting_id)
+        except Exception as error:
+            if not due or database_unavailable(error):
+                raise
+            log.exception("summary failed; will try again later", meeting_id=str(due[0]))
+            async with pool.acquire() as connection:
+                await store.postpone_summary_request(connection, due[0])
+            continue
         if not due:
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Final
 from uuid import UUID
 
@@ -34,7 +33,7 @@ ORDER BY id
 """
 _REQUEST_SUMMARY: Final = """
 INSERT INTO summary_requests (meeting_id) VALUES ($1)
-ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now()
+ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
 """
 _REQUEST_SUMMARIES_INVOLVING: Final = """
 INSERT INTO summary_requests (meeting_id)
@@ -42,7 +41,12 @@ SELECT id FROM meetings
 WHERE status = 'ended'
   AND ($1 = ANY(organization_ids)
        OR id IN (SELECT meeting_id FROM registrations WHERE organization_id = $1))
-ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now()
+ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
+"""
+_POSTPONE_SUMMARY_REQUEST: Final = """
+UPDATE summary_requests
+SET failures = failures + 1, requested_at = now() + make_interval(secs => least(2 ^ failures, 600))
+WHERE meeting_id = $1
 """
 _DUE_SUMMARY_REQUESTS: Final = """
 SELECT meeting_id FROM summary_requests
@@ -52,8 +56,9 @@ LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
 _DONE_SUMMARY_REQUEST: Final = "DELETE FROM summary_requests WHERE meeting_id = $1"
-_NEXT_SUMMARY_DUE: Final = """
-SELECT min(requested_at) + make_interval(secs => $1) FROM summary_requests
+_SECONDS_UNTIL_SUMMARY_DUE: Final = """
+SELECT extract(epoch FROM min(requested_at) + make_interval(secs => $1) - now())::float8
+FROM summary_requests
 """
 
 
@@ -95,13 +100,20 @@ async def due_summary_requests(connection: Connection, quiet: float, limit: int)
     return [row["meeting_id"] for row in rows]
 
 
+async def postpone_summary_request(connection: Connection, meeting_id: UUID) -> None:
+    """A request whose summary failed waits longer after each failure (up to ten minutes)."""
+    await connection.execute(_POSTPONE_SUMMARY_REQUEST, meeting_id)
+
+
 async def done_summary_request(connection: Connection, meeting_id: UUID) -> None:
     await connection.execute(_DONE_SUMMARY_REQUEST, meeting_id)
 
 
-async def next_summary_due(connection: Connection, quiet: float) -> datetime | None:
-    due: datetime | None = await connection.fetchval(_NEXT_SUMMARY_DUE, quiet)
-    return due
+async def seconds_until_summary_due(connection: Connection, quiet: float) -> float | None:
+    """How long until the oldest request has been quiet for `quiet` seconds, measured by
+    the database's clock, which also stamps the requests."""
+    seconds: float | None = await connection.fetchval(_SECONDS_UNTIL_SUMMARY_DUE, quiet)
+    return seconds
 
 
 async def summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:

@@ -7,8 +7,6 @@ replicas never both fire one meeting. What fell due while no replica ran fires o
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 
 from services.scheduling import store
@@ -21,16 +19,15 @@ from shared.timers import run_when_due
 
 log = structlog.get_logger(__name__)
 
-_BATCH = 50
-
 
 async def fire_due(pool: Pool) -> int:
-    """Start and end every meeting that is due now; returns how many changed."""
+    """Start and end every meeting that is due now, one transaction each; returns how many
+    changed."""
     changed = 0
     while True:
         async with pool.acquire() as connection, connection.transaction():
             now = utc_now()
-            due = await store.due_meetings(connection, now, _BATCH)
+            due = await store.due_meetings(connection, now, limit=1)
             for meeting in due:
                 steps = due_steps(store.lifecycle_of(meeting), now)
                 after = await apply_steps(connection, meeting, steps)
@@ -40,17 +37,18 @@ async def fire_due(pool: Pool) -> int:
                     events=[step.event_type.__name__ for step in steps],
                     status=after["status"],
                 )
-        changed += len(due)
-        if len(due) < _BATCH:
+        if not due:
             return changed
+        changed += 1
 
 
 async def run_clock(pool: Pool, notifier: Notifier, channel: str, max_sleep: float) -> None:
     async def fire() -> None:
         await fire_due(pool)
 
-    async def next_due() -> datetime | None:
+    async def seconds_until_due() -> float | None:
+        # The clock that decides what is due (this process's) also measures the wait.
         async with pool.acquire() as connection:
-            return await store.next_due(connection)
+            return await store.seconds_until_due(connection, utc_now())
 
-    await run_when_due(fire, next_due, notifier, channel, max_sleep)
+    await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)

@@ -49,8 +49,8 @@ ORDER BY starts_at
 LIMIT $2
 FOR UPDATE SKIP LOCKED
 """
-_NEXT_DUE: Final = """
-SELECT min(due) FROM (
+_SECONDS_UNTIL_DUE: Final = """
+SELECT extract(epoch FROM min(due) - $1)::float8 FROM (
     SELECT min(starts_at) AS due FROM meetings WHERE status = 'scheduled'
     UNION ALL
     SELECT min(ends_at) FROM meetings WHERE status = 'live'
@@ -137,9 +137,10 @@ async def due_meetings(connection: Connection, now: datetime, limit: int) -> lis
     return await connection.fetch(_DUE, now, limit)
 
 
-async def next_due(connection: Connection) -> datetime | None:
-    due: datetime | None = await connection.fetchval(_NEXT_DUE)
-    return due
+async def seconds_until_due(connection: Connection, now: datetime) -> float | None:
+    """How long after `now` the next start or end falls due (negative: overdue)."""
+    seconds: float | None = await connection.fetchval(_SECONDS_UNTIL_DUE, now)
+    return seconds
 
 
 async def unknown_organizations(connection: Connection, ids: list[UUID]) -> list[UUID]:

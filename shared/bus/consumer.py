@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 
 from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
-from shared.db import UNAVAILABLE, Connection, Pool
+from shared.db import UNAVAILABLE, Connection, Pool, database_unavailable
 from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
 from shared.settings import NatsSettings
 from shared.tracing import span
@@ -99,6 +99,14 @@ class ConsumerWorker(Generic[E]):
         subscription = await self._js.pull_subscribe_bind(
             durable=consumer.name, stream=consumer.stream.name
         )
+        try:
+            await self._consume(subscription)
+        finally:
+            # A restarted worker binds anew; the old subscription must not linger.
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+    async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
         delay = 0.1
         while True:
             try:
@@ -159,6 +167,8 @@ class ConsumerWorker(Generic[E]):
                     if delivery is Delivery.NEW:
                         await self._consumer.apply(connection, event)
             except UNAVAILABLE as error:
+                if not database_unavailable(error):
+                    raise
                 self._log.warning("database unavailable; holding the message", error=str(error))
                 with contextlib.suppress(nats.errors.Error, TimeoutError):
                     await message.in_progress()

@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from shared.db import UNAVAILABLE
+from shared.db import UNAVAILABLE, database_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -201,6 +201,8 @@ def _handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respo
 
 
 def _handle_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if not database_unavailable(error):
+        return _handle_unexpected(request, error)
     log.warning("database unavailable", path=request.url.path, error=str(error))
     return problem_response(
         request,

@@ -18,7 +18,8 @@ CREATE TABLE summaries (
 -- Meetings whose summary must be (re)written once changes to them stop arriving.
 CREATE TABLE summary_requests (
     meeting_id   uuid        PRIMARY KEY,
-    requested_at timestamptz NOT NULL DEFAULT now()
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    failures     integer     NOT NULL DEFAULT 0
 );
 
 CREATE TRIGGER summary_requested

@@ -430,6 +430,33 @@ async def test_a_site_heard_of_after_the_summary_is_written_joins_it(agenda: Age
     assert rewritten["content"]["timezone"] == "Europe/Moscow"
 
 
+async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
+    broken, fine = scheduled(), scheduled()
+    await publish(agenda.js, MOSCOW, VLADIVOSTOK)
+    await agenda.meeting_known(broken)
+    await publish(agenda.js, ended(broken, ENDS))
+    await agenda.summary(broken.aggregate_id, participants=0)
+    # What is stored no longer reads as a summary: rewriting it fails every time.
+    await agenda.database.execute(
+        "UPDATE agenda.summaries SET content = '{\"bogus\": 1}' WHERE meeting_id = $1",
+        broken.aggregate_id,
+    )
+    await publish(agenda.js, *signed_up(broken, MOSCOW, "Анна Ким", "kim@example.org"))
+
+    async def failed_once() -> bool:
+        failures = await agenda.database.fetchval(
+            "SELECT failures FROM agenda.summary_requests WHERE meeting_id = $1",
+            broken.aggregate_id,
+        )
+        return bool(failures)
+
+    await eventually(failed_once)
+    await agenda.meeting_known(fine)
+    await publish(agenda.js, ended(fine, ENDS))
+    summary = await agenda.summary(fine.aggregate_id, participants=0)
+    assert summary["version"] == 1
+
+
 # --- health and schema ----------------------------------------------------------------
 
 
