@@ -9,24 +9,28 @@ their own. Ctrl-C stops them all, services first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
-from telebridge.demo import Services, load_demo
-from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
-from telebridge.processes import DEFAULT_PORTS, SERVICES, ServiceProcess
+from telebridge.demo import DemoLoadError, Services, load_demo
+from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, port_is_free
+from telebridge.processes import DEFAULT_PORTS, SERVICES, Interrupted, ServiceProcess, stop_all
 
 DATABASE = "telebridge"
+T = TypeVar("T")
 
 
 class DevError(RuntimeError):
@@ -63,10 +67,13 @@ def operator_key(data_dir: Path) -> str:
 
 
 def service_ports() -> dict[str, int]:
-    ports = {
-        name: int(os.environ.get(f"TELEBRIDGE_{name.upper()}_HTTP_PORT", DEFAULT_PORTS[name]))
-        for name in SERVICES
-    }
+    ports: dict[str, int] = {}
+    for name in SERVICES:
+        variable = f"TELEBRIDGE_{name.upper()}_HTTP_PORT"
+        value = os.environ.get(variable, str(DEFAULT_PORTS[name]))
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise DevError(f"{variable}={value!r} is not a port number")
+        ports[name] = int(value)
     busy = [f"{name} ({port})" for name, port in ports.items() if not port_is_free(port)]
     if busy:
         raise DevError(
@@ -80,6 +87,17 @@ def run_dev(options: DevOptions, console: Console) -> None:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     ports = service_ports()
+    try:
+        _run(options, console, data_dir, ports)
+    except Interrupted:
+        return
+    except EmbeddedServerError as error:
+        raise DevError(str(error)) from error
+    except (DemoLoadError, httpx.HTTPError) as error:
+        raise DevError(f"loading the demo failed: {error}") from error
+
+
+def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str, int]) -> None:
     with _stop_on_signals() as stopping, ExitStack() as stack:
         stack.callback(console.print, "stopped.")
         database_url = os.environ.get("TELEBRIDGE_DATABASE_URL") or _postgres(
@@ -97,16 +115,16 @@ def run_dev(options: DevOptions, console: Console) -> None:
             ServiceProcess(name, ports[name], environment, data_dir / "logs" / f"{name}.log")
             for name in SERVICES
         ]
+        stack.callback(stop_all, services)
         for service in services:
-            stack.callback(service.stop)
             service.start()
         stack.callback(console.print, "[dim]stopping…[/]")
         for service in services:
-            service.wait_ready()
+            service.wait_ready(stopping=stopping)
         running = Running(services, database_url, nats_url, key, data_dir)
         _print_urls(console, running)
         if options.demo:
-            _load_demo(console, running)
+            _load_demo(console, running, stopping)
         console.print("\n[bold]Running.[/] Press Ctrl-C to stop everything.")
         while not stopping.wait(0.5):
             for service in services:
@@ -147,6 +165,19 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+async def _until_stopped(work: Coroutine[Any, Any, T], stopping: threading.Event) -> T:
+    """Run `work`, cancelling it if Ctrl-C arrives meanwhile."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        if stopping.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise Interrupted
+        await asyncio.wait({task}, timeout=0.2)
+    return task.result()
+
+
 def _print_urls(console: Console, running: Running) -> None:
     table = Table(title="Telebridge", header_style="bold")
     table.add_column("service")
@@ -161,15 +192,19 @@ def _print_urls(console: Console, running: Running) -> None:
     console.print(f"data, logs   {running.data_dir}")
 
 
-def _load_demo(console: Console, running: Running) -> None:
+def _load_demo(console: Console, running: Running, stopping: threading.Event) -> None:
     services = Services(
         running.url("registry"), running.url("scheduling"), running.url("agenda"),
         running.operator_key,
     )  # fmt: skip
     with console.status("loading the demo…") as status:
         report = asyncio.run(
-            load_demo(
-                services, progress=lambda step: status.update(f"loading the demo: {step[:60]}")
+            _until_stopped(
+                load_demo(
+                    services,
+                    progress=lambda step: status.update(f"loading the demo: {step[:60]}"),
+                ),
+                stopping,
             )
         )
     created = ", ".join(f"{count} {what}" for what, count in report.created.items())

@@ -73,7 +73,8 @@ def answers_ok(url: str) -> bool:
         return False
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file, for an error message."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -224,7 +225,7 @@ class EmbeddedPostgres:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise EmbeddedServerError(
-                    f"PostgreSQL exited with {self._process.returncode}:\n{_tail(self.log_path)}"
+                    f"PostgreSQL exited with {self._process.returncode}:\n{tail(self.log_path)}"
                 )
             ready = subprocess.run(
                 [str(self._bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
@@ -233,9 +234,7 @@ class EmbeddedPostgres:
             if ready.returncode == 0:
                 return
             time.sleep(0.1)
-        raise EmbeddedServerError(
-            f"PostgreSQL did not start in {timeout}s:\n{_tail(self.log_path)}"
-        )
+        raise EmbeddedServerError(f"PostgreSQL did not start in {timeout}s:\n{tail(self.log_path)}")
 
 
 def nats_server_binary() -> str:
@@ -295,11 +294,11 @@ class EmbeddedNats:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise EmbeddedServerError(
-                    f"nats-server exited with {self._process.returncode}:\n{_tail(self.log_path)}"
+                    f"nats-server exited with {self._process.returncode}:\n{tail(self.log_path)}"
                 )
             if answers_ok(health):
                 return
             time.sleep(0.05)
         raise EmbeddedServerError(
-            f"nats-server did not start in {timeout}s:\n{_tail(self.log_path)}"
+            f"nats-server did not start in {timeout}s:\n{tail(self.log_path)}"
         )

@@ -6,19 +6,40 @@ a deployment does: `python -m services.<name>`, configured only through the envi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from telebridge.embedded import EmbeddedServerError, answers_ok, die_with_parent, stop_process
+from telebridge.embedded import EmbeddedServerError, answers_ok, die_with_parent, stop_process, tail
 
 SERVICES = ("registry", "scheduling", "agenda")
 DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
+
+
+def stop_all(services: list[ServiceProcess], timeout: float = 15.0) -> None:
+    """SIGTERM to all at once, then wait; whatever still runs after its grace is killed.
+
+    A service still starting (waiting for PostgreSQL or NATS) acts on SIGTERM only once its
+    start-up ends, so it gets a few seconds, not the whole grace period.
+    """
+    deadlines = {}
+    for service in services:
+        grace = timeout if service.ready else min(timeout, 3.0)
+        deadlines[service.name] = time.monotonic() + grace
+        service.terminate()
+    for service in services:
+        service.reap(deadlines[service.name])
+
+
+class Interrupted(Exception):  # noqa: N818 - not an error: the user asked to stop
+    """Ctrl-C arrived while waiting."""
 
 
 @dataclass
@@ -58,22 +79,45 @@ class ServiceProcess:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0, stopping: threading.Event | None = None) -> None:
+        """Wait until /health/ready answers 200; `stopping`, once set, gives up at once."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
-                raise EmbeddedServerError(f"{self.name} exited; see {self.log_path}")
+                raise EmbeddedServerError(
+                    f"{self.name} exited; the end of {self.log_path}:\n{tail(self.log_path, 5)}"
+                )
             if answers_ok(f"{self.url}/health/ready"):
                 return
-            time.sleep(0.1)
+            if stopping is not None and stopping.wait(0.1):
+                raise Interrupted
         raise EmbeddedServerError(
-            f"{self.name} was not ready within {timeout}s; see {self.log_path}"
+            f"{self.name} was not ready within {timeout}s; the end of {self.log_path}:\n"
+            f"{tail(self.log_path, 5)}"
         )
+
+    @property
+    def ready(self) -> bool:
+        return self.running and answers_ok(f"{self.url}/health/ready")
 
     def stop(self) -> None:
         """SIGTERM: the service finishes its requests and closes its connections."""
+        stop_all([self])
+
+    def terminate(self) -> None:
+        """Send SIGTERM and return; `reap` waits for the end."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signal.SIGTERM)
+
+    def reap(self, deadline: float) -> None:
+        """Wait for the process to end until `deadline` (monotonic), then kill it."""
         if self._process is not None:
-            stop_process(self._process, signal.SIGTERM, timeout=15)
+            try:
+                self._process.wait(max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
             self._process = None
         self._close_log()
 

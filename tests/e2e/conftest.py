@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from telebridge.embedded import free_port
-from telebridge.processes import SERVICES, ServiceProcess
+from telebridge.processes import SERVICES, ServiceProcess, stop_all
 from tests.support import OPERATOR_KEY
 
 
@@ -52,5 +52,4 @@ def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]
             list(pool.map(lambda service: service.wait_ready(), services.values()))
         yield System(services, database_url, nats_url)
     finally:
-        for service in services.values():
-            service.stop()
+        stop_all(list(services.values()))

@@ -25,9 +25,14 @@ TELEBRIDGE = str(Path(sys.executable).parent / "telebridge")
 
 @contextmanager
 def telebridge_dev(
-    data_dir: Path, ports: dict[str, int]
+    data_dir: Path, ports: dict[str, int], **settings: str
 ) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
-    environment = {**os.environ, "TELEBRIDGE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    environment = {
+        **os.environ,
+        "TELEBRIDGE_DATA_DIR": str(data_dir),
+        "COLUMNS": "200",
+        **settings,
+    }
     for name, port in ports.items():
         environment[f"TELEBRIDGE_{name.upper()}_HTTP_PORT"] = str(port)
     process = subprocess.Popen(
@@ -120,3 +125,32 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
             again = client.get(f"{urls['scheduling']}/meetings").json()["items"]
         assert sorted(m["id"] for m in again) == sorted(m["id"] for m in meetings)
         stop(process)
+
+
+def free_ports() -> dict[str, int]:
+    return {name: free_port() for name in ("registry", "scheduling", "agenda")}
+
+
+def test_ctrl_c_while_starting_stops_everything(tmp_path: Path) -> None:
+    # NATS never answers: the services wait for it, and the user gives up.
+    unreachable = f"nats://127.0.0.1:{free_port()}"
+    with telebridge_dev(tmp_path / "dev", free_ports(), TELEBRIDGE_NATS_URL=unreachable) as (
+        process,
+        lines,
+    ):
+        wait_for_line(lines, "starting registry, scheduling, agenda")
+        time.sleep(2)
+        started = stop(process)
+    assert started
+    assert not [child for child in started if child.is_running() and child.status() != "zombie"]
+
+
+def test_a_bad_setting_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    with telebridge_dev(tmp_path / "dev", free_ports(), TELEBRIDGE_NATS_MAX_DELIVERIES="abc") as (
+        process,
+        lines,
+    ):
+        assert process.wait(timeout=120) == 1
+        output = "".join(wait_for_line(lines, "Expected `int`"))
+    assert "TELEBRIDGE_NATS_MAX_DELIVERIES" in output
+    assert "Traceback" not in output
