@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import icalendar
 import nats
+from ical.calendar_stream import IcsCalendarStream
 
 from shared.events import AGENDA, REGISTRY, SCHEDULING
 from tests.e2e.conftest import System
@@ -204,6 +205,13 @@ async def test_telebridge_from_registration_to_summary(system: System) -> None:
         assert attendee_emails(calendar) == {person["email"] for person in flow.people}
         assert calendar.get_missing_tzids() == set()
         assert all(not component.errors for component in calendar.walk())
+        # A second reader that shares no code with the writer sees the same meeting.
+        raw = await client.get(flow.url("scheduling", f"/meetings/{flow.meeting_id}/invite.ics"))
+        [event] = IcsCalendarStream.calendar_from_ics(raw.text).events
+        assert event.dtstart.astimezone(UTC) == datetime.fromisoformat(flow.meeting["starts_at"])
+        assert {attendee.uri for attendee in event.attendees} == {
+            f"mailto:{person['email']}" for person in flow.people
+        }
 
         await flow.put_agenda()
         await flow.end()
@@ -229,17 +237,22 @@ async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: Sy
         # The registration is committed; the registry dies before or while relaying it.
         system.services["registry"].kill()
         system.restart("registry")
-        await flow.sign_up(flow.people[1])
 
-        # Scheduling dies with registrations on their way to it.
+        # Scheduling is down while the second registration is made, and dies again while
+        # it catches up with the backlog.
+        system.services["scheduling"].kill()
+        await flow.sign_up(flow.people[1])
+        system.restart("scheduling")
         system.services["scheduling"].kill()
         system.restart("scheduling")
         calendar = await flow.invite_lists_everyone()
         assert attendee_emails(calendar) == {person["email"] for person in flow.people}
 
         await flow.put_agenda()
+        # Agenda publishing is down when the meeting ends, and dies again while catching up.
+        system.services["agenda"].kill()
         await flow.end()
-        # Agenda publishing dies while the meeting's end reaches it.
+        system.restart("agenda")
         system.services["agenda"].kill()
         system.restart("agenda")
         summary = await flow.summary()

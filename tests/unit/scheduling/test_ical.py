@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
@@ -304,3 +305,26 @@ def test_a_meeting_over_several_days_gives_each_site_its_end_date() -> None:
     description = str(event["DESCRIPTION"])
     assert "01.10.2030 09:00–09.10.2030 17:00 (Europe/Moscow" in description
     assert "01.10.2030 16:00–10.10.2030 00:00 (Asia/Vladivostok" in description
+
+
+# --- a second, independent reader -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Телемост «Георгиевск — Антрацит»", 'Title with, commas; semicolons \\ and "quotes" 🎉'],
+)
+def test_the_strict_ical_package_reads_the_same_invite(title: str) -> None:
+    """`ical` parses strictly and shares no code with `icalendar`, which wrote the file."""
+    written = invite(title=title, sequence=3)
+    calendar = IcsCalendarStream.calendar_from_ics(render_invite(written, STAMP).decode())
+    (event,) = calendar.events
+    assert event.summary == title
+    assert event.uid == f"{MEETING}@telebridge"
+    assert event.sequence == 3
+    assert event.dtstart.astimezone(UTC) == written.starts_at
+    assert event.dtend.astimezone(UTC) == written.ends_at
+    assert [(a.common_name, a.uri) for a in event.attendees] == [
+        (attendee.name, f"mailto:{attendee.email}") for attendee in ATTENDEES
+    ]
+    assert [zone.tz_id for zone in calendar.timezones] == ["Europe/Moscow"]
