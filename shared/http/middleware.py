@@ -1,13 +1,17 @@
-"""Per request: a trace span (from an incoming `traceparent` or a new one) and a log line."""
+"""Per request: a trace span (from an incoming `traceparent` or a new one), a log line, and
+no HTML error page: one a framework renders becomes problem details."""
 
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
+from shared.http.problems import PROBLEM_JSON, ProblemDetails, problem_type
 from shared.tracing import span
 
 log = structlog.get_logger("telebridge.http")
@@ -22,15 +26,30 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         started = time.perf_counter()
         status = 500
         with span(incoming) as traceparent:
+            replacement: bytes | None = None
 
             async def send_traced(message: Message) -> None:
-                nonlocal status
+                nonlocal status, replacement
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        (b"traceparent", traceparent.encode()),
-                    ]
+                    headers = list(message.get("headers", []))
+                    if status >= 400 and _is_html(headers):
+                        # Litestar's OpenAPI routes answer unknown paths with an HTML page.
+                        replacement = _problem_bytes(status, scope["path"])
+                        headers = [
+                            (b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(replacement)).encode()),
+                        ]
+                    message["headers"] = [*headers, (b"traceparent", traceparent.encode())]
+                elif message["type"] == "http.response.body" and replacement is not None:
+                    if not message.get("more_body", False):
+                        body: HTTPResponseBodyEvent = {
+                            "type": "http.response.body",
+                            "body": replacement,
+                            "more_body": False,
+                        }
+                        await send(body)
+                    return
                 await send(message)
 
             try:
@@ -45,3 +64,21 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                 )
 
     return middleware
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/html")
+        for name, value in headers
+    )
+
+
+def _problem_bytes(status: int, path: str) -> bytes:
+    document = ProblemDetails(
+        type=problem_type(None),
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=f"nothing is served at {path}" if status == 404 else None,
+        instance=path,
+    )
+    return msgspec.json.encode(document)

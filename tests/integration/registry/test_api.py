@@ -319,6 +319,14 @@ async def test_an_unknown_route_is_a_404_problem(registry: Registry) -> None:
     assert "/organisations" in document["detail"]
 
 
+async def test_an_unknown_path_under_the_openapi_route_is_a_404_problem_too(
+    registry: Registry,
+) -> None:
+    """Litestar answers these with an HTML page of its own; it must not reach a client."""
+    document = problem(await registry.client.get("/schema/nope"), 404)
+    assert "/schema/nope" in document["detail"]
+
+
 async def test_a_wrong_method_is_a_405_problem(registry: Registry) -> None:
     response = await registry.client.delete("/organizations")
     problem(response, 405, detail=False)
