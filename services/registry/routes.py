@@ -188,7 +188,7 @@ class MeetingController(Controller):
         return page_of(found, [item.id for item in found], limit)
 
 
-async def _known_meeting(connection: Connection, meeting_id: FromPath[UUID]) -> KnownMeeting:
+async def _known_meeting(connection: Connection, meeting_id: UUID) -> KnownMeeting:
     meeting = await store.meeting(connection, meeting_id)
     if meeting is None:
         raise unknown_meeting(meeting_id, "the registry")
