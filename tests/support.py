@@ -6,9 +6,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
+import nats
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
@@ -75,3 +78,25 @@ async def stream_messages(js: JetStreamContext, stream: Stream) -> list[RawStrea
 async def stream_events(js: JetStreamContext, stream: Stream) -> list[dict[str, Any]]:
     """The decoded bodies of every message in `stream`."""
     return [msgspec.json.decode(message.data) for message in await stream_messages(js, stream)]
+
+
+@dataclass
+class Harness:
+    """A service app running in-process, with what a test uses to look behind its API."""
+
+    client: AsyncTestClient[Litestar]
+    js: JetStreamContext
+    database: asyncpg.Connection
+    """A connection of the test's own, outside the app's pool and event loop."""
+
+
+@asynccontextmanager
+async def harness(app: Litestar, database_url: str, nats_url: str) -> AsyncIterator[Harness]:
+    connection = await nats.connect(nats_url)
+    database = await asyncpg.connect(database_url)
+    try:
+        async with serving(app) as client:
+            yield Harness(client, connection.jetstream(), database)
+    finally:
+        await database.close()
+        await connection.close()

@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import nats
 import pytest
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
@@ -39,7 +38,7 @@ from tests.integration.api import (
     published,
     served_operations,
 )
-from tests.support import eventually, json_of, serving, settings_for
+from tests.support import eventually, harness, json_of, settings_for
 
 STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
 """11:00 in Moscow, 18:00 in Vladivostok."""
@@ -103,14 +102,8 @@ class Agenda:
 @pytest.fixture
 async def agenda(database_url: str, nats_url: str) -> AsyncIterator[Agenda]:
     app = create_app(settings_for(AgendaSettings, database_url, nats_url, summary_quiet=0.2))
-    connection = await nats.connect(nats_url)
-    database = await asyncpg.connect(database_url)
-    try:
-        async with serving(app) as client:
-            yield Agenda(client, connection.jetstream(), database)
-    finally:
-        await database.close()
-        await connection.close()
+    async with harness(app, database_url, nats_url) as running:
+        yield Agenda(running.client, running.js, running.database)
 
 
 def organization(name: str, region: str, timezone: str) -> OrganizationUpserted:

@@ -38,7 +38,7 @@ from tests.integration.api import (
     published,
     served_operations,
 )
-from tests.support import OPERATOR, eventually, json_of, serving, settings_for
+from tests.support import OPERATOR, eventually, harness, json_of, serving, settings_for
 
 LIPETSK = {
     "name": "Липецкая областная детская библиотека",
@@ -112,12 +112,8 @@ class Registry:
 @pytest.fixture
 async def registry(database_url: str, nats_url: str) -> AsyncIterator[Registry]:
     app = create_app(settings_for(RegistrySettings, database_url, nats_url))
-    connection = await nats.connect(nats_url)
-    try:
-        async with serving(app) as client:
-            yield Registry(client, connection.jetstream())
-    finally:
-        await connection.close()
+    async with harness(app, database_url, nats_url) as running:
+        yield Registry(running.client, running.js)
 
 
 def scheduled(organization_id: str) -> MeetingScheduled:

@@ -14,7 +14,6 @@ from uuid import UUID
 
 import asyncpg
 import icalendar
-import nats
 import pytest
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
@@ -38,7 +37,7 @@ from tests.integration.api import (
     published,
     served_operations,
 )
-from tests.support import OPERATOR, eventually, serving, settings_for
+from tests.support import OPERATOR, eventually, harness, settings_for
 
 STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
 """Far enough ahead that the meeting clock leaves the meetings alone."""
@@ -121,14 +120,8 @@ class Scheduling:
 @pytest.fixture
 async def scheduling(database_url: str, nats_url: str) -> AsyncIterator[Scheduling]:
     app = create_app(settings_for(SchedulingSettings, database_url, nats_url))
-    connection = await nats.connect(nats_url)
-    database = await asyncpg.connect(database_url)
-    try:
-        async with serving(app) as client:
-            yield Scheduling(client, connection.jetstream(), database)
-    finally:
-        await database.close()
-        await connection.close()
+    async with harness(app, database_url, nats_url) as running:
+        yield Scheduling(running.client, running.js, running.database)
 
 
 def telebridge(host: UUID, *others: UUID, **changes: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from shared.bus.jetstream import ensure_streams
 from shared.db import Connection, create_pool
 from shared.events import DEADLETTER, REGISTRY, OrganizationUpserted, RegistryEvent, new_id
 from shared.settings import DatabaseSettings, NatsSettings, SchedulingSettings
-from tests.support import eventually, serving, settings_for
+from tests.support import eventually, harness, serving, settings_for
 
 SUBJECT = "registry.organization.upserted"
 
@@ -59,14 +59,8 @@ class Scheduling:
 @pytest.fixture
 async def scheduling(database_url: str, nats_url: str) -> AsyncIterator[Scheduling]:
     app = create_app(settings_for(SchedulingSettings, database_url, nats_url))
-    client = await nats.connect(nats_url)
-    database = await asyncpg.connect(database_url)
-    try:
-        async with serving(app) as http:
-            yield Scheduling(http, client.jetstream(), database)
-    finally:
-        await database.close()
-        await client.close()
+    async with harness(app, database_url, nats_url) as running:
+        yield Scheduling(running.client, running.js, running.database)
 
 
 def upserted(organization_id: UUID, version: int, name: str) -> OrganizationUpserted:
