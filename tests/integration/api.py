@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from nats.js import JetStreamContext
 
-from shared.events import Event, Stream
+from shared.events import Event, MeetingEvent, Stream
 from tests.support import json_of, stream_messages
 
 PROBLEM_JSON = "application/problem+json"
@@ -131,3 +131,17 @@ def served_operations(client: Any) -> set[tuple[str, str]]:
         for method in getattr(route, "methods", ())
         if method not in {"HEAD", "OPTIONS"}
     }
+
+
+M = TypeVar("M", bound=MeetingEvent)
+
+
+def later(meeting: MeetingEvent, event_type: type[M], versions: int = 1, **changes: Any) -> M:
+    """The meeting's event `versions` changes later, as scheduling would publish it."""
+    carried = {
+        field: getattr(meeting, field)
+        for field in meeting.__struct_fields__
+        if field not in ("event_id", "occurred_at")
+    }
+    carried["aggregate_version"] = meeting.aggregate_version + versions
+    return event_type(**(carried | changes))

@@ -32,6 +32,7 @@ from tests.integration.api import (
     Published,
     assert_live_and_ready,
     body,
+    later,
     openapi_operations,
     problem,
     publish,
@@ -145,19 +146,8 @@ def scheduled() -> MeetingScheduled:
 
 
 def ended(meeting: MeetingScheduled, at: datetime) -> MeetingEnded:
-    return MeetingEnded(
-        aggregate_id=meeting.aggregate_id,
-        aggregate_version=meeting.aggregate_version + 2,
-        producer="scheduling",
-        title=meeting.title,
-        kind=meeting.kind,
-        status="ended",
-        host_organization_id=meeting.host_organization_id,
-        organization_ids=meeting.organization_ids,
-        starts_at=meeting.starts_at,
-        ends_at=meeting.ends_at,
-        started_at=meeting.starts_at,
-        ended_at=at,
+    return later(
+        meeting, MeetingEnded, versions=2, status="ended", started_at=meeting.starts_at, ended_at=at
     )
 
 

@@ -32,6 +32,7 @@ from tests.integration.api import (
     Published,
     assert_live_and_ready,
     body,
+    later,
     openapi_operations,
     problem,
     publish,
@@ -133,32 +134,15 @@ def scheduled(organization_id: str) -> MeetingScheduled:
 
 
 def cancelled(meeting: MeetingScheduled) -> MeetingCancelled:
-    return MeetingCancelled(
-        aggregate_id=meeting.aggregate_id,
-        aggregate_version=meeting.aggregate_version + 1,
-        producer="scheduling",
-        title=meeting.title,
-        kind=meeting.kind,
-        status="cancelled",
-        host_organization_id=meeting.host_organization_id,
-        organization_ids=meeting.organization_ids,
-        starts_at=meeting.starts_at,
-        ends_at=meeting.ends_at,
-    )
+    return later(meeting, MeetingCancelled, status="cancelled")
 
 
 def ended(meeting: MeetingScheduled) -> MeetingEnded:
-    return MeetingEnded(
-        aggregate_id=meeting.aggregate_id,
-        aggregate_version=meeting.aggregate_version + 2,
-        producer="scheduling",
-        title=meeting.title,
-        kind=meeting.kind,
+    return later(
+        meeting,
+        MeetingEnded,
+        versions=2,
         status="ended",
-        host_organization_id=meeting.host_organization_id,
-        organization_ids=meeting.organization_ids,
-        starts_at=meeting.starts_at,
-        ends_at=meeting.ends_at,
         started_at=meeting.starts_at,
         ended_at=meeting.ends_at,
     )
