@@ -117,6 +117,14 @@ async def connect(settings: DatabaseSettings, schema: str) -> Connection:
 T = TypeVar("T")
 
 
+async def fetch_one(connection: Connection, query: str, *args: object) -> asyncpg.Record:
+    """The row of a query that always returns one (an aggregate, a row known to exist)."""
+    row = await connection.fetchrow(query, *args)
+    if row is None:
+        raise LookupError(f"no row for {query.split()[:4]}")
+    return row
+
+
 def as_struct(record: asyncpg.Record, struct_type: type[T]) -> T:
     """A row as the Struct whose fields it has (extra columns are ignored)."""
     return msgspec.convert(dict(record), struct_type)

@@ -13,7 +13,7 @@ Schemas evolve additively: a new field gets a default, a field never changes typ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -23,7 +23,13 @@ from uuid_utils.compat import uuid7
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 MeetingKind = Literal["telebridge", "videoconference", "workshop"]
 MeetingStatus = Literal["scheduled", "live", "ended", "cancelled"]
-RegistrationStatus = Literal["registered", "cancelled"]
+OrganizationKind = Literal["library", "museum", "school", "university", "other"]
+RegistrationStatus = Literal["registered", "waitlisted", "cancelled"]
+MeetingRole = Literal["moderator", "speaker", "participant", "guest"]
+Rsvp = Literal["needs-action", "accepted", "declined", "tentative"]
+"""A person's answer to an invitation; `needs-action` until they give one (RFC 5545 PARTSTAT)."""
+KeyRole = Literal["admin", "operator", "partner"]
+Language = Literal["ru", "en"]
 
 MEETING_KINDS: dict[str, dict[MeetingKind, str]] = {
     "ru": {
@@ -84,32 +90,150 @@ class Event(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
 # --- registry -------------------------------------------------------------------------
 
 
+class TimeRange(msgspec.Struct, frozen=True):
+    """Part of a day in an organization's local time, `start` before `end`."""
+
+    start: time
+    end: time
+
+
+class WorkingHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When an organization works, per weekday, in its own time zone; an empty day is off."""
+
+    mon: list[TimeRange] = msgspec.field(default_factory=list)
+    tue: list[TimeRange] = msgspec.field(default_factory=list)
+    wed: list[TimeRange] = msgspec.field(default_factory=list)
+    thu: list[TimeRange] = msgspec.field(default_factory=list)
+    fri: list[TimeRange] = msgspec.field(default_factory=list)
+    sat: list[TimeRange] = msgspec.field(default_factory=list)
+    sun: list[TimeRange] = msgspec.field(default_factory=list)
+
+    def days(self) -> list[list[TimeRange]]:
+        """The ranges of each weekday, Monday first (as `date.weekday()` counts)."""
+        return [self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun]
+
+
 class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=True, kw_only=True):
-    """An organization was registered or changed."""
+    """An organization was registered or changed.
+
+    `region` is the region's Russian name, `region_code` its code in the regions directory.
+    Contacts stay in the registry.
+    """
 
     name: NonEmpty
     region: NonEmpty
     timezone: NonEmpty
+    short_name: str | None = None
+    kind: OrganizationKind = "other"
+    region_code: str | None = None
+    city: str | None = None
+    working_hours: WorkingHours | None = None
+    blackout_dates: list[date] = msgspec.field(default_factory=list)
+    public: bool = True
 
 
 class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):
-    """A person of an organization was registered or changed."""
+    """A person of an organization was registered or changed; `name` is the display name."""
 
     organization_id: UUID
     name: NonEmpty
     email: NonEmpty
+    surname: str | None = None
+    given_name: str | None = None
+    patronymic: str | None = None
+    position: str | None = None
+    language: Language = "ru"
 
 
-class RegistrationCreated(Event, tag="registry.registration.created", frozen=True, kw_only=True):
-    """A person was signed up for a meeting."""
+class RegistrationEvent(Event, frozen=True, kw_only=True):
+    """The state of a registration, carried by every event about it."""
 
     meeting_id: UUID
     person_id: UUID
     organization_id: UUID
     status: RegistrationStatus = "registered"
+    role: MeetingRole = "participant"
+    rsvp: Rsvp = "needs-action"
+
+    @property
+    def aggregate_type(self) -> str:
+        return "registry.registration"
+
+
+class RegistrationCreated(
+    RegistrationEvent, tag="registry.registration.created", frozen=True, kw_only=True
+):
+    """A person was signed up for a meeting: registered, or waitlisted when it was full."""
+
+
+class RegistrationCancelled(
+    RegistrationEvent, tag="registry.registration.cancelled", frozen=True, kw_only=True
+):
+    """A registration was cancelled; the place it held went to the waitlist."""
+
+
+class RegistrationPromoted(
+    RegistrationEvent, tag="registry.registration.promoted", frozen=True, kw_only=True
+):
+    """A waitlisted person got a place, because someone cancelled or capacity grew."""
+
+
+class RsvpChanged(RegistrationEvent, tag="registry.rsvp.changed", frozen=True, kw_only=True):
+    """A registered person accepted, declined or tentatively accepted the invitation."""
+
+
+class AttendanceRecorded(Event, tag="registry.attendance.recorded", frozen=True, kw_only=True):
+    """Who was there: one person checked in, or a site's headcount for a session.
+
+    The aggregate is the check-in (meeting, session, person) or the headcount (meeting,
+    session, organization); `person_id` is set for a check-in, `headcount` for a headcount.
+    """
+
+    meeting_id: UUID
+    session_id: UUID
+    organization_id: UUID
+    person_id: UUID | None = None
+    attended: bool = True
+    headcount: int | None = None
+
+
+class ApiKeyEvent(Event, frozen=True, kw_only=True):
+    """The state of an API key, so that every service can verify it locally.
+
+    Only the SHA-256 of the secret travels; `prefix` identifies the key in a request.
+    """
+
+    prefix: NonEmpty
+    secret_sha256: NonEmpty
+    role: KeyRole
+    organization_id: UUID | None = None
+    """The partner organization the key acts for; None for operator and admin keys."""
+    scopes: list[str]
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def aggregate_type(self) -> str:
+        return "registry.apikey"
+
+
+class ApiKeyIssued(ApiKeyEvent, tag="registry.apikey.issued", frozen=True, kw_only=True):
+    """An admin issued an API key."""
+
+
+class ApiKeyRevoked(ApiKeyEvent, tag="registry.apikey.revoked", frozen=True, kw_only=True):
+    """An API key was revoked: it stops working everywhere."""
 
 
 # --- scheduling -----------------------------------------------------------------------
+
+
+class MeetingSession(msgspec.Struct, frozen=True):
+    """One sitting of a meeting: a multi-day workshop has one per day."""
+
+    id: UUID
+    starts_at: datetime
+    ends_at: datetime
 
 
 class MeetingEvent(Event, frozen=True, kw_only=True):
@@ -125,6 +249,8 @@ class MeetingEvent(Event, frozen=True, kw_only=True):
     ends_at: datetime
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    sessions: list[MeetingSession] = msgspec.field(default_factory=list)
+    """The meeting's sessions; none listed means one session, whose id is the meeting's."""
 
 
 class MeetingScheduled(MeetingEvent, tag="scheduling.meeting.scheduled", frozen=True, kw_only=True):
@@ -165,7 +291,17 @@ class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_on
     url: str
 
 
-RegistryEvent = OrganizationUpserted | PersonUpserted | RegistrationCreated
+RegistryEvent = (
+    OrganizationUpserted
+    | PersonUpserted
+    | RegistrationCreated
+    | RegistrationCancelled
+    | RegistrationPromoted
+    | RsvpChanged
+    | AttendanceRecorded
+    | ApiKeyIssued
+    | ApiKeyRevoked
+)
 SchedulingEvent = MeetingScheduled | MeetingStarted | MeetingEnded | MeetingCancelled
 AgendaEvent = AgendaPublished | SummaryPublished
 AnyEvent = RegistryEvent | SchedulingEvent | AgendaEvent
@@ -174,6 +310,12 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrganizationUpserted,
     PersonUpserted,
     RegistrationCreated,
+    RegistrationCancelled,
+    RegistrationPromoted,
+    RsvpChanged,
+    AttendanceRecorded,
+    ApiKeyIssued,
+    ApiKeyRevoked,
     MeetingScheduled,
     MeetingStarted,
     MeetingEnded,

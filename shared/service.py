@@ -31,8 +31,11 @@ from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import OutboxRelay
 from shared.db import Connection, Pool, StartupError, create_pool
+from shared.http.auth import provide_visitor, require_caller_for_method
 from shared.http.health import HealthController
+from shared.http.idempotency import TRANSACTION, idempotency_middleware
 from shared.http.middleware import request_context_middleware
+from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
@@ -71,6 +74,8 @@ class ServiceDefinition:
     consumers: Sequence[EventConsumer[Any]] = ()
     workers: Sequence[tuple[str, Worker]] = ()
     """Named background loops, each restarted if it fails."""
+    on_start: Sequence[Worker] = ()
+    """Run once after migrations, before the service takes requests; a failure stops it."""
     notify_channels: Sequence[str] = ()
     """PostgreSQL channels its workers wait on, besides the outbox's."""
 
@@ -83,9 +88,17 @@ class ServiceDefinition:
         return f"{self.schema}.outbox"
 
 
-async def provide_transaction(state: State) -> AsyncGenerator[Connection, None]:
-    """A connection in a transaction for one request: committed on success, else rolled back."""
-    runtime: Runtime = state.runtime
+async def provide_transaction(request: AnyRequest) -> AsyncGenerator[Connection, None]:
+    """A connection in a transaction for one request: committed on success, else rolled back.
+
+    A POST with an `Idempotency-Key` already runs in one, opened by the idempotency
+    middleware, which commits it together with the answer it keeps.
+    """
+    opened: Connection | None = request.scope.get("state", {}).get(TRANSACTION)
+    if opened is not None:
+        yield opened
+        return
+    runtime: Runtime = request.app.state.runtime
     async with runtime.pool.acquire() as connection, connection.transaction():
         yield connection
 
@@ -113,9 +126,13 @@ def build_app(
         route_handlers=[HealthController, *definition.route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings, "service": definition.name}),
-        dependencies={"connection": Provide(provide_transaction)},
+        dependencies={
+            "connection": Provide(provide_transaction),
+            "caller": Provide(require_caller_for_method),
+            "visitor": Provide(provide_visitor),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, idempotency_middleware],
         openapi_config=OpenAPIConfig(
             title=f"Telebridge {definition.name}",
             version=VERSION,
@@ -123,10 +140,13 @@ def build_app(
             path="/schema",
             components=Components(
                 security_schemes={
-                    "operatorKey": SecurityScheme(
+                    "apiKey": SecurityScheme(
                         type="http",
                         scheme="bearer",
-                        description="Operator key (`TELEBRIDGE_AUTH_OPERATOR_KEY`).",
+                        bearer_format="tb_<prefix>_<secret>",
+                        description="An API key the registry issued: admin, operator, or "
+                        "partner (acting for one organization), limited to its scopes. "
+                        "`TELEBRIDGE_AUTH_OPERATOR_KEY` is accepted as an operator key.",
                     )
                 }
             ),
@@ -165,6 +185,8 @@ async def _start(
         [definition.outbox_channel, *definition.notify_channels],
     )
     runtime = Runtime(settings=settings, pool=pool, nats=nats, js=js, notifier=notifier)
+    for step in definition.on_start:
+        await step(runtime)
     relay = OutboxRelay(
         pool,
         js,

@@ -12,7 +12,7 @@ from shared.events import (
     REGISTRY,
     SCHEDULING,
     OrganizationUpserted,
-    RegistrationCreated,
+    RegistrationEvent,
     RegistryEvent,
     SchedulingEvent,
 )
@@ -28,7 +28,7 @@ async def apply_meeting(connection: Connection, event: SchedulingEvent) -> None:
 async def apply_registry_event(connection: Connection, event: RegistryEvent) -> None:
     await registry.apply(connection, event)
     match event:
-        case RegistrationCreated():
+        case RegistrationEvent():
             await store.request_summary(connection, event.meeting_id)
         case OrganizationUpserted():
             # Its name or region may be in summaries written before the event arrived.

@@ -8,8 +8,14 @@ from pathlib import Path
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
+from services.registry.attendance import AttendanceController, serve_statistics
 from services.registry.consumers import MEETINGS
-from services.registry.routes import MeetingController, OrganizationController, PersonController
+from services.registry.keys import KeyController, register_admin_key
+from services.registry.organizations import OrganizationController
+from services.registry.people import PersonController
+from services.registry.regions import RegionController
+from services.registry.rsvp import RsvpController, SignedRsvpController, make_link_secret
+from services.registry.signup import MeetingController, RegistrationController
 from shared.db import Pool
 from shared.readmodels import meetings
 from shared.service import ServiceDefinition, build_app
@@ -19,12 +25,24 @@ NAME = "registry"
 
 DEFINITION = ServiceDefinition(
     name=NAME,
-    description="Organizations across regions and time zones, their people, and sign-up "
-    "for meetings.",
-    route_handlers=[OrganizationController, PersonController, MeetingController],
+    description="Organizations across regions and time zones, their people, partner API "
+    "keys, sign-up for meetings with places and a waitlist, RSVP, and attendance.",
+    route_handlers=[
+        RegionController,
+        OrganizationController,
+        PersonController,
+        KeyController,
+        MeetingController,
+        RegistrationController,
+        RsvpController,
+        SignedRsvpController,
+        AttendanceController,
+    ],
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS],
     consumers=[MEETINGS],
+    workers=[("attendance-statistics", serve_statistics)],
+    on_start=[register_admin_key, make_link_secret],
 )
 
 

@@ -1,22 +1,109 @@
-"""Operator endpoints: a bearer key from the settings guards them.
+"""Who is calling: API keys, verified locally by every service.
 
-Partner keys issued and replicated by the registry come later; until then operator
-endpoints are closed unless `TELEBRIDGE_AUTH_OPERATOR_KEY` is set.
+The registry issues keys; each is `tb_<prefix>_<secret>`. Services keep only the SHA-256
+of the whole key, in an `api_keys` table (the registry's own, or the read model the others
+fill from `registry.apikey.*` events), and look the prefix up on every request, so a
+revoked key stops working as soon as its event is applied.
+
+Three roles: an admin issues keys and may do anything; an operator runs meetings across
+organizations; a partner acts only for its own organization. Scopes narrow a key further
+(`registry:read`, `registry:write`, ...). `TELEBRIDGE_AUTH_OPERATOR_KEY`, when set, is an
+operator key configured on every service rather than issued.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from typing import Any
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+from uuid import UUID
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement
 
+from shared.events import KeyRole, utc_now
 from shared.http.problems import Problem
 
-OPERATOR_SECURITY: list[SecurityRequirement] = [{"operatorKey": []}]
-"""OpenAPI security requirement of operator endpoints."""
+Access = Literal["read", "write"]
+
+SCOPES: Final = (
+    "registry:read",
+    "registry:write",
+    "scheduling:read",
+    "scheduling:write",
+    "agenda:read",
+    "agenda:write",
+)
+"""What a key may be allowed: reading or changing what each service keeps."""
+
+KEY_SECURITY: list[SecurityRequirement] = [{"apiKey": []}]
+"""OpenAPI security requirement of endpoints that need an API key."""
+OPERATOR_SECURITY = KEY_SECURITY
+
+_KEY_PREFIX: Final = "tb_"
+_PREFIX_LENGTH: Final = 12
+_VERIFY: Final = """
+SELECT id, role, organization_id, scopes, secret_sha256, expires_at, revoked_at
+FROM api_keys WHERE prefix = $1
+"""
+
+_TOUCH: Final = """
+UPDATE api_keys SET last_used_at = now()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+"""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified key of a request."""
+
+    key_id: UUID | None
+    """None for the configured operator key."""
+    role: KeyRole
+    organization_id: UUID | None
+    scopes: frozenset[str]
+
+    @property
+    def is_staff(self) -> bool:
+        """Operators and admins act across organizations."""
+        return self.role in ("admin", "operator")
+
+    def acts_for(self, organization_id: UUID) -> bool:
+        return self.is_staff or self.organization_id == organization_id
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly generated key: `secret` is shown once, only the rest is stored."""
+
+    prefix: str
+    secret: str
+    secret_sha256: str
+
+
+def generate_key() -> NewKey:
+    prefix = secrets.token_hex(_PREFIX_LENGTH // 2)
+    secret = f"{_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return NewKey(prefix=prefix, secret=secret, secret_sha256=sha256_of(secret))
+
+
+def sha256_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def prefix_of(secret: str) -> str | None:
+    """The prefix of a well-formed key, which identifies it; None for anything else."""
+    if not secret.startswith(_KEY_PREFIX):
+        return None
+    prefix, separator, rest = secret[len(_KEY_PREFIX) :].partition("_")
+    if not separator or len(prefix) != _PREFIX_LENGTH or not rest:
+        return None
+    return prefix
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -24,28 +111,92 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _operator_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    key: str = connection.app.state.settings.auth.operator_key
-    return key
-
-
-def is_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    expected = _operator_key(connection)
+async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
+    """The verified caller, or None without a key; a bad key is a 401. Kept per request."""
+    if "caller" in connection.state:
+        found: Caller | None = connection.state.caller
+        return found
     token = bearer_token(connection)
-    return bool(expected and token) and hmac.compare_digest(
-        (token or "").encode(), expected.encode()
+    found = None if token is None else await _verify(connection, token)
+    connection.state.caller = found
+    return found
+
+
+async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Caller:
+    configured: str = connection.app.state.settings.auth.operator_key
+    if configured and hmac.compare_digest(token.encode(), configured.encode()):
+        return Caller(key_id=None, role="operator", organization_id=None, scopes=frozenset(SCOPES))
+    prefix = prefix_of(token)
+    row = None
+    if prefix is not None:
+        row = await connection.app.state.runtime.pool.fetchrow(_VERIFY, prefix)
+    if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_of(token)):
+        raise unauthenticated("this API key is not known")
+    if row["revoked_at"] is not None:
+        raise unauthenticated("this API key was revoked")
+    expires_at: datetime | None = row["expires_at"]
+    if expires_at is not None and expires_at <= utc_now():
+        raise unauthenticated("this API key has expired")
+    await connection.app.state.runtime.pool.execute(_TOUCH, row["id"])
+    return Caller(
+        key_id=row["id"],
+        role=row["role"],
+        organization_id=row["organization_id"],
+        scopes=frozenset(row["scopes"]),
     )
 
 
-def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not _operator_key(connection):
-        raise Problem(403, "operator-disabled", "operator endpoints are disabled on this server")
-    if bearer_token(connection) is None:
-        raise Problem(
-            401,
-            "unauthenticated",
-            "send the operator key as 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": 'Bearer realm="telebridge"'},
-        )
-    if not is_operator(connection):
-        raise Problem(403, "forbidden", "this key may not use operator endpoints")
+def unauthenticated(detail: str) -> Problem:
+    return Problem(
+        401, "unauthenticated", detail, headers={"WWW-Authenticate": 'Bearer realm="telebridge"'}
+    )
+
+
+def _scope_of(connection: ASGIConnection[Any, Any, Any, Any], access: Access) -> str:
+    return f"{connection.app.state.service}:{access}"
+
+
+async def require_caller(
+    connection: ASGIConnection[Any, Any, Any, Any], access: Access = "write"
+) -> Caller:
+    """The caller, who must have sent a key with this service's scope for `access`."""
+    caller = await caller_of(connection)
+    if caller is None:
+        raise unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    scope = _scope_of(connection, access)
+    if scope not in caller.scopes:
+        raise Problem(403, "missing-scope", f"this key lacks the scope {scope}")
+    return caller
+
+
+async def require_caller_for_method(request: Request[Any, Any, Any]) -> Caller:
+    """The `caller` dependency: a key with this service's scope for reading (GET) or writing."""
+    return await require_caller(request, _access_of(request))
+
+
+def _access_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Access:
+    return "read" if connection.scope.get("method") in ("GET", "HEAD") else "write"
+
+
+async def provide_visitor(request: Request[Any, Any, Any]) -> Caller | None:
+    """The `visitor` dependency of public endpoints: the caller if a key was sent, else None."""
+    return await caller_of(request)
+
+
+async def operator_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    caller = await require_caller(connection, _access_of(connection))
+    if not caller.is_staff:
+        raise Problem(403, "forbidden", "only operator and admin keys may do this")
+
+
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    caller = await require_caller(connection, "write")
+    if caller.role != "admin":
+        raise Problem(403, "forbidden", "only admin keys may do this")
+
+
+async def is_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    caller = await caller_of(connection)
+    return caller is not None and caller.is_staff

@@ -4,14 +4,12 @@ no HTML error page: one a framework renders becomes problem details."""
 from __future__ import annotations
 
 import time
-from http import HTTPStatus
 
-import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
-from shared.http.problems import PROBLEM_JSON, ProblemDetails, problem_type
+from shared.http.problems import PROBLEM_JSON, problem_bytes
 from shared.tracing import span
 
 log = structlog.get_logger("telebridge.http")
@@ -35,7 +33,13 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                     headers = list(message.get("headers", []))
                     if status >= 400 and _is_html(headers):
                         # Litestar's OpenAPI routes answer unknown paths with an HTML page.
-                        replacement = _problem_bytes(status, scope["path"])
+                        replacement = problem_bytes(
+                            status,
+                            scope["path"],
+                            detail=f"nothing is served at {scope['path']}"
+                            if status == 404
+                            else None,
+                        )
                         headers = [
                             (b"content-type", PROBLEM_JSON.encode()),
                             (b"content-length", str(len(replacement)).encode()),
@@ -71,14 +75,3 @@ def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
         name.lower() == b"content-type" and value.startswith(b"text/html")
         for name, value in headers
     )
-
-
-def _problem_bytes(status: int, path: str) -> bytes:
-    document = ProblemDetails(
-        type=problem_type(None),
-        title=HTTPStatus(status).phrase,
-        status=status,
-        detail=f"nothing is served at {path}" if status == 404 else None,
-        instance=path,
-    )
-    return msgspec.json.encode(document)

@@ -104,6 +104,21 @@ def problem_type(slug: str | None) -> str:
     return f"{_TYPE_BASE}{slug}" if slug else "about:blank"
 
 
+def problem_bytes(
+    status: int, path: str, *, slug: str | None = None, detail: str | None = None
+) -> bytes:
+    """A problem document for code that answers below Litestar, such as ASGI middleware."""
+    return msgspec.json.encode(
+        ProblemDetails(
+            type=problem_type(slug),
+            title=HTTPStatus(status).phrase,
+            status=status,
+            detail=detail,
+            instance=path,
+        )
+    )
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     status: int,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+import msgspec
+
 from shared.db import Connection
 from shared.events import MeetingEvent
 
@@ -17,14 +19,15 @@ MIGRATIONS: Final = ("meetings-read-model", Path(__file__).parent / "migrations"
 
 _UPSERT: Final = """
 INSERT INTO meetings (id, title, kind, status, host_organization_id, organization_ids,
-                      starts_at, ends_at, started_at, ended_at, version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                      starts_at, ends_at, started_at, ended_at, version, sessions)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET
     title = EXCLUDED.title, kind = EXCLUDED.kind, status = EXCLUDED.status,
     host_organization_id = EXCLUDED.host_organization_id,
     organization_ids = EXCLUDED.organization_ids, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at, started_at = EXCLUDED.started_at,
-    ended_at = EXCLUDED.ended_at, version = EXCLUDED.version
+    ended_at = EXCLUDED.ended_at, version = EXCLUDED.version, sessions = EXCLUDED.sessions
+WHERE meetings.version < EXCLUDED.version
 """
 
 
@@ -42,4 +45,5 @@ async def apply(connection: Connection, event: MeetingEvent) -> None:
         event.started_at,
         event.ended_at,
         event.aggregate_version,
+        msgspec.to_builtins(event.sessions),
     )

@@ -2,7 +2,8 @@
 
 A service that includes `MIGRATIONS` among its migration sources gets the tables;
 `apply` brings them up to date with one registry event (the inbox has already discarded
-duplicates and stale versions).
+duplicates and stale versions; the upserts also refuse to go back a version, since RSVP
+and registration events of one registration arrive under different subjects).
 """
 
 from __future__ import annotations
@@ -11,24 +12,52 @@ from pathlib import Path
 from typing import Final
 
 from shared.db import Connection
-from shared.events import OrganizationUpserted, PersonUpserted, RegistrationCreated, RegistryEvent
+from shared.events import (
+    ApiKeyEvent,
+    AttendanceRecorded,
+    OrganizationUpserted,
+    PersonUpserted,
+    RegistrationEvent,
+    RegistryEvent,
+)
 
 MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations" / "registry")
 
 _UPSERT_ORGANIZATION: Final = """
-INSERT INTO organizations (id, name, region, timezone, version) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO organizations (id, name, region, timezone, version, short_name, kind, region_code,
+                           city, working_hours, blackout_dates, public)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
-    timezone = EXCLUDED.timezone, version = EXCLUDED.version
+    timezone = EXCLUDED.timezone, version = EXCLUDED.version,
+    short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
+    region_code = EXCLUDED.region_code, city = EXCLUDED.city,
+    working_hours = EXCLUDED.working_hours, blackout_dates = EXCLUDED.blackout_dates,
+    public = EXCLUDED.public
+WHERE organizations.version < EXCLUDED.version
 """
 _UPSERT_PERSON: Final = """
-INSERT INTO people (id, organization_id, name, email, version) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO people (id, organization_id, name, email, version, language)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
-    name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version
+    name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version,
+    language = EXCLUDED.language
+WHERE people.version < EXCLUDED.version
 """
 _UPSERT_REGISTRATION: Final = """
-INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, version)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version
+INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, version, role,
+                           rsvp)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version,
+    role = EXCLUDED.role, rsvp = EXCLUDED.rsvp
+WHERE registrations.version < EXCLUDED.version
+"""
+_UPSERT_KEY: Final = """
+INSERT INTO api_keys (id, prefix, secret_sha256, role, organization_id, scopes, expires_at,
+                      revoked_at, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (id) DO UPDATE SET scopes = EXCLUDED.scopes, expires_at = EXCLUDED.expires_at,
+    revoked_at = EXCLUDED.revoked_at, version = EXCLUDED.version
+WHERE api_keys.version < EXCLUDED.version
 """
 
 
@@ -42,6 +71,13 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.region,
                 event.timezone,
                 event.aggregate_version,
+                event.short_name,
+                event.kind,
+                event.region_code,
+                event.city,
+                event.working_hours,
+                event.blackout_dates,
+                event.public,
             )
         case PersonUpserted():
             await connection.execute(
@@ -51,8 +87,9 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.name,
                 event.email,
                 event.aggregate_version,
+                event.language,
             )
-        case RegistrationCreated():
+        case RegistrationEvent():
             await connection.execute(
                 _UPSERT_REGISTRATION,
                 event.aggregate_id,
@@ -61,4 +98,21 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.organization_id,
                 event.status,
                 event.aggregate_version,
+                event.role,
+                event.rsvp,
             )
+        case ApiKeyEvent():
+            await connection.execute(
+                _UPSERT_KEY,
+                event.aggregate_id,
+                event.prefix,
+                event.secret_sha256,
+                event.role,
+                event.organization_id,
+                event.scopes,
+                event.expires_at,
+                event.revoked_at,
+                event.aggregate_version,
+            )
+        case AttendanceRecorded():
+            pass  # asked for when needed, over the registry's statistics endpoint

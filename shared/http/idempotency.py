@@ -1,0 +1,224 @@
+"""`Idempotency-Key` on POST: a retry gets the first answer instead of a second change.
+
+For a POST that carries the header, this middleware opens the request's transaction
+itself and holds a lock on (credential, key) while the handler runs in it (the
+`connection` dependency finds it in the scope). A successful answer is stored in the same
+transaction as the change it reports, so a client that timed out and retries gets either
+that answer or, if nothing was committed, a fresh attempt; never two changes. The same key
+with a different request is a 422. Answers are kept for a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
+
+from shared.db import UNAVAILABLE, Connection, database_unavailable
+from shared.http.problems import PROBLEM_JSON, problem_bytes
+
+log = structlog.get_logger(__name__)
+
+HEADER: Final = "idempotency-key"
+TRANSACTION: Final = "telebridge.idempotent_transaction"
+"""Scope state key of the connection a POST with an idempotency key runs in."""
+_MAX_KEY_LENGTH: Final = 255
+
+_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))"
+_STORED: Final = """
+SELECT request_sha256, status, headers, body FROM idempotent_requests
+WHERE credential = $1 AND key = $2 AND created_at > now() - interval '1 day'
+"""
+_REMEMBER: Final = """
+INSERT INTO idempotent_requests (credential, key, request_sha256, status, headers, body)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (credential, key) DO UPDATE SET
+    request_sha256 = EXCLUDED.request_sha256, status = EXCLUDED.status,
+    headers = EXCLUDED.headers, body = EXCLUDED.body, created_at = now()
+"""
+_NOT_REMEMBERED: Final = frozenset({b"content-length", b"date", b"server", b"traceparent"})
+
+
+def idempotency_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        key = headers.get(HEADER.encode(), b"").decode("latin-1").strip()
+        if not key:
+            await app(scope, receive, send)
+            return
+        if len(key) > _MAX_KEY_LENGTH or not key.isprintable():
+            await _send_problem(send, scope, 400, "bad-idempotency-key", _bad_key_detail())
+            return
+        body, receive = await _read_body(receive)
+        credential = _credential(headers.get(b"authorization", b""))
+        fingerprint = _fingerprint(scope, body)
+        try:
+            await _run_once(
+                app, scope, receive, send, credential=credential, key=key, fingerprint=fingerprint
+            )
+        except UNAVAILABLE as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("database unavailable", path=scope["path"], error=str(error))
+            await _send_problem(
+                send,
+                scope,
+                503,
+                "unavailable",
+                "The database could not be reached just now; try again in a few seconds.",
+            )
+
+    return middleware
+
+
+async def _run_once(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    credential: str,
+    key: str,
+    fingerprint: str,
+) -> None:
+    pool = scope["litestar_app"].state.runtime.pool
+    answer: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        answer.append(message)
+
+    connection: Connection
+    async with pool.acquire() as connection:
+        try:
+            async with connection.transaction():
+                await connection.execute(_LOCK, credential, key)
+                stored = await connection.fetchrow(_STORED, credential, key)
+                if stored is None:
+                    scope.setdefault("state", {})[TRANSACTION] = connection
+                    await app(scope, receive, keep)
+                    status, headers, body = _successful(answer)
+                    await connection.execute(
+                        _REMEMBER, credential, key, fingerprint, status, headers, body
+                    )
+        except _NotKept:
+            pass  # rolled back: a failed attempt changes nothing and may be retried
+    if stored is None:
+        for message in answer:
+            await send(message)
+    elif stored["request_sha256"] != fingerprint:
+        await _send_problem(
+            send,
+            scope,
+            422,
+            "idempotency-key-reused",
+            "this Idempotency-Key was already used for a different request; "
+            "use a new key for a new request",
+        )
+    else:
+        await _replay(send, stored["status"], stored["headers"], stored["body"])
+
+
+class _NotKept(Exception):  # noqa: N818 - a signal, not an error
+    """The answer was not a success: roll the request's transaction back."""
+
+
+def _successful(answer: list[Message]) -> tuple[int, list[list[str]], bytes]:
+    """Status, headers to keep and body of a successful answer; else `_NotKept` is raised."""
+    status = 500
+    headers: list[list[str]] = []
+    body = b""
+    for message in answer:
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers = [
+                [name.decode("latin-1"), value.decode("latin-1")]
+                for name, value in message.get("headers", [])
+                if name.lower() not in _NOT_REMEMBERED
+            ]
+        elif message["type"] == "http.response.body":
+            body += message.get("body", b"")
+    if not 200 <= status < 300:
+        raise _NotKept
+    return status, headers, body
+
+
+async def _replay(send: Send, status: int, headers: list[list[str]], body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers),
+                (b"content-length", str(len(body)).encode()),
+                (b"idempotent-replayed", b"true"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it to the app again."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    delivered = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        request: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+        return request
+
+    return body, replay
+
+
+def _credential(authorization: bytes) -> str:
+    return hashlib.sha256(authorization.strip()).hexdigest() if authorization.strip() else ""
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    digest = hashlib.sha256()
+    method = scope["method"] if scope["type"] == ScopeType.HTTP else ""
+    for part in (method, scope["path"], scope.get("query_string", b"").decode()):
+        digest.update(part.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _bad_key_detail() -> str:
+    return f"Idempotency-Key must be printable and at most {_MAX_KEY_LENGTH} characters"
+
+
+async def _send_problem(send: Send, scope: Scope, status: int, slug: str, detail: str) -> None:
+    body = problem_bytes(status, scope["path"], slug=slug, detail=detail)
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"5"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

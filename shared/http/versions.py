@@ -1,0 +1,47 @@
+"""Optimistic concurrency over HTTP: a resource's version is its ETag, `If-Match` guards updates.
+
+A client reads a resource, keeps its `ETag`, and sends it back as `If-Match` with the
+change; if someone changed the resource in between, the update is refused with a 412
+instead of silently overwriting their change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from shared.http.problems import Problem
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: Request[Any, Any, Any]) -> int:
+    """The version `If-Match` names: required, and one ETag this server handed out."""
+    header = request.headers.get("if-match", "").strip()
+    if not header:
+        raise Problem(
+            428,
+            "if-match-required",
+            "send the ETag you last read as If-Match, so that no one else's change is lost",
+        )
+    tag = header.removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(
+            412, "version-mismatch", f"If-Match {header} is not a version of this resource"
+        )
+    return int(tag)
+
+
+def check_version(request: Request[Any, Any, Any], current: int) -> None:
+    """Refuse an update based on another version than `current` with a 412."""
+    expected = expected_version(request)
+    if expected != current:
+        raise Problem(
+            412,
+            "version-mismatch",
+            f"the resource is at version {current}, not {expected}: read it again, then retry",
+            extensions={"current_version": current},
+        )
