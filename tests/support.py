@@ -18,10 +18,18 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from shared.events import Stream
+from shared.http.auth import generate_key
 from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
 
 OPERATOR_KEY = "test-operator-key"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+ADMIN_KEY = generate_key().secret
+"""The registry's first admin key (`TELEBRIDGE_REGISTRY_ADMIN_KEY`) in the tests."""
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 T = TypeVar("T")
