@@ -31,7 +31,7 @@ from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import OutboxRelay
 from shared.db import Connection, Pool, StartupError, create_pool
-from shared.http.auth import provide_visitor, require_caller_for_method
+from shared.http.auth import authenticate, provide_caller, provide_visitor
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
 from shared.http.middleware import request_context_middleware
@@ -128,9 +128,10 @@ def build_app(
         state=State({"settings": settings, "service": definition.name}),
         dependencies={
             "connection": Provide(provide_transaction),
-            "caller": Provide(require_caller_for_method),
-            "visitor": Provide(provide_visitor),
+            "caller": Provide(provide_caller, sync_to_thread=False),
+            "visitor": Provide(provide_visitor, sync_to_thread=False),
         },
+        guards=[authenticate],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_context_middleware, idempotency_middleware],
         openapi_config=OpenAPIConfig(

@@ -31,6 +31,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
+
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 T = TypeVar("T")
 

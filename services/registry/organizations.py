@@ -284,16 +284,17 @@ async def _announce(connection: Connection, organization: Organization) -> Organ
 
 async def _import_row(
     connection: Connection,
-    raw: msgspec.Raw,
+    raw: dict[str, Any],
     index: int,
     seen: dict[str, int],
     *,
     dry_run: bool,
 ) -> ImportResult:
     try:
-        row = msgspec.json.decode(raw, type=ImportRow)
+        row = msgspec.convert(raw, ImportRow)
     except msgspec.ValidationError as error:
-        number = _row_number(raw) or index
+        number = raw.get("row")
+        number = number if isinstance(number, int) and number >= 1 else index
         return ImportResult(row=number, outcome="invalid", error=str(error))
     if row.external_id in seen:
         return ImportResult(
@@ -335,11 +336,3 @@ async def _import_row(
 def _dry_outcome(existing: Any, fields: OrganizationFields) -> ImportOutcome:
     same = _stored_values(existing) == msgspec.to_builtins(_values(fields))
     return "unchanged" if same else "updated"
-
-
-def _row_number(raw: msgspec.Raw) -> int | None:
-    try:
-        number = msgspec.json.decode(raw, type=dict[str, Any]).get("row")
-    except msgspec.DecodeError:
-        return None
-    return number if isinstance(number, int) and number >= 1 else None

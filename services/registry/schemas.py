@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -114,7 +114,7 @@ class ImportRow(OrganizationCreate, frozen=True, kw_only=True):
 
 
 class OrganizationImport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    rows: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=500)]
+    rows: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=500)]
     """Rows as `ImportRow` objects; each is checked on its own, so one bad row spoils none."""
     dry_run: bool = False
     """Check and report, change nothing."""

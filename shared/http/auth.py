@@ -169,18 +169,34 @@ async def require_caller(
     return caller
 
 
-async def require_caller_for_method(request: Request[Any, Any, Any]) -> Caller:
-    """The `caller` dependency: a key with this service's scope for reading (GET) or writing."""
-    return await require_caller(request, _access_of(request))
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
+) -> None:
+    """The app's guard: verify any key sent (a bad one is a 401) and, for handlers that take
+    a `caller`, require one with this service's scope.
+
+    It is a guard, not a dependency, on purpose: guards run before dependencies, and a
+    dependency that fails after the transaction's has started would leak its connection.
+    """
+    await caller_of(connection)
+    if "caller" in route_handler.parsed_fn_signature.parameters:
+        await require_caller(connection, _access_of(connection))
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The `caller` dependency: the key `authenticate` verified."""
+    caller: Caller = request.state.caller
+    return caller
+
+
+def provide_visitor(request: Request[Any, Any, Any]) -> Caller | None:
+    """The `visitor` dependency of public endpoints: the caller if a key was sent, else None."""
+    visitor: Caller | None = request.state.get("caller")
+    return visitor
 
 
 def _access_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Access:
     return "read" if connection.scope.get("method") in ("GET", "HEAD") else "write"
-
-
-async def provide_visitor(request: Request[Any, Any, Any]) -> Caller | None:
-    """The `visitor` dependency of public endpoints: the caller if a key was sent, else None."""
-    return await caller_of(request)
 
 
 async def operator_guard(

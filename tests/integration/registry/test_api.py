@@ -6,24 +6,15 @@ scheduling's events, which the tests publish themselves.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import nats
 import pytest
-from litestar.testing import AsyncTestClient
-from nats.js import JetStreamContext
 
 from services.registry.app import create_app
 from shared.events import (
     REGISTRY,
-    MeetingCancelled,
-    MeetingEnded,
-    MeetingEvent,
-    MeetingScheduled,
     new_id,
 )
 from shared.settings import RegistrySettings
@@ -32,164 +23,28 @@ from tests.integration.api import (
     Published,
     assert_live_and_ready,
     body,
-    later,
     openapi_operations,
     problem,
     publish,
     published,
     served_operations,
 )
+from tests.integration.registry.support import (
+    LIPETSK,
+    VLADIVOSTOK,
+    Registry,
+    cancelled,
+    ended,
+    person_fields,
+    scheduled,
+)
 from tests.support import (
-    ADMIN,
-    ADMIN_KEY,
     OPERATOR,
-    bearer,
     eventually,
-    harness,
     json_of,
     serving,
     settings_for,
 )
-
-LIPETSK = {
-    "name": "Липецкая областная детская библиотека",
-    "region": "RU-LIP",
-    "timezone": "Europe/Moscow",
-}
-VLADIVOSTOK = {
-    "name": "Приморская краевая публичная библиотека им. А. М. Горького",
-    "region": "RU-PRI",
-    "timezone": "Asia/Vladivostok",
-}
-
-
-@dataclass
-class Registry:
-    client: AsyncTestClient[Any]
-    js: JetStreamContext
-
-    async def organization(self, payload: dict[str, str] | None = None) -> dict[str, Any]:
-        created: dict[str, Any] = body(
-            await self.client.post("/organizations", json=payload or LIPETSK), 201
-        )
-        return created
-
-    async def person(
-        self,
-        organization: dict[str, Any],
-        name: str,
-        email: str,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """A person named `Given [Patronymic] Surname`, created with `headers` (staff's)."""
-        created: dict[str, Any] = body(
-            await self.client.post(
-                "/people",
-                json={"organization_id": organization["id"], **person_fields(name, email)},
-                headers=headers,
-            ),
-            201,
-        )
-        return created
-
-    async def partner_key(
-        self, organization: dict[str, Any], scopes: list[str] | None = None
-    ) -> dict[str, str]:
-        """Headers with a new partner key of `organization`, issued by the admin."""
-        issued = body(
-            await self.client.post(
-                "/keys",
-                json={
-                    "name": f"partner site of {organization['name']}",
-                    "organization_id": organization["id"],
-                    **({"scopes": scopes} if scopes is not None else {}),
-                },
-                headers=ADMIN,
-            ),
-            201,
-        )
-        return bearer(issued["secret"])
-
-    async def meeting_known(self, event: MeetingEvent) -> dict[str, Any]:
-        """Publish scheduling's event and wait until the registry answers with that state."""
-        await publish(self.js, event)
-
-        async def known() -> dict[str, Any] | None:
-            response = await self.client.get(f"/meetings/{event.aggregate_id}")
-            if response.status_code != 200:
-                return None
-            meeting: dict[str, Any] = json_of(response)
-            return meeting if meeting["version"] == event.aggregate_version else None
-
-        return await eventually(known)
-
-    async def events(self) -> list[Published]:
-        return await published(self.js, REGISTRY)
-
-    async def events_until(self, event_id: str) -> list[Published]:
-        """The REGISTRY stream once the event `event_id` has been relayed to it."""
-
-        async def relayed() -> list[Published] | None:
-            messages = await self.events()
-            return messages if any(m.event["event_id"] == event_id for m in messages) else None
-
-        return await eventually(relayed)
-
-    async def event_of(self, aggregate_id: str) -> Published:
-        """The one event about `aggregate_id`, once relayed."""
-
-        async def relayed() -> list[Published] | None:
-            found = [m for m in await self.events() if m.event["aggregate_id"] == aggregate_id]
-            return found or None
-
-        [message] = await eventually(relayed)
-        return message
-
-
-@pytest.fixture
-async def registry(database_url: str, nats_url: str) -> AsyncIterator[Registry]:
-    app = create_app(settings_for(RegistrySettings, database_url, nats_url, admin_key=ADMIN_KEY))
-    async with harness(app, database_url, nats_url) as running:
-        running.client.headers.update(OPERATOR)
-        yield Registry(running.client, running.js)
-
-
-def person_fields(name: str, email: str) -> dict[str, str]:
-    given, *middle, surname = name.split()
-    fields = {"given_name": given, "surname": surname, "display_name": name, "email": email}
-    return fields | ({"patronymic": middle[0]} if middle else {})
-
-
-def scheduled(organization_id: str) -> MeetingScheduled:
-    starts = datetime(2030, 10, 1, 7, 0, tzinfo=UTC)
-    return MeetingScheduled(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="scheduling",
-        title="Телемост «От сердца к сердцу»",
-        kind="telebridge",
-        status="scheduled",
-        host_organization_id=UUID(organization_id),
-        organization_ids=[UUID(organization_id)],
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=2),
-    )
-
-
-def cancelled(meeting: MeetingScheduled) -> MeetingCancelled:
-    return later(meeting, MeetingCancelled, status="cancelled")
-
-
-def ended(meeting: MeetingScheduled) -> MeetingEnded:
-    return later(
-        meeting,
-        MeetingEnded,
-        versions=2,
-        status="ended",
-        started_at=meeting.starts_at,
-        ended_at=meeting.ends_at,
-    )
-
 
 # --- organizations --------------------------------------------------------------------
 
@@ -379,7 +234,10 @@ async def test_a_person_is_created_and_read_back(registry: Registry) -> None:
 async def test_a_person_of_an_unknown_organization_is_a_422(registry: Registry) -> None:
     response = await registry.client.post(
         "/people",
-        json={"organization_id": str(new_id()), **person_fields("Некто Никто", "nobody@lib.example")},
+        json={
+            "organization_id": str(new_id()),
+            **person_fields("Некто Никто", "nobody@lib.example"),
+        },
     )
     problem(response, 422, "validation", field="organization_id")
 
@@ -596,7 +454,10 @@ async def test_every_successful_write_publishes_one_event_and_a_failed_one_none(
         ),
         await registry.client.post(
             "/people",
-            json={"organization_id": str(new_id()), **person_fields("Некто Никто", "x@lib.example")},
+            json={
+                "organization_id": str(new_id()),
+                **person_fields("Некто Никто", "x@lib.example"),
+            },
         ),
         await registry.client.post(
             f"/meetings/{meeting.aggregate_id}/registrations", json={"person_id": person["id"]}

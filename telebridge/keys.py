@@ -1,0 +1,88 @@
+"""The first admin key, for `telebridge keys create-admin`.
+
+The key is issued straight into the registry's database, as `POST /keys` would issue it,
+with its `registry.apikey.issued` event in the same transaction: the running registry's
+outbox relay publishes it, and every service then accepts the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from services.registry.app import DEFINITION
+from services.registry.keys import issue
+from services.registry.schemas import ApiKey
+from shared.db import connect
+from shared.http.auth import SCOPES, NewKey, generate_key
+from shared.settings import RegistrySettings
+
+_TABLES_EXIST: Final = (
+    "SELECT to_regclass('api_keys') IS NOT NULL AND to_regclass('outbox') IS NOT NULL"
+)
+_ATTEMPTS: Final = 3
+
+
+class KeysError(RuntimeError):
+    """The key cannot be issued; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class IssuedAdminKey:
+    key: ApiKey
+    secret: str
+
+
+def check_name(name: str) -> str:
+    """A key name as the registry's API accepts one: one line of at most 200 characters."""
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise KeysError("--name must be one line of 1 to 200 characters")
+    return name
+
+
+async def create_admin_key(settings: RegistrySettings, name: str) -> IssuedAdminKey:
+    """Issue an admin key with every scope in the registry's database."""
+    where = _where(settings.database.url)
+    try:
+        connection = await connect(settings.database, DEFINITION.schema)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise KeysError(
+            f"cannot reach the registry's database at {where}: {error} "
+            "(is TELEBRIDGE_DATABASE_URL right?)"
+        ) from error
+    try:
+        if not await connection.fetchval(_TABLES_EXIST):
+            raise KeysError(
+                f"the registry's tables are not in {where} yet: start the registry once first "
+                "(it creates them), then run this again"
+            )
+        for _ in range(_ATTEMPTS):
+            new: NewKey = generate_key()
+            async with connection.transaction():
+                key = await issue(
+                    connection,
+                    new,
+                    name=name,
+                    role="admin",
+                    organization_id=None,
+                    scopes=list(SCOPES),
+                    expires_at=None,
+                )
+            if key is not None:
+                return IssuedAdminKey(key=key, secret=new.secret)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise KeysError(f"the registry's database at {where} failed: {error}") from error
+    finally:
+        await connection.close()
+    # A prefix is 48 random bits: three collisions in a row mean something else is wrong.
+    raise KeysError("every generated key prefix was taken already; try again")
+
+
+def _where(url: str) -> str:
+    """Host, port and database of a DSN, without the password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
