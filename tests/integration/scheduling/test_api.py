@@ -6,6 +6,7 @@ learns from its events, the tests publish themselves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 import icalendar
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
@@ -21,11 +23,14 @@ from nats.js import JetStreamContext
 from services.scheduling.app import create_app
 from shared.events import (
     SCHEDULING,
+    ApiKeyIssued,
+    ApiKeyRevoked,
     OrganizationUpserted,
     PersonUpserted,
     RegistrationCreated,
     new_id,
 )
+from shared.http.auth import SCOPES, generate_key
 from shared.settings import SchedulingSettings
 from tests.integration.api import (
     Published,
@@ -37,7 +42,7 @@ from tests.integration.api import (
     published,
     served_operations,
 )
-from tests.support import OPERATOR, eventually, harness, settings_for
+from tests.support import OPERATOR, bearer, eventually, harness, settings_for
 
 STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
 """Far enough ahead that the meeting clock leaves the meetings alone."""
@@ -425,7 +430,7 @@ async def test_ending_a_meeting_takes_the_operator_key(scheduling: Scheduling) -
     response = await scheduling.client.post(path, headers={"Authorization": "Basic b3A6b3A="})
     problem(response, 401, "unauthenticated")
     response = await scheduling.client.post(path, headers={"Authorization": "Bearer wrong-key"})
-    problem(response, 403, "forbidden")
+    problem(response, 401, "unauthenticated")
     response = await scheduling.client.post(f"/meetings/{meeting['id']}/cancel")
     problem(response, 401, "unauthenticated")
     assert body(await scheduling.client.get(f"/meetings/{meeting['id']}"))["status"] == "scheduled"
@@ -508,3 +513,58 @@ async def test_live_ready_and_the_openapi_document(scheduling: Scheduling) -> No
         ("POST", "/meetings/{meeting_id}/end"),
         ("POST", "/meetings/{meeting_id}/cancel"),
     }
+
+
+async def test_keys_issued_and_revoked_by_the_registry_are_verified_here(
+    scheduling: Scheduling,
+) -> None:
+    """Scheduling knows keys only from the registry's events: an operator key works once
+    its issue arrives and stops within a second of its revocation; a partner key is no
+    operator's."""
+    moscow = await scheduling.moscow()
+    meeting = await scheduling.telebridge(moscow, await scheduling.vladivostok())
+    operator, partner = generate_key(), generate_key()
+    issued = [
+        ApiKeyIssued(
+            aggregate_id=new_id(),
+            aggregate_version=1,
+            producer="registry",
+            prefix=key.prefix,
+            secret_sha256=key.secret_sha256,
+            role=role,
+            organization_id=organization,
+            scopes=list(SCOPES),
+        )
+        for key, role, organization in [
+            (operator, "operator", None),
+            (partner, "partner", moscow),
+        ]
+    ]
+    await publish(scheduling.js, *issued)
+    path = f"/meetings/{meeting['id']}/end"
+
+    async def accepted(key: str) -> bool:
+        response = await scheduling.client.get(f"/meetings/{meeting['id']}", headers=bearer(key))
+        return response.status_code == 200
+
+    await eventually(lambda: accepted(partner.secret))
+    await eventually(lambda: accepted(operator.secret))
+    problem(await scheduling.client.post(path, headers=bearer(partner.secret)), 403, "forbidden")
+
+    state = msgspec.structs.asdict(issued[0])
+    for envelope in ("event_id", "occurred_at", "aggregate_version"):
+        del state[envelope]
+    revocation = ApiKeyRevoked(**state | {"revoked_at": datetime.now(UTC)}, aggregate_version=2)
+    await publish(scheduling.js, revocation)
+    revoked_at = time.monotonic()
+
+    async def refused() -> bool:
+        return not await accepted(operator.secret)
+
+    await eventually(refused)
+    assert time.monotonic() - revoked_at < 1.0
+    document = problem(
+        await scheduling.client.post(path, headers=bearer(operator.secret)), 401, "unauthenticated"
+    )
+    assert "revoked" in document["detail"]
+    assert body(await scheduling.client.get(f"/meetings/{meeting['id']}"))["status"] == "scheduled"

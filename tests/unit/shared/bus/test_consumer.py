@@ -62,6 +62,12 @@ def test_a_consumer_of_a_union_takes_the_subjects_of_its_members() -> None:
             "registry.organization.upserted",
             "registry.person.upserted",
             "registry.registration.created",
+            "registry.registration.cancelled",
+            "registry.registration.promoted",
+            "registry.rsvp.changed",
+            "registry.attendance.recorded",
+            "registry.apikey.issued",
+            "registry.apikey.revoked",
         }
     )
 
