@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import yaml
 
+from shared.regions import find_region
+
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.yaml"
 EMAIL_DOMAIN = "libraries.example"
 
@@ -71,7 +73,7 @@ class DemoPlan:
 def demo_plan(path: Path = FIXTURE) -> DemoPlan:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     organizations = [
-        DemoOrganization(org["key"], org["name"], org["region"], org["timezone"])
+        DemoOrganization(org["key"], org["name"], _region_code(org["region"]), org["timezone"])
         for org in data["organizations"]
     ]
     people = [
@@ -171,6 +173,7 @@ class _Loader:
         self.plan = plan
         self.report = DemoReport()
         self.operator = {"Authorization": f"Bearer {services.operator_key}"}
+        client.headers.update(self.operator)
         self.org_ids: dict[str, str] = {}
         self.person_ids: dict[str, str] = {}
 
@@ -191,9 +194,13 @@ class _Loader:
         existing = {person["email"]: person for person in await _all(self.client, url)}
         for person in self.plan.people:
             if person.email not in existing:
+                surname, given_name, *patronymic = person.name.split()
                 body = {
                     "organization_id": self.org_ids[person.organization],
-                    "name": person.name,
+                    "surname": surname,
+                    "given_name": given_name,
+                    "patronymic": " ".join(patronymic) or None,
+                    "display_name": person.name,
                     "email": person.email,
                 }
                 existing[person.email] = _ok(await self.client.post(url, json=body))
@@ -281,6 +288,13 @@ def _ok(response: httpx.Response) -> Any:
     if response.is_error:
         raise DemoLoadError(f"{response.request.method} {response.request.url}: {response.text}")
     return response.json()
+
+
+def _region_code(name: str) -> str:
+    found = find_region(name)
+    if found is None:
+        raise ValueError(f"{FIXTURE.name}: {name!r} is not a region of the regions directory")
+    return found.code
 
 
 async def _all(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:

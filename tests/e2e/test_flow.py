@@ -50,6 +50,7 @@ class Flow:
     def __init__(self, system: System, client: httpx.AsyncClient) -> None:
         self.system = system
         self.client = client
+        self.client.headers.update(OPERATOR)
         self.people: list[dict[str, Any]] = []
 
     def url(self, service: str, path: str) -> str:
@@ -61,7 +62,7 @@ class Flow:
                 self.url("registry", "/organizations"),
                 json={
                     "name": "Межпоселенческая центральная библиотека Георгиевского округа",
-                    "region": "Ставропольский край",
+                    "region": "RU-STA",
                     "timezone": "Europe/Moscow",
                 },
             ),
@@ -72,7 +73,7 @@ class Flow:
                 self.url("registry", "/organizations"),
                 json={
                     "name": "Приморская краевая публичная библиотека им. А. М. Горького",
-                    "region": "Приморский край",
+                    "region": "RU-PRI",
                     "timezone": "Asia/Vladivostok",
                 },
             ),
@@ -88,7 +89,12 @@ class Flow:
                 ok(
                     await self.client.post(
                         self.url("registry", "/people"),
-                        json={"organization_id": organization["id"], "name": name, "email": email},
+                        json={
+                            "organization_id": organization["id"],
+                            "given_name": name.split()[0],
+                            "surname": name.split()[1],
+                            "email": email,
+                        },
                     ),
                     201,
                 )
