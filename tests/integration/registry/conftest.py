@@ -17,4 +17,4 @@ async def registry(database_url: str, nats_url: str) -> AsyncIterator[Registry]:
     app = create_app(settings_for(RegistrySettings, database_url, nats_url, admin_key=ADMIN_KEY))
     async with harness(app, database_url, nats_url) as running:
         running.client.headers.update(OPERATOR)
-        yield Registry(running.client, running.js)
+        yield Registry(running.client, running.js, running.database)

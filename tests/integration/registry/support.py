@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
@@ -39,6 +40,15 @@ VLADIVOSTOK = {
 class Registry:
     client: AsyncTestClient[Any]
     js: JetStreamContext
+    database: asyncpg.Connection
+    """The test's own connection to the registry's database."""
+
+    async def link_secret(self) -> bytes:
+        """The secret the registry signs links with, as a forger who stole it would have it."""
+        secret: bytes = await self.database.fetchval(
+            "SELECT value FROM registry.secrets WHERE name = 'rsvp-links'"
+        )
+        return secret
 
     async def organization(self, payload: dict[str, str] | None = None) -> dict[str, Any]:
         created: dict[str, Any] = body(
