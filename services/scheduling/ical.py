@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress
 
-from shared.events import MEETING_KINDS, MeetingKind, MeetingStatus
+from shared.events import MEETING_KINDS, MeetingKind, MeetingRole, MeetingStatus, Rsvp
 
 PRODID = "-//Telebridge//Scheduling//RU"
 
@@ -30,6 +30,17 @@ class InviteSite:
 class InviteAttendee:
     name: str
     email: str
+    rsvp: Rsvp = "needs-action"
+    role: MeetingRole = "participant"
+
+
+_ROLES: dict[MeetingRole, str] = {
+    "moderator": "CHAIR",
+    "speaker": "REQ-PARTICIPANT",
+    "participant": "REQ-PARTICIPANT",
+    "guest": "OPT-PARTICIPANT",
+}
+"""RFC 5545 ROLE of each role a person has in a meeting."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,9 @@ def render_invite(invite: Invite, stamp: datetime) -> bytes:
     event.add("organizer", _address(invite.organizer_email, host))
     for attendee in invite.attendees:
         address = _address(attendee.email, attendee.name)
-        address.params["ROLE"] = "REQ-PARTICIPANT"
-        address.params["PARTSTAT"] = "NEEDS-ACTION"
-        address.params["RSVP"] = "TRUE"
+        address.params["ROLE"] = _ROLES[attendee.role]
+        address.params["PARTSTAT"] = attendee.rsvp.upper()
+        address.params["RSVP"] = "TRUE" if attendee.rsvp == "needs-action" else "FALSE"
         address.params["CUTYPE"] = "INDIVIDUAL"
         event.add("attendee", address)
     calendar.add_component(event)

@@ -139,7 +139,10 @@ async def invite(
             ends_at=meeting["ends_at"],
             sequence=meeting["sequence"],
             sites=[InviteSite(site["name"], site["region"], site["timezone"]) for site in sites],
-            attendees=[InviteAttendee(row["name"], row["email"]) for row in attendees],
+            attendees=[
+                InviteAttendee(row["name"], row["email"], row["rsvp"], row["role"])
+                for row in attendees
+            ],
             organizer_email=organizer_email,
             url=f"{base_url}/meetings/{meeting['id']}",
         ),

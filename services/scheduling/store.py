@@ -58,7 +58,7 @@ SELECT extract(epoch FROM min(due) - $1)::float8 FROM (
 """
 _KNOWN_ORGANIZATIONS: Final = "SELECT id FROM organizations WHERE id = ANY($1::uuid[])"
 _ATTENDEES: Final = """
-SELECT p.id, p.name, p.email, o.name AS organization
+SELECT p.id, p.name, p.email, o.name AS organization, r.rsvp, r.role
 FROM registrations r
 JOIN people p ON p.id = r.person_id
 LEFT JOIN organizations o ON o.id = p.organization_id

@@ -328,3 +328,25 @@ def test_the_strict_ical_package_reads_the_same_invite(title: str) -> None:
         (attendee.name, f"mailto:{attendee.email}") for attendee in ATTENDEES
     ]
     assert [zone.tz_id for zone in calendar.timezones] == ["Europe/Moscow"]
+
+
+def test_an_answer_becomes_the_attendees_partstat_and_a_role_its_role() -> None:
+    answered = [
+        InviteAttendee("Ольга Арутинова", "olga@example.org", "accepted", "moderator"),
+        InviteAttendee("Анна Ким", "kim@example.org", "declined", "speaker"),
+        InviteAttendee("Гость", "guest@example.org", "tentative", "guest"),
+    ]
+    _, event = parse(render_invite(invite(attendees=answered), STAMP))
+    found = {
+        str(attendee).removeprefix("mailto:"): (
+            attendee.params["PARTSTAT"],
+            attendee.params["ROLE"],
+            attendee.params["RSVP"],
+        )
+        for attendee in as_list(event["ATTENDEE"])
+    }
+    assert found == {
+        "olga@example.org": ("ACCEPTED", "CHAIR", "FALSE"),
+        "kim@example.org": ("DECLINED", "REQ-PARTICIPANT", "FALSE"),
+        "guest@example.org": ("TENTATIVE", "OPT-PARTICIPANT", "FALSE"),
+    }
