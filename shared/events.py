@@ -22,7 +22,12 @@ from uuid_utils.compat import uuid7
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 MeetingKind = Literal["telebridge", "videoconference", "workshop"]
-MeetingStatus = Literal["scheduled", "live", "ended", "cancelled"]
+MeetingStatus = Literal["draft", "scheduled", "live", "ended", "cancelled"]
+"""A draft is scheduling's own: no event carries it, nobody is invited to it."""
+SessionStatus = Literal["scheduled", "cancelled"]
+ConferencePlatform = Literal[
+    "jitsi", "telemost", "vk", "sferum", "zoom", "webex", "teams", "bigbluebutton", "other"
+]
 OrganizationKind = Literal["library", "museum", "school", "university", "other"]
 RegistrationStatus = Literal["registered", "waitlisted", "cancelled"]
 MeetingRole = Literal["moderator", "speaker", "participant", "guest"]
@@ -228,12 +233,38 @@ class ApiKeyRevoked(ApiKeyEvent, tag="registry.apikey.revoked", frozen=True, kw_
 # --- scheduling -----------------------------------------------------------------------
 
 
-class MeetingSession(msgspec.Struct, frozen=True):
-    """One sitting of a meeting: a multi-day workshop has one per day."""
+class MeetingSession(msgspec.Struct, frozen=True, kw_only=True):
+    """One sitting of a meeting: a multi-day workshop has one per day (or per track and
+    day), a recurring meeting one per occurrence."""
 
     id: UUID
     starts_at: datetime
     ends_at: datetime
+    title: str | None = None
+    track: str | None = None
+    """The workshop track (virtual site) it belongs to; None: every site takes part."""
+    recurrence_id: datetime | None = None
+    """For an occurrence of a series: its start as the series rule gives it (RFC 5545
+    RECURRENCE-ID), which stays the same when the occurrence is moved."""
+    status: SessionStatus = "scheduled"
+
+
+class Conference(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the meeting happens online (RFC 7986 CONFERENCE)."""
+
+    url: str
+    platform: ConferencePlatform = "other"
+    dial_in: str | None = None
+    """A phone number to join by voice, as `tel:` URI or as people write it."""
+    access_code: str | None = None
+
+
+class MeetingSite(msgspec.Struct, frozen=True, kw_only=True):
+    """A participating organization and the room it joins from."""
+
+    organization_id: UUID
+    room: str | None = None
+    track: str | None = None
 
 
 class MeetingEvent(Event, frozen=True, kw_only=True):
@@ -251,6 +282,17 @@ class MeetingEvent(Event, frozen=True, kw_only=True):
     ended_at: datetime | None = None
     sessions: list[MeetingSession] = msgspec.field(default_factory=list)
     """The meeting's sessions; none listed means one session, whose id is the meeting's."""
+    timezone: str | None = None
+    """The zone its times are written in (the host's unless chosen): a series recurs on
+    this zone's wall clock."""
+    recurrence: str | None = None
+    """The RFC 5545 RRULE of a recurring meeting, e.g. `FREQ=WEEKLY;INTERVAL=2;BYDAY=TU`."""
+    conference: Conference | None = None
+    sites: list[MeetingSite] = msgspec.field(default_factory=list)
+    """Every site with its room, in the order of `organization_ids`."""
+    sequence: int = 0
+    """The iCalendar SEQUENCE its invites carry."""
+    public: bool = True
 
 
 class MeetingScheduled(MeetingEvent, tag="scheduling.meeting.scheduled", frozen=True, kw_only=True):
@@ -265,11 +307,21 @@ class MeetingEnded(MeetingEvent, tag="scheduling.meeting.ended", frozen=True, kw
     """The meeting ended, at its end or because an operator ended it."""
 
 
+class MeetingUpdated(MeetingEvent, tag="scheduling.meeting.updated", frozen=True, kw_only=True):
+    """A scheduled meeting changed: its times, sessions, sites, link or description."""
+
+
 class MeetingCancelled(MeetingEvent, tag="scheduling.meeting.cancelled", frozen=True, kw_only=True):
     """A meeting that had not started was cancelled."""
 
 
 # --- agenda ---------------------------------------------------------------------------
+
+
+class AgendaEntry(msgspec.Struct, frozen=True, kw_only=True):
+    starts_at: datetime
+    title: str
+    speakers: list[str] = msgspec.field(default_factory=list)
 
 
 class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only=True):
@@ -279,6 +331,8 @@ class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only
     items: int
     """How many items the agenda has."""
     url: str
+    entries: list[AgendaEntry] = msgspec.field(default_factory=list)
+    """The items themselves, in order of time: invites carry them in their DESCRIPTION."""
 
 
 class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_only=True):
@@ -302,7 +356,9 @@ RegistryEvent = (
     | ApiKeyIssued
     | ApiKeyRevoked
 )
-SchedulingEvent = MeetingScheduled | MeetingStarted | MeetingEnded | MeetingCancelled
+SchedulingEvent = (
+    MeetingScheduled | MeetingUpdated | MeetingStarted | MeetingEnded | MeetingCancelled
+)
 AgendaEvent = AgendaPublished | SummaryPublished
 AnyEvent = RegistryEvent | SchedulingEvent | AgendaEvent
 
@@ -317,6 +373,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ApiKeyIssued,
     ApiKeyRevoked,
     MeetingScheduled,
+    MeetingUpdated,
     MeetingStarted,
     MeetingEnded,
     MeetingCancelled,

@@ -16,9 +16,10 @@ from icalendar import Calendar
 from icalendar import Event as VEvent
 
 from services.scheduling.ical import (
-    Invite,
-    InviteAttendee,
-    InviteSite,
+    Attendee,
+    CalendarMeeting,
+    CalendarSession,
+    CalendarSite,
     render_invite,
     uid_of,
     utc_offset,
@@ -27,32 +28,47 @@ from services.scheduling.ical import (
 MEETING = UUID("0190a000-0000-7000-8000-00000000abcd")
 START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
 STAMP = datetime(2026, 9, 1, 12, 30, tzinfo=UTC)
-GEORGIEVSK = InviteSite(
-    "Центральная библиотека г. Георгиевска", "Ставропольский край", "Europe/Moscow"
+GEORGIEVSK = CalendarSite(
+    UUID(int=11),
+    "Центральная библиотека г. Георгиевска",
+    "Ставропольский край",
+    "Europe/Moscow",
 )
-VLADIVOSTOK = InviteSite("Библиотека им. Горького", "Приморский край", "Asia/Vladivostok")
+VLADIVOSTOK = CalendarSite(
+    UUID(int=12), "Библиотека им. Горького", "Приморский край", "Asia/Vladivostok"
+)
 ATTENDEES = [
-    InviteAttendee("Мария Иванова", "maria@example.org"),
-    InviteAttendee('Петров, Пётр; "Петя"', "petr@example.org"),
-    InviteAttendee("John O'Neil", "john@example.org"),
+    Attendee("Мария Иванова", "maria@example.org"),
+    Attendee('Петров, Пётр; "Петя"', "petr@example.org"),
+    Attendee("John O'Neil", "john@example.org"),
 ]
 
 
-def invite(**changes: Any) -> Invite:
+def invite(**changes: Any) -> CalendarMeeting:
+    """The meeting of these tests, written in its first site's zone (UTC without sites)."""
+    starts_at = changes.pop("starts_at", START)
+    ends_at = changes.pop("ends_at", START + timedelta(hours=2))
+    meeting_id = changes.get("meeting_id", MEETING)
+    sites = changes.get("sites", [GEORGIEVSK, VLADIVOSTOK])
     fields: dict[str, Any] = {
-        "meeting_id": MEETING,
+        "meeting_id": meeting_id,
         "title": "Телемост «Георгиевск — Антрацит»",
         "kind": "telebridge",
         "status": "scheduled",
-        "starts_at": START,
-        "ends_at": START + timedelta(hours=2),
+        "timezone": sites[0].timezone if sites else "UTC",
         "sequence": 0,
-        "sites": [GEORGIEVSK, VLADIVOSTOK],
-        "attendees": ATTENDEES,
+        "sessions": [CalendarSession(meeting_id, starts_at, ends_at)],
+        "sites": sites,
         "organizer_email": "meetings@telebridge.example",
         "url": f"https://scheduling.example/meetings/{MEETING}",
     }
-    return Invite(**(fields | changes))
+    return CalendarMeeting(**(fields | changes))
+
+
+def render(
+    meeting: CalendarMeeting, stamp: datetime = STAMP, attendees: list[Attendee] = ATTENDEES
+) -> bytes:
+    return render_invite(meeting, attendees, stamp)
 
 
 def parse(data: bytes) -> tuple[Calendar, VEvent]:
@@ -91,7 +107,7 @@ def escaped(text: str) -> str:
 
 
 def test_an_invite_is_a_request_with_the_meeting_in_it() -> None:
-    calendar, event = parse(render_invite(invite(sequence=4), STAMP))
+    calendar, event = parse(render(invite(sequence=4)))
 
     assert calendar["METHOD"] == "REQUEST"
     assert calendar["VERSION"] == "2.0"
@@ -106,7 +122,7 @@ def test_an_invite_is_a_request_with_the_meeting_in_it() -> None:
 
 
 def test_a_cancelled_meeting_is_a_cancel_with_status_cancelled() -> None:
-    calendar, event = parse(render_invite(invite(status="cancelled", sequence=2), STAMP))
+    calendar, event = parse(render(invite(status="cancelled", sequence=2)))
 
     assert calendar["METHOD"] == "CANCEL"
     assert event["STATUS"] == "CANCELLED"
@@ -116,16 +132,16 @@ def test_a_cancelled_meeting_is_a_cancel_with_status_cancelled() -> None:
 
 
 def test_the_uid_is_stable_for_a_meeting_and_differs_between_meetings() -> None:
-    first = parse(render_invite(invite(), STAMP))[1]["UID"]
-    changed = parse(render_invite(invite(title="Другое", sequence=5), STAMP + timedelta(1)))[1]
-    other = parse(render_invite(invite(meeting_id=UUID(int=1)), STAMP))[1]["UID"]
+    first = parse(render(invite()))[1]["UID"]
+    changed = parse(render(invite(title="Другое", sequence=5), STAMP + timedelta(1)))[1]
+    other = parse(render(invite(meeting_id=UUID(int=1))))[1]["UID"]
 
     assert first == changed["UID"] == uid_of(MEETING)
     assert other != first
 
 
 def test_every_attendee_is_invited_by_name_with_an_rsvp() -> None:
-    _, event = parse(render_invite(invite(), STAMP))
+    _, event = parse(render(invite()))
     attendees = as_list(event.get("ATTENDEE"))
 
     assert [str(a) for a in attendees] == [f"mailto:{a.email}" for a in ATTENDEES]
@@ -137,21 +153,19 @@ def test_every_attendee_is_invited_by_name_with_an_rsvp() -> None:
 
 
 def test_the_organizer_is_the_service_address_in_the_hosts_name() -> None:
-    _, event = parse(render_invite(invite(), STAMP))
+    _, event = parse(render(invite()))
 
     assert str(event["ORGANIZER"]) == "mailto:meetings@telebridge.example"
     assert event["ORGANIZER"].params["CN"] == GEORGIEVSK.name
 
 
 def test_an_invite_without_attendees_has_no_attendee_lines() -> None:
-    _, event = parse(render_invite(invite(attendees=[]), STAMP))
+    _, event = parse(render(invite(), attendees=[]))
     assert as_list(event.get("ATTENDEE")) == []
 
 
 def test_dtstamp_is_in_utc() -> None:
-    data = render_invite(
-        invite(), datetime(2026, 9, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
-    )
+    data = render(invite(), datetime(2026, 9, 1, 15, 30, tzinfo=timezone(timedelta(hours=3))))
     _, event = parse(data)
 
     assert "DTSTAMP:20260901T123000Z" in unfolded(data)
@@ -164,10 +178,10 @@ def test_dtstamp_is_in_utc() -> None:
     [(GEORGIEVSK, "20261001T100000"), (VLADIVOSTOK, "20261001T170000")],
 )
 def test_times_are_in_the_hosts_zone_and_the_same_instant(
-    host: InviteSite, local_start: str
+    host: CalendarSite, local_start: str
 ) -> None:
     others = [site for site in (GEORGIEVSK, VLADIVOSTOK) if site != host]
-    data = render_invite(invite(sites=[host, *others]), STAMP)
+    data = render(invite(sites=[host, *others]))
     calendar, event = parse(data)
 
     assert event["DTSTART"].params["TZID"] == host.timezone
@@ -182,12 +196,12 @@ def test_times_are_in_the_hosts_zone_and_the_same_instant(
 
 def test_an_input_in_any_offset_gives_the_same_instants() -> None:
     local = timezone(timedelta(hours=5, minutes=30))
-    _, event = parse(render_invite(invite(starts_at=START.astimezone(local)), STAMP))
+    _, event = parse(render(invite(starts_at=START.astimezone(local))))
     assert event.decoded("DTSTART") == START
 
 
 def test_a_meeting_without_known_sites_is_written_in_utc() -> None:
-    calendar, event = parse(render_invite(invite(sites=[]), STAMP))
+    calendar, event = parse(render(invite(sites=[])))
 
     assert event.decoded("DTSTART") == START
     assert calendar.get_missing_tzids() == set()
@@ -195,7 +209,7 @@ def test_a_meeting_without_known_sites_is_written_in_utc() -> None:
 
 
 def test_the_description_gives_each_sites_local_time() -> None:
-    _, event = parse(render_invite(invite(), STAMP))
+    _, event = parse(render(invite()))
     description = str(event["DESCRIPTION"])
 
     assert description.startswith("Телемост: Телемост «Георгиевск — Антрацит»")
@@ -209,7 +223,7 @@ def test_the_description_gives_each_sites_local_time() -> None:
 
 def test_lines_fold_at_75_octets_without_splitting_a_character() -> None:
     long_title = "Онлайн-мастерская «Библиотека — территория чтения», " * 6
-    data = render_invite(invite(title=long_title.strip()), STAMP)
+    data = render(invite(title=long_title.strip()))
 
     for line in physical_lines(data):
         assert len(line) <= 75, line
@@ -229,7 +243,7 @@ TITLE_ALPHABET = st.one_of(
 @hypothesis_settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=st.text(TITLE_ALPHABET, min_size=1, max_size=200))
 def test_any_title_folds_into_valid_utf8_and_round_trips(title: str) -> None:
-    data = render_invite(invite(title=title, sites=[GEORGIEVSK]), STAMP)
+    data = render(invite(title=title, sites=[GEORGIEVSK]))
 
     for line in physical_lines(data):
         assert len(line) <= 75, line
@@ -241,7 +255,7 @@ def test_any_title_folds_into_valid_utf8_and_round_trips(title: str) -> None:
 
 @pytest.mark.parametrize("title", ["Строка 1\r\nСтрока 2", "Строка 1\rСтрока 2"])
 def test_a_windows_line_break_in_a_title_becomes_one_line_break(title: str) -> None:
-    data = render_invite(invite(title=title), STAMP)
+    data = render(invite(title=title))
 
     physical_lines(data)  # no bare CR reaches the file
     assert str(parse(data)[1]["SUMMARY"]) == "Строка 1\nСтрока 2"
@@ -256,8 +270,8 @@ NAME_ALPHABET = st.one_of(
 @hypothesis_settings(max_examples=40, deadline=None)
 @given(name=st.text(NAME_ALPHABET, min_size=1, max_size=80).filter(str.strip))
 def test_any_attendee_name_survives_as_its_cn(name: str) -> None:
-    attendees = [InviteAttendee(name, "a@example.org")]
-    data = render_invite(invite(attendees=attendees, sites=[]), STAMP)  # no zones: faster
+    attendees = [Attendee(name, "a@example.org")]
+    data = render(invite(sites=[]), attendees=attendees)  # no zones: faster
 
     for line in physical_lines(data):
         assert len(line) <= 75, line
@@ -291,7 +305,7 @@ def test_utc_offset_of_a_naive_time_is_zero() -> None:
 
 def test_an_invite_nobody_is_invited_to_yet_is_published() -> None:
     """RFC 5546 asks REQUEST and CANCEL for at least one ATTENDEE; PUBLISH needs none."""
-    calendar, event = parse(render_invite(invite(attendees=[]), STAMP))
+    calendar, event = parse(render(invite(), attendees=[]))
     assert calendar["METHOD"] == "PUBLISH"
     assert "ATTENDEE" not in event
 
@@ -301,7 +315,7 @@ def test_a_meeting_over_several_days_gives_each_site_its_end_date() -> None:
         starts_at=datetime(2030, 10, 1, 6, 0, tzinfo=UTC),
         ends_at=datetime(2030, 10, 9, 14, 0, tzinfo=UTC),
     )
-    _, event = parse(render_invite(workshop, STAMP))
+    _, event = parse(render(workshop))
     description = str(event["DESCRIPTION"])
     assert "01.10.2030 09:00–09.10.2030 17:00 (Europe/Moscow" in description
     assert "01.10.2030 16:00–10.10.2030 00:00 (Asia/Vladivostok" in description
@@ -317,13 +331,13 @@ def test_a_meeting_over_several_days_gives_each_site_its_end_date() -> None:
 def test_the_strict_ical_package_reads_the_same_invite(title: str) -> None:
     """`ical` parses strictly and shares no code with `icalendar`, which wrote the file."""
     written = invite(title=title, sequence=3)
-    calendar = IcsCalendarStream.calendar_from_ics(render_invite(written, STAMP).decode())
+    calendar = IcsCalendarStream.calendar_from_ics(render(written).decode())
     (event,) = calendar.events
     assert event.summary == title
     assert event.uid == f"{MEETING}@telebridge"
     assert event.sequence == 3
-    assert event.dtstart.astimezone(UTC) == written.starts_at
-    assert event.dtend.astimezone(UTC) == written.ends_at
+    assert event.dtstart.astimezone(UTC) == START
+    assert event.dtend.astimezone(UTC) == START + timedelta(hours=2)
     assert [(a.common_name, a.uri) for a in event.attendees] == [
         (attendee.name, f"mailto:{attendee.email}") for attendee in ATTENDEES
     ]
@@ -332,11 +346,11 @@ def test_the_strict_ical_package_reads_the_same_invite(title: str) -> None:
 
 def test_an_answer_becomes_the_attendees_partstat_and_a_role_its_role() -> None:
     answered = [
-        InviteAttendee("Ольга Арутинова", "olga@example.org", "accepted", "moderator"),
-        InviteAttendee("Анна Ким", "kim@example.org", "declined", "speaker"),
-        InviteAttendee("Гость", "guest@example.org", "tentative", "guest"),
+        Attendee("Ольга Арутинова", "olga@example.org", "accepted", "moderator"),
+        Attendee("Анна Ким", "kim@example.org", "declined", "speaker"),
+        Attendee("Гость", "guest@example.org", "tentative", "guest"),
     ]
-    _, event = parse(render_invite(invite(attendees=answered), STAMP))
+    _, event = parse(render(invite(), attendees=answered))
     found = {
         str(attendee).removeprefix("mailto:"): (
             attendee.params["PARTSTAT"],
