@@ -1,0 +1,561 @@
+"""Cross-region slot search: when can every site meet, and how comfortable is it for each.
+
+Pure: the sites' constraints come in as `SiteConstraints`, found slots and explanations go
+out. Two readings of the same rules live here on purpose. `violations` judges one proposed
+time, as scheduling does; `search` builds each site's free time as intervals and intersects
+them, which is fast over weeks of 5-minute grid. The property tests hold one against the
+other.
+
+A site's working time on a local date is its working ranges of that weekday, placed on that
+date's wall clock in the site's zone (so a DST change moves them in UTC), unless the date is
+a public holiday or a blackout day. A slot must lie inside one working range of every site
+and keep `buffer` away from the sites' other meetings.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import holidays
+import msgspec
+
+from shared.events import TimeRange, WorkingHours
+
+Interval = tuple[datetime, datetime]
+ConstraintKind = Literal["working-hours", "public-holiday", "blackout-day", "busy"]
+Comfort = Literal["comfortable", "early", "late", "early and late"]
+
+ASSUMED_WORKING_HOURS = WorkingHours(
+    **{day: [TimeRange(time(9), time(18))] for day in ("mon", "tue", "wed", "thu", "fri")}
+)
+"""What an organization that has not told its working hours is taken to work."""
+
+COMFORT_START = time(10)
+COMFORT_END = time(17)
+"""Local times between which a meeting is comfortable for a site: not 08:00 in Vladivostok,
+not 18:00 in Kaliningrad."""
+
+MAX_WINDOW = timedelta(days=93)
+PER_DAY = 2
+"""How many candidates of one day come before other days' in the ranking."""
+MIN_SITES = 2
+WINDOW_EXTENSIONS = (timedelta(days=7), timedelta(days=14), timedelta(days=28))
+
+
+@dataclass(frozen=True)
+class SiteConstraints:
+    """What limits one organization's times, in its own zone."""
+
+    organization_id: UUID
+    name: str
+    timezone: str
+    working_hours: WorkingHours | None = None
+    """None: not told, `ASSUMED_WORKING_HOURS` apply."""
+    blackout_dates: frozenset[date] = frozenset()
+    holidays_country: str | None = None
+    holidays_subdivision: str | None = None
+    busy: tuple[Interval, ...] = ()
+    """Other meetings of the organization, in UTC."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def hours(self) -> WorkingHours:
+        return self.working_hours or ASSUMED_WORKING_HOURS
+
+    def day_off(self, day: date) -> ConstraintKind | None:
+        if day in self.blackout_dates:
+            return "blackout-day"
+        if self.holidays_country and day in public_holidays(
+            self.holidays_country, self.holidays_subdivision, day.year
+        ):
+            return "public-holiday"
+        return None
+
+    def working_ranges(self, day: date) -> list[Interval]:
+        """The day's working ranges on its wall clock, as UTC instants (days off aside)."""
+        zone = self.zone
+        return [
+            (_instant(day, start, zone), _instant(day, end, zone))
+            for start, end in _merged(self.hours().days()[day.weekday()])
+        ]
+
+
+@cache
+def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+class Violation(msgspec.Struct, frozen=True, kw_only=True):
+    """One constraint one site's time breaks."""
+
+    organization_id: UUID
+    site: str
+    constraint: ConstraintKind
+    message: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def violations(
+    sites: Sequence[SiteConstraints],
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    buffer: timedelta = timedelta(0),
+) -> list[Violation]:
+    """Every constraint the time `starts_at`–`ends_at` breaks, site by site."""
+    found = []
+    for site in sites:
+        for kind, message in _site_violations(site, starts_at, ends_at, buffer):
+            found.append(
+                Violation(
+                    organization_id=site.organization_id,
+                    site=site.name,
+                    constraint=kind,
+                    message=f"{site.name}: {message}",
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                )
+            )
+    return found
+
+
+def _site_violations(
+    site: SiteConstraints, starts_at: datetime, ends_at: datetime, buffer: timedelta
+) -> Iterator[tuple[ConstraintKind, str]]:
+    zone = site.zone
+    local_start = starts_at.astimezone(zone)
+    local_end = ends_at.astimezone(zone)
+    shown = f"{local_start:%Y-%m-%d %H:%M}–{local_end:%H:%M} {site.timezone}"
+    last_day = (ends_at - timedelta(microseconds=1)).astimezone(zone).date()
+    day = local_start.date()
+    while day <= last_day:
+        off = site.day_off(day)
+        if off == "public-holiday":
+            yield off, f"{day:%Y-%m-%d} is a public holiday"
+        elif off == "blackout-day":
+            yield off, f"{day:%Y-%m-%d} is a blackout day"
+        day += timedelta(days=1)
+    ranges = site.working_ranges(local_start.date())
+    if not any(start <= starts_at and ends_at <= end for start, end in ranges):
+        hours = ", ".join(
+            f"{r_start.astimezone(zone):%H:%M}–{r_end.astimezone(zone):%H:%M}"
+            for r_start, r_end in ranges
+        )
+        yield (
+            "working-hours",
+            f"{shown} is outside working hours ({hours or 'a day off'})",
+        )
+    for busy_start, busy_end in site.busy:
+        if busy_start < ends_at + buffer and busy_end > starts_at - buffer:
+            how = "overlaps" if busy_start < ends_at and busy_end > starts_at else "is too close to"
+            yield (
+                "busy",
+                f"{shown} {how} another meeting at "
+                f"{busy_start.astimezone(zone):%Y-%m-%d %H:%M}–{busy_end.astimezone(zone):%H:%M}",
+            )
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    sites: Sequence[SiteConstraints]
+    duration: timedelta
+    window: Interval
+    granularity: timedelta = timedelta(minutes=30)
+    buffer: timedelta = timedelta(0)
+    limit: int = 10
+
+
+class SiteTime(msgspec.Struct, frozen=True, kw_only=True):
+    """A candidate as one site sees it."""
+
+    organization_id: UUID
+    name: str
+    timezone: str
+    starts_at: datetime
+    """Local, with the site's UTC offset."""
+    ends_at: datetime
+    comfort: Comfort
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    starts_at: datetime
+    ends_at: datetime
+    score: int
+    """100 when every site is between 10:00 and 17:00; less for each minute outside."""
+    sites: list[SiteTime]
+    reasons: list[str]
+
+
+class Blocker(msgspec.Struct, frozen=True, kw_only=True):
+    """Why no time suits: one site alone, two sites together, or all of them."""
+
+    organization_ids: list[UUID]
+    sites: list[str]
+    constraint: ConstraintKind | Literal["no-common-time"]
+    message: str
+
+
+class Relaxation(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    kind: Literal["longer-window", "shorter-duration", "fewer-sites", "smaller-buffer"]
+    message: str
+    first: Candidate
+    window_end: datetime | None = None
+    duration_minutes: int | None = None
+    without_organization_id: UUID | None = None
+    buffer_minutes: int | None = None
+
+
+class SlotSearchResult(msgspec.Struct, frozen=True, kw_only=True):
+    candidates: list[Candidate]
+    blockers: list[Blocker] = msgspec.field(default_factory=list)
+    relaxations: list[Relaxation] = msgspec.field(default_factory=list)
+
+
+def search(query: SlotQuery) -> SlotSearchResult:
+    """The best candidates; if there are none, what blocks and what would help."""
+    starts = feasible_starts(query)
+    if starts:
+        return SlotSearchResult(candidates=_ranked(query, starts))
+    return SlotSearchResult(candidates=[], blockers=blockers(query), relaxations=relaxations(query))
+
+
+def feasible_starts(query: SlotQuery) -> list[datetime]:
+    """Every grid start at which all sites are free for the whole duration."""
+    common = _intersection([free_time(site, query) for site in query.sites])
+    return list(_grid_starts(common, query))
+
+
+def free_time(site: SiteConstraints, query: SlotQuery) -> list[Interval]:
+    """The site's working time in the window, days off and its other meetings (with the
+    buffer) taken out; working ranges are kept apart, never merged across."""
+    return _without(_working_time(site, query.window), _padded(site.busy, query.buffer))
+
+
+def _working_time(
+    site: SiteConstraints, window: Interval, *, days_off: bool = True
+) -> list[Interval]:
+    zone = site.zone
+    first = window[0].astimezone(zone).date() - timedelta(days=1)
+    last = window[1].astimezone(zone).date() + timedelta(days=1)
+    found = []
+    day = first
+    while day <= last:
+        if not (days_off and site.day_off(day)):
+            for start, end in site.working_ranges(day):
+                clipped = (max(start, window[0]), min(end, window[1]))
+                if clipped[0] < clipped[1]:
+                    found.append(clipped)
+        day += timedelta(days=1)
+    return sorted(found)
+
+
+def _padded(busy: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    return sorted((start - buffer, end + buffer) for start, end in busy)
+
+
+def _without(pieces: list[Interval], taken: list[Interval]) -> list[Interval]:
+    result = []
+    for start, end in pieces:
+        cursor = start
+        for taken_start, taken_end in taken:
+            if taken_end <= cursor or taken_start >= end:
+                continue
+            if taken_start > cursor:
+                result.append((cursor, taken_start))
+            cursor = max(cursor, taken_end)
+        if cursor < end:
+            result.append((cursor, end))
+    return result
+
+
+def _intersection(per_site: list[list[Interval]]) -> list[Interval]:
+    if not per_site:
+        return []
+    common = per_site[0]
+    for pieces in per_site[1:]:
+        common = _intersect_two(common, pieces)
+    return common
+
+
+def _intersect_two(left: list[Interval], right: list[Interval]) -> list[Interval]:
+    result = []
+    for start, end in left:
+        # Pieces of one site never overlap, so `right` sorted by start is sorted by end too.
+        index = bisect.bisect_right(right, (start, start))
+        index = max(0, index - 1)
+        for other_start, other_end in right[index:]:
+            if other_start >= end:
+                break
+            low, high = max(start, other_start), min(end, other_end)
+            if low < high:
+                result.append((low, high))
+    return sorted(result)
+
+
+def _grid_starts(pieces: list[Interval], query: SlotQuery) -> Iterator[datetime]:
+    step = query.granularity
+    window_start, window_end = query.window
+    for start, end in pieces:
+        candidate = _aligned(max(start, window_start), step)
+        last_end = min(end, window_end)
+        while candidate + query.duration <= last_end:
+            yield candidate
+            candidate += step
+
+
+def _aligned(moment: datetime, step: timedelta) -> datetime:
+    """The first instant at or after `moment` on the grid of `step` counted from 00:00 UTC."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    steps = -((epoch - moment) // step)
+    return epoch + steps * step
+
+
+def grid(query: SlotQuery) -> Iterator[datetime]:
+    """Every start the search considers, fitting or not."""
+    candidate = _aligned(query.window[0], query.granularity)
+    while candidate + query.duration <= query.window[1]:
+        yield candidate
+        candidate += query.granularity
+
+
+# --- ranking ----------------------------------------------------------------------------
+
+
+def _ranked(query: SlotQuery, starts: list[datetime]) -> list[Candidate]:
+    candidates = sorted(
+        (_candidate(query.sites, start, start + query.duration) for start in starts),
+        key=lambda c: (-c.score, c.starts_at),
+    )
+    chosen: list[Candidate] = []
+    per_day: dict[date, int] = {}
+    later: list[Candidate] = []
+    for candidate in candidates:
+        day = candidate.sites[0].starts_at.date() if candidate.sites else candidate.starts_at.date()
+        if per_day.get(day, 0) < PER_DAY:
+            per_day[day] = per_day.get(day, 0) + 1
+            chosen.append(candidate)
+        else:
+            later.append(candidate)
+        if len(chosen) == query.limit:
+            return chosen
+    return (chosen + later)[: query.limit]
+
+
+def _candidate(
+    sites: Sequence[SiteConstraints], starts_at: datetime, ends_at: datetime
+) -> Candidate:
+    seen: list[SiteTime] = []
+    penalties: list[int] = []
+    reasons: list[str] = []
+    for site in sites:
+        local_start, local_end = starts_at.astimezone(site.zone), ends_at.astimezone(site.zone)
+        early = _minutes(COMFORT_START) - _minutes(local_start.time())
+        late = _minutes(local_end.time()) - _minutes(COMFORT_END)
+        if local_end.date() != local_start.date():
+            late = 24 * 60
+        early, late = max(0, early), max(0, late)
+        comfort: Comfort = (
+            "early and late"
+            if early and late
+            else "early"
+            if early
+            else "late"
+            if late
+            else "comfortable"
+        )
+        if early:
+            reasons.append(f"starts at {local_start:%H:%M} in {site.name}, early")
+        if late:
+            reasons.append(f"ends at {local_end:%H:%M} in {site.name}, late")
+        penalties.append(early + late)
+        seen.append(
+            SiteTime(
+                organization_id=site.organization_id,
+                name=site.name,
+                timezone=site.timezone,
+                starts_at=local_start,
+                ends_at=local_end,
+                comfort=comfort,
+            )
+        )
+    worst = max(penalties, default=0)
+    average = sum(penalties) / len(penalties) if penalties else 0
+    score = max(0, round(100 - (worst + average) / 3))
+    if not reasons:
+        reasons.append(
+            f"between {COMFORT_START:%H:%M} and {COMFORT_END:%H:%M} local time at every site"
+        )
+    return Candidate(starts_at=starts_at, ends_at=ends_at, score=score, sites=seen, reasons=reasons)
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+# --- when nothing fits ------------------------------------------------------------------
+
+
+def blockers(query: SlotQuery) -> list[Blocker]:
+    """Sites that have no time alone, pairs that share none, or none common to all."""
+    found = []
+    alone = {}
+    for site in query.sites:
+        alone[site.organization_id] = _fits(query, [free_time(site, query)])
+        if not alone[site.organization_id]:
+            kind, message = _why_site_blocks(site, query)
+            found.append(
+                Blocker(
+                    organization_ids=[site.organization_id],
+                    sites=[site.name],
+                    constraint=kind,
+                    message=f"{site.name}: {message}",
+                )
+            )
+    if found:
+        return found
+    for index, first in enumerate(query.sites):
+        for second in query.sites[index + 1 :]:
+            if _fits(query, [free_time(first, query), free_time(second, query)]):
+                continue
+            hours_only = replace(query, buffer=timedelta(0))
+            overlap = _fits(
+                hours_only,
+                [_working_time(first, query.window), _working_time(second, query.window)],
+            )
+            blocking: ConstraintKind = "busy" if overlap else "working-hours"
+            reason = (
+                "their other meetings leave no common free time"
+                if overlap
+                else "their working hours do not overlap long enough on the same days"
+            )
+            found.append(
+                Blocker(
+                    organization_ids=[first.organization_id, second.organization_id],
+                    sites=[first.name, second.name],
+                    constraint=blocking,
+                    message=f"{first.name} and {second.name}: {reason}",
+                )
+            )
+    if found:
+        return found
+    return [
+        Blocker(
+            organization_ids=[site.organization_id for site in query.sites],
+            sites=[site.name for site in query.sites],
+            constraint="no-common-time",
+            message="every two sites can meet, but no time suits all of them at once",
+        )
+    ]
+
+
+def _why_site_blocks(site: SiteConstraints, query: SlotQuery) -> tuple[ConstraintKind, str]:
+    hours_only = replace(query, buffer=timedelta(0))
+    if not _fits(hours_only, [_working_time(site, query.window, days_off=False)]):
+        return "working-hours", "no working hours long enough in the window"
+    if not _fits(hours_only, [_working_time(site, query.window)]):
+        zone = site.zone
+        first = query.window[0].astimezone(zone).date()
+        last = query.window[1].astimezone(zone).date()
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        holiday = [day for day in days if site.day_off(day) == "public-holiday"]
+        kind: ConstraintKind = "public-holiday" if holiday else "blackout-day"
+        listed = ", ".join(f"{day:%Y-%m-%d}" for day in (holiday or days)[:5])
+        return kind, f"its working days in the window are days off ({listed})"
+    return "busy", "other meetings (with the buffer) take all its working time in the window"
+
+
+def _fits(query: SlotQuery, per_site: list[list[Interval]]) -> bool:
+    return next(_grid_starts(_intersection(per_site), query), None) is not None
+
+
+def relaxations(query: SlotQuery) -> list[Relaxation]:
+    """The nearest changes to the query that find a time, each with its best candidate."""
+    found = []
+    for extension in WINDOW_EXTENSIONS:
+        window = (query.window[0], query.window[1] + extension)
+        first = _first_best(replace(query, window=window))
+        if first:
+            found.append(
+                Relaxation(
+                    kind="longer-window",
+                    message=f"a window {extension.days} days longer, until {window[1]:%Y-%m-%d}",
+                    first=first,
+                    window_end=window[1],
+                )
+            )
+            break
+    duration = query.duration - query.granularity
+    while duration >= max(query.granularity, timedelta(minutes=15)):
+        first = _first_best(replace(query, duration=duration))
+        if first:
+            minutes = int(duration.total_seconds() // 60)
+            found.append(
+                Relaxation(
+                    kind="shorter-duration",
+                    message=f"a meeting of {minutes} minutes",
+                    first=first,
+                    duration_minutes=minutes,
+                )
+            )
+            break
+        duration -= query.granularity
+    if len(query.sites) > MIN_SITES:
+        for site in query.sites[1:]:
+            first = _first_best(replace(query, sites=[s for s in query.sites if s is not site]))
+            if first:
+                found.append(
+                    Relaxation(
+                        kind="fewer-sites",
+                        message=f"without {site.name}",
+                        first=first,
+                        without_organization_id=site.organization_id,
+                    )
+                )
+    if query.buffer:
+        first = _first_best(replace(query, buffer=timedelta(0)))
+        if first:
+            found.append(
+                Relaxation(
+                    kind="smaller-buffer",
+                    message="no buffer around other meetings",
+                    first=first,
+                    buffer_minutes=0,
+                )
+            )
+    return found
+
+
+def _first_best(query: SlotQuery) -> Candidate | None:
+    starts = feasible_starts(query)
+    return _ranked(replace(query, limit=1), starts)[0] if starts else None
+
+
+# --- wall clock -------------------------------------------------------------------------
+
+
+def _merged(ranges: Sequence[TimeRange]) -> list[tuple[time, time]]:
+    """Ranges of one day in order, those that touch or overlap joined."""
+    merged: list[tuple[time, time]] = []
+    for item in sorted(ranges, key=lambda r: r.start):
+        if merged and item.start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], item.end))
+        else:
+            merged.append((item.start, item.end))
+    return merged
+
+
+def _instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
