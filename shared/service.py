@@ -71,7 +71,8 @@ class ServiceDefinition:
     """The service's own `.sql` files."""
     read_models: Sequence[tuple[str, Path]] = ()
     """Migration sources of shared read models it keeps, applied before its own."""
-    consumers: Sequence[EventConsumer[Any]] = ()
+    consumers: Sequence[EventConsumer[Any] | Callable[[Any], EventConsumer[Any]]] = ()
+    """Consumers, or functions making one from the service's settings when it needs them."""
     workers: Sequence[tuple[str, Worker]] = ()
     """Named background loops, each restarted if it fails."""
     on_start: Sequence[Worker] = ()
@@ -201,7 +202,10 @@ async def _start(
     ]
     loops += [
         (consumer.name, ConsumerWorker(pool, js, consumer, settings.nats).run)
-        for consumer in definition.consumers
+        for consumer in (
+            entry if isinstance(entry, EventConsumer) else entry(settings)
+            for entry in definition.consumers
+        )
     ]
     loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
     tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]

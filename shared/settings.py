@@ -77,6 +77,25 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
 
+class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The server that takes outgoing mail; `telebridge dev` runs one on 127.0.0.1."""
+
+    host: str = "127.0.0.1"
+    port: int = 8025
+    username: str = ""
+    password: str = ""
+    """Log in with these when `username` is set."""
+    start_tls: bool = False
+    """Upgrade the connection with STARTTLS (port 587)."""
+    use_tls: bool = False
+    """Speak TLS from the start (port 465)."""
+    timeout: float = 30.0
+    max_attempts: int = 12
+    """Tries before a mail the server keeps refusing for the time being is given up."""
+    retry_after: float = 30.0
+    """Seconds before the first retry; each next one waits twice as long, up to an hour."""
+
+
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What every service needs; each service extends it with its own fields."""
 
@@ -155,6 +174,7 @@ class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):
     """Address written as ORGANIZER of invites, where calendar replies go."""
     clock_max_sleep: float = 30.0
     """Longest the meeting clock sleeps before it looks again for meetings due."""
+    smtp: SmtpSettings = SmtpSettings()
 
 
 class AgendaSettings(ServiceSettings, frozen=True, kw_only=True):

@@ -19,7 +19,7 @@ from services.agenda.schemas import Agenda, AgendaPut
 from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, database_unavailable
-from shared.events import AgendaPublished, SummaryPublished, new_id
+from shared.events import AgendaEntry, AgendaPublished, SummaryPublished, new_id
 from shared.http.problems import FieldError, invalid_fields, unknown_meeting
 
 log = structlog.get_logger(__name__)
@@ -69,6 +69,10 @@ async def put_agenda(
             meeting_id=meeting_id,
             items=len(items),
             url=agenda_url(base_url, meeting_id),
+            entries=[
+                AgendaEntry(starts_at=item.starts_at, title=item.title, speakers=item.speakers)
+                for item in items
+            ],
         ),
     )
     await store.request_summary(connection, meeting_id)

@@ -19,7 +19,6 @@ from litestar.params import FromPath, JSONBody
 from nats.micro import add_service
 from nats.micro.request import Request as MicroRequest
 
-from services.registry.organizations import require_own_organization
 from services.registry.schemas import (
     AttendanceStatistics,
     CheckIn,
@@ -33,7 +32,7 @@ from services.registry.signup import known_meeting
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct, as_structs, fetch_one
 from shared.events import AttendanceRecorded, new_id
-from shared.http.auth import KEY_SECURITY, Caller
+from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.params import Caller as CallerParam
 from shared.http.params import Transaction
 from shared.http.problems import Problem, invalid, unknown_meeting

@@ -22,7 +22,7 @@ from services.registry.schemas import (
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.events import OrganizationKind, OrganizationUpserted, new_id
-from shared.http.auth import KEY_SECURITY, Caller, operator_guard
+from shared.http.auth import KEY_SECURITY, Caller, operator_guard, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,
@@ -185,16 +185,6 @@ class OrganizationController(Controller):
         for index, raw in enumerate(data.rows, start=1):
             results.append(await _import_row(connection, raw, index, seen, dry_run=data.dry_run))
         return ImportReport(dry_run=data.dry_run, results=results)
-
-
-def require_own_organization(caller: Caller, organization_id: UUID) -> None:
-    """A partner key acts for its own organization only: 403 for any other (they are public)."""
-    if not caller.acts_for(organization_id):
-        raise Problem(
-            403,
-            "other-organization",
-            f"this key acts for organization {caller.organization_id}, not {organization_id}",
-        )
 
 
 def organization_of(row: Any) -> Organization:

@@ -9,12 +9,11 @@ import asyncpg
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from services.registry.organizations import require_own_organization
 from services.registry.schemas import Person, PersonCreate, PersonFields
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct
 from shared.events import PersonUpserted, new_id
-from shared.http.auth import KEY_SECURITY, Caller
+from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam

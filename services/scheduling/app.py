@@ -1,4 +1,5 @@
-"""Scheduling: meetings with their sites, the meeting clock, and iCalendar invites."""
+"""Scheduling: meetings with their sites and sessions, slot search, the meeting clock,
+iCalendar invites and the mail that carries them, and subscription feeds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from litestar import Litestar
 from nats.aio.client import Client as NATS
 
 from services.scheduling.clock import run_clock
-from services.scheduling.consumers import REGISTRY_EVENTS
+from services.scheduling.consumers import agenda_events, registry_events
+from services.scheduling.feeds import CalendarController, FeedController
+from services.scheduling.mail.sender import run_sender
+from services.scheduling.meetings import Context
 from services.scheduling.routes import MeetingController
+from services.scheduling.slot_search import SlotController
 from shared.db import Pool
 from shared.readmodels import registry
 from shared.service import Runtime, ServiceDefinition, build_app
@@ -18,23 +23,38 @@ from shared.settings import SchedulingSettings, load_settings
 
 NAME = "scheduling"
 MEETINGS_CHANNEL = f"{NAME}.meetings"
+MAIL_CHANNEL = f"{NAME}.outgoing_mail"
 
 
 async def meeting_clock(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, SchedulingSettings)
-    await run_clock(runtime.pool, runtime.notifier, MEETINGS_CHANNEL, settings.clock_max_sleep)
+    await run_clock(
+        runtime.pool,
+        runtime.notifier,
+        MEETINGS_CHANNEL,
+        settings.clock_max_sleep,
+        Context.of(settings),
+    )
+
+
+async def mail_sender(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, SchedulingSettings)
+    await run_sender(
+        runtime.pool, runtime.notifier, MAIL_CHANNEL, settings.smtp, settings.clock_max_sleep
+    )
 
 
 DEFINITION = ServiceDefinition(
     name=NAME,
     description="Meetings between sites in different time zones, their clock and invites.",
-    route_handlers=[MeetingController],
+    route_handlers=[MeetingController, SlotController, FeedController, CalendarController],
     migrations=Path(__file__).parent / "migrations",
     read_models=[registry.MIGRATIONS],
-    consumers=[REGISTRY_EVENTS],
-    workers=[("meeting-clock", meeting_clock)],
-    notify_channels=[MEETINGS_CHANNEL],
+    consumers=[registry_events, agenda_events],
+    workers=[("meeting-clock", meeting_clock), ("mail-sender", mail_sender)],
+    notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL],
 )
 
 

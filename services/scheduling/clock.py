@@ -11,7 +11,7 @@ import structlog
 
 from services.scheduling import store
 from services.scheduling.lifecycle import due_steps
-from services.scheduling.meetings import apply_steps
+from services.scheduling.meetings import Context, apply_steps
 from shared.db import Pool
 from shared.events import utc_now
 from shared.notify import Notifier
@@ -20,7 +20,7 @@ from shared.timers import run_when_due
 log = structlog.get_logger(__name__)
 
 
-async def fire_due(pool: Pool) -> int:
+async def fire_due(pool: Pool, context: Context) -> int:
     """Start and end every meeting that is due now, one transaction each; returns how many
     changed."""
     changed = 0
@@ -30,21 +30,23 @@ async def fire_due(pool: Pool) -> int:
             due = await store.due_meetings(connection, now, limit=1)
             for meeting in due:
                 steps = due_steps(store.lifecycle_of(meeting), now)
-                after = await apply_steps(connection, meeting, steps)
+                after = await apply_steps(connection, meeting, steps, context)
                 log.info(
                     "meeting clock fired",
                     meeting_id=str(meeting["id"]),
                     events=[step.event_type.__name__ for step in steps],
-                    status=after["status"],
+                    status=after.row["status"],
                 )
         if not due:
             return changed
         changed += 1
 
 
-async def run_clock(pool: Pool, notifier: Notifier, channel: str, max_sleep: float) -> None:
+async def run_clock(
+    pool: Pool, notifier: Notifier, channel: str, max_sleep: float, context: Context
+) -> None:
     async def fire() -> None:
-        await fire_due(pool)
+        await fire_due(pool, context)
 
     async def seconds_until_due() -> float | None:
         # The clock that decides what is due (this process's) also measures the wait.

@@ -1,36 +1,489 @@
-"""Scheduling's use cases: schedule, end, cancel, advance the clock, render an invite.
+"""Scheduling's use cases: schedule, change, move and cancel meetings and their sessions,
+advance the clock, and render what calendars see.
 
-Each runs inside the caller's transaction and writes its events to the outbox there.
+Each runs inside the caller's transaction, on a meeting it has locked, and writes there
+the meeting's event to the outbox, its calendar entries, and the invites to mail.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 
-from services.scheduling import store
-from services.scheduling.ical import Invite, InviteAttendee, InviteSite, render_invite
+from services.scheduling import calendar_entries, constraints, invitations, store
+from services.scheduling.ical import (
+    Attendee,
+    CalendarMeeting,
+    CalendarSession,
+    CalendarSite,
+)
 from services.scheduling.lifecycle import Step
-from services.scheduling.schemas import Meeting, MeetingCreate, Site
+from services.scheduling.schemas import (
+    ConferenceWrite,
+    Meeting,
+    MeetingCreate,
+    MeetingWrite,
+    Session,
+    SessionMove,
+    Site,
+)
+from services.scheduling.series import occurrences
 from shared.bus.outbox import add_event
 from shared.db import Connection
-from shared.events import MeetingEvent, MeetingScheduled, new_id, utc_now
-from shared.http.problems import FieldError, invalid_fields
+from shared.events import (
+    AgendaEntry,
+    AgendaPublished,
+    Conference,
+    MeetingCancelled,
+    MeetingEvent,
+    MeetingScheduled,
+    MeetingSession,
+    MeetingSite,
+    MeetingUpdated,
+    new_id,
+)
+from shared.http.auth import Caller
+from shared.http.problems import FieldError, Problem, invalid_fields
+from shared.settings import SchedulingSettings
 
 
-async def schedule(connection: Connection, data: MeetingCreate) -> asyncpg.Record:
-    site_ids = data.site_ids
-    if unknown := await store.unknown_organizations(connection, site_ids):
+@dataclass(frozen=True)
+class Context:
+    """What the use cases need of the service's settings."""
+
+    base_url: str
+    organizer_email: str
+
+    @classmethod
+    def of(cls, settings: SchedulingSettings) -> Context:
+        return cls(base_url=settings.http.base_url, organizer_email=settings.organizer_email)
+
+
+@dataclass(frozen=True)
+class MeetingState:
+    """A meeting with its sites and sessions, as read in one transaction."""
+
+    row: asyncpg.Record
+    site_rows: list[store.SiteRow]
+    sites: list[asyncpg.Record]
+    """The sites whose organization scheduling knows, with its name and zone."""
+    sessions: list[asyncpg.Record]
+
+    @property
+    def id(self) -> UUID:
+        meeting_id: UUID = self.row["id"]
+        return meeting_id
+
+    @property
+    def timezone(self) -> str:
+        if zone := self.row["timezone"]:
+            return str(zone)
+        return str(self.sites[0]["timezone"]) if self.sites else "UTC"
+
+    @property
+    def live_sessions(self) -> list[asyncpg.Record]:
+        return [session for session in self.sessions if session["status"] == "scheduled"]
+
+
+async def load(connection: Connection, row: asyncpg.Record) -> MeetingState:
+    [state] = await load_many(connection, [row])
+    return state
+
+
+async def load_many(connection: Connection, rows: list[asyncpg.Record]) -> list[MeetingState]:
+    ids = [row["id"] for row in rows]
+    sites: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for site in await store.sites(connection, ids):
+        sites[site["meeting_id"]].append(site)
+    sessions: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for session in await store.sessions(connection, ids):
+        sessions[session["meeting_id"]].append(session)
+    return [
+        MeetingState(
+            row=row,
+            site_rows=await store.site_rows(connection, row["id"]),
+            sites=sites[row["id"]],
+            sessions=sessions[row["id"]],
+        )
+        for row in rows
+    ]
+
+
+# --- writing meetings -----------------------------------------------------------------
+
+
+async def create(
+    connection: Connection, data: MeetingCreate, caller: Caller, context: Context
+) -> MeetingState:
+    await _known_sites(connection, data)
+    meeting_id = new_id()
+    zone = data.timezone or await _host_zone(connection, data.host_organization_id)
+    plan = _plan(meeting_id, data, zone, existing=[])
+    status = "draft" if data.draft else "scheduled"
+    forced_by = None
+    if not data.draft:
+        forced_by = await constraints.check(
+            connection, data.site_ids, plan.intervals, meeting_id, force=data.force, caller=caller
+        )
+    row = await store.insert_meeting(
+        connection, meeting_id, _fields(data, plan, zone, status), forced_by
+    )
+    await store.replace_sites(connection, meeting_id, _site_rows(data))
+    await store.save_sessions(connection, meeting_id, plan.sessions, drop_others=True)
+    state = await load(connection, row)
+    if status == "scheduled":
+        await _publish(connection, MeetingScheduled, state, context)
+    return state
+
+
+async def update(
+    connection: Connection,
+    before: MeetingState,
+    data: MeetingWrite,
+    caller: Caller,
+    context: Context,
+) -> MeetingState:
+    status = before.row["status"]
+    if status not in ("draft", "scheduled"):
+        raise Problem(
+            409,
+            "meeting-not-editable",
+            f"the meeting is {status}: only drafts and meetings that have not started change",
+        )
+    await _known_sites(connection, data)
+    zone = data.timezone or await _host_zone(connection, data.host_organization_id)
+    plan = _plan(before.id, data, zone, existing=before.sessions)
+    forced_by = None
+    if status == "scheduled":
+        forced_by = await constraints.check(
+            connection, data.site_ids, plan.intervals, before.id, force=data.force, caller=caller
+        )
+    fields = _fields(data, plan, zone, status)
+    await store.replace_sites(connection, before.id, _site_rows(data))
+    await store.save_sessions(
+        connection,
+        before.id,
+        plan.sessions,
+        drop_others=plan.series or before.row["recurrence"] is not None,
+    )
+    row = await store.update_meeting(
+        connection, before.id, fields, forced_by=forced_by, changes_invite=False
+    )
+    after = await load(connection, row)
+    return await _raise_sequence_if_seen(connection, before, after, context)
+
+
+async def schedule_draft(
+    connection: Connection, draft: MeetingState, *, force: bool, caller: Caller, context: Context
+) -> MeetingState:
+    if draft.row["status"] != "draft":
+        raise Problem(409, "not-a-draft", f"the meeting is {draft.row['status']} already")
+    site_ids = [site.organization_id for site in draft.site_rows]
+    intervals = [(s["starts_at"], s["ends_at"]) for s in draft.live_sessions]
+    forced_by = await constraints.check(
+        connection, site_ids, intervals, draft.id, force=force, caller=caller
+    )
+    fields = replace(_fields_of(draft), status="scheduled")
+    row = await store.update_meeting(
+        connection, draft.id, fields, forced_by=forced_by, changes_invite=False
+    )
+    state = await load(connection, row)
+    await _publish(connection, MeetingScheduled, state, context)
+    return state
+
+
+async def move_session(
+    connection: Connection,
+    *,
+    before: MeetingState,
+    session_id: UUID,
+    data: SessionMove,
+    caller: Caller,
+    context: Context,
+) -> MeetingState:
+    """Move one session (or one occurrence of a series) to another time."""
+    session = _editable_session(before, session_id)
+    moved = [
+        replace(_session_row(s), starts_at=data.starts_at, ends_at=data.ends_at)
+        if s["id"] == session["id"]
+        else _session_row(s)
+        for s in before.sessions
+    ]
+    if before.row["status"] == "scheduled":
+        site_ids = [site.organization_id for site in before.site_rows]
+        forced_by = await constraints.check(
+            connection,
+            site_ids,
+            [(s.starts_at, s.ends_at) for s in moved if s.status == "scheduled"],
+            before.id,
+            force=data.force,
+            caller=caller,
+        )
+    else:
+        forced_by = None
+    return await _save_sessions(connection, before, moved, forced_by, context)
+
+
+async def cancel_session(
+    connection: Connection, before: MeetingState, session_id: UUID, context: Context
+) -> MeetingState:
+    session = _editable_session(before, session_id)
+    if session["status"] == "cancelled":
+        raise Problem(409, "session-cancelled", f"session {session_id} is cancelled already")
+    if len(before.live_sessions) == 1:
+        raise Problem(
+            409,
+            "last-session",
+            "this is the meeting's only session left: cancel the meeting instead",
+        )
+    changed = [
+        replace(_session_row(s), status="cancelled") if s["id"] == session_id else _session_row(s)
+        for s in before.sessions
+    ]
+    return await _save_sessions(connection, before, changed, None, context)
+
+
+def _editable_session(state: MeetingState, session_id: UUID) -> asyncpg.Record:
+    if state.row["status"] not in ("draft", "scheduled"):
+        raise Problem(
+            409,
+            "meeting-not-editable",
+            f"the meeting is {state.row['status']}: its sessions no longer change",
+        )
+    for session in state.sessions:
+        if session["id"] == session_id:
+            return session
+    raise Problem(404, "not-found", f"the meeting has no session {session_id}")
+
+
+async def _save_sessions(
+    connection: Connection,
+    before: MeetingState,
+    sessions: list[store.SessionRow],
+    forced_by: str | None,
+    context: Context,
+) -> MeetingState:
+    await store.save_sessions(connection, before.id, sessions, drop_others=False)
+    live = [s for s in sessions if s.status == "scheduled"]
+    fields = replace(
+        _fields_of(before),
+        starts_at=min(s.starts_at for s in live),
+        ends_at=max(s.ends_at for s in live),
+    )
+    row = await store.update_meeting(
+        connection, before.id, fields, forced_by=forced_by, changes_invite=False
+    )
+    return await _raise_sequence_if_seen(connection, before, await load(connection, row), context)
+
+
+async def apply_steps(
+    connection: Connection, meeting: asyncpg.Record, steps: list[Step], context: Context
+) -> MeetingState:
+    """Apply lifecycle steps to a meeting locked by the caller, one event per step."""
+    state = await load(connection, meeting)
+    for step in steps:
+        row = await store.apply_lifecycle(
+            connection, meeting["id"], step.after, changes_invite=step.changes_invite
+        )
+        state = replace(state, row=row)
+        await _publish(connection, step.event_type, state, context)
+    return state
+
+
+async def apply_agenda(connection: Connection, event: AgendaPublished, context: Context) -> None:
+    """Keep a meeting's published agenda: its invites carry it and are sent again."""
+    row = await store.meeting(connection, event.meeting_id, for_update=True)
+    if row is None:
+        return
+    changed = await store.set_agenda(
+        connection, event.meeting_id, event.entries, event.url, event.aggregate_version
+    )
+    if changed is None or changed["status"] == "draft":
+        return
+    state = await load(connection, changed)
+    await _publish(connection, MeetingUpdated, state, context)
+
+
+async def _raise_sequence_if_seen(
+    connection: Connection, before: MeetingState, after: MeetingState, context: Context
+) -> MeetingState:
+    """Publish the change of a scheduled meeting, raising its SEQUENCE if attendees'
+    calendars would show anything different, and mail them what changed."""
+    if after.row["status"] == "draft":
+        return after
+    if invitations.changed_uids(calendar_of(before, context), calendar_of(after, context)):
+        after = replace(after, row=await store.raise_sequence(connection, after.id))
+    await _publish(connection, MeetingUpdated, after, context, before=before)
+    return after
+
+
+async def _publish(
+    connection: Connection,
+    event_type: type[MeetingEvent],
+    state: MeetingState,
+    context: Context,
+    *,
+    before: MeetingState | None = None,
+) -> None:
+    """Write the meeting's event, its calendar entries, and the mails the change causes."""
+    await add_event(connection, event_of(event_type, state))
+    calendar = calendar_of(state, context)
+    await calendar_entries.write(connection, calendar)
+    cause = f"meeting-v{state.row['version']}"
+    if event_type is MeetingScheduled:
+        await invitations.send_all(connection, calendar, "invitation", cause=cause)
+    elif event_type is MeetingCancelled:
+        await invitations.send_all(connection, calendar, "cancellation", cause=cause)
+    elif event_type is MeetingUpdated and before is None:
+        await invitations.send_all(connection, calendar, "update", cause=cause)
+    elif event_type is MeetingUpdated and before is not None:
+        previous = calendar_of(before, context)
+        if cancelled := invitations.newly_cancelled_occurrences(previous, calendar):
+            await invitations.send_occurrence_cancels(connection, calendar, cancelled, cause=cause)
+            previous = replace(
+                previous,
+                sessions=[
+                    replace(session, status="cancelled")
+                    if session.id in {c.id for c in cancelled}
+                    else session
+                    for session in previous.sessions
+                ],
+            )
+        if changed := invitations.changed_uids(previous, calendar):
+            await invitations.send_all(connection, calendar, "update", cause=cause, only=changed)
+
+
+# --- planning sessions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sessions: list[store.SessionRow]
+    series: bool
+    series_length: timedelta | None = None
+
+    @property
+    def intervals(self) -> list[tuple[datetime, datetime]]:
+        return [(s.starts_at, s.ends_at) for s in self.sessions if s.status == "scheduled"]
+
+
+def _plan(meeting_id: UUID, data: MeetingWrite, zone: str, existing: list[asyncpg.Record]) -> _Plan:
+    if data.recurrence is not None:
+        assert data.starts_at is not None
+        assert data.ends_at is not None
+        kept = {row["recurrence_id"]: row for row in existing if row["recurrence_id"]}
+        rows = []
+        for occurrence in occurrences(
+            data.recurrence, data.starts_at, data.ends_at, ZoneInfo(zone)
+        ):
+            if (old := kept.get(occurrence.recurrence_id)) is not None:
+                rows.append(_session_row(old))
+            else:
+                rows.append(
+                    store.SessionRow(
+                        id=new_id(),
+                        starts_at=occurrence.starts_at,
+                        ends_at=occurrence.ends_at,
+                        recurrence_id=occurrence.recurrence_id,
+                    )
+                )
+        return _Plan(rows, series=True, series_length=data.ends_at - data.starts_at)
+    if not data.sessions:
+        assert data.starts_at is not None
+        assert data.ends_at is not None
+        return _Plan([store.SessionRow(meeting_id, data.starts_at, data.ends_at)], series=False)
+    known = {row["id"] for row in existing}
+    unknown = [
+        FieldError(
+            message=f"the meeting has no session {session.id}",
+            field=f"sessions[{index}].id",
+            source="body",
+        )
+        for index, session in enumerate(data.sessions)
+        if session.id is not None and session.id not in known
+    ]
+    if unknown:
+        raise invalid_fields(unknown, slug="unknown-session")
+    return _Plan(
+        [
+            store.SessionRow(
+                id=session.id or new_id(),
+                starts_at=session.starts_at,
+                ends_at=session.ends_at,
+                title=session.title,
+                track=session.track,
+            )
+            for session in sorted(data.sessions, key=lambda session: session.starts_at)
+        ],
+        series=False,
+    )
+
+
+def _session_row(row: asyncpg.Record) -> store.SessionRow:
+    return store.SessionRow(
+        id=row["id"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        title=row["title"],
+        track=row["track"],
+        recurrence_id=row["recurrence_id"],
+        status=row["status"],
+    )
+
+
+def _fields(data: MeetingWrite, plan: _Plan, zone: str, status: str) -> store.MeetingFields:
+    return store.MeetingFields(
+        title=data.title,
+        kind=data.kind,
+        status=status,
+        host_organization_id=data.host_organization_id,
+        starts_at=min(start for start, _ in plan.intervals),
+        ends_at=max(end for _, end in plan.intervals),
+        timezone=zone,
+        conference=data.conference,
+        recurrence=data.recurrence and data.recurrence.upper().removeprefix("RRULE:"),
+        series_length=plan.series_length,
+        public=data.public,
+    )
+
+
+def _fields_of(state: MeetingState) -> store.MeetingFields:
+    row = state.row
+    return store.MeetingFields(
+        title=row["title"],
+        kind=row["kind"],
+        status=row["status"],
+        host_organization_id=row["host_organization_id"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        timezone=row["timezone"],
+        conference=row["conference"],
+        recurrence=row["recurrence"],
+        series_length=row["series_length"],
+        public=row["public"],
+    )
+
+
+def _site_rows(data: MeetingWrite) -> list[store.SiteRow]:
+    return [store.SiteRow(site.organization_id, site.room, site.track) for site in data.site_list]
+
+
+async def _known_sites(connection: Connection, data: MeetingWrite) -> None:
+    if unknown := await store.unknown_organizations(connection, data.site_ids):
         raise invalid_fields(
             [
                 FieldError(
                     message=f"unknown organization {organization_id}",
                     field="host_organization_id"
                     if organization_id == data.host_organization_id
-                    else "organization_ids",
+                    else "sites",
                     source="body",
                 )
                 for organization_id in unknown
@@ -40,111 +493,165 @@ async def schedule(connection: Connection, data: MeetingCreate) -> asyncpg.Recor
             + ", ".join(map(str, unknown))
             + ": register them with the registry first (its events take a moment to arrive)",
         )
-    meeting = await store.insert_meeting(
-        connection,
-        new_id(),
-        title=data.title,
-        kind=data.kind,
-        host_organization_id=data.host_organization_id,
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
-        site_ids=site_ids,
-    )
-    await add_event(connection, meeting_event(MeetingScheduled, meeting, site_ids))
-    return meeting
 
 
-async def apply_steps(
-    connection: Connection, meeting: asyncpg.Record, steps: list[Step]
-) -> asyncpg.Record:
-    """Apply lifecycle steps to a meeting locked by the caller, one event per step."""
-    site_ids = await store.site_ids(connection, meeting["id"])
-    for step in steps:
-        meeting = await store.apply_lifecycle(
-            connection, meeting["id"], step.after, changes_invite=step.changes_invite
-        )
-        await add_event(connection, meeting_event(step.event_type, meeting, site_ids))
-    return meeting
+async def _host_zone(connection: Connection, host_organization_id: UUID) -> str:
+    host = (await store.organizations(connection, [host_organization_id]))[host_organization_id]
+    return str(host["timezone"])
 
 
-def meeting_event(
-    event_type: type[MeetingEvent], meeting: asyncpg.Record, site_ids: list[UUID]
-) -> MeetingEvent:
+# --- what others see ------------------------------------------------------------------
+
+
+def _conference(value: Any) -> Conference | None:
+    return None if value is None else msgspec.convert(value, Conference)
+
+
+def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEvent:
+    row = state.row
     return event_type(
-        aggregate_id=meeting["id"],
-        aggregate_version=meeting["version"],
-        title=meeting["title"],
-        kind=meeting["kind"],
-        status=meeting["status"],
-        host_organization_id=meeting["host_organization_id"],
-        organization_ids=site_ids,
-        starts_at=meeting["starts_at"],
-        ends_at=meeting["ends_at"],
-        started_at=meeting["started_at"],
-        ended_at=meeting["ended_at"],
+        aggregate_id=row["id"],
+        aggregate_version=row["version"],
+        title=row["title"],
+        kind=row["kind"],
+        status=row["status"],
+        host_organization_id=row["host_organization_id"],
+        organization_ids=[site.organization_id for site in state.site_rows],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        sessions=[
+            MeetingSession(
+                id=session["id"],
+                starts_at=session["starts_at"],
+                ends_at=session["ends_at"],
+                title=session["title"],
+                track=session["track"],
+                recurrence_id=session["recurrence_id"],
+                status=session["status"],
+            )
+            for session in state.sessions
+        ],
+        timezone=state.timezone,
+        recurrence=row["recurrence"],
+        conference=_conference(row["conference"]),
+        sites=[
+            MeetingSite(organization_id=site.organization_id, room=site.room, track=site.track)
+            for site in state.site_rows
+        ],
+        sequence=row["sequence"],
+        public=row["public"],
     )
 
 
-async def views(
-    connection: Connection, meetings: list[asyncpg.Record], base_url: str
-) -> list[Meeting]:
-    """Meetings as the API shows them, with every site's local times."""
-    by_id = {meeting["id"]: meeting for meeting in meetings}
-    sites_by_meeting: dict[UUID, list[Site]] = defaultdict(list)
-    for site in await store.sites(connection, list(by_id)):
-        zone = ZoneInfo(site["timezone"])
-        meeting = by_id[site["meeting_id"]]
-        sites_by_meeting[site["meeting_id"]].append(
+def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
+    row = state.row
+    return CalendarMeeting(
+        meeting_id=row["id"],
+        title=row["title"],
+        kind=row["kind"],
+        status=row["status"],
+        timezone=state.timezone,
+        sequence=row["sequence"],
+        sessions=[
+            CalendarSession(
+                id=session["id"],
+                starts_at=session["starts_at"],
+                ends_at=session["ends_at"],
+                status=session["status"],
+                title=session["title"],
+                track=session["track"],
+                recurrence_id=session["recurrence_id"],
+            )
+            for session in state.sessions
+        ],
+        sites=[calendar_site(site) for site in state.sites],
+        organizer_email=context.organizer_email,
+        url=f"{context.base_url}/meetings/{row['id']}",
+        recurrence=row["recurrence"],
+        series_length=row["series_length"],
+        conference=_conference(row["conference"]),
+        agenda=msgspec.convert(row["agenda"] or [], list[AgendaEntry]),
+        agenda_url=row["agenda_url"],
+    )
+
+
+def calendar_site(site: asyncpg.Record) -> CalendarSite:
+    return CalendarSite(
+        organization_id=site["organization_id"],
+        name=site["name"],
+        region=site["region"],
+        timezone=site["timezone"],
+        room=site["room"],
+        track=site["track"],
+    )
+
+
+def attendee_of(row: asyncpg.Record) -> Attendee:
+    return Attendee(
+        name=row["name"],
+        email=row["email"],
+        rsvp=row["rsvp"],
+        role=row["role"],
+        organization_id=row["organization_id"],
+    )
+
+
+def view_of(state: MeetingState, base_url: str) -> Meeting:
+    """The meeting as the API shows it, with every site's local times."""
+    row = state.row
+    meeting_url = f"{base_url}/meetings/{row['id']}"
+    first = min(state.live_sessions or state.sessions, key=lambda session: session["starts_at"])
+    return Meeting(
+        id=row["id"],
+        title=row["title"],
+        kind=row["kind"],
+        status=row["status"],
+        host_organization_id=row["host_organization_id"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        timezone=state.timezone,
+        recurrence=row["recurrence"],
+        conference=None
+        if row["conference"] is None
+        else msgspec.convert(row["conference"], ConferenceWrite),
+        public=row["public"],
+        sites=[
             Site(
                 organization_id=site["organization_id"],
                 name=site["name"],
                 region=site["region"],
                 timezone=site["timezone"],
-                starts_at_local=meeting["starts_at"].astimezone(zone).isoformat(),
-                ends_at_local=meeting["ends_at"].astimezone(zone).isoformat(),
+                starts_at_local=_local(first["starts_at"], site["timezone"]),
+                ends_at_local=_local(first["ends_at"], site["timezone"]),
+                room=site["room"],
+                track=site["track"],
             )
-        )
-    return [
-        Meeting(
-            id=meeting["id"],
-            title=meeting["title"],
-            kind=meeting["kind"],
-            status=meeting["status"],
-            host_organization_id=meeting["host_organization_id"],
-            starts_at=meeting["starts_at"],
-            ends_at=meeting["ends_at"],
-            started_at=meeting["started_at"],
-            ended_at=meeting["ended_at"],
-            sites=sites_by_meeting[meeting["id"]],
-            version=meeting["version"],
-            sequence=meeting["sequence"],
-            invite_url=f"{base_url}/meetings/{meeting['id']}/invite.ics",
-        )
-        for meeting in meetings
-    ]
-
-
-async def invite(
-    connection: Connection, meeting: asyncpg.Record, *, organizer_email: str, base_url: str
-) -> bytes:
-    sites = await store.sites(connection, [meeting["id"]])
-    attendees = await store.attendees(connection, meeting["id"])
-    return render_invite(
-        Invite(
-            meeting_id=meeting["id"],
-            title=meeting["title"],
-            kind=meeting["kind"],
-            status=meeting["status"],
-            starts_at=meeting["starts_at"],
-            ends_at=meeting["ends_at"],
-            sequence=meeting["sequence"],
-            sites=[InviteSite(site["name"], site["region"], site["timezone"]) for site in sites],
-            attendees=[
-                InviteAttendee(row["name"], row["email"], row["rsvp"], row["role"])
-                for row in attendees
-            ],
-            organizer_email=organizer_email,
-            url=f"{base_url}/meetings/{meeting['id']}",
-        ),
-        stamp=utc_now(),
+            for site in state.sites
+        ],
+        sessions=[
+            Session(
+                id=session["id"],
+                starts_at=session["starts_at"],
+                ends_at=session["ends_at"],
+                status=session["status"],
+                title=session["title"],
+                track=session["track"],
+                recurrence_id=session["recurrence_id"],
+                invite_url=f"{meeting_url}/sessions/{session['id']}/invite.ics",
+            )
+            for session in state.sessions
+        ],
+        version=row["version"],
+        sequence=row["sequence"],
+        invite_url=f"{meeting_url}/invite.ics",
+        agenda_url=row["agenda_url"],
+        forced_by=row["forced_by"],
     )
+
+
+def _local(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).isoformat()

@@ -1,4 +1,8 @@
-"""Scheduling's REST API: meetings, their lifecycle, and their invites."""
+"""Scheduling's REST API: meetings, their sessions and lifecycle, and their invites.
+
+A partner key schedules and changes meetings its organization hosts and sees those its
+organization takes part in; public meetings are visible to anyone. Operators act on all.
+"""
 
 from __future__ import annotations
 
@@ -6,87 +10,218 @@ from collections.abc import Callable
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from services.scheduling import meetings, store
+from services.scheduling.ical import render_invite, uid_of
 from services.scheduling.lifecycle import Lifecycle, Step, TransitionError, cancel, end_now
-from services.scheduling.schemas import Meeting, MeetingCreate
+from services.scheduling.meetings import Context, MeetingState
+from services.scheduling.schemas import (
+    Meeting,
+    MeetingCreate,
+    MeetingWrite,
+    ScheduleDraft,
+    SessionMove,
+)
 from shared.db import Connection
 from shared.events import utc_now
-from shared.http.auth import OPERATOR_SECURITY, operator_guard
+from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
-from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
+from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction, Visitor
+from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem, not_found
+from shared.http.versions import check_version, etag
 from shared.settings import SchedulingSettings
 
 CALENDAR = "text/calendar; charset=utf-8"
 
 
-def _settings(request: AnyRequest) -> SchedulingSettings:
+def context_of(request: AnyRequest) -> Context:
     settings: SchedulingSettings = request.app.state.settings
-    return settings
+    return Context.of(settings)
 
 
 class MeetingController(Controller):
     path = "/meetings"
     tags = ["meetings"]
 
-    @post("/", summary="Schedule a meeting")
+    @post(
+        "/",
+        summary="Schedule a meeting, or keep it a draft",
+        description="The sites' working hours, holidays, blackout days and other meetings "
+        "are checked: a 409 lists what the time breaks. An operator may send `force`.",
+        security=KEY_SECURITY,
+    )
     async def schedule_meeting(
         self,
         request: AnyRequest,
         connection: Transaction,
+        caller: CallerParam,
         data: JSONBody[MeetingCreate],
-    ) -> Meeting:
-        meeting = await meetings.schedule(connection, data)
-        return await _view(request, connection, meeting)
+    ) -> Response[Meeting]:
+        _require_host(caller, data.host_organization_id)
+        state = await meetings.create(connection, data, caller, context_of(request))
+        return _response(request, state, 201)
 
     @get("/{meeting_id:uuid}", summary="One meeting, with every site's local time")
     async def get_meeting(
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
-    ) -> Meeting:
-        return await _view(request, connection, await _meeting(connection, meeting_id))
+    ) -> Response[Meeting]:
+        state = await _visible(connection, visitor, meeting_id)
+        return _response(request, state)
 
-    @get("/", summary="Meetings, oldest scheduled first")
+    @get("/", summary="Meetings the caller may see, oldest scheduled first")
     async def list_meetings(
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         cursor: Cursor = None,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> Page[Meeting]:
-        found = await store.meetings(connection, decode_cursor(cursor), limit + 1)
-        views = await meetings.views(connection, found, _settings(request).http.base_url)
-        return page_of(views, [view.id for view in views], limit)
+        found = await store.meetings(
+            connection,
+            decode_cursor(cursor),
+            limit + 1,
+            organization_id=visitor.organization_id if visitor else None,
+            all_visible=visitor is not None and visitor.is_staff,
+        )
+        states = await meetings.load_many(connection, found)
+        base_url = context_of(request).base_url
+        return page_of(
+            [meetings.view_of(state, base_url) for state in states],
+            [row["id"] for row in found],
+            limit,
+        )
+
+    @put(
+        "/{meeting_id:uuid}",
+        summary="Change a draft or a meeting that has not started",
+        description="Send every field, and the ETag last read as If-Match. A change "
+        "attendees would see raises the SEQUENCE of its invites, which are sent again.",
+        security=KEY_SECURITY,
+    )
+    async def update_meeting(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        data: JSONBody[MeetingWrite],
+    ) -> Response[Meeting]:
+        before = await _hosted(connection, caller, meeting_id)
+        check_version(request, before.row["version"])
+        _require_host(caller, data.host_organization_id)
+        state = await meetings.update(connection, before, data, caller, context_of(request))
+        return _response(request, state)
+
+    @post(
+        "/{meeting_id:uuid}/schedule",
+        summary="Schedule a draft: its sites are checked and invited",
+        security=KEY_SECURITY,
+        status_code=200,
+    )
+    async def schedule_draft(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        data: JSONBody[ScheduleDraft],
+    ) -> Response[Meeting]:
+        draft = await _hosted(connection, caller, meeting_id)
+        state = await meetings.schedule_draft(
+            connection, draft, force=data.force, caller=caller, context=context_of(request)
+        )
+        return _response(request, state)
+
+    @put(
+        "/{meeting_id:uuid}/sessions/{session_id:uuid}",
+        summary="Move one session, or one occurrence of a series",
+        description="Send the meeting's ETag as If-Match.",
+        security=KEY_SECURITY,
+    )
+    async def move_session(
+        self,
+        *,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        session_id: FromPath[UUID],
+        data: JSONBody[SessionMove],
+    ) -> Response[Meeting]:
+        before = await _hosted(connection, caller, meeting_id)
+        check_version(request, before.row["version"])
+        state = await meetings.move_session(
+            connection,
+            before=before,
+            session_id=session_id,
+            data=data,
+            caller=caller,
+            context=context_of(request),
+        )
+        return _response(request, state)
+
+    @post(
+        "/{meeting_id:uuid}/sessions/{session_id:uuid}/cancel",
+        summary="Cancel one session, or one occurrence of a series",
+        security=KEY_SECURITY,
+        status_code=200,
+    )
+    async def cancel_session(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        session_id: FromPath[UUID],
+    ) -> Response[Meeting]:
+        before = await _hosted(connection, caller, meeting_id)
+        state = await meetings.cancel_session(connection, before, session_id, context_of(request))
+        return _response(request, state)
 
     @get(
         "/{meeting_id:uuid}/invite.ics",
-        summary="The meeting's invite, with every registered person as ATTENDEE",
+        summary="The meeting's invite",
+        description="With a key of the host, a site or staff, every registered person is an "
+        "ATTENDEE (METHOD:REQUEST); otherwise the meeting alone (METHOD:PUBLISH). A meeting "
+        "of several sessions comes as one file of all of them (PUBLISH).",
         media_type=CALENDAR,
     )
     async def get_invite(
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
     ) -> Response[bytes]:
-        meeting = await _meeting(connection, meeting_id)
-        settings = _settings(request)
-        body = await meetings.invite(
-            connection,
-            meeting,
-            organizer_email=settings.organizer_email,
-            base_url=settings.http.base_url,
-        )
-        return Response(
-            body,
-            media_type=CALENDAR,
-            headers={"Content-Disposition": f'attachment; filename="meeting-{meeting_id}.ics"'},
-        )
+        state = await _visible(connection, visitor, meeting_id)
+        return await _invite(request, connection, visitor, state, uid=None)
+
+    @get(
+        "/{meeting_id:uuid}/sessions/{session_id:uuid}/invite.ics",
+        summary="One session's invite (one calendar object)",
+        media_type=CALENDAR,
+    )
+    async def get_session_invite(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        visitor: Visitor,
+        meeting_id: FromPath[UUID],
+        session_id: FromPath[UUID],
+    ) -> Response[bytes]:
+        state = await _visible(connection, visitor, meeting_id)
+        if not any(session["id"] == session_id for session in state.sessions):
+            raise not_found("session", session_id)
+        uid = uid_of(meeting_id if state.row["recurrence"] else session_id)
+        return await _invite(request, connection, visitor, state, uid=uid)
 
     @post(
         "/{meeting_id:uuid}/end",
@@ -100,7 +235,7 @@ class MeetingController(Controller):
         request: AnyRequest,
         connection: Transaction,
         meeting_id: FromPath[UUID],
-    ) -> Meeting:
+    ) -> Response[Meeting]:
         return await _transition(
             request,
             connection,
@@ -111,20 +246,43 @@ class MeetingController(Controller):
 
     @post(
         "/{meeting_id:uuid}/cancel",
-        summary="Cancel a meeting that has not started (operator)",
-        guards=[operator_guard],
-        security=OPERATOR_SECURITY,
+        summary="Cancel a meeting that has not started",
+        security=KEY_SECURITY,
         status_code=200,
     )
     async def cancel_meeting(
         self,
         request: AnyRequest,
         connection: Transaction,
+        caller: CallerParam,
         meeting_id: FromPath[UUID],
-    ) -> Meeting:
+    ) -> Response[Meeting]:
+        await _hosted(connection, caller, meeting_id)
         return await _transition(
             request, connection, meeting_id, cancel, refusal="meeting-not-cancellable"
         )
+
+
+async def _invite(
+    request: AnyRequest,
+    connection: Connection,
+    visitor: Caller | None,
+    state: MeetingState,
+    *,
+    uid: str | None,
+) -> Response[bytes]:
+    context = context_of(request)
+    attendees = []
+    if visitor is not None and _takes_part(visitor, state):
+        attendees = [
+            meetings.attendee_of(row) for row in await store.attendees(connection, state.id)
+        ]
+    body = render_invite(meetings.calendar_of(state, context), attendees, utc_now(), uid=uid)
+    return Response(
+        body,
+        media_type=CALENDAR,
+        headers={"Content-Disposition": f'attachment; filename="meeting-{state.id}.ics"'},
+    )
 
 
 async def _transition(
@@ -134,15 +292,15 @@ async def _transition(
     steps_for: Callable[[Lifecycle], list[Step]],
     *,
     refusal: str,
-) -> Meeting:
-    """Apply an operator's lifecycle change to a locked meeting; 409 when its state forbids."""
+) -> Response[Meeting]:
+    """Apply a lifecycle change to a locked meeting; 409 when its state forbids."""
     meeting = await _meeting(connection, meeting_id, for_update=True)
     try:
         steps = steps_for(store.lifecycle_of(meeting))
     except TransitionError as error:
         raise Problem(409, refusal, str(error)) from error
-    meeting = await meetings.apply_steps(connection, meeting, steps)
-    return await _view(request, connection, meeting)
+    state = await meetings.apply_steps(connection, meeting, steps, context_of(request))
+    return _response(request, state)
 
 
 async def _meeting(
@@ -154,6 +312,48 @@ async def _meeting(
     return meeting
 
 
-async def _view(request: AnyRequest, connection: Connection, meeting: asyncpg.Record) -> Meeting:
-    [view] = await meetings.views(connection, [meeting], _settings(request).http.base_url)
-    return view
+def _takes_part(caller: Caller, state: MeetingState) -> bool:
+    return caller.is_staff or any(
+        caller.organization_id == site.organization_id for site in state.site_rows
+    )
+
+
+async def _visible(
+    connection: Connection, visitor: Caller | None, meeting_id: UUID
+) -> MeetingState:
+    state = await meetings.load(connection, await _meeting(connection, meeting_id))
+    _check_visible(visitor, state)
+    return state
+
+
+def _check_visible(visitor: Caller | None, state: MeetingState) -> None:
+    """Public meetings are visible to all (drafts excepted), others to their sites and
+    staff; to anyone else a meeting is a 404, as if it did not exist."""
+    if visitor is not None and _takes_part(visitor, state):
+        return
+    if state.row["public"] and state.row["status"] != "draft":
+        return
+    raise not_found("meeting", state.id)
+
+
+async def _hosted(connection: Connection, caller: Caller, meeting_id: UUID) -> MeetingState:
+    """The meeting, locked, if the caller's organization hosts it (or the caller is staff):
+    404 if the caller cannot see it, 403 if it can but does not host it."""
+    state = await meetings.load(connection, await _meeting(connection, meeting_id, for_update=True))
+    _check_visible(caller, state)
+    _require_host(caller, state.row["host_organization_id"])
+    return state
+
+
+def _require_host(caller: Caller, host_organization_id: UUID) -> None:
+    if not caller.acts_for(host_organization_id):
+        raise Problem(
+            403,
+            "not-the-host",
+            f"only the host organization {host_organization_id} or an operator may do this",
+        )
+
+
+def _response(request: AnyRequest, state: MeetingState, status: int = 200) -> Response[Meeting]:
+    view = meetings.view_of(state, context_of(request).base_url)
+    return Response(view, status_code=status, headers={"ETag": etag(view.version)})

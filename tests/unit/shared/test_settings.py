@@ -144,6 +144,14 @@ def test_variables_of_other_services_and_unknown_ones_are_ignored() -> None:
     assert load_settings(RegistrySettings, "registry", environ) == RegistrySettings()
 
 
+SWITCHES = {
+    "TELEBRIDGE_LOG_JSON",
+    "TELEBRIDGE_SCHEDULING_SMTP_START_TLS",
+    "TELEBRIDGE_SCHEDULING_SMTP_USE_TLS",
+}
+"""The variables of yes-or-no settings, which read "1" and refuse "7"."""
+
+
 @pytest.mark.parametrize(("settings_type", "service", "_port"), SERVICES)
 def test_environment_names_lists_every_variable_load_settings_reads(
     settings_type: type[ServiceSettings], service: str, _port: int
@@ -157,7 +165,7 @@ def test_environment_names_lists_every_variable_load_settings_reads(
     defaults = load_settings(settings_type, service, {})
     for name in names:
         # "7" reads as a string, an int or a float, and is no field's default.
-        value = "1" if name == "TELEBRIDGE_LOG_JSON" else "7"
+        value = "1" if name in SWITCHES else "7"
         changed = load_settings(settings_type, service, {name: value})
         assert changed != defaults, f"{name} is listed but not read"
 
@@ -166,6 +174,7 @@ def test_environment_names_has_the_service_specific_fields() -> None:
     names = environment_names(SchedulingSettings, "scheduling")
     assert "TELEBRIDGE_SCHEDULING_ORGANIZER_EMAIL" in names
     assert "TELEBRIDGE_SCHEDULING_CLOCK_MAX_SLEEP" in names
+    assert "TELEBRIDGE_SCHEDULING_SMTP_HOST" in names
     assert not any(name.startswith("TELEBRIDGE_REGISTRY_") for name in names)
     # one variable per leaf field, every section included
-    assert len(names) == 4 + 6 + 2 + 1 + 3 + 1 + 2
+    assert len(names) == 4 + 6 + 2 + 1 + 3 + 1 + 2 + 9

@@ -1,0 +1,100 @@
+"""The sites' constraints as scheduling knows them, for slot search and for scheduling.
+
+Working hours, blackout days and regions come from the registry's events; public holidays
+from the `holidays` package by each region's country and subdivision; busy times from
+the other meetings the organizations take part in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import msgspec
+
+from services.scheduling import store
+from services.scheduling.slots import SiteConstraints, Violation, violations
+from shared.db import Connection
+from shared.events import WorkingHours
+from shared.http.auth import Caller
+from shared.http.problems import Problem
+from shared.regions import region
+
+SCHEDULING_BUFFER = timedelta(0)
+"""Kept free around other meetings when a meeting is scheduled (slot search takes its own)."""
+
+
+async def site_constraints(
+    connection: Connection,
+    organization_ids: Sequence[UUID],
+    window: tuple[datetime, datetime],
+    *,
+    except_meeting: UUID | None = None,
+) -> list[SiteConstraints]:
+    """What limits each organization's times within `window` (padded for buffers)."""
+    organizations = await store.organizations(connection, list(organization_ids))
+    busy: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+    padding = timedelta(days=1)
+    for row in await store.busy(
+        connection,
+        list(organization_ids),
+        window[0] - padding,
+        window[1] + padding,
+        except_meeting=except_meeting or UUID(int=0),
+    ):
+        busy[row["organization_id"]].append((row["starts_at"], row["ends_at"]))
+    sites = []
+    for organization_id in organization_ids:
+        row = organizations[organization_id]
+        found = region(row["region_code"]) if row["region_code"] else None
+        sites.append(
+            SiteConstraints(
+                organization_id=organization_id,
+                name=row["short_name"] or row["name"],
+                timezone=row["timezone"],
+                working_hours=None
+                if row["working_hours"] is None
+                else msgspec.convert(row["working_hours"], WorkingHours),
+                blackout_dates=frozenset(row["blackout_dates"]),
+                holidays_country=found.holidays.country if found else None,
+                holidays_subdivision=found.holidays.subdivision if found else None,
+                busy=tuple(sorted(busy[organization_id])),
+            )
+        )
+    return sites
+
+
+async def check(
+    connection: Connection,
+    organization_ids: Sequence[UUID],
+    intervals: Sequence[tuple[datetime, datetime]],
+    meeting_id: UUID,
+    *,
+    force: bool,
+    caller: Caller,
+) -> str | None:
+    """Refuse with a 409 listing every constraint the meeting's sessions break, unless an
+    operator forces it; returns who forced it, if anyone had to."""
+    if force and not caller.is_staff:
+        raise Problem(403, "forbidden", "only operator and admin keys may force a meeting")
+    window = (min(start for start, _ in intervals), max(end for _, end in intervals))
+    sites = await site_constraints(connection, organization_ids, window, except_meeting=meeting_id)
+    broken: list[Violation] = []
+    for starts_at, ends_at in intervals:
+        broken += violations(sites, starts_at, ends_at, buffer=SCHEDULING_BUFFER)
+    if not broken:
+        return None
+    if force:
+        return str(caller.key_id) if caller.key_id else "operator"
+    shown = broken[:50]
+    raise Problem(
+        409,
+        "constraints-violated",
+        "the meeting's time does not suit its sites: "
+        + "; ".join(violation.message for violation in shown[:3])
+        + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else "")
+        + ". Search free slots with POST /slots, or have an operator force it.",
+        extensions={"violations": msgspec.to_builtins(shown)},
+    )

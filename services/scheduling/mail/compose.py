@@ -1,0 +1,178 @@
+"""An invite as an e-mail: text, HTML and the calendar, in the recipient's language and zone.
+
+The message is multipart/alternative: text/plain, text/html, and the iCalendar object as
+`text/calendar; method=…; charset=UTF-8`, which mail programs with a calendar (Outlook,
+Thunderbird, Apple Mail, Gmail) show as an invitation to accept or decline. Headers are
+encoded by the standard library's SMTP policy, so Cyrillic names and subjects survive any
+server.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime as rfc5322_date
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, get_timezone_location
+
+from services.scheduling.ical import utc_offset
+from shared.events import utc_now
+
+MailKind = Literal["invitation", "update", "cancellation"]
+Language = Literal["ru", "en"]
+
+POLICY = SMTP
+"""CRLF line ends and RFC 2047 encoded words: what any SMTP server takes."""
+
+
+@dataclass(frozen=True)
+class InviteMail:
+    kind: MailKind
+    method: Literal["REQUEST", "CANCEL"]
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    recipient_name: str
+    recipient_email: str
+    language: str
+    timezone: str
+    """The recipient's zone: the times in the text are on their clock."""
+    organizer_email: str
+    organizer_name: str
+    conference_url: str | None
+    dial_in: str | None
+    url: str | None
+    sites: list[tuple[str, str]]
+    """Each site's name and zone, host first."""
+    calendar: bytes
+    message_id: str
+
+
+_SUBJECTS: dict[Language, dict[MailKind, str]] = {
+    "ru": {"invitation": "Приглашение", "update": "Изменено", "cancellation": "Отменено"},
+    "en": {"invitation": "Invitation", "update": "Updated", "cancellation": "Cancelled"},
+}
+_LEADS: dict[Language, dict[MailKind, str]] = {
+    "ru": {
+        "invitation": "Приглашаем вас на встречу «{title}».",
+        "update": "Встреча «{title}» изменилась: вот её новое описание.",
+        "cancellation": "Встреча «{title}» отменена.",
+    },
+    "en": {
+        "invitation": "You are invited to “{title}”.",
+        "update": "“{title}” has changed; here is how it stands now.",
+        "cancellation": "“{title}” is cancelled.",
+    },
+}
+_LABELS: dict[Language, dict[str, str]] = {
+    "ru": {
+        "greeting": "Здравствуйте, {name}!",
+        "when": "Когда",
+        "sites": "Площадки",
+        "join": "Подключение",
+        "phone": "По телефону",
+        "more": "Программа и подробности",
+        "calendar": "Приглашение для календаря приложено к письму.",
+        "cancelled_calendar": "Приложенный файл уберёт встречу из вашего календаря.",
+        "date": "EEEE, d MMMM y 'г.'",
+    },
+    "en": {
+        "greeting": "Dear {name},",
+        "when": "When",
+        "sites": "Sites",
+        "join": "Join",
+        "phone": "By phone",
+        "more": "Programme and details",
+        "calendar": "The calendar invitation is attached.",
+        "cancelled_calendar": "The attached file removes the meeting from your calendar.",
+        "date": "EEEE, d MMMM y",
+    },
+}
+
+
+def compose(mail: InviteMail) -> EmailMessage:
+    language = _language(mail.language)
+    message = EmailMessage(policy=POLICY)
+    message["From"] = Address(mail.organizer_name, addr_spec=mail.organizer_email)
+    message["To"] = Address(mail.recipient_name, addr_spec=mail.recipient_email)
+    message["Subject"] = f"{_SUBJECTS[language][mail.kind]}: {mail.title}"
+    message["Date"] = rfc5322_date(utc_now())
+    message["Message-ID"] = mail.message_id
+    message["Content-Language"] = language
+    lines = _lines(mail, language)
+    message.set_content("\n\n".join(text for text, _ in lines) + "\n")
+    message.add_alternative(_html(lines, language), subtype="html")
+    message.add_alternative(
+        mail.calendar,
+        maintype="text",
+        subtype="calendar",
+        params={"method": mail.method, "charset": "UTF-8"},
+        cte="base64",
+    )
+    return message
+
+
+def when(mail: InviteMail, language: Language) -> str:
+    """The meeting's time on the recipient's clock, in words of their language."""
+    zone = ZoneInfo(mail.timezone)
+    starts, ends = mail.starts_at.astimezone(zone), mail.ends_at.astimezone(zone)
+    pattern = _LABELS[language]["date"]
+    text = f"{format_datetime(starts, pattern, locale=language)}, {starts:%H:%M}–"
+    if ends.date() != starts.date():
+        text += f"{format_datetime(ends, pattern, locale=language)}, "
+    place = get_timezone_location(zone, locale=language, return_city=True)
+    return f"{text}{ends:%H:%M} ({place}, {utc_offset(starts)})"
+
+
+def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:
+    """Each paragraph as plain text and as HTML."""
+    labels = _LABELS[language]
+    title = mail.title
+    lines = [
+        _same(labels["greeting"].format(name=mail.recipient_name)),
+        _same(_LEADS[language][mail.kind].format(title=title)),
+        _same(f"{labels['when']}: {when(mail, language)}"),
+    ]
+    if len(mail.sites) > 1:
+        local = ", ".join(
+            f"{name} — {mail.starts_at.astimezone(ZoneInfo(zone)):%H:%M}"
+            for name, zone in mail.sites
+        )
+        lines.append(_same(f"{labels['sites']}: {local}"))
+    if mail.kind != "cancellation":
+        if mail.conference_url:
+            lines.append(_link(labels["join"], mail.conference_url))
+        if mail.dial_in:
+            lines.append(_same(f"{labels['phone']}: {mail.dial_in.removeprefix('tel:')}"))
+        if mail.url:
+            lines.append(_link(labels["more"], mail.url))
+    closing = "cancelled_calendar" if mail.kind == "cancellation" else "calendar"
+    lines.append(_same(labels[closing]))
+    return lines
+
+
+def _same(text: str) -> tuple[str, str]:
+    return text, html.escape(text)
+
+
+def _link(label: str, url: str) -> tuple[str, str]:
+    shown = html.escape(url)
+    return f"{label}: {url}", f'{html.escape(label)}: <a href="{shown}">{shown}</a>'
+
+
+def _html(lines: list[tuple[str, str]], language: Language) -> str:
+    paragraphs = "\n".join(f"<p>{markup}</p>" for _, markup in lines)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head>\n'
+        f"<body>\n{paragraphs}\n</body></html>\n"
+    )
+
+
+def _language(value: str) -> Language:
+    return "en" if value == "en" else "ru"
