@@ -217,9 +217,11 @@ class _Loader:
                     "title": meeting.title,
                     "kind": meeting.kind,
                     "host_organization_id": self.org_ids[meeting.host],
-                    "organization_ids": [self.org_ids[key] for key in meeting.sites],
+                    "sites": [{"organization_id": self.org_ids[key]} for key in meeting.sites],
                     "starts_at": meeting.starts_at.isoformat(),
                     "ends_at": meeting.ends_at.isoformat(),
+                    # The seeds' meetings took place already, as they took place.
+                    "force": True,
                 }
                 existing[meeting.title] = await self._until_known("POST", url, body)
                 self.report.count("meetings")

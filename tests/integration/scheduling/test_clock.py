@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from services.scheduling.app import create_app
 from shared.events import SCHEDULING, OrganizationUpserted, new_id
 from shared.settings import SchedulingSettings
-from tests.support import eventually, serving, settings_for, stream_events
+from tests.support import OPERATOR, eventually, serving, settings_for, stream_events
 
 
 async def known_organizations(js: JetStreamContext, count: int) -> list[UUID]:
@@ -42,10 +42,13 @@ async def schedule(client: Any, organizations: list[UUID], starts: datetime, end
                 "title": "Видеоконференция",
                 "kind": "videoconference",
                 "host_organization_id": str(organizations[0]),
-                "organization_ids": [str(o) for o in organizations[1:]],
+                "sites": [{"organization_id": str(o)} for o in organizations[1:]],
                 "starts_at": starts.isoformat(),
                 "ends_at": ends.isoformat(),
+                # Whenever the tests run: the clock does not care for working hours.
+                "force": True,
             },
+            headers=OPERATOR,
         )
         return response if response.status_code == 201 else None
 

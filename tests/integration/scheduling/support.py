@@ -1,0 +1,233 @@
+"""What the scheduling tests share: the service in-process, organizations and people
+published as the registry would, meetings, invites and events."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import icalendar
+from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
+
+from shared.events import (
+    SCHEDULING,
+    ApiKeyIssued,
+    OrganizationUpserted,
+    PersonUpserted,
+    RegistrationCreated,
+    TimeRange,
+    WorkingHours,
+    new_id,
+)
+from shared.http.auth import SCOPES, generate_key
+from tests.integration.api import Published, body, publish, published
+from tests.support import bearer, eventually
+
+_LONG_DAY = [TimeRange(start=time(7, 0), end=time(23, 0))]
+LONG_DAYS = WorkingHours(
+    mon=_LONG_DAY,
+    tue=_LONG_DAY,
+    wed=_LONG_DAY,
+    thu=_LONG_DAY,
+    fri=_LONG_DAY,
+    sat=_LONG_DAY,
+    sun=_LONG_DAY,
+)
+
+STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
+"""Far enough ahead that the meeting clock leaves the meetings alone."""
+MOSCOW_TIME = "2030-10-01T11:00:00+03:00"
+MOSCOW_END = "2030-10-01T13:00:00+03:00"
+TITLE = "Телемост «От сердца к сердцу»"
+NEXT_DAY = {"starts_at": "2030-10-02T11:00:00+03:00", "ends_at": "2030-10-02T13:00:00+03:00"}
+"""The times of a second meeting of the same sites, which may not overlap the first."""
+
+
+@dataclass
+class Scheduling:
+    client: AsyncTestClient[Any]
+    js: JetStreamContext
+    database: asyncpg.Connection
+    maildir: Path
+    """Where the SMTP server the service sends to keeps what it receives."""
+
+    async def organization(self, name: str, region: str, timezone: str, **details: Any) -> UUID:
+        """An organization the registry published; returns once scheduling knows it.
+
+        Unless told otherwise it works every day from 07:00 to 23:00, so that meetings of
+        tests that are not about working hours fit.
+        """
+        event = OrganizationUpserted(
+            aggregate_id=new_id(),
+            aggregate_version=1,
+            producer="registry",
+            name=name,
+            region=region,
+            timezone=timezone,
+            **{"working_hours": LONG_DAYS} | details,
+        )
+        await publish(self.js, event)
+
+        async def known() -> bool:
+            found = await self.database.fetchval(
+                "SELECT count(*) FROM scheduling.organizations WHERE id = $1", event.aggregate_id
+            )
+            return bool(found)
+
+        await eventually(known)
+        return event.aggregate_id
+
+    async def moscow(self) -> UUID:
+        return await self.organization(
+            "Межпоселенческая центральная библиотека Георгиевского округа",
+            "Ставропольский край",
+            "Europe/Moscow",
+        )
+
+    async def vladivostok(self) -> UUID:
+        return await self.organization(
+            "Приморская краевая публичная библиотека им. А. М. Горького",
+            "Приморский край",
+            "Asia/Vladivostok",
+        )
+
+    async def partner_key(self, organization_id: UUID) -> dict[str, str]:
+        """Headers with a partner key of the organization, once scheduling accepts it."""
+        key = generate_key()
+        await publish(
+            self.js,
+            ApiKeyIssued(
+                aggregate_id=new_id(),
+                aggregate_version=1,
+                producer="registry",
+                prefix=key.prefix,
+                secret_sha256=key.secret_sha256,
+                role="partner",
+                organization_id=organization_id,
+                scopes=list(SCOPES),
+            ),
+        )
+        headers = bearer(key.secret)
+
+        async def accepted() -> bool:
+            response = await self.client.get("/meetings", headers=headers)
+            return response.status_code == 200
+
+        await eventually(accepted)
+        return headers
+
+    async def telebridge(self, host: UUID, *others: UUID, **changes: Any) -> dict[str, Any]:
+        meeting: dict[str, Any] = body(
+            await self.client.post("/meetings", json=telebridge(host, *others, **changes)), 201
+        )
+        return meeting
+
+    async def invite(self, meeting_id: str) -> tuple[bytes, icalendar.Calendar]:
+        response = await self.client.get(f"/meetings/{meeting_id}/invite.ics")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].split(";")[0] == "text/calendar"
+        assert "charset=utf-8" in response.headers["content-type"].replace(" ", "").lower()
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="meeting-{meeting_id}.ics"'
+        )
+        return response.content, icalendar.Calendar.from_ical(response.content)
+
+    async def events_of(self, meeting_id: str, count: int) -> list[Published]:
+        """The meeting's events in the SCHEDULING stream, once `count` have been relayed."""
+
+        async def relayed() -> list[Published] | None:
+            found = [
+                m
+                for m in await published(self.js, SCHEDULING)
+                if m.event["aggregate_id"] == meeting_id
+            ]
+            return found if len(found) >= count else None
+
+        return await eventually(relayed)
+
+
+def telebridge(host: UUID, *others: UUID, **changes: Any) -> dict[str, Any]:
+    return {
+        "title": TITLE,
+        "kind": "telebridge",
+        "host_organization_id": str(host),
+        "sites": [{"organization_id": str(other)} for other in others],
+        "starts_at": MOSCOW_TIME,
+        "ends_at": MOSCOW_END,
+        **changes,
+    }
+
+
+def path_of(url: str) -> str:
+    """The path of a URL the service gave, to request it from the test client."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def vevent(calendar: icalendar.Calendar) -> Any:
+    [event] = calendar.walk("VEVENT")
+    return event
+
+
+# --- mail -------------------------------------------------------------------------------
+
+
+async def mails(scheduling: Scheduling) -> list[EmailMessage]:
+    rows = await scheduling.database.fetch(
+        "SELECT message FROM scheduling.outgoing_mail ORDER BY queued_at, id"
+    )
+    return [
+        email.message_from_bytes(row["message"], policy=email.policy.default)  # type: ignore[misc]
+        for row in rows
+    ]
+
+
+async def mails_once(scheduling: Scheduling, count: int) -> list[EmailMessage]:
+    async def queued() -> list[EmailMessage] | None:
+        found = await mails(scheduling)
+        return found if len(found) >= count else None
+
+    return await eventually(queued)
+
+
+def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return str(part.get_param("method")), icalendar.Calendar.from_ical(
+        part.get_payload(decode=True)
+    )
+
+
+async def signed_up(
+    scheduling: Scheduling, meeting_id: str, organization: UUID, name: str, language: str = "ru"
+) -> RegistrationCreated:
+    person_id = new_id()
+    person = PersonUpserted(
+        aggregate_id=person_id,
+        aggregate_version=1,
+        producer="registry",
+        organization_id=organization,
+        name=name,
+        email=f"{person_id.hex[:12]}@libraries.example",
+        language=language,  # type: ignore[arg-type]
+    )
+    registration = RegistrationCreated(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        meeting_id=UUID(meeting_id),
+        person_id=person.aggregate_id,
+        organization_id=organization,
+    )
+    await publish(scheduling.js, person, registration)
+    return registration

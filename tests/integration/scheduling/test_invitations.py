@@ -1,0 +1,127 @@
+"""Invites by mail: who gets which REQUEST or CANCEL, when, with which SEQUENCE, and never
+twice; the agenda's items re-issued in the description."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from shared.events import AgendaEntry, AgendaPublished, new_id
+from tests.integration.api import body, publish
+from tests.integration.scheduling.support import (
+    Scheduling,
+    calendar_part,
+    mails,
+    mails_once,
+    signed_up,
+    telebridge,
+)
+
+
+async def test_a_person_signed_up_gets_their_own_invite(scheduling: Scheduling) -> None:
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    assert await mails(scheduling) == []
+    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли", "en")
+    [invite] = await mails_once(scheduling, 1)
+    assert invite["To"].addresses[0].display_name == "Ольга Петровна Ли"
+    assert invite["Subject"] == f"Invitation: {meeting['title']}"
+    method, calendar = calendar_part(invite)
+    assert method == "REQUEST"
+    assert calendar["METHOD"] == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    attendees = event.get("ATTENDEE")
+    assert not isinstance(attendees, list), "only the recipient is named"
+    assert attendees.params["CN"] == "Ольга Петровна Ли"
+    assert event["SEQUENCE"] == 0
+    plain = invite.get_body(("plain",))
+    assert plain is not None
+    assert "18:00" in plain.get_content()  # 11:00 in Moscow is 18:00 in Vladivostok
+
+
+async def test_a_change_attendees_see_is_sent_again_and_one_they_do_not_is_not(
+    scheduling: Scheduling,
+) -> None:
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    await signed_up(scheduling, meeting["id"], lipetsk, "Иван Иванович Сидоров")
+    await mails_once(scheduling, 1)
+
+    async def put(**changes: Any) -> Any:
+        current = await scheduling.client.get(f"/meetings/{meeting['id']}")
+        return body(
+            await scheduling.client.put(
+                f"/meetings/{meeting['id']}",
+                json=telebridge(lipetsk, vladivostok, **changes),
+                headers={"If-Match": current.headers["etag"]},
+            )
+        )
+
+    hidden = await put(public=False)
+    assert hidden["sequence"] == 0
+    moved = await put(starts_at="2030-10-01T12:00:00+03:00", ends_at="2030-10-01T14:00:00+03:00")
+    assert moved["sequence"] == 1
+    invite, update = await mails_once(scheduling, 2)
+    assert update["Subject"] == f"Изменено: {meeting['title']}"
+    _, calendar = calendar_part(update)
+    [event] = calendar.walk("VEVENT")
+    assert event["SEQUENCE"] == 1
+    assert event["DTSTART"].dt.astimezone(UTC) == datetime(2030, 10, 1, 9, tzinfo=UTC)
+    assert invite["Message-ID"] != update["Message-ID"]
+
+
+async def test_a_cancelled_meeting_sends_cancels_and_a_redelivered_event_nothing(
+    scheduling: Scheduling,
+) -> None:
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    registration = await signed_up(scheduling, meeting["id"], lipetsk, "Мария Игоревна Орлова")
+    await mails_once(scheduling, 1)
+    await publish(scheduling.js, registration)  # the registry's event delivered again
+    body(await scheduling.client.post(f"/meetings/{meeting['id']}/cancel"))
+    invite, cancel = await mails_once(scheduling, 2)
+    method, calendar = calendar_part(cancel)
+    assert method == "CANCEL"
+    [event] = calendar.walk("VEVENT")
+    assert event["STATUS"] == "CANCELLED"
+    assert event["UID"] == f"{meeting['id']}@telebridge"
+    assert event["SEQUENCE"] >= calendar_part(invite)[1].walk("VEVENT")[0]["SEQUENCE"]
+    assert cancel["Subject"] == f"Отменено: {meeting['title']}"
+    assert len(await mails(scheduling)) == 2
+
+
+async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Scheduling) -> None:
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
+    await mails_once(scheduling, 1)
+    agenda = AgendaPublished(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="agenda",
+        meeting_id=UUID(meeting["id"]),
+        items=2,
+        url=f"http://127.0.0.1:8003/meetings/{meeting['id']}/agenda",
+        entries=[
+            AgendaEntry(starts_at=datetime(2030, 10, 1, 8, tzinfo=UTC), title="Открытие"),
+            AgendaEntry(
+                starts_at=datetime(2030, 10, 1, 8, 20, tzinfo=UTC),
+                title="Рассказ о Приморье",
+                speakers=["Ольга Петровна Ли"],
+            ),
+        ],
+    )
+    await publish(scheduling.js, agenda)
+    _, update = await mails_once(scheduling, 2)
+    _, calendar = calendar_part(update)
+    [event] = calendar.walk("VEVENT")
+    assert "Рассказ о Приморье" in str(event["DESCRIPTION"])
+    assert str(event["URL"]) == agenda.url
+    assert event["SEQUENCE"] == 1
+    current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
+    assert current["agenda_url"] == agenda.url
