@@ -26,7 +26,16 @@ from rich.console import Console
 from rich.table import Table
 
 from telebridge.demo import DemoLoadError, Services, load_demo
-from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, port_is_free
+from telebridge.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    EmbeddedServerError,
+    free_port,
+    port_is_free,
+)
+from telebridge.mailsink import DEFAULT_PORT as DEFAULT_SMTP_PORT
+from telebridge.mailsink import HOST as SMTP_HOST
+from telebridge.mailsink import mail_sink
 from telebridge.processes import DEFAULT_PORTS, SERVICES, Interrupted, ServiceProcess, stop_all
 
 DATABASE = "telebridge"
@@ -50,6 +59,7 @@ class Running:
     nats_url: str
     operator_key: str
     data_dir: Path
+    mail: MailSink | None
 
     def url(self, name: str) -> str:
         return next(service.url for service in self.services if service.name == name)
@@ -110,6 +120,13 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
             "TELEBRIDGE_NATS_URL": nats_url,
             "TELEBRIDGE_AUTH_OPERATOR_KEY": key,
         }
+        mail = None
+        if not os.environ.get("TELEBRIDGE_SCHEDULING_SMTP_HOST"):
+            mail = _mail_sink(data_dir, stack, console)
+            environment |= {
+                "TELEBRIDGE_SCHEDULING_SMTP_HOST": mail.host,
+                "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(mail.port),
+            }
         console.print("[dim]starting registry, scheduling, agenda…[/]")
         services = [
             ServiceProcess(name, ports[name], environment, data_dir / "logs" / f"{name}.log")
@@ -121,7 +138,7 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
         stack.callback(console.print, "[dim]stopping…[/]")
         for service in services:
             service.wait_ready(stopping=stopping)
-        running = Running(services, database_url, nats_url, key, data_dir)
+        running = Running(services, database_url, nats_url, key, data_dir, mail)
         _print_urls(console, running)
         if options.demo:
             _load_demo(console, running, stopping)
@@ -139,6 +156,21 @@ def _postgres(data_dir: Path, stack: ExitStack, console: Console) -> str:
     postgres.start()
     postgres.create_database(DATABASE)
     return postgres.url(DATABASE)
+
+
+@dataclass(frozen=True)
+class MailSink:
+    host: str
+    port: int
+    maildir: Path
+
+
+def _mail_sink(data_dir: Path, stack: ExitStack, console: Console) -> MailSink:
+    console.print("[dim]starting the mail sink…[/]")
+    port = DEFAULT_SMTP_PORT if port_is_free(DEFAULT_SMTP_PORT) else free_port()
+    maildir = data_dir / "mail"
+    stack.enter_context(mail_sink(maildir, port))
+    return MailSink(SMTP_HOST, port, maildir)
 
 
 def _nats(data_dir: Path, stack: ExitStack, console: Console) -> str:
@@ -190,6 +222,11 @@ def _print_urls(console: Console, running: Running) -> None:
     console.print(f"NATS         {running.nats_url}")
     console.print(f"operator key {running.operator_key}   (Authorization: Bearer …)")
     console.print(f"data, logs   {running.data_dir}")
+    if running.mail:
+        console.print(
+            f"mail         smtp://{running.mail.host}:{running.mail.port} keeps every message "
+            f"in the Maildir {running.mail.maildir}"
+        )
 
 
 def _load_demo(console: Console, running: Running, stopping: threading.Event) -> None:
