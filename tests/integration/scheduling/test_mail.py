@@ -1,0 +1,189 @@
+"""Invites reach a real SMTP server: once, retried while the server says "later", given up
+when it says "never", and never sent twice by two replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import mailbox
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from services.scheduling.app import create_app
+from shared.settings import SchedulingSettings, SmtpSettings
+from telebridge.embedded import free_port
+from tests.integration.scheduling.support import Scheduling, calendar_part, signed_up
+from tests.support import OPERATOR, eventually, harness, settings_for
+
+
+def delivered(maildir: Path) -> list[bytes]:
+    if not maildir.exists():
+        return []
+    return [message.as_bytes() for message in mailbox.Maildir(maildir, create=False)]
+
+
+async def delivered_once(maildir: Path, count: int) -> list[bytes]:
+    async def arrived() -> list[bytes] | None:
+        found = await asyncio.to_thread(delivered, maildir)
+        return found if len(found) >= count else None
+
+    return await eventually(arrived)
+
+
+def display_name(raw: bytes, header: str) -> str:
+    """The name as RFC 2047 reads it: whitespace between encoded words is not text.
+
+    Python 3.11's modern header parser puts a space where folding split a name between
+    two encoded words, so the classic decoder reads the header instead.
+    """
+    name, _ = parseaddr(email.message_from_bytes(raw)[header])
+    return str(make_header(decode_header(name)))
+
+
+def host_of(meeting: dict[str, Any]) -> UUID:
+    return UUID(meeting["host_organization_id"])
+
+
+async def queue_state(scheduling: Scheduling) -> list[dict[str, Any]]:
+    rows = await scheduling.database.fetch(
+        "SELECT attempts, sent_at, failed_at, last_error FROM scheduling.outgoing_mail"
+    )
+    return [dict(row) for row in rows]
+
+
+async def test_an_invite_arrives_once_with_its_names_and_calendar_intact(
+    scheduling: Scheduling,
+) -> None:
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли-Соколова")
+    [raw] = await delivered_once(scheduling.maildir, 1)
+    received = email.message_from_bytes(raw, policy=email.policy.default)
+    assert display_name(raw, "To") == "Ольга Петровна Ли-Соколова"
+    assert received["Subject"] == f"Приглашение: {meeting['title']}"
+    assert received["Delivered-To"] == received["To"].addresses[0].addr_spec
+    method, calendar = calendar_part(received)
+    assert method == "REQUEST"
+    assert str(calendar.walk("VEVENT")[0]["UID"]) == f"{meeting['id']}@telebridge"
+    await asyncio.sleep(0.5)
+    assert len(await asyncio.to_thread(delivered, scheduling.maildir)) == 1
+    [state] = await queue_state(scheduling)
+    assert state["sent_at"] is not None
+    assert state["attempts"] == 1
+
+
+class MoodyServer:
+    """Answers the first messages with the given replies, then keeps what it receives."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+        self.received: list[bytes] = []
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        del server, session
+        if self.replies:
+            return self.replies.pop(0)
+        self.received.append(envelope.original_content or b"")
+        return "250 OK"
+
+
+@asynccontextmanager
+async def scheduling_mailing_to(
+    handler: MoodyServer, database_url: str, nats_url: str, tmp_path: Path, replicas: int = 1
+) -> AsyncIterator[Scheduling]:
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp = SmtpSettings(port=port, retry_after=0.2, max_attempts=5)
+    settings = settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp)
+    try:
+        async with harness(create_app(settings), database_url, nats_url) as running:
+            running.client.headers.update(OPERATOR)
+            scheduling = Scheduling(running.client, running.js, running.database, tmp_path)
+            if replicas == 1:
+                yield scheduling
+            else:
+                async with harness(create_app(settings), database_url, nats_url):
+                    yield scheduling
+    finally:
+        controller.stop()
+
+
+async def test_a_server_that_says_later_gets_the_mail_again_later(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    server = MoodyServer(["451 4.3.0 Mailbox busy, try again later"])
+    async with scheduling_mailing_to(server, database_url, nats_url, tmp_path) as scheduling:
+        meeting = await scheduling.telebridge(
+            await scheduling.moscow(), await scheduling.vladivostok()
+        )
+        await signed_up(scheduling, meeting["id"], host_of(meeting), "Пётр Ильич Чайковский")
+
+        async def sent() -> list[dict[str, Any]] | None:
+            states = await queue_state(scheduling)
+            return states if states and states[0]["sent_at"] else None
+
+        [state] = await eventually(sent)
+    assert state["attempts"] == 2
+    assert len(server.received) == 1
+
+
+async def test_a_server_that_says_never_is_not_asked_again(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    server = MoodyServer(["550 5.1.1 No such mailbox"] * 3)
+    async with scheduling_mailing_to(server, database_url, nats_url, tmp_path) as scheduling:
+        meeting = await scheduling.telebridge(
+            await scheduling.moscow(), await scheduling.vladivostok()
+        )
+        await signed_up(scheduling, meeting["id"], host_of(meeting), "Анна Андреевна Ахматова")
+
+        async def given_up() -> list[dict[str, Any]] | None:
+            states = await queue_state(scheduling)
+            return states if states and states[0]["failed_at"] else None
+
+        [state] = await eventually(given_up)
+        await asyncio.sleep(0.6)
+        assert await queue_state(scheduling) == [state]
+    assert state["attempts"] == 1
+    assert "550" in state["last_error"]
+    assert server.replies == ["550 5.1.1 No such mailbox"] * 2
+
+
+async def test_two_replicas_send_each_mail_once(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    server = MoodyServer([])
+    async with scheduling_mailing_to(
+        server, database_url, nats_url, tmp_path, replicas=2
+    ) as scheduling:
+        meeting = await scheduling.telebridge(
+            await scheduling.moscow(), await scheduling.vladivostok()
+        )
+        for number in range(20):
+            await signed_up(scheduling, meeting["id"], host_of(meeting), f"Участник № {number}")
+
+        async def all_sent() -> bool:
+            states = await queue_state(scheduling)
+            return len(states) == 20 and all(state["sent_at"] for state in states)
+
+        await eventually(all_sent)
+        await asyncio.sleep(0.5)
+    recipients = [
+        email.message_from_bytes(data, policy=email.policy.default)["To"]
+        for data in server.received
+    ]
+    assert len(recipients) == 20
+    assert len(set(map(str, recipients))) == 20
