@@ -104,7 +104,6 @@ def compose(mail: InviteMail) -> EmailMessage:
     message["Subject"] = f"{_SUBJECTS[language][mail.kind]}: {mail.title}"
     message["Date"] = rfc5322_date(utc_now())
     message["Message-ID"] = mail.message_id
-    message["Content-Language"] = language
     lines = _lines(mail, language)
     message.set_content("\n\n".join(text for text, _ in lines) + "\n")
     message.add_alternative(_html(lines, language), subtype="html")
@@ -115,6 +114,8 @@ def compose(mail: InviteMail) -> EmailMessage:
         params={"method": mail.method, "charset": "UTF-8"},
         cte="base64",
     )
+    # Last: setting the content moves every Content-* header into the first part.
+    message["Content-Language"] = language
     return message
 
 
