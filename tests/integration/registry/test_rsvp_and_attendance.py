@@ -170,8 +170,12 @@ async def test_check_ins_and_headcounts_make_the_statistics(
         409,
         "meeting-scheduled",
     )
-    day_one = MeetingSession(new_id(), meeting.starts_at, meeting.starts_at + timedelta(hours=2))
-    day_two = MeetingSession(new_id(), day_one.starts_at + timedelta(days=1), meeting.ends_at)
+    day_one = MeetingSession(
+        id=new_id(), starts_at=meeting.starts_at, ends_at=meeting.starts_at + timedelta(hours=2)
+    )
+    day_two = MeetingSession(
+        id=new_id(), starts_at=day_one.starts_at + timedelta(days=1), ends_at=meeting.ends_at
+    )
     await registry.meeting_known(
         msgspec.structs.replace(started(meeting), sessions=[day_one, day_two])
     )
