@@ -131,6 +131,13 @@ JOIN people p ON p.id = r.person_id
 LEFT JOIN organizations o ON o.id = p.organization_id
 WHERE r.meeting_id = $1 AND r.person_id = $2
 """
+_LOCK_PERSON: Final = "SELECT pg_advisory_xact_lock(hashtextextended('person ' || $1, 0))"
+_PERSON_KNOWN: Final = "SELECT EXISTS (SELECT 1 FROM people WHERE id = $1)"
+_REGISTRATIONS_OF: Final = """
+SELECT meeting_id, version FROM registrations
+WHERE person_id = $1 AND status = 'registered'
+ORDER BY meeting_id
+"""
 _SET_AGENDA: Final = """
 UPDATE meetings
 SET agenda = $2, agenda_url = $3, agenda_version = $4, version = version + 1,
@@ -350,6 +357,21 @@ async def busy(
 
 async def attendees(connection: Connection, meeting_id: UUID) -> list[asyncpg.Record]:
     return await connection.fetch(_ATTENDEES, meeting_id)
+
+
+async def lock_person(connection: Connection, person_id: UUID) -> None:
+    """Until the transaction ends: events about one person are applied one at a time, so a
+    registration and its person arriving at two replicas at once see each other."""
+    await connection.execute(_LOCK_PERSON, str(person_id))
+
+
+async def person_known(connection: Connection, person_id: UUID) -> bool:
+    return bool(await connection.fetchval(_PERSON_KNOWN, person_id))
+
+
+async def registrations_of(connection: Connection, person_id: UUID) -> list[asyncpg.Record]:
+    """The person's registrations that hold a place, with their versions."""
+    return await connection.fetch(_REGISTRATIONS_OF, person_id)
 
 
 async def attendee(

@@ -3,15 +3,25 @@ twice; the agenda's items re-issued in the description."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from shared.events import AgendaEntry, AgendaPublished, new_id
+import msgspec
+
+from shared.events import (
+    AgendaEntry,
+    AgendaPublished,
+    PersonUpserted,
+    RegistrationCreated,
+    new_id,
+)
 from tests.integration.api import body, publish
 from tests.integration.scheduling.support import (
     Scheduling,
     calendar_part,
+    email_of,
     mails,
     mails_once,
     signed_up,
@@ -125,3 +135,41 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
     assert event["SEQUENCE"] == 1
     current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
     assert current["agenda_url"] == agenda.url
+
+
+async def test_a_registration_that_arrives_before_its_person_is_mailed_once_they_do(
+    scheduling: Scheduling,
+) -> None:
+    """Two registry events go to whichever replica is free: the person may come second."""
+    lipetsk = await scheduling.moscow()
+    meeting = await scheduling.telebridge(lipetsk, await scheduling.vladivostok())
+    person_id = new_id()
+    registration = RegistrationCreated(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        meeting_id=UUID(meeting["id"]),
+        person_id=person_id,
+        organization_id=lipetsk,
+    )
+    await publish(scheduling.js, registration)
+    await asyncio.sleep(0.3)
+    assert await mails(scheduling) == []
+
+    person = PersonUpserted(
+        aggregate_id=person_id,
+        aggregate_version=1,
+        producer="registry",
+        organization_id=lipetsk,
+        name="Анна Андреевна Ахматова",
+        email=email_of(person_id),
+    )
+    await publish(scheduling.js, person)
+    [invite] = await mails_once(scheduling, 1)
+    assert invite["To"].addresses[0].addr_spec == email_of(person_id)
+    assert calendar_part(invite)[0] == "REQUEST"
+
+    renamed = msgspec.structs.replace(person, aggregate_version=2, name="Анна Ахматова")
+    await publish(scheduling.js, renamed)
+    await asyncio.sleep(0.5)
+    assert len(await mails(scheduling)) == 1
