@@ -111,8 +111,10 @@ class ConsumerWorker(Generic[E]):
         while True:
             try:
                 messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
-            except nats.errors.TimeoutError:
-                continue  # nothing new: idle, not an error
+            except TimeoutError:
+                # Nothing new: idle, not an error. nats-py raises its own TimeoutError or,
+                # when the server's heartbeat is late, asyncio's: both are TimeoutError.
+                continue
             except nats.errors.Error as error:
                 self._log.warning("fetch failed", error=str(error) or type(error).__name__)
                 await asyncio.sleep(delay)
