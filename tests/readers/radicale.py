@@ -45,33 +45,34 @@ def radicale_server(folder: Path) -> Iterator[str]:
     config = folder / "config"
     folder.mkdir(parents=True, exist_ok=True)
     config.write_text(CONFIG.format(port=port, folder=folder / "collections"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "radicale", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = folder / "radicale.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "--config", str(config)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/{USER}/"
     try:
-        _wait_until_up(process, url)
+        _wait_until_up(process, url, log)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"Radicale exited with {process.returncode}: {output}")
+            raise RuntimeError(f"Radicale exited with {process.returncode}: {log.read_text()}")
         try:
             httpx.get(url, auth=(USER, "x"), timeout=1)
         except httpx.TransportError:
             time.sleep(0.1)
         else:
             return
-    raise TimeoutError(f"Radicale did not answer at {url}")
+    raise TimeoutError(f"Radicale did not answer at {url}: {log.read_text()}")
 
 
 def as_stored(data: bytes) -> list[bytes]:
@@ -126,7 +127,9 @@ def stored_and_expanded(principal_url: str, data: bytes) -> list[Occurrence]:
 @contextmanager
 def _new_calendar(principal_url: str, data: bytes) -> Iterator[Calendar]:
     with caldav.DAVClient(url=principal_url, username=USER, password="x") as client:
-        calendar: Calendar = client.principal().make_calendar(cal_id=str(uuid4()))
+        # The principal's URL is known: discovering it costs a second per client.
+        principal = caldav.Principal(client=client, url=principal_url)
+        calendar: Calendar = principal.make_calendar(cal_id=str(uuid4()))
         for resource in as_stored(data):
             calendar.save_event(ical=resource.decode("utf-8"))
         yield calendar

@@ -7,21 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.scheduling.app import create_app
-from shared.settings import SchedulingSettings, SmtpSettings
-from telebridge.embedded import free_port
-from telebridge.mailsink import mail_sink
-from tests.integration.scheduling.support import Scheduling
-from tests.support import OPERATOR, harness, settings_for
+from tests.integration.scheduling.support import Scheduling, scheduling_service
 
 
 @pytest.fixture
 async def scheduling(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[Scheduling]:
-    """Sending its mail to the SMTP server of `telebridge dev`, on a port of its own."""
-    port = free_port()
-    smtp = SmtpSettings(port=port, retry_after=0.2)
-    app = create_app(settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp))
-    with mail_sink(tmp_path / "mail", port):
-        async with harness(app, database_url, nats_url) as running:
-            running.client.headers.update(OPERATOR)
-            yield Scheduling(running.client, running.js, running.database, tmp_path / "mail")
+    async with scheduling_service(database_url, nats_url, tmp_path) as running:
+        yield running

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from email.message import EmailMessage
@@ -17,6 +19,7 @@ import icalendar
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
+from services.scheduling.app import create_app
 from shared.events import (
     SCHEDULING,
     ApiKeyIssued,
@@ -28,8 +31,11 @@ from shared.events import (
     new_id,
 )
 from shared.http.auth import SCOPES, generate_key
+from shared.settings import SchedulingSettings, SmtpSettings
+from telebridge.embedded import free_port
+from telebridge.mailsink import mail_sink
 from tests.integration.api import Published, body, publish, published
-from tests.support import bearer, eventually
+from tests.support import OPERATOR, bearer, eventually, harness, settings_for
 
 _LONG_DAY = [TimeRange(start=time(7, 0), end=time(23, 0))]
 LONG_DAYS = WorkingHours(
@@ -154,6 +160,20 @@ class Scheduling:
         return await eventually(relayed)
 
 
+@asynccontextmanager
+async def scheduling_service(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[Scheduling]:
+    """Sending its mail to the SMTP server of `telebridge dev`, on a port of its own."""
+    port = free_port()
+    smtp = SmtpSettings(port=port, retry_after=0.2)
+    app = create_app(settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp))
+    with mail_sink(tmp_path / "mail", port):
+        async with harness(app, database_url, nats_url) as running:
+            running.client.headers.update(OPERATOR)
+            yield Scheduling(running.client, running.js, running.database, tmp_path / "mail")
+
+
 def telebridge(host: UUID, *others: UUID, **changes: Any) -> dict[str, Any]:
     return {
         "title": TITLE,
@@ -208,6 +228,11 @@ def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:
     )
 
 
+def email_of(person_id: UUID) -> str:
+    """The address `signed_up` gives a person (all of the id: its first half is a time)."""
+    return f"{person_id.hex}@libraries.example"
+
+
 async def signed_up(
     scheduling: Scheduling, meeting_id: str, organization: UUID, name: str, language: str = "ru"
 ) -> RegistrationCreated:
@@ -218,7 +243,7 @@ async def signed_up(
         producer="registry",
         organization_id=organization,
         name=name,
-        email=f"{person_id.hex[:12]}@libraries.example",
+        email=email_of(person_id),
         language=language,  # type: ignore[arg-type]
     )
     registration = RegistrationCreated(
