@@ -521,18 +521,7 @@ def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEven
         ends_at=row["ends_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
-        sessions=[
-            MeetingSession(
-                id=session["id"],
-                starts_at=session["starts_at"],
-                ends_at=session["ends_at"],
-                title=session["title"],
-                track=session["track"],
-                recurrence_id=session["recurrence_id"],
-                status=session["status"],
-            )
-            for session in state.sessions
-        ],
+        sessions=[MeetingSession(**_session_fields(session)) for session in state.sessions],
         timezone=state.timezone,
         recurrence=row["recurrence"],
         conference=_conference(row["conference"]),
@@ -545,6 +534,14 @@ def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEven
     )
 
 
+def _session_fields(session: asyncpg.Record) -> dict[str, Any]:
+    """A session row as both the event and the calendar describe a session."""
+    return {field: session[field] for field in _SESSION_FIELDS}
+
+
+_SESSION_FIELDS = ("id", "starts_at", "ends_at", "status", "title", "track", "recurrence_id")
+
+
 def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
     row = state.row
     return CalendarMeeting(
@@ -554,18 +551,7 @@ def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
         status=row["status"],
         timezone=state.timezone,
         sequence=row["sequence"],
-        sessions=[
-            CalendarSession(
-                id=session["id"],
-                starts_at=session["starts_at"],
-                ends_at=session["ends_at"],
-                status=session["status"],
-                title=session["title"],
-                track=session["track"],
-                recurrence_id=session["recurrence_id"],
-            )
-            for session in state.sessions
-        ],
+        sessions=[CalendarSession(**_session_fields(session)) for session in state.sessions],
         sites=[calendar_site(site) for site in state.sites],
         organizer_email=context.organizer_email,
         url=f"{context.base_url}/meetings/{row['id']}",
