@@ -77,8 +77,8 @@ async def send_all(
     only: set[str] | None = None,
     to: Sequence[Recipient] | None = None,
 ) -> int:
-    """Queue each recipient's invite for every calendar object (or `only` these UIDs);
-    returns how many mails were queued."""
+    """Queue each recipient's invite for every calendar object that is not over yet (or
+    `only` these UIDs); returns how many mails were queued."""
     stamp = utc_now()
     queued = 0
     if kind == "cancellation":
@@ -90,7 +90,7 @@ async def send_all(
             None,
         )
         for found in calendar_objects(meeting, stamp, site=site):
-            if only is not None and found.uid not in only:
+            if (only is not None and found.uid not in only) or found.ends_at <= stamp:
                 continue
             calendar = render_invite(meeting, [recipient.attendee], stamp, uid=found.uid, site=site)
             queued += await _queue(
@@ -116,6 +116,8 @@ async def send_occurrence_cancels(
     queued = 0
     for recipient in await recipients(connection, meeting):
         for occurrence in occurrences:
+            if occurrence.ends_at <= stamp:
+                continue
             calendar = render_occurrence_cancel(meeting, occurrence, [recipient.attendee], stamp)
             [found] = calendar_objects(meeting, stamp)
             queued += await _queue(

@@ -26,7 +26,9 @@ from tests.integration.scheduling.support import (
     mails_once,
     signed_up,
     telebridge,
+    vevent,
 )
+from tests.support import eventually
 
 
 async def test_a_person_signed_up_gets_their_own_invite(scheduling: Scheduling) -> None:
@@ -173,3 +175,37 @@ async def test_a_registration_that_arrives_before_its_person_is_mailed_once_they
     await publish(scheduling.js, renamed)
     await asyncio.sleep(0.5)
     assert len(await mails(scheduling)) == 1
+
+
+async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Scheduling) -> None:
+    """An operator recording a past event, as the demo does, mails nobody."""
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    past = {
+        "starts_at": "2020-10-01T11:00:00+03:00",
+        "ends_at": "2020-10-01T13:00:00+03:00",
+        "force": True,
+    }
+    meeting = await scheduling.telebridge(lipetsk, vladivostok, **past)
+    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
+    agenda = AgendaPublished(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="agenda",
+        meeting_id=UUID(meeting["id"]),
+        items=1,
+        url="https://agenda.example/1",
+        entries=[AgendaEntry(starts_at=datetime(2020, 10, 1, 8, 0, tzinfo=UTC), title="Итоги")],
+    )
+    await publish(scheduling.js, agenda)
+
+    async def both_arrived() -> bool:
+        registered = await scheduling.database.fetchval(
+            "SELECT count(*) FROM scheduling.registrations"
+        )
+        _, calendar = await scheduling.invite(meeting["id"])
+        return registered == 1 and "Итоги" in str(vevent(calendar)["DESCRIPTION"])
+
+    await eventually(both_arrived)
+    await asyncio.sleep(0.3)
+    assert await mails(scheduling) == []
