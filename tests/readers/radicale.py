@@ -3,6 +3,7 @@ a calendar program does when the user accepts an invite or imports a feed."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -54,25 +55,29 @@ def radicale_server(folder: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/{USER}/"
     try:
-        _wait_until_up(process, url, log)
+        _wait_until_up(process, port, log)
+        # The first login makes the user's principal collection.
+        httpx.request("PROPFIND", url, auth=(USER, "x"), headers={"Depth": "0"}, timeout=60)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until Radicale listens. Only the connection is awaited: its first answer can take
+    seconds on a busy machine, and a request given up early would be asked again forever."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Radicale exited with {process.returncode}: {log.read_text()}")
         try:
-            httpx.get(url, auth=(USER, "x"), timeout=1)
-        except httpx.TransportError:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
             time.sleep(0.1)
         else:
             return
-    raise TimeoutError(f"Radicale did not answer at {url}: {log.read_text()}")
+    raise TimeoutError(f"Radicale did not listen on port {port}: {log.read_text()}")
 
 
 def as_stored(data: bytes) -> list[bytes]:
