@@ -32,6 +32,7 @@ class DemoOrganization:
     name: str
     region: str
     timezone: str
+    city: str
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class DemoPlan:
 def demo_plan(path: Path = FIXTURE) -> DemoPlan:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     organizations = [
-        DemoOrganization(org["key"], org["name"], _region_code(org["region"]), org["timezone"])
+        DemoOrganization(
+            org["key"], org["name"], _region_code(org["region"]), org["timezone"], org["city"]
+        )
         for org in data["organizations"]
     ]
     people = [
@@ -183,7 +186,12 @@ class _Loader:
         existing = {org["name"]: org for org in await _all(self.client, url)}
         for org in self.plan.organizations:
             if org.name not in existing:
-                body = {"name": org.name, "region": org.region, "timezone": org.timezone}
+                body = {
+                    "name": org.name,
+                    "region": org.region,
+                    "timezone": org.timezone,
+                    "city": org.city,
+                }
                 existing[org.name] = _ok(await self.client.post(url, json=body))
                 self.report.count("organizations")
             self.org_ids[org.key] = existing[org.name]["id"]

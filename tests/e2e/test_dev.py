@@ -110,10 +110,10 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
             ]
             workshop = next(m for m in meetings if m["kind"] == "workshop")
             summary = wait_for_summary(client, urls["agenda"], workshop["id"])
-            assert summary["participants"] == 105
+            assert summary["participants"] == 115
             assert len(summary["regions"]) == 18  # type: ignore[arg-type]
             markdown = client.get(f"{urls['agenda']}/meetings/{workshop['id']}/summary.md")
-            assert "105 участников из 18 регионов" in markdown.text
+            assert "115 участников из 18 регионов" in markdown.text
         started = stop(process)
     assert started, "telebridge dev should have started servers and services"
     assert not [child for child in started if child.is_running() and child.status() != "zombie"]
