@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -13,6 +13,87 @@ from shared.http.types import Instant, one_line, out_of_range
 
 ItemTitle = Annotated[str, one_line(500, "Виртуальное путешествие по Георгиевску")]
 SpeakerName = Annotated[str, one_line(300, "Умеренко Светлана Вячеславовна")]
+OrganizationName = Annotated[str, one_line(500, "Луганская республиканская библиотека для детей")]
+Track = Annotated[str, one_line(100, "Площадка 2")]
+TimeZone = Annotated[str, one_line(64, "Europe/Moscow")]
+Link = Annotated[str, one_line(2000, "https://lodb.example/quest/1")]
+ItemKey = Annotated[str, one_line(100, "opening")]
+LocalTime = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$",
+        description="A wall-clock time, seconds optional; with an offset, an instant",
+        examples=["2020-10-01T10:00", "2020-10-01T10:00+03:00"],
+    ),
+]
+ItemKind = Literal[
+    "opening",
+    "welcome",
+    "talk",
+    "presentation",
+    "master-class",
+    "tour",
+    "discussion",
+    "quest-task",
+    "break",
+    "closing",
+    "other",
+]
+
+
+class Speaker(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A registered person, by id; or someone from outside, by name and organization."""
+
+    person_id: UUID | None = None
+    name: SpeakerName | None = None
+    organization: OrganizationName | None = None
+    external: bool = False
+    """True for a speaker who is not registered: `name` (and `organization`) say who."""
+
+
+class Material(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: ItemTitle
+    url: Link
+
+
+class ItemWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One item as an operator writes it: at a local time of a zone, or at an offset from
+    the start of its session."""
+
+    title: ItemTitle
+    kind: ItemKind = "talk"
+    key: ItemKey | None = None
+    """A name that stays the same across versions, so that a diff follows a renamed item."""
+    at: LocalTime | None = None
+    """Local time of `timezone` ("2020-10-01T10:00"), or an instant with its offset."""
+    timezone: TimeZone | None = None
+    """The zone of `at`; omitted, the host organization's."""
+    offset: timedelta | None = None
+    """From the start of the item's session, as an ISO 8601 duration ("PT1H30M")."""
+    duration: timedelta
+    session_id: UUID | None = None
+    """Needed with `offset` when the meeting has several sessions."""
+    track: Track | None = None
+    """The workshop track or site it belongs to; omitted, every site takes part."""
+    speakers: Annotated[list[Speaker], msgspec.Meta(max_length=50)] = []
+    materials: Annotated[list[Material], msgspec.Meta(max_length=50)] = []
+
+
+class ScheduledItem(msgspec.Struct, frozen=True, kw_only=True):
+    """An item with its times resolved to instants and its speakers named."""
+
+    title: str
+    kind: ItemKind
+    key: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    """The zone its time was written in."""
+    session_id: UUID
+    track: str | None
+    speakers: list[Speaker]
+    """Every speaker with a name; registered ones with their organization's name too."""
+    materials: list[Material]
 
 
 class AgendaItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
