@@ -18,15 +18,12 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(request: Request[Any, Any, Any]) -> int:
-    """The version `If-Match` names: required, and one ETag this server handed out."""
+def sent_version(request: Request[Any, Any, Any]) -> int | None:
+    """The version `If-Match` names, None when it is not sent; 412 for a tag this server
+    never handed out."""
     header = request.headers.get("if-match", "").strip()
     if not header:
-        raise Problem(
-            428,
-            "if-match-required",
-            "send the ETag you last read as If-Match, so that no one else's change is lost",
-        )
+        return None
     tag = header.removeprefix("W/").strip('"')
     if not tag.isdigit():
         raise Problem(
@@ -36,8 +33,20 @@ def expected_version(request: Request[Any, Any, Any]) -> int:
 
 
 def check_version(request: Request[Any, Any, Any], current: int) -> None:
-    """Refuse an update based on another version than `current` with a 412."""
-    expected = expected_version(request)
+    """Refuse an update based on another version than `current` (see `require_version`)."""
+    require_version(current, sent_version(request))
+
+
+def require_version(current: int, expected: int | None) -> None:
+    """Refuse a change made without naming the version it is based on (428), or based on
+    another version than `current` (412)."""
+    if expected is None:
+        raise Problem(
+            428,
+            "if-match-required",
+            f"send the ETag you last read as If-Match (it is at version {current}), so that "
+            "no one else's change is lost",
+        )
     if expected != current:
         raise Problem(
             412,
