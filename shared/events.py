@@ -322,17 +322,31 @@ class AgendaEntry(msgspec.Struct, frozen=True, kw_only=True):
     starts_at: datetime
     title: str
     speakers: list[str] = msgspec.field(default_factory=list)
+    """Each speaker as a line of the programme: a name, with the organization if known."""
+    ends_at: datetime | None = None
+    track: str | None = None
 
 
 class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only=True):
-    """A meeting's agenda was published or replaced."""
+    """A version of a meeting's agenda was published, replacing the one published before.
+
+    `aggregate_version` counts the agenda's events; `version` is the agenda version that
+    is now the published one (a diff between versions names them by it).
+    """
 
     meeting_id: UUID
+    version: int = 1
     items: int
     """How many items the agenda has."""
     url: str
     entries: list[AgendaEntry] = msgspec.field(default_factory=list)
     """The items themselves, in order of time: invites carry them in their DESCRIPTION."""
+
+
+class AgendaUnpublished(Event, tag="agenda.agenda.unpublished", frozen=True, kw_only=True):
+    """A meeting's agenda was withdrawn: no version of it is published any more."""
+
+    meeting_id: UUID
 
 
 class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_only=True):
@@ -359,7 +373,7 @@ RegistryEvent = (
 SchedulingEvent = (
     MeetingScheduled | MeetingUpdated | MeetingStarted | MeetingEnded | MeetingCancelled
 )
-AgendaEvent = AgendaPublished | SummaryPublished
+AgendaEvent = AgendaPublished | AgendaUnpublished | SummaryPublished
 AnyEvent = RegistryEvent | SchedulingEvent | AgendaEvent
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -378,6 +392,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     MeetingEnded,
     MeetingCancelled,
     AgendaPublished,
+    AgendaUnpublished,
     SummaryPublished,
 )
 

@@ -15,6 +15,7 @@ from shared.events import (
     REGISTRY,
     AgendaEvent,
     AgendaPublished,
+    AgendaUnpublished,
     PersonUpserted,
     RegistrationEvent,
     RegistryEvent,
@@ -111,7 +112,7 @@ def agenda_events(settings: SchedulingSettings) -> EventConsumer[AgendaEvent]:
     context = Context.of(settings)
 
     async def apply(connection: Connection, event: AgendaEvent) -> None:
-        if isinstance(event, AgendaPublished):
+        if isinstance(event, AgendaPublished | AgendaUnpublished):
             await apply_agenda(connection, event, context)
 
     return EventConsumer[AgendaEvent](

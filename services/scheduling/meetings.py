@@ -40,6 +40,7 @@ from shared.db import Connection
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
+    AgendaUnpublished,
     Conference,
     MeetingCancelled,
     MeetingEvent,
@@ -297,13 +298,17 @@ async def apply_steps(
     return state
 
 
-async def apply_agenda(connection: Connection, event: AgendaPublished, context: Context) -> None:
-    """Keep a meeting's published agenda: its invites carry it and are sent again."""
+async def apply_agenda(
+    connection: Connection, event: AgendaPublished | AgendaUnpublished, context: Context
+) -> None:
+    """Keep a meeting's published agenda (none once unpublished): its invites carry it and
+    are sent again."""
     row = await store.meeting(connection, event.meeting_id, for_update=True)
     if row is None:
         return
+    entries, url = (event.entries, event.url) if isinstance(event, AgendaPublished) else ([], None)
     changed = await store.set_agenda(
-        connection, event.meeting_id, event.entries, event.url, event.aggregate_version
+        connection, event.meeting_id, entries, url, event.aggregate_version
     )
     if changed is None or changed["status"] == "draft":
         return

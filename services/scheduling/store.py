@@ -383,7 +383,7 @@ async def attendee(
 
 
 async def set_agenda(
-    connection: Connection, meeting_id: UUID, entries: Any, url: str, version: int
+    connection: Connection, meeting_id: UUID, entries: Any, url: str | None, version: int
 ) -> asyncpg.Record | None:
     """Keep the published agenda of a meeting unless a newer one is kept already."""
     row: asyncpg.Record | None = await connection.fetchrow(

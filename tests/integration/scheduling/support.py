@@ -22,7 +22,6 @@ from nats.js import JetStreamContext
 from services.scheduling.app import create_app
 from shared.events import (
     SCHEDULING,
-    ApiKeyIssued,
     OrganizationUpserted,
     PersonUpserted,
     RegistrationCreated,
@@ -30,12 +29,11 @@ from shared.events import (
     WorkingHours,
     new_id,
 )
-from shared.http.auth import SCOPES, generate_key
 from shared.settings import SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
 from telebridge.mailsink import mail_sink
-from tests.integration.api import Published, body, publish, published
-from tests.support import OPERATOR, bearer, eventually, harness, settings_for
+from tests.integration.api import Published, body, partner_key, publish, published
+from tests.support import OPERATOR, eventually, harness, settings_for
 
 _LONG_DAY = [TimeRange(start=time(7, 0), end=time(23, 0))]
 LONG_DAYS = WorkingHours(
@@ -107,28 +105,7 @@ class Scheduling:
 
     async def partner_key(self, organization_id: UUID) -> dict[str, str]:
         """Headers with a partner key of the organization, once scheduling accepts it."""
-        key = generate_key()
-        await publish(
-            self.js,
-            ApiKeyIssued(
-                aggregate_id=new_id(),
-                aggregate_version=1,
-                producer="registry",
-                prefix=key.prefix,
-                secret_sha256=key.secret_sha256,
-                role="partner",
-                organization_id=organization_id,
-                scopes=list(SCOPES),
-            ),
-        )
-        headers = bearer(key.secret)
-
-        async def accepted() -> bool:
-            response = await self.client.get("/meetings", headers=headers)
-            return response.status_code == 200
-
-        await eventually(accepted)
-        return headers
+        return await partner_key(self.js, self.client, organization_id, "/meetings")
 
     async def telebridge(self, host: UUID, *others: UUID, **changes: Any) -> dict[str, Any]:
         meeting: dict[str, Any] = body(

@@ -13,6 +13,7 @@ import msgspec
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
+    AgendaUnpublished,
     PersonUpserted,
     RegistrationCreated,
     new_id,
@@ -137,6 +138,21 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
     assert event["SEQUENCE"] == 1
     current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
     assert current["agenda_url"] == agenda.url
+
+    withdrawn = AgendaUnpublished(
+        aggregate_id=agenda.aggregate_id,
+        aggregate_version=2,
+        producer="agenda",
+        meeting_id=UUID(meeting["id"]),
+    )
+    await publish(scheduling.js, withdrawn)
+    _, _, without = await mails_once(scheduling, 3)
+    [event] = calendar_part(without)[1].walk("VEVENT")
+    assert "Рассказ о Приморье" not in str(event["DESCRIPTION"])
+    assert str(event["URL"]).endswith(f"/meetings/{meeting['id']}")
+    assert event["SEQUENCE"] == 2
+    current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
+    assert current["agenda_url"] is None
 
 
 async def test_a_registration_that_arrives_before_its_person_is_mailed_once_they_do(

@@ -87,7 +87,13 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         }
         for what in ("issued", "revoked")
     },
-    "agenda.agenda.published": {"meeting_id": MEETING, "items": 12, "url": "https://a/1"},
+    "agenda.agenda.published": {
+        "meeting_id": MEETING,
+        "version": 4,
+        "items": 12,
+        "url": "https://a/1",
+    },
+    "agenda.agenda.unpublished": {"meeting_id": MEETING},
     "agenda.summary.published": {
         "meeting_id": MEETING,
         "participants": 120,
