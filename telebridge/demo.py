@@ -249,45 +249,75 @@ class _Loader:
                 self.report.count("registrations")
 
     async def _agenda(self, meeting: DemoMeeting, meeting_id: str) -> None:
+        """Publish the seed's programme, unless the published version says it already."""
         url = f"{self.services.agenda}/meetings/{meeting_id}/agenda"
-        items = [
-            {
-                "starts_at": item.starts_at.isoformat(),
-                "title": item.title,
-                "speakers": item.speakers,
-            }
-            for item in meeting.agenda
-        ]
-        current = await self._until_known("GET", url, missing_ok=True)
-        if current is None or _items_differ(current["items"], items):
-            await self._until_known("PUT", url, {"items": items})
-            self.report.count("agendas")
+        items = self._agenda_items(meeting)
+        published = await self._send_until_known("GET", url)
+        if published.status_code == 200 and _same_items(_ok(published)["written"], items):
+            return
+        latest = await self.client.get(f"{url}/versions/latest")
+        headers = {"If-Match": latest.headers["ETag"]} if latest.status_code == 200 else {}
+        body = {"items": items, "publish": True}
+        _ok(await self.client.put(url, json=body, headers=headers))
+        self.report.count("agendas")
 
-    async def _until_known(
-        self, method: str, url: str, body: Any = None, *, missing_ok: bool = False
-    ) -> Any:
+    def _agenda_items(self, meeting: DemoMeeting) -> list[dict[str, Any]]:
+        """Each item lasts until the next one starts that day, or until 18:00 (the last
+        one until the meeting ends)."""
+        items = []
+        following: list[DemoItem | None] = [*meeting.agenda[1:], None]
+        for item, after in zip(meeting.agenda, following, strict=True):
+            end_of_day = min(meeting.ends_at, item.starts_at.replace(hour=18, minute=0))
+            if after is not None and after.starts_at.date() == item.starts_at.date():
+                end_of_day = after.starts_at
+            seconds = int((end_of_day - item.starts_at).total_seconds())
+            items.append(
+                {
+                    "title": item.title,
+                    "at": item.starts_at.isoformat(),
+                    "duration": f"PT{seconds}S",
+                    "speakers": [self._speaker(name) for name in item.speakers],
+                }
+            )
+        return items
+
+    def _speaker(self, name: str) -> dict[str, Any]:
+        """A person of the demo by id; an organization or anyone else as external."""
+        people = {person.name: person.key for person in self.plan.people}
+        if name in people:
+            return {"person_id": self.person_ids[people[name]]}
+        if name in {organization.name for organization in self.plan.organizations}:
+            return {"organization": name, "external": True}
+        return {"name": name, "external": True}
+
+    async def _send_until_known(self, method: str, url: str, body: Any = None) -> httpx.Response:
         """Send until the service has heard of what the request refers to."""
         deadline = time.monotonic() + 30
         while True:
             response = await self.client.request(method, url, json=body)
             kind = response.json().get("type", "") if response.is_error else ""
             waiting = kind.endswith(("unknown-meeting", "unknown-organization"))
-            if waiting and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-                continue
-            if missing_ok and response.status_code == 404:
-                return None
-            return _ok(response)
+            if not waiting or time.monotonic() >= deadline:
+                return response
+            await asyncio.sleep(0.2)
+
+    async def _until_known(self, method: str, url: str, body: Any = None) -> Any:
+        return _ok(await self._send_until_known(method, url, body))
 
 
-def _items_differ(current: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
-    def normal(items: list[dict[str, Any]]) -> list[tuple[datetime, str, tuple[str, ...]]]:
+def _same_items(written: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    def normal(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [
-            (datetime.fromisoformat(i["starts_at"]), i["title"], tuple(i.get("speakers", [])))
-            for i in items
+            (
+                item["title"],
+                datetime.fromisoformat(item["at"]),
+                item["duration"],
+                [sorted(speaker.items()) for speaker in item.get("speakers", [])],
+            )
+            for item in items
         ]
 
-    return normal(current) != normal(wanted)
+    return normal(written) == normal(wanted)
 
 
 class DemoLoadError(RuntimeError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,9 +56,11 @@ def schedule(items: Sequence[ItemWrite], frame: MeetingFrame) -> list[ScheduledI
     errors: list[FieldError] = []
     scheduled: list[tuple[int, ScheduledItem]] = []
     for index, item in enumerate(items):
+        before = len(errors)
         found = _schedule_one(item, frame, _Path(index, errors))
-        if found is not None:
+        if found is not None and len(errors) == before:
             scheduled.append((index, found))
+    # Only items that are right in themselves are checked against each other.
     _check_overlaps(scheduled, errors)
     if errors:
         raise InvalidAgendaError(sorted(errors, key=_error_order))
@@ -90,6 +92,7 @@ def _schedule_one(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Schedule
     starts_at = _start(item, zone, session, frame, path)
     if starts_at is None or zone is None:
         return None
+    starts_at = starts_at.astimezone(UTC)
     ends_at = starts_at + item.duration
     if session is None:
         session = _session_holding(starts_at, frame)
@@ -229,8 +232,8 @@ def _speakers(speakers: Sequence[Speaker], frame: MeetingFrame, path: _Path) -> 
                 f"{speaker.name or 'the speaker'} is not registered: give their `person_id`, "
                 "or mark them `external: true`",
             )
-        elif speaker.name is None:
-            path.error(f"{where}.name", "an external speaker needs a name")
+        elif speaker.name is None and speaker.organization is None:
+            path.error(f"{where}.name", "an external speaker needs a name or an organization")
         else:
             named.append(speaker)
     return named

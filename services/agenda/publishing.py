@@ -12,15 +12,33 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
+import msgspec
 import structlog
 
 from services.agenda import store
-from services.agenda.schemas import Agenda, AgendaPut
+from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
+from services.agenda.schemas import (
+    AgendaItem,
+    AgendaVersion,
+    AgendaWrite,
+    ItemWrite,
+    ScheduledItem,
+    Speaker,
+)
 from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, database_unavailable
-from shared.events import AgendaEntry, AgendaPublished, SummaryPublished, new_id
-from shared.http.problems import FieldError, invalid_fields, unknown_meeting
+from shared.events import (
+    AgendaEntry,
+    AgendaPublished,
+    AgendaUnpublished,
+    MeetingSession,
+    SummaryPublished,
+    new_id,
+)
+from shared.http.auth import Caller
+from shared.http.problems import Problem, invalid_fields, unknown_meeting
+from shared.http.versions import require_version
 
 log = structlog.get_logger(__name__)
 
@@ -40,45 +58,173 @@ async def known_meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Rec
     return meeting
 
 
-async def put_agenda(
-    connection: Connection, meeting_id: UUID, data: AgendaPut, base_url: str
-) -> Agenda:
-    meeting = await known_meeting(connection, meeting_id)
-    outside = [
-        FieldError(
-            message=f"starts at {item.starts_at.isoformat()}, outside the meeting "
-            f"({meeting['starts_at'].isoformat()} – {meeting['ends_at'].isoformat()})",
-            field=f"items[{index}].starts_at",
-            source="body",
+def require_host(caller: Caller, meeting: asyncpg.Record) -> None:
+    host = meeting["host_organization_id"]
+    if not caller.acts_for(host):
+        raise Problem(
+            403, "not-the-host", f"only the host organization {host} or an operator may do this"
         )
-        for index, item in enumerate(data.items)
-        if not meeting["starts_at"] <= item.starts_at < meeting["ends_at"]
+
+
+async def meeting_frame(
+    connection: Connection, meeting: asyncpg.Record, items: list[ItemWrite]
+) -> MeetingFrame:
+    """What the items are checked against: the meeting's sessions and tracks, the host's
+    zone, and the registered people the items name as speakers."""
+    sessions = [
+        Session(s.id, s.starts_at, s.ends_at, title=s.title, track=s.track)
+        for s in _sessions_of(meeting)
+        if s.status != "cancelled"
     ]
-    if outside:
-        raise invalid_fields(outside)
-    items = sorted(data.items, key=lambda item: item.starts_at)
-    current = await store.agenda(connection, meeting_id)
-    row = await store.put_agenda(
-        connection, meeting_id, current["id"] if current else new_id(), items
+    person_ids = [s.person_id for item in items for s in item.speakers if s.person_id]
+    return MeetingFrame(
+        timezone=await store.host_timezone(connection, meeting["host_organization_id"]) or "UTC",
+        sessions=sessions,
+        tracks=frozenset(s.track for s in sessions if s.track),
+        people={
+            row["id"]: Person(row["name"], row["organization"])
+            for row in await store.people(connection, person_ids)
+        },
     )
+
+
+def _sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:
+    """The meeting's sessions; a meeting without sessions of its own has one."""
+    listed = msgspec.convert(meeting["sessions"] or [], list[MeetingSession])
+    return listed or [
+        MeetingSession(id=meeting["id"], starts_at=meeting["starts_at"], ends_at=meeting["ends_at"])
+    ]
+
+
+async def put_agenda(
+    connection: Connection,
+    meeting_id: UUID,
+    data: AgendaWrite,
+    *,
+    caller: Caller,
+    expected_version: int | None,
+    base_url: str,
+) -> AgendaVersion:
+    """A new version of the meeting's agenda, published at once if asked.
+
+    `expected_version` is the latest version the caller read (None: it has read none); a
+    stale one is refused, so that no one's version is lost.
+    """
+    meeting = await known_meeting(connection, meeting_id)
+    require_host(caller, meeting)
+    try:
+        items = schedule(data.items, await meeting_frame(connection, meeting, data.items))
+    except InvalidAgendaError as invalid:
+        raise invalid_fields(invalid.errors) from invalid
+    head = await store.locked_agenda(connection, meeting_id, new_id())
+    if head["latest_version"] or expected_version is not None:
+        require_version(head["latest_version"], expected_version)
+    row = await store.add_version(connection, meeting_id, items, list(data.items), _by(caller))
+    if data.publish:
+        await publish_version(connection, meeting_id, row["version"], caller, base_url)
+    return await agenda_version(connection, meeting_id, row["version"])
+
+
+async def publish_version(
+    connection: Connection, meeting_id: UUID, number: int, caller: Caller, base_url: str
+) -> AgendaVersion:
+    """Make a version the published one: its items go into the invites and the pages."""
+    meeting = await known_meeting(connection, meeting_id)
+    require_host(caller, meeting)
+    await store.locked_agenda(connection, meeting_id, new_id())
+    found = await _version(connection, meeting_id, number)
+    head = await store.publish(connection, meeting_id, number)
+    items = store.items_of(found)
     await add_event(
         connection,
         AgendaPublished(
-            aggregate_id=row["id"],
-            aggregate_version=row["version"],
+            aggregate_id=head["id"],
+            aggregate_version=head["event_version"],
             meeting_id=meeting_id,
+            version=number,
             items=len(items),
             url=agenda_url(base_url, meeting_id),
-            entries=[
-                AgendaEntry(starts_at=item.starts_at, title=item.title, speakers=item.speakers)
-                for item in items
-            ],
+            entries=[_entry(item) for item in items],
         ),
     )
     await store.request_summary(connection, meeting_id)
-    return Agenda(
-        meeting_id=meeting_id, items=items, version=row["version"], updated_at=row["updated_at"]
+    return await agenda_version(connection, meeting_id, number)
+
+
+async def unpublish(connection: Connection, meeting_id: UUID, caller: Caller) -> None:
+    """Withdraw the published version; every version stays kept."""
+    meeting = await known_meeting(connection, meeting_id)
+    require_host(caller, meeting)
+    head = await store.agenda(connection, meeting_id, for_update=True)
+    if head is None or head["published_version"] is None:
+        raise Problem(409, "not-published", f"meeting {meeting_id} has no published agenda")
+    head = await store.unpublish(connection, meeting_id)
+    await add_event(
+        connection,
+        AgendaUnpublished(
+            aggregate_id=head["id"],
+            aggregate_version=head["event_version"],
+            meeting_id=meeting_id,
+        ),
     )
+    await store.request_summary(connection, meeting_id)
+
+
+async def agenda_version(connection: Connection, meeting_id: UUID, number: int) -> AgendaVersion:
+    found = await _version(connection, meeting_id, number)
+    head = await store.agenda(connection, meeting_id)
+    assert head is not None
+    return version_view(found, head)
+
+
+async def _version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record:
+    found = await store.version(connection, meeting_id, number)
+    if found is None:
+        raise Problem(404, "no-such-version", f"the agenda of {meeting_id} has no version {number}")
+    return found
+
+
+def version_view(found: asyncpg.Record, head: asyncpg.Record) -> AgendaVersion:
+    return AgendaVersion(
+        meeting_id=found["meeting_id"],
+        version=found["version"],
+        published=head["published_version"] == found["version"],
+        latest=head["latest_version"] == found["version"],
+        items=store.items_of(found),
+        written=store.written_of(found),
+        created_at=found["created_at"],
+        created_by=found["created_by"],
+    )
+
+
+def _entry(item: ScheduledItem) -> AgendaEntry:
+    return AgendaEntry(
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        title=item.title,
+        track=item.track,
+        speakers=[speaker_line(speaker) for speaker in item.speakers],
+    )
+
+
+def speaker_line(speaker: Speaker) -> str:
+    """«Умеренко Светлана Вячеславовна (Управление культуры)», or either part alone."""
+    if speaker.name and speaker.organization:
+        return f"{speaker.name} ({speaker.organization})"
+    return speaker.name or speaker.organization or ""
+
+
+def delivered_item(item: ScheduledItem) -> AgendaItem:
+    """An item as the summary lists it: when, what, and who."""
+    return AgendaItem(
+        starts_at=item.starts_at,
+        title=item.title,
+        speakers=[speaker_line(speaker) for speaker in item.speakers],
+    )
+
+
+def _by(caller: Caller) -> str:
+    return f"key {caller.key_id}" if caller.key_id else "operator"
 
 
 async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: str) -> None:
@@ -106,7 +252,10 @@ async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: st
         ),
         organizations,
         participant_organizations,
-        store.items_of(await store.agenda(connection, meeting_id)),
+        [
+            delivered_item(item)
+            for item in store.items_of(await store.published_version(connection, meeting_id))
+        ],
     )
     current = await store.summary(connection, meeting_id)
     if current is not None and store.content_of(current) == content:

@@ -6,15 +6,20 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, get, put
+from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from services.agenda import publishing, store
-from services.agenda.schemas import Agenda, AgendaPut, Summary
+from services.agenda.diff import AgendaDiff, diff
+from services.agenda.publishing import require_host
+from services.agenda.schemas import AgendaVersion, AgendaWrite, Summary
 from services.agenda.summary import Language, render_markdown
 from shared.db import Connection
+from shared.http.auth import KEY_SECURITY
 from shared.http.params import AnyRequest, Transaction
+from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem
+from shared.http.versions import etag, sent_version
 from shared.settings import AgendaSettings
 
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -27,31 +32,135 @@ def _base_url(request: AnyRequest) -> str:
 
 
 class AgendaController(Controller):
-    path = "/meetings/{meeting_id:uuid}"
+    path = "/meetings/{meeting_id:uuid}/agenda"
     tags = ["agendas"]
 
-    @put("/agenda", summary="Put a meeting's agenda (replaces the previous one)")
+    @put(
+        "/",
+        summary="Write a new version of a meeting's agenda, published at once if asked",
+        description="Every version is kept. Once the agenda has a version, send the ETag of "
+        "the latest (from this or GET /versions/latest) as If-Match.",
+        security=KEY_SECURITY,
+    )
     async def put_agenda(
         self,
         request: AnyRequest,
         connection: Transaction,
+        caller: CallerParam,
         meeting_id: FromPath[UUID],
-        data: JSONBody[AgendaPut],
-    ) -> Agenda:
-        return await publishing.put_agenda(connection, meeting_id, data, _base_url(request))
-
-    @get("/agenda", summary="A meeting's agenda")
-    async def get_agenda(self, connection: Transaction, meeting_id: FromPath[UUID]) -> Agenda:
-        await publishing.known_meeting(connection, meeting_id)
-        agenda = await store.agenda(connection, meeting_id)
-        if agenda is None:
-            raise Problem(404, "no-agenda", f"meeting {meeting_id} has no agenda yet")
-        return Agenda(
-            meeting_id=meeting_id,
-            items=store.items_of(agenda),
-            version=agenda["version"],
-            updated_at=agenda["updated_at"],
+        data: JSONBody[AgendaWrite],
+    ) -> Response[AgendaVersion]:
+        written = await publishing.put_agenda(
+            connection,
+            meeting_id,
+            data,
+            caller=caller,
+            expected_version=sent_version(request),
+            base_url=_base_url(request),
         )
+        return _versioned(written)
+
+    @get("/", summary="The published version of a meeting's agenda")
+    async def get_agenda(
+        self, connection: Transaction, meeting_id: FromPath[UUID]
+    ) -> AgendaVersion:
+        await publishing.known_meeting(connection, meeting_id)
+        found = await store.published_version(connection, meeting_id)
+        if found is None:
+            raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
+        return await publishing.agenda_version(connection, meeting_id, found["version"])
+
+    @get("/versions", summary="Every version of the agenda, newest first", security=KEY_SECURITY)
+    async def list_versions(
+        self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
+    ) -> list[AgendaVersion]:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        head = await store.agenda(connection, meeting_id)
+        return [
+            publishing.version_view(found, head)
+            for found in await store.versions(connection, meeting_id)
+            if head is not None
+        ]
+
+    @get(
+        "/versions/latest",
+        summary="The latest version, draft or published, with its ETag",
+        security=KEY_SECURITY,
+    )
+    async def latest_version(
+        self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
+    ) -> Response[AgendaVersion]:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        head = await store.agenda(connection, meeting_id)
+        if head is None or not head["latest_version"]:
+            raise Problem(404, "no-agenda", f"meeting {meeting_id} has no agenda yet")
+        return _versioned(
+            await publishing.agenda_version(connection, meeting_id, head["latest_version"])
+        )
+
+    @get("/versions/{version:int}", summary="One version of the agenda", security=KEY_SECURITY)
+    async def get_version(
+        self,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        version: FromPath[int],
+    ) -> AgendaVersion:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        return await publishing.agenda_version(connection, meeting_id, version)
+
+    @post(
+        "/versions/{version:int}/publish",
+        summary="Publish a version: pages and invites show it",
+        security=KEY_SECURITY,
+        status_code=200,
+    )
+    async def publish_version(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        version: FromPath[int],
+    ) -> AgendaVersion:
+        return await publishing.publish_version(
+            connection, meeting_id, version, caller, _base_url(request)
+        )
+
+    @post(
+        "/unpublish",
+        summary="Withdraw the published agenda; every version stays kept",
+        security=KEY_SECURITY,
+        status_code=204,
+    )
+    async def unpublish(
+        self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
+    ) -> None:
+        await publishing.unpublish(connection, meeting_id, caller)
+
+    @get(
+        "/diff",
+        summary="What changed between two versions, item by item",
+        security=KEY_SECURITY,
+    )
+    async def diff_versions(
+        self,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
+    ) -> AgendaDiff:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        before = await publishing.agenda_version(connection, meeting_id, from_version)
+        after = await publishing.agenda_version(connection, meeting_id, to_version)
+        return diff(before.items, after.items)
+
+
+def _versioned(found: AgendaVersion) -> Response[AgendaVersion]:
+    """A version, with the ETag a next PUT sends as If-Match when it is the latest."""
+    headers = {"ETag": etag(found.version)} if found.latest else {}
+    return Response(found, headers=headers)
 
 
 class SummaryController(Controller):

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 
 from shared.events import MeetingKind
-from shared.http.types import Instant, one_line, out_of_range
+from shared.http.types import one_line
 
 ItemTitle = Annotated[str, one_line(500, "Виртуальное путешествие по Георгиевску")]
 SpeakerName = Annotated[str, one_line(300, "Умеренко Светлана Вячеславовна")]
@@ -96,26 +96,13 @@ class ScheduledItem(msgspec.Struct, frozen=True, kw_only=True):
     materials: list[Material]
 
 
-class AgendaItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    starts_at: Instant
-    title: ItemTitle
-    speakers: Annotated[list[SpeakerName], msgspec.Meta(max_length=50)] = []
+class AgendaItem(msgspec.Struct, frozen=True):
+    """An item as a summary lists it among those delivered."""
 
-    def __post_init__(self) -> None:
-        if reason := out_of_range(self.starts_at):
-            raise ValueError(f"starts_at: {reason}")
-
-
-class AgendaPut(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    items: Annotated[list[AgendaItem], msgspec.Meta(max_length=500)]
-
-
-class Agenda(msgspec.Struct, frozen=True):
-    meeting_id: UUID
-    items: list[AgendaItem]
-    """In order of time."""
-    version: int
-    updated_at: datetime
+    starts_at: datetime
+    title: str
+    speakers: list[str] = []
+    """Names, each with the organization when it is known."""
 
 
 class SummaryOrganization(msgspec.Struct, frozen=True):
@@ -150,3 +137,23 @@ class Summary(msgspec.Struct, frozen=True):
     published_at: datetime
     content: SummaryContent
     markdown_url: str
+
+
+class AgendaWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    items: Annotated[list[ItemWrite], msgspec.Meta(max_length=500)]
+    publish: bool = False
+    """Publish the new version at once; otherwise it is a draft until published."""
+
+
+class AgendaVersion(msgspec.Struct, frozen=True, kw_only=True):
+    meeting_id: UUID
+    version: int
+    published: bool
+    """Whether this is the version readers, pages and invites see."""
+    latest: bool
+    items: list[ScheduledItem]
+    """In order of time, times as instants, speakers named."""
+    written: list[ItemWrite]
+    """The items as they were written, for the next edit."""
+    created_at: datetime
+    created_by: str

@@ -8,16 +8,52 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from services.agenda.schemas import AgendaItem, SummaryContent
+from services.agenda.schemas import ItemWrite, ScheduledItem, SummaryContent
 from shared.db import Connection
 
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
+_HOST_TIMEZONE: Final = "SELECT timezone FROM organizations WHERE id = $1"
+_PEOPLE: Final = """
+SELECT p.id, p.name, o.name AS organization FROM people AS p
+LEFT JOIN organizations AS o ON o.id = p.organization_id
+WHERE p.id = ANY($1::uuid[])
+"""
 _AGENDA: Final = "SELECT * FROM agendas WHERE meeting_id = $1"
-_PUT_AGENDA: Final = """
-INSERT INTO agendas AS a (meeting_id, id, items) VALUES ($1, $2, $3)
-ON CONFLICT (meeting_id) DO UPDATE SET items = EXCLUDED.items, version = a.version + 1,
-    updated_at = now()
+_AGENDA_FOR_UPDATE: Final = "SELECT * FROM agendas WHERE meeting_id = $1 FOR UPDATE"
+_NEW_AGENDA: Final = """
+INSERT INTO agendas (meeting_id, id) VALUES ($1, $2)
+ON CONFLICT (meeting_id) DO NOTHING
+"""
+_ADD_VERSION: Final = """
+WITH head AS (
+    UPDATE agendas SET latest_version = latest_version + 1, updated_at = now()
+    WHERE meeting_id = $1
+    RETURNING latest_version
+)
+INSERT INTO agenda_versions (meeting_id, version, items, written, created_by)
+SELECT $1, latest_version, $2, $3, $4 FROM head
 RETURNING *
+"""
+_PUBLISH: Final = """
+UPDATE agendas SET published_version = $2, published_at = now(),
+    event_version = event_version + 1
+WHERE meeting_id = $1
+RETURNING *
+"""
+_UNPUBLISH: Final = """
+UPDATE agendas SET published_version = NULL, published_at = NULL,
+    event_version = event_version + 1
+WHERE meeting_id = $1
+RETURNING *
+"""
+_VERSION: Final = "SELECT * FROM agenda_versions WHERE meeting_id = $1 AND version = $2"
+_VERSIONS: Final = """
+SELECT * FROM agenda_versions WHERE meeting_id = $1 ORDER BY version DESC
+"""
+_PUBLISHED_VERSION: Final = """
+SELECT v.* FROM agendas AS a
+JOIN agenda_versions AS v ON v.meeting_id = a.meeting_id AND v.version = a.published_version
+WHERE a.meeting_id = $1
 """
 _SUMMARY: Final = "SELECT * FROM summaries WHERE meeting_id = $1"
 _PUT_SUMMARY: Final = """
@@ -67,21 +103,80 @@ async def meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record | 
     return row
 
 
-async def agenda(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_AGENDA, meeting_id)
+async def host_timezone(connection: Connection, organization_id: UUID) -> str | None:
+    zone: str | None = await connection.fetchval(_HOST_TIMEZONE, organization_id)
+    return zone
+
+
+async def people(connection: Connection, ids: list[UUID]) -> list[asyncpg.Record]:
+    """Registered people by id, with their organization's name when it is known."""
+    return await connection.fetch(_PEOPLE, ids)
+
+
+async def agenda(
+    connection: Connection, meeting_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The head of a meeting's agenda versions: latest and published version numbers."""
+    query = _AGENDA_FOR_UPDATE if for_update else _AGENDA
+    row: asyncpg.Record | None = await connection.fetchrow(query, meeting_id)
     return row
 
 
-def items_of(agenda: asyncpg.Record | None) -> list[AgendaItem]:
-    return msgspec.convert(agenda["items"], list[AgendaItem]) if agenda else []
-
-
-async def put_agenda(
-    connection: Connection, meeting_id: UUID, agenda_id: UUID, items: list[AgendaItem]
+async def locked_agenda(
+    connection: Connection, meeting_id: UUID, agenda_id: UUID
 ) -> asyncpg.Record:
-    row = await connection.fetchrow(_PUT_AGENDA, meeting_id, agenda_id, items)
+    """The head, made if the meeting has none yet, locked until the transaction ends."""
+    await connection.execute(_NEW_AGENDA, meeting_id, agenda_id)
+    row = await agenda(connection, meeting_id, for_update=True)
     assert row is not None
     return row
+
+
+async def add_version(
+    connection: Connection,
+    meeting_id: UUID,
+    items: list[ScheduledItem],
+    written: list[ItemWrite],
+    created_by: str,
+) -> asyncpg.Record:
+    row = await connection.fetchrow(_ADD_VERSION, meeting_id, items, written, created_by)
+    assert row is not None
+    return row
+
+
+async def publish(connection: Connection, meeting_id: UUID, version: int) -> asyncpg.Record:
+    row = await connection.fetchrow(_PUBLISH, meeting_id, version)
+    assert row is not None
+    return row
+
+
+async def unpublish(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
+    row = await connection.fetchrow(_UNPUBLISH, meeting_id)
+    assert row is not None
+    return row
+
+
+async def version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(_VERSION, meeting_id, number)
+    return row
+
+
+async def versions(connection: Connection, meeting_id: UUID) -> list[asyncpg.Record]:
+    """Every version, newest first."""
+    return await connection.fetch(_VERSIONS, meeting_id)
+
+
+async def published_version(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(_PUBLISHED_VERSION, meeting_id)
+    return row
+
+
+def items_of(version: asyncpg.Record | None) -> list[ScheduledItem]:
+    return msgspec.convert(version["items"], list[ScheduledItem]) if version else []
+
+
+def written_of(version: asyncpg.Record) -> list[ItemWrite]:
+    return msgspec.convert(version["written"], list[ItemWrite])
 
 
 async def request_summary(connection: Connection, meeting_id: UUID) -> None:

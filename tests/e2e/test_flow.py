@@ -158,15 +158,20 @@ class Flow:
                 {
                     "items": [
                         {
-                            "starts_at": starts.isoformat(),
+                            "at": starts.isoformat(),
+                            "duration": "PT5M",
                             "title": "Открытие телемоста",
-                            "speakers": ["Светлана Умеренко"],
+                            "kind": "opening",
+                            "speakers": [{"name": "Светлана Умеренко", "external": True}],
                         },
                         {
-                            "starts_at": (starts + timedelta(minutes=5)).isoformat(),
+                            "at": (starts + timedelta(minutes=5)).isoformat(),
+                            "duration": "PT30M",
                             "title": "Виртуальное путешествие по Георгиевску",
+                            "kind": "tour",
                         },
-                    ]
+                    ],
+                    "publish": True,
                 },
             )
         )

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
 from nats.js import JetStreamContext
 
-from shared.events import Event, MeetingEvent, Stream
-from tests.support import json_of, stream_messages
+from shared.events import ApiKeyIssued, Event, MeetingEvent, Stream, new_id
+from shared.http.auth import SCOPES, generate_key
+from tests.support import bearer, eventually, json_of, stream_messages
 
 PROBLEM_JSON = "application/problem+json"
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
@@ -72,6 +74,35 @@ async def publish(js: JetStreamContext, *events: Event) -> None:
             msgspec.json.encode(event),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )
+
+
+async def partner_key(
+    js: JetStreamContext, client: Any, organization_id: UUID, probe: str
+) -> dict[str, str]:
+    """Headers with a partner key of the organization, issued as the registry would, once
+    the service under test accepts it on the GET `probe`."""
+    key = generate_key()
+    await publish(
+        js,
+        ApiKeyIssued(
+            aggregate_id=new_id(),
+            aggregate_version=1,
+            producer="registry",
+            prefix=key.prefix,
+            secret_sha256=key.secret_sha256,
+            role="partner",
+            organization_id=organization_id,
+            scopes=list(SCOPES),
+        ),
+    )
+    headers = bearer(key.secret)
+
+    async def accepted() -> bool:
+        response = await client.get(probe, headers=headers)
+        return bool(response.status_code != 401)
+
+    await eventually(accepted)
+    return headers
 
 
 @dataclass(frozen=True)

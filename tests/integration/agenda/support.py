@@ -1,0 +1,172 @@
+"""What the agenda tests share: the service in-process, and the meetings, organizations,
+people and registrations it learns from events the tests publish themselves (scheduling
+and the registry do not run here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+from nats.js import JetStreamContext
+
+from shared.events import (
+    AGENDA,
+    MeetingEnded,
+    MeetingScheduled,
+    OrganizationUpserted,
+    PersonUpserted,
+    RegistrationCreated,
+    new_id,
+)
+from tests.integration.api import (
+    Published,
+    body,
+    later,
+    publish,
+    published,
+)
+from tests.support import eventually, json_of
+
+STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
+"""11:00 in Moscow, 18:00 in Vladivostok."""
+ENDS = STARTS + timedelta(hours=2)
+TITLE = "Телемост «От сердца к сердцу»"
+
+
+@dataclass
+class Agenda:
+    client: AsyncTestClient[Any]
+    js: JetStreamContext
+    database: asyncpg.Connection
+
+    async def meeting_known(self, meeting: MeetingScheduled) -> None:
+        """Publish scheduling's event; return once agenda publishing knows the meeting."""
+        await publish(self.js, meeting)
+
+        async def known() -> bool:
+            response = await self.client.get(f"/meetings/{meeting.aggregate_id}/agenda")
+            found = response.status_code == 200
+            return found or not json_of(response)["type"].endswith("unknown-meeting")
+
+        await eventually(known)
+
+    async def put(
+        self,
+        meeting_id: UUID,
+        items: list[dict[str, Any]],
+        *,
+        publish: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """PUT a new version, published unless told otherwise."""
+        return await self.client.put(
+            f"/meetings/{meeting_id}/agenda",
+            json={"items": items, "publish": publish},
+            headers=headers,
+        )
+
+    async def summary(self, meeting_id: UUID, *, participants: int) -> dict[str, Any]:
+        """The summary, once it counts `participants`."""
+
+        async def written() -> dict[str, Any] | None:
+            response = await self.client.get(f"/meetings/{meeting_id}/summary")
+            if response.status_code == 404:
+                return None
+            summary: dict[str, Any] = body(response)
+            return summary if summary["content"]["participants"] == participants else None
+
+        return await eventually(written)
+
+    async def registrations_known(self, meeting_id: UUID, count: int) -> None:
+        """Wait until the registry's registrations for the meeting have been applied."""
+
+        async def applied() -> bool:
+            found = await self.database.fetchval(
+                "SELECT count(*) FROM agenda.registrations WHERE meeting_id = $1", meeting_id
+            )
+            return bool(found == count)
+
+        await eventually(applied)
+
+    async def events(self, subject: str, count: int) -> list[Published]:
+        """The AGENDA stream's events with `subject`, once `count` have been relayed."""
+
+        async def relayed() -> list[Published] | None:
+            found = [m for m in await published(self.js, AGENDA) if m.subject == subject]
+            return found if len(found) >= count else None
+
+        return await eventually(relayed)
+
+
+def organization(name: str, region: str, timezone: str) -> OrganizationUpserted:
+    return OrganizationUpserted(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        name=name,
+        region=region,
+        timezone=timezone,
+    )
+
+
+MOSCOW = organization(
+    "Межпоселенческая центральная библиотека Георгиевского округа",
+    "Ставропольский край",
+    "Europe/Moscow",
+)
+VLADIVOSTOK = organization(
+    "Приморская краевая публичная библиотека им. А. М. Горького",
+    "Приморский край",
+    "Asia/Vladivostok",
+)
+
+
+def scheduled() -> MeetingScheduled:
+    return MeetingScheduled(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="scheduling",
+        title=TITLE,
+        kind="telebridge",
+        status="scheduled",
+        host_organization_id=MOSCOW.aggregate_id,
+        organization_ids=[MOSCOW.aggregate_id, VLADIVOSTOK.aggregate_id],
+        starts_at=STARTS,
+        ends_at=ENDS,
+    )
+
+
+def ended(meeting: MeetingScheduled, at: datetime) -> MeetingEnded:
+    return later(
+        meeting, MeetingEnded, versions=2, status="ended", started_at=meeting.starts_at, ended_at=at
+    )
+
+
+def signed_up(
+    meeting: MeetingScheduled, organization: OrganizationUpserted, name: str, email: str
+) -> tuple[PersonUpserted, RegistrationCreated]:
+    person = PersonUpserted(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        organization_id=organization.aggregate_id,
+        name=name,
+        email=email,
+    )
+    registration = RegistrationCreated(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        meeting_id=meeting.aggregate_id,
+        person_id=person.aggregate_id,
+        organization_id=organization.aggregate_id,
+    )
+    return person, registration
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
