@@ -35,6 +35,7 @@ from shared.events import (
     MeetingSession,
     SummaryPublished,
     new_id,
+    utc_now,
 )
 from shared.http.auth import Caller
 from shared.http.problems import Problem, invalid_fields, unknown_meeting
@@ -104,11 +105,13 @@ async def put_agenda(
     caller: Caller,
     expected_version: int | None,
     base_url: str,
+    dry_run: bool = False,
 ) -> AgendaVersion:
     """A new version of the meeting's agenda, published at once if asked.
 
     `expected_version` is the latest version the caller read (None: it has read none); a
-    stale one is refused, so that no one's version is lost.
+    stale one is refused, so that no one's version is lost. A dry run checks everything
+    and answers with the version it would write, writing nothing.
     """
     meeting = await known_meeting(connection, meeting_id)
     require_host(caller, meeting)
@@ -119,6 +122,17 @@ async def put_agenda(
     head = await store.locked_agenda(connection, meeting_id, new_id())
     if head["latest_version"] or expected_version is not None:
         require_version(head["latest_version"], expected_version)
+    if dry_run:
+        return AgendaVersion(
+            meeting_id=meeting_id,
+            version=head["latest_version"] + 1,
+            published=data.publish,
+            latest=True,
+            items=items,
+            written=list(data.items),
+            created_at=utc_now(),
+            created_by=_by(caller),
+        )
     row = await store.add_version(connection, meeting_id, items, list(data.items), _by(caller))
     if data.publish:
         await publish_version(connection, meeting_id, row["version"], caller, base_url)

@@ -44,11 +44,16 @@ class AgendaController(Controller):
     )
     async def put_agenda(
         self,
+        *,
         request: AnyRequest,
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
         data: JSONBody[AgendaWrite],
+        dry_run: Annotated[
+            bool,
+            QueryParameter(description="Check everything, answer as if written, write nothing"),
+        ] = False,
     ) -> Response[AgendaVersion]:
         written = await publishing.put_agenda(
             connection,
@@ -57,8 +62,9 @@ class AgendaController(Controller):
             caller=caller,
             expected_version=sent_version(request),
             base_url=_base_url(request),
+            dry_run=dry_run,
         )
-        return _versioned(written)
+        return _versioned(written) if not dry_run else Response(written)
 
     @get("/", summary="The published version of a meeting's agenda")
     async def get_agenda(

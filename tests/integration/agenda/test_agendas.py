@@ -292,3 +292,17 @@ async def test_an_unknown_meeting_is_a_404(agenda: Agenda) -> None:
     assert str(missing) in document["detail"]
     for path in ("agenda", "summary", "summary.md"):
         problem(await agenda.client.get(f"/meetings/{missing}/{path}"), 404, "unknown-meeting")
+
+
+async def test_a_dry_run_answers_as_if_written_and_writes_nothing(agenda: Agenda) -> None:
+    meeting_id = await known(agenda)
+    path = f"/meetings/{meeting_id}/agenda"
+    response = await agenda.client.put(
+        path, json={"items": ITEMS, "publish": True}, params={"dry_run": "true"}
+    )
+    preview = body(response)
+    assert (preview["version"], preview["published"]) == (1, True)
+    assert len(preview["items"]) == 3
+    assert "etag" not in response.headers
+    problem(await agenda.client.get(f"{path}/versions/latest"), 404, "no-agenda")
+    problem(await agenda.client.get(path), 404, "no-agenda")
