@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from telebridge.agenda_cli import agenda_app
 from telebridge.dev import DevError, DevOptions, run_dev
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ orgs_app = typer.Typer(
 keys_app = typer.Typer(help="API keys: make the first admin key.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
+app.add_typer(agenda_app, name="agenda")
 
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8001"
 

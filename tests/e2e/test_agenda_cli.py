@@ -1,0 +1,137 @@
+"""An operator's script against `telebridge dev --demo`: each seed event's agenda file is
+validated, diffed, published, edited and republished through `telebridge agenda`, and every
+way it can go wrong ends with the exit code a script acts on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from telebridge.agenda_cli import ExitCode
+from telebridge.demo import demo_plan
+from telebridge.embedded import free_port
+from tests.e2e.test_dev import TELEBRIDGE, stop, telebridge_dev, wait_for_line
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "agendas"
+
+
+class Script:
+    """Runs `telebridge agenda …` as a shell script would, with the server and key in the
+    environment and a home of its own (so no config file of the machine is read)."""
+
+    def __init__(self, agenda_url: str, key: str, home: Path) -> None:
+        self.environment = {
+            **os.environ,
+            "TELEBRIDGE_AGENDA_URL": agenda_url,
+            "TELEBRIDGE_API_KEY": key,
+            "HOME": str(home),
+            "COLUMNS": "200",
+        }
+
+    def run(self, *arguments: str, expect: ExitCode = ExitCode.OK) -> str:
+        done = subprocess.run(
+            [TELEBRIDGE, "agenda", *arguments],
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == expect, f"{arguments}: exit {done.returncode}\n{output}"
+        return output
+
+
+def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
+    tmp_path: Path,
+) -> None:
+    ports = {name: free_port() for name in ("registry", "scheduling", "agenda")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    data_dir = tmp_path / "dev"
+    with telebridge_dev(data_dir, ports) as (process, lines):
+        wait_for_line(lines, "Running.")
+        key = (data_dir / "operator-key").read_text(encoding="utf-8").strip()
+        script = Script(urls["agenda"], key, tmp_path)
+        meetings = seed_meetings(urls["scheduling"], key)
+
+        for seed, meeting_id in meetings.items():
+            file = EXAMPLES / f"{seed}.yaml"
+            assert "valid for meeting" in script.run("validate", str(file), "--meeting", meeting_id)
+            # The demo published the seed's programme without kinds: version 1.
+            assert "changes from version 1" in script.run(
+                "diff", str(file), "--meeting", meeting_id
+            )
+            dry = script.run("publish", str(file), "--meeting", meeting_id, "--dry-run")
+            assert "dry run: version 2 would be published" in dry
+            assert "version 2 published" in script.run(
+                "publish", str(file), "--meeting", meeting_id
+            )
+            assert "no change from version 2" in script.run(
+                "diff", str(file), "--meeting", meeting_id
+            )
+            assert "version 2 says it already" in script.run(
+                "publish", str(file), "--meeting", meeting_id
+            )
+
+            edited = tmp_path / f"{seed}.yaml"
+            text = file.read_text(encoding="utf-8")
+            # The opening item renamed: its key follows it.
+            edited.write_text(text.replace("    title: ", "    title: Обновлено — ", 1), "utf-8")
+            changes = script.run("diff", str(edited), "--meeting", meeting_id)
+            assert "Обновлено — " in changes
+            assert "(title)" in changes
+            assert "version 3 published" in script.run(
+                "publish", str(edited), "--meeting", meeting_id
+            )
+            shown = json.loads(script.run("show", meeting_id, "--json"))
+            assert shown["version"] == 3
+            assert shown["published"] is True
+
+        georgievsk = meetings["georgievsk-antratsit"]
+        file = EXAMPLES / "georgievsk-antratsit.yaml"
+        table = script.run("show", georgievsk)
+        assert "Виртуальное путешествие по Георгиевску" in table
+        assert "25.08 11:30–12:00 Europe/Moscow" in table
+
+        late = tmp_path / "late.yaml"
+        late.write_text(
+            file.read_text(encoding="utf-8").replace("2023-08-25 12:40", "2023-08-25 13:40"),
+            encoding="utf-8",
+        )
+        refused = script.run("publish", str(late), "--meeting", georgievsk, expect=ExitCode.INVALID)
+        assert f"{late}: line 32: items[4].at: " in refused
+        assert "is not inside its session" in refused
+
+        broken = tmp_path / "broken.yaml"
+        broken.write_text("items:\n  - title: Без длительности\n", encoding="utf-8")
+        assert "line 2" in script.run("validate", str(broken), expect=ExitCode.INVALID)
+        script.run("publish", str(file), expect=ExitCode.INVALID)  # which meeting?
+
+        script.run(
+            "publish", str(file), "--meeting", georgievsk, "--server", "http://127.0.0.1:1",
+            expect=ExitCode.UNREACHABLE,
+        )  # fmt: skip
+        script.run("show", georgievsk, "--key", "tb_not_a_key", expect=ExitCode.REFUSED)
+        script.run(
+            "publish", str(file), "--meeting", "01a203f3-0000-7000-8000-000000000000",
+            expect=ExitCode.NOT_FOUND,
+        )  # fmt: skip
+        stop(process)
+
+
+def seed_meetings(scheduling: str, key: str) -> dict[str, str]:
+    """Each seed event's meeting id, by the demo's key for it."""
+    titles = {meeting.title: meeting.key for meeting in demo_plan().meetings}
+    response = httpx.get(
+        f"{scheduling}/meetings", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    response.raise_for_status()
+    return {
+        titles[meeting["title"]]: meeting["id"]
+        for meeting in response.json()["items"]
+        if meeting["title"] in titles
+    }
