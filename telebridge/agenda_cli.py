@@ -153,8 +153,9 @@ def publish(
         parsed = _read(file)
         meeting_id = _meeting_of(parsed, meeting)
         with _client(_connection(server, key, config)) as client:
+            base = _latest(client, meeting_id)
             published = _published(client, meeting_id)
-            preview = _put(client, meeting_id, parsed, file, publish=True, dry_run=True)
+            preview = _put(client, meeting_id, parsed, file, publish=True, dry_run=True, base=base)
             changes = diff(published.items if published else [], preview.items)
             if published is not None and changes.empty:
                 out.print(f"meeting {meeting_id}: version {published.version} says it already")
@@ -163,7 +164,7 @@ def publish(
             if dry_run:
                 out.print(f"dry run: version {preview.version} would be published")
                 return
-            written = _put(client, meeting_id, parsed, file, publish=True, dry_run=False)
+            written = _put(client, meeting_id, parsed, file, publish=True, dry_run=False, base=base)
         out.print(f"meeting {meeting_id}: version {written.version} published")
 
 
@@ -279,8 +280,18 @@ def _published(client: httpx.Client, meeting_id: UUID) -> AgendaVersion | None:
     response = _request(client, "GET", f"/meetings/{meeting_id}/agenda")
     if response.status_code == 404 and _problem_type(response).endswith("no-agenda"):
         return None
-    _check(response, None, None)
+    check_response(response, None, None)
     return msgspec.json.decode(response.content, type=AgendaVersion)
+
+
+def _latest(client: httpx.Client, meeting_id: UUID) -> dict[str, str]:
+    """If-Match for the latest version (none before the first), read once per command so
+    that a version someone writes meanwhile is a conflict rather than lost."""
+    latest = _request(client, "GET", f"/meetings/{meeting_id}/agenda/versions/latest")
+    if latest.status_code == 404 and _problem_type(latest).endswith("no-agenda"):
+        return {}
+    check_response(latest, None, None)
+    return {"If-Match": latest.headers["ETag"]}
 
 
 def _put(
@@ -291,23 +302,26 @@ def _put(
     *,
     publish: bool,
     dry_run: bool,
+    base: dict[str, str] | None = None,
 ) -> AgendaVersion:
-    """PUT the file's items, based on the latest version, so that a version someone else
-    wrote in between is a conflict rather than lost."""
-    url = f"/meetings/{meeting_id}/agenda"
-    latest = _request(client, "GET", f"{url}/versions/latest")
-    headers = {"If-Match": latest.headers["ETag"]} if latest.status_code == 200 else {}
-    if latest.status_code not in (200, 404):
-        _check(latest, parsed, file)
+    """PUT the file's items as a new version based on `base` (the latest, if not given)."""
+    headers = base if base is not None else _latest(client, meeting_id)
     body = msgspec.to_builtins(msgspec.structs.replace(parsed.agenda, publish=publish))
     response = _request(
-        client, "PUT", url, json=body, headers=headers, params={"dry_run": str(dry_run).lower()}
+        client,
+        "PUT",
+        f"/meetings/{meeting_id}/agenda",
+        json=body,
+        headers=headers,
+        params={"dry_run": str(dry_run).lower()},
     )
-    _check(response, parsed, file)
+    check_response(response, parsed, file)
     return msgspec.json.decode(response.content, type=AgendaVersion)
 
 
-def _check(response: httpx.Response, parsed: AgendaFile | None, file: Path | None) -> None:
+def check_response(response: httpx.Response, parsed: AgendaFile | None, file: Path | None) -> None:
+    """Nothing for a success; otherwise the Stop a script can act on, with the lines of the
+    file the server's 422 names."""
     if response.is_success:
         return
     document = _problem(response)

@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
-from telebridge.agenda_cli import ExitCode
+from telebridge.agenda_cli import ExitCode, Stop, check_response
 from telebridge.demo import demo_plan
 from telebridge.embedded import free_port
 from tests.e2e.test_dev import TELEBRIDGE, stop, telebridge_dev, wait_for_line
@@ -120,6 +121,16 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
             "publish", str(file), "--meeting", "01a203f3-0000-7000-8000-000000000000",
             expect=ExitCode.NOT_FOUND,
         )  # fmt: skip
+        # Someone published between the script's read and its write: the server's 412.
+        stale = httpx.put(
+            f"{urls['agenda']}/meetings/{georgievsk}/agenda",
+            json={"items": [], "publish": True},
+            headers={"Authorization": f"Bearer {key}", "If-Match": '"1"'},
+            timeout=10,
+        )
+        with pytest.raises(Stop) as stopped:
+            check_response(stale, None, None)
+        assert stopped.value.code == ExitCode.CONFLICT
         stop(process)
 
 
