@@ -249,7 +249,14 @@ async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: st
     participant_organizations = await store.participant_organizations(connection, meeting_id)
     organization_ids = list({*meeting["organization_ids"], *participant_organizations})
     organizations = {
-        row["id"]: OrganizationFacts(row["id"], row["name"], row["region"], row["timezone"])
+        row["id"]: OrganizationFacts(
+            row["id"],
+            row["name"],
+            row["region"],
+            row["timezone"],
+            city=row["city"],
+            region_code=row["region_code"],
+        )
         for row in await store.organizations(connection, organization_ids)
     }
     content = write_summary(

@@ -113,6 +113,8 @@ class SummaryOrganization(msgspec.Struct, frozen=True):
     """People of this organization registered for the meeting."""
     site: bool
     """Whether it took part as a site of the meeting."""
+    city: str | None = None
+    region_code: str | None = None
 
 
 class SummaryContent(msgspec.Struct, frozen=True):

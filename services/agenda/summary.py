@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date
 
+from services.agenda.russian import Place, date_range, more_than, places_phrase
 from services.agenda.schemas import AgendaItem, SummaryContent, SummaryOrganization
 from shared.events import MEETING_KINDS, MeetingKind
+from shared.regions import region
 
 Language = Literal["ru", "en"]
 
@@ -42,6 +44,8 @@ class OrganizationFacts:
     name: str
     region: str
     timezone: str
+    city: str | None = None
+    region_code: str | None = None
 
 
 def write_summary(
@@ -77,6 +81,8 @@ def write_summary(
                     region=org.region,
                     participants=per_organization[org.id],
                     site=org.id in meeting.site_ids,
+                    city=org.city,
+                    region_code=org.region_code,
                 )
                 for org in known
             ),
@@ -155,6 +161,7 @@ def render_markdown(summary: SummaryContent, language: Language = "ru") -> str:
         "",
         f"{MEETING_KINDS[language][summary.kind]}.",
         "",
+        *_lead(summary, language),
         f"- **{labels['when']}:** {_period(start, end, language)} ({summary.timezone})",
         f"- **{labels['took_part']}:** {counted(summary.participants, 'participant', language)} "
         f"{labels['from']} {counted(len(summary.regions), 'region', language)}, "
@@ -179,6 +186,29 @@ def render_markdown(summary: SummaryContent, language: Language = "ru") -> str:
         at = item.starts_at.astimezone(zone)
         lines.append(f"- {_day(at, language)} {at:%H:%M} {item.title}{speakers}")
     return "\n".join(lines) + "\n"
+
+
+def _lead(summary: SummaryContent, language: Language) -> list[str]:
+    """The sentence a press release opens with, in Russian: «С 1 по 9 октября 2020 года —
+    более ста участников из Астрахани, …, республик Крым, Тыва.» Places are named as an
+    editor names them, which needs every organization's town and region."""
+    places = [
+        Place(org.city, found)
+        for org in summary.organizations
+        if org.city and org.region_code and (found := region(org.region_code))
+    ]
+    if language != "ru" or not places or len(places) < len(summary.organizations):
+        return []
+    zone = ZoneInfo(summary.timezone)
+    first, last = (
+        moment.astimezone(zone).date() for moment in (summary.held_from, summary.held_until)
+    )
+    people = more_than(summary.participants, "участник")
+    return [f"{_capitalized(date_range(first, last))} — {people} из {places_phrase(places)}.", ""]
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _period(start: datetime, end: datetime, language: Language) -> str:

@@ -114,6 +114,12 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
             assert len(summary["regions"]) == 18  # type: ignore[arg-type]
             markdown = client.get(f"{urls['agenda']}/meetings/{workshop['id']}/summary.md")
             assert "115 участников из 18 регионов" in markdown.text
+            # The seed's own phrase, from ../shared/seeds/000-lipetsk-internet-workshop.txt.
+            assert (
+                "более ста участников из Астрахани, Брянска, Владимира, Иванова, Краснодара, "
+                "Красноярска, Курска, Луганска, Орла, Пензы, Тамбова, Липецкой, Саратовской, "
+                "Тульской, Ульяновской областей, Приморского края, республик Крым, Тыва."
+            ) in markdown.text
         started = stop(process)
     assert started, "telebridge dev should have started servers and services"
     assert not [child for child in started if child.is_running() and child.status() != "zombie"]

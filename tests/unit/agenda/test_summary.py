@@ -16,6 +16,8 @@ from services.agenda.summary import (
     render_markdown,
     write_summary,
 )
+from shared.regions import region
+from telebridge.demo import demo_plan
 
 LIPETSK = UUID("0190a000-0000-7000-8000-000000000001")
 ULYANOVSK = UUID("0190a000-0000-7000-8000-000000000002")
@@ -286,3 +288,53 @@ def test_a_meeting_over_several_days_gives_both_dates() -> None:
 def test_without_delivered_items_the_text_says_so() -> None:
     assert "Программа не была опубликована." in render_markdown(summary_of(), "ru")
     assert "No agenda was published." in render_markdown(summary_of(), "en")
+
+
+def test_the_workshop_with_the_seeds_participants_reads_as_the_seed() -> None:
+    """The demo's workshop: 115 people from 25 libraries, listed as the seed lists them."""
+    plan = demo_plan()
+    [workshop] = [m for m in plan.meetings if m.key == "lipetsk-workshop"]
+    keys = {o.key: o for o in plan.organizations}
+    people = {p.key: p for p in plan.people}
+    ids = {key: UUID(int=number) for number, key in enumerate(keys, start=1)}
+    organizations = {
+        ids[key]: OrganizationFacts(
+            ids[key],
+            org.name,
+            region_name(org.region),
+            org.timezone,
+            city=org.city,
+            region_code=org.region,
+        )
+        for key, org in keys.items()
+    }
+    content = write_summary(
+        MeetingFacts(
+            id=MEETING,
+            title=workshop.title,
+            kind="workshop",
+            host_organization_id=ids["lodb"],
+            site_ids=[ids["lodb"]],
+            starts_at=workshop.starts_at,
+            ends_at=workshop.ends_at,
+            started_at=workshop.starts_at,
+            ended_at=workshop.ends_at,
+        ),
+        organizations,
+        [ids[people[key].organization] for key in workshop.participants],
+        [],
+    )
+    text = render_markdown(content, "ru")
+    assert (
+        "С 1 по 9 октября 2020 года — более ста участников из Астрахани, Брянска, Владимира, "
+        "Иванова, Краснодара, Красноярска, Курска, Луганска, Орла, Пензы, Тамбова, Липецкой, "
+        "Саратовской, Тульской, Ульяновской областей, Приморского края, республик Крым, Тыва."
+    ) in text
+    assert "115 участников из 18 регионов" in text
+    assert "более ста" not in render_markdown(content, "en")
+
+
+def region_name(code: str) -> str:
+    found = region(code)
+    assert found is not None
+    return found.name
