@@ -29,18 +29,21 @@ def _morph() -> pymorphy3.MorphAnalyzer:
 # --- numbers ----------------------------------------------------------------------------
 
 
-def agreed(number: int, noun: str) -> str:
-    """The noun in the form the number asks for: участник, участника, участников."""
+def agreed(number: int, noun: str, *, genitive: bool = False) -> str:
+    """The noun in the form the number asks for: участник, участника, участников; after a
+    preposition such as «из», in the genitive: региона, регионов."""
     parsed = _noun_parse(noun)
+    if parsed is not None and genitive:
+        parsed = parsed.inflect({"gent"})
     if parsed is None:
         return noun
     form = parsed.make_agree_with_number(abs(number))
     return _cased_like(noun, form.word) if form is not None else noun
 
 
-def counted(number: int, noun: str) -> str:
-    """«1 участник», «3 участника», «105 участников», «1 000 участников»."""
-    return f"{_digits(number)} {agreed(number, noun)}"
+def counted(number: int, noun: str, *, genitive: bool = False) -> str:
+    """«1 участник», «3 участника», «105 участников», «12 000 участников»; «из 21 региона»."""
+    return f"{_digits(number)} {agreed(number, noun, genitive=genitive)}"
 
 
 _ROUND_GENITIVE = {
@@ -89,9 +92,9 @@ def _round_down(number: int) -> int | None:
 
 
 def _digits(number: int) -> str:
-    """Thousands set apart by a no-break space, as Russian typography wants from 10 000 on
-    and as most editors write from 1 000 on."""
-    return f"{number:,}".replace(",", "\u00a0")
+    """Thousands set apart by a no-break space from 10 000 on; four digits stay together,
+    as Russian typography writes them."""
+    return f"{number:,}".replace(",", "\u00a0") if abs(number) >= 10_000 else str(number)
 
 
 # --- dates ------------------------------------------------------------------------------

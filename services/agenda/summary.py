@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date
 
+from services.agenda import russian
 from services.agenda.russian import Place, date_range, more_than, places_phrase
 from services.agenda.schemas import AgendaItem, SummaryContent, SummaryOrganization
 from shared.events import MEETING_KINDS, MeetingKind
@@ -95,28 +96,15 @@ def write_summary(
 
 # --- text -----------------------------------------------------------------------------
 
-_PLURALS: dict[Language, dict[str, dict[str, str]]] = {
-    "ru": {
-        "participant": {
-            "one": "участник",
-            "few": "участника",
-            "many": "участников",
-            "other": "участника",
-        },
-        # after «из»: the genitive
-        "region": {"one": "региона", "few": "регионов", "many": "регионов", "other": "региона"},
-        "organization": {
-            "one": "организация",
-            "few": "организации",
-            "many": "организаций",
-            "other": "организации",
-        },
-    },
-    "en": {
-        "participant": {"one": "participant", "other": "participants"},
-        "region": {"one": "region", "other": "regions"},
-        "organization": {"one": "organization", "other": "organizations"},
-    },
+_ENGLISH_PLURALS: dict[str, dict[str, str]] = {
+    "participant": {"one": "participant", "other": "participants"},
+    "region": {"one": "region", "other": "regions"},
+    "organization": {"one": "organization", "other": "organizations"},
+}
+_RUSSIAN_NOUNS: dict[str, tuple[str, bool]] = {
+    "participant": ("участник", False),
+    "region": ("регион", True),  # after «из»: the genitive
+    "organization": ("организация", False),
 }
 _LABELS: dict[Language, dict[str, str]] = {
     "ru": {
@@ -145,8 +133,11 @@ _LABELS: dict[Language, dict[str, str]] = {
 
 
 def counted(count: int, noun: str, language: Language) -> str:
-    """`count` and `noun` in agreement: 1 участник, 3 участника, 5 участников."""
-    forms = _PLURALS[language][noun]
+    """`count` and `noun` in agreement: 1 участник, 3 участника, 5 участников; 1 region."""
+    if language == "ru":
+        word, genitive = _RUSSIAN_NOUNS[noun]
+        return russian.counted(count, word, genitive=genitive)
+    forms = _ENGLISH_PLURALS[noun]
     form = Locale.parse(language).plural_form(count)
     return f"{count} {forms.get(form, forms['other'])}"
 

@@ -52,7 +52,10 @@ def test_counts_are_written_with_their_digits() -> None:
     assert counted(1, "участник") == "1 участник"
     assert counted(3, "участника") == "3 участника"
     assert counted(105, "участник") == "105 участников"
-    assert counted(1000, "участник") == "1\u00a0000 участников"
+    assert counted(1000, "участник") == "1000 участников"
+    assert counted(12000, "участник") == "12\u00a0000 участников"
+    assert counted(21, "регион", genitive=True) == "21 региона"
+    assert counted(5, "регион", genitive=True) == "5 регионов"
     assert counted(0, "Площадка") == "0 Площадок"
 
 
@@ -72,7 +75,7 @@ def test_counts_are_written_with_their_digits() -> None:
         (115, "более ста участников"),
         (250, "более двухсот участников"),
         (340, "более трёхсот участников"),
-        (1000, "1\u00a0000 участников"),
+        (1000, "1000 участников"),
         (1234, "более тысячи участников"),
     ],
 )
