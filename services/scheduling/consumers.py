@@ -7,7 +7,7 @@ from uuid import UUID
 
 from services.scheduling import invitations, store
 from services.scheduling.mail.compose import MailKind
-from services.scheduling.meetings import Context, apply_agenda, calendar_of, load
+from services.scheduling.meetings import Context, apply_agenda, apply_summary, calendar_of, load
 from shared.bus.consumer import EventConsumer
 from shared.db import Connection
 from shared.events import (
@@ -20,6 +20,7 @@ from shared.events import (
     RegistrationEvent,
     RegistryEvent,
     RsvpChanged,
+    SummaryPublished,
 )
 from shared.readmodels import registry
 from shared.settings import SchedulingSettings
@@ -114,6 +115,8 @@ def agenda_events(settings: SchedulingSettings) -> EventConsumer[AgendaEvent]:
     async def apply(connection: Connection, event: AgendaEvent) -> None:
         if isinstance(event, AgendaPublished | AgendaUnpublished):
             await apply_agenda(connection, event, context)
+        elif isinstance(event, SummaryPublished):
+            await apply_summary(connection, event, context)
 
     return EventConsumer[AgendaEvent](
         name="scheduling-agenda", stream=AGENDA, events=AgendaEvent, apply=apply

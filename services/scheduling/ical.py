@@ -107,6 +107,7 @@ class CalendarMeeting:
     conference: Conference | None = None
     agenda: Sequence[AgendaEntry] = ()
     agenda_url: str | None = None
+    summary_url: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -322,6 +323,8 @@ def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
             )
     if meeting.agenda_url:
         lines += ["", f"Программа на сайте: {meeting.agenda_url}"]
+    if meeting.summary_url:
+        lines += ["", f"Итоги встречи: {meeting.summary_url}"]
     return "\n".join(lines)
 
 

@@ -48,6 +48,7 @@ from shared.events import (
     MeetingSession,
     MeetingSite,
     MeetingUpdated,
+    SummaryPublished,
     new_id,
 )
 from shared.http.auth import Caller
@@ -316,6 +317,20 @@ async def apply_agenda(
     await _publish(connection, MeetingUpdated, state, context)
 
 
+async def apply_summary(connection: Connection, event: SummaryPublished, context: Context) -> None:
+    """Link the meeting's calendar event to its post-event summary. Nobody is mailed: the
+    meeting is over; calendars that subscribe see the link on their next refresh."""
+    row = await store.meeting(connection, event.meeting_id, for_update=True)
+    if row is None:
+        return
+    changed = await store.set_summary(
+        connection, event.meeting_id, event.url, event.aggregate_version
+    )
+    if changed is not None:
+        state = await load(connection, changed)
+        await _publish(connection, MeetingUpdated, state, context, mail=False)
+
+
 async def _raise_sequence_if_seen(
     connection: Connection, before: MeetingState, after: MeetingState, context: Context
 ) -> MeetingState:
@@ -336,11 +351,14 @@ async def _publish(
     context: Context,
     *,
     before: MeetingState | None = None,
+    mail: bool = True,
 ) -> None:
     """Write the meeting's event, its calendar entries, and the mails the change causes."""
     await add_event(connection, event_of(event_type, state))
     calendar = calendar_of(state, context)
     await calendar_entries.write(connection, calendar)
+    if not mail:
+        return
     cause = f"meeting-v{state.row['version']}"
     if event_type is MeetingScheduled:
         await invitations.send_all(connection, calendar, "invitation", cause=cause)
@@ -565,6 +583,7 @@ def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
         conference=_conference(row["conference"]),
         agenda=msgspec.convert(row["agenda"] or [], list[AgendaEntry]),
         agenda_url=row["agenda_url"],
+        summary_url=row["summary_url"],
     )
 
 
@@ -640,6 +659,7 @@ def view_of(state: MeetingState, base_url: str) -> Meeting:
         sequence=row["sequence"],
         invite_url=f"{meeting_url}/invite.ics",
         agenda_url=row["agenda_url"],
+        summary_url=row["summary_url"],
         forced_by=row["forced_by"],
     )
 

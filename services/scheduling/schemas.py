@@ -218,6 +218,8 @@ class Meeting(msgspec.Struct, frozen=True):
     """iCalendar SEQUENCE of its invites."""
     invite_url: str
     agenda_url: str | None
+    summary_url: str | None
+    """The post-event summary, once published."""
     forced_by: str | None
     """Who scheduled it against the constraints (the key's prefix), if anyone did."""
 

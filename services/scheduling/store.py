@@ -138,6 +138,13 @@ SELECT meeting_id, version FROM registrations
 WHERE person_id = $1 AND status = 'registered'
 ORDER BY meeting_id
 """
+_SET_SUMMARY: Final = """
+UPDATE meetings
+SET summary_url = $2, summary_version = $3, version = version + 1,
+    sequence = sequence + (summary_url IS DISTINCT FROM $2)::int, updated_at = now()
+WHERE id = $1 AND summary_version < $3
+RETURNING *
+"""
 _SET_AGENDA: Final = """
 UPDATE meetings
 SET agenda = $2, agenda_url = $3, agenda_version = $4, version = version + 1,
@@ -379,6 +386,15 @@ async def attendee(
 ) -> asyncpg.Record | None:
     """A person signed up for the meeting, whatever their registration's status."""
     row: asyncpg.Record | None = await connection.fetchrow(_ATTENDEE, meeting_id, person_id)
+    return row
+
+
+async def set_summary(
+    connection: Connection, meeting_id: UUID, url: str, version: int
+) -> asyncpg.Record | None:
+    """Keep the link to the meeting's summary unless a newer version is kept already; the
+    SEQUENCE rises when the link is new, since calendars show it."""
+    row: asyncpg.Record | None = await connection.fetchrow(_SET_SUMMARY, meeting_id, url, version)
     return row
 
 

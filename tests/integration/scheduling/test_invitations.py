@@ -16,6 +16,7 @@ from shared.events import (
     AgendaUnpublished,
     PersonUpserted,
     RegistrationCreated,
+    SummaryPublished,
     new_id,
 )
 from tests.integration.api import body, publish
@@ -225,3 +226,38 @@ async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Schedul
     await eventually(both_arrived)
     await asyncio.sleep(0.3)
     assert await mails(scheduling) == []
+
+
+async def test_a_published_summary_is_linked_from_the_calendar_without_mail(
+    scheduling: Scheduling,
+) -> None:
+    lipetsk = await scheduling.moscow()
+    meeting = await scheduling.telebridge(lipetsk, await scheduling.vladivostok())
+    await signed_up(scheduling, meeting["id"], lipetsk, "Ольга Петровна Ли")
+    await mails_once(scheduling, 1)
+    summary = SummaryPublished(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="agenda",
+        meeting_id=UUID(meeting["id"]),
+        participants=1,
+        organizations=1,
+        regions=1,
+        url=f"http://127.0.0.1:8003/meetings/{meeting['id']}/summary",
+    )
+    await publish(scheduling.js, summary)
+
+    async def linked() -> dict[str, Any] | None:
+        current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
+        return current if current["summary_url"] == summary.url else None
+
+    current = await eventually(linked)
+    assert current["sequence"] == 1
+    _, calendar = await scheduling.invite(meeting["id"])
+    assert f"Итоги встречи: {summary.url}" in str(vevent(calendar)["DESCRIPTION"])
+    # A republished version with the same link changes nothing calendars show.
+    await publish(scheduling.js, msgspec.structs.replace(summary, aggregate_version=2))
+    await asyncio.sleep(0.5)
+    again = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
+    assert again["sequence"] == 1
+    assert len(await mails(scheduling)) == 1
