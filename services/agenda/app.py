@@ -11,7 +11,7 @@ from nats.aio.client import Client as NATS
 from services.agenda import store
 from services.agenda.consumers import MEETINGS, REGISTRY_EVENTS
 from services.agenda.publishing import write_requested_summaries
-from services.agenda.routes import AgendaController, SummaryController
+from services.agenda.routes import AgendaController, AgendaPageController, SummaryController
 from shared.db import Pool
 from shared.readmodels import meetings, registry
 from shared.service import Runtime, ServiceDefinition, build_app
@@ -40,7 +40,7 @@ async def summary_writer(runtime: Runtime) -> None:
 DEFINITION = ServiceDefinition(
     name=NAME,
     description="Agendas operators publish, and the summaries written when meetings end.",
-    route_handlers=[AgendaController, SummaryController],
+    route_handlers=[AgendaController, AgendaPageController, SummaryController],
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS, registry.MIGRATIONS],
     consumers=[MEETINGS, REGISTRY_EVENTS],

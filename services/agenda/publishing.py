@@ -17,6 +17,7 @@ import structlog
 
 from services.agenda import store
 from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
+from services.agenda.renderings import Programme, Site
 from services.agenda.schemas import (
     AgendaItem,
     AgendaVersion,
@@ -208,6 +209,28 @@ def version_view(found: asyncpg.Record, head: asyncpg.Record) -> AgendaVersion:
         written=store.written_of(found),
         created_at=found["created_at"],
         created_by=found["created_by"],
+    )
+
+
+async def published_programme(connection: Connection, meeting_id: UUID, base_url: str) -> Programme:
+    """The published agenda with what its pages show beside it: the meeting, its sites."""
+    meeting = await known_meeting(connection, meeting_id)
+    found = await store.published_version(connection, meeting_id)
+    if found is None:
+        raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
+    sites = {
+        row["id"]: Site(row["name"], row["region"], row["timezone"])
+        for row in await store.organizations(connection, list(meeting["organization_ids"]))
+    }
+    return Programme(
+        meeting_id=meeting_id,
+        title=meeting["title"],
+        kind=meeting["kind"],
+        timezone=await store.host_timezone(connection, meeting["host_organization_id"]) or "UTC",
+        version=found["version"],
+        items=store.items_of(found),
+        sites=[sites[org] for org in meeting["organization_ids"] if org in sites],
+        url=agenda_url(base_url, meeting_id),
     )
 
 

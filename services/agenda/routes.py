@@ -9,7 +9,7 @@ import asyncpg
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from services.agenda import publishing, store
+from services.agenda import publishing, renderings, store
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.publishing import require_host
 from services.agenda.schemas import AgendaVersion, AgendaWrite, Summary
@@ -22,7 +22,12 @@ from shared.http.problems import Problem
 from shared.http.versions import etag, sent_version
 from shared.settings import AgendaSettings
 
-MARKDOWN = "text/markdown; charset=utf-8"
+# Litestar adds "; charset=utf-8" to text/* types itself.
+MARKDOWN = "text/markdown"
+HTML = "text/html"
+CALENDAR = "text/calendar"
+XML = "application/xml"
+PageLanguage = Annotated[renderings.Language, QueryParameter(description="ru or en")]
 SummaryLanguage = Annotated[Language, QueryParameter(description="ru or en")]
 
 
@@ -161,6 +166,67 @@ class AgendaController(Controller):
         before = await publishing.agenda_version(connection, meeting_id, from_version)
         after = await publishing.agenda_version(connection, meeting_id, to_version)
         return diff(before.items, after.items)
+
+
+class AgendaPageController(Controller):
+    """The published agenda for people and programs: pages, Markdown, ICS and frab XML."""
+
+    path = "/meetings/{meeting_id:uuid}"
+    tags = ["agendas"]
+
+    @get("/agenda.html", summary="The published agenda as a page", media_type=HTML)
+    async def agenda_page(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        meeting_id: FromPath[UUID],
+        lang: PageLanguage = "ru",
+    ) -> Response[str]:
+        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        return Response(
+            renderings.render_html(programme, lang),
+            media_type=HTML,
+            headers={"Content-Language": lang},
+        )
+
+    @get("/agenda.md", summary="The published agenda as Markdown", media_type=MARKDOWN)
+    async def agenda_markdown(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        meeting_id: FromPath[UUID],
+        lang: PageLanguage = "ru",
+    ) -> Response[str]:
+        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        return Response(
+            renderings.render_markdown(programme, lang),
+            media_type=MARKDOWN,
+            headers={"Content-Language": lang},
+        )
+
+    @get(
+        "/agenda.ics",
+        summary="The published agenda's items as calendar events",
+        media_type=CALENDAR,
+    )
+    async def agenda_calendar(
+        self, request: AnyRequest, connection: Transaction, meeting_id: FromPath[UUID]
+    ) -> Response[bytes]:
+        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        return Response(renderings.render_ics(programme), media_type=CALENDAR)
+
+    @get(
+        "/agenda.xml", summary="The published agenda as a frab (pentabarf) schedule", media_type=XML
+    )
+    async def agenda_frab(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        meeting_id: FromPath[UUID],
+        lang: PageLanguage = "ru",
+    ) -> Response[bytes]:
+        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        return Response(renderings.render_frab(programme, lang), media_type=XML)
 
 
 def _versioned(found: AgendaVersion) -> Response[AgendaVersion]:

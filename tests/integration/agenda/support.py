@@ -170,3 +170,41 @@ def signed_up(
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+ITEMS: list[dict[str, Any]] = [
+    {"at": "2030-10-01T12:30", "duration": "PT30M", "title": "Подведение итогов"},
+    {
+        "at": "2030-10-01T11:00",
+        "duration": "PT15M",
+        "title": "Открытие телемоста",
+        "kind": "opening",
+        "key": "opening",
+        "speakers": [{"name": "Анна Ким", "organization": "ПКПБ", "external": True}],
+    },
+    # 11:15 in Moscow, given on Vladivostok's clock.
+    {
+        "at": "2030-10-01T18:15",
+        "timezone": "Asia/Vladivostok",
+        "duration": "PT45M",
+        "title": "Виртуальная экскурсия по Владивостоку",
+        "kind": "tour",
+        "materials": [{"title": "Маршрут", "url": "https://pkpb.example/tour"}],
+    },
+]
+
+
+async def known(agenda: Agenda) -> UUID:
+    """A meeting agenda publishing knows, hosted in Moscow."""
+    meeting = scheduled()
+    await publish(agenda.js, MOSCOW, VLADIVOSTOK)
+    await agenda.meeting_known(meeting)
+
+    async def host_known() -> bool:
+        found = await agenda.database.fetchval(
+            "SELECT count(*) FROM agenda.organizations WHERE id = $1", MOSCOW.aggregate_id
+        )
+        return bool(found)
+
+    await eventually(host_known)
+    return meeting.aggregate_id

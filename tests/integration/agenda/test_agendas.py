@@ -12,53 +12,18 @@ import pytest
 
 from shared.events import new_id
 from tests.integration.agenda.support import (
+    ITEMS,
     MOSCOW,
     STARTS,
     VLADIVOSTOK,
     Agenda,
     instant,
+    known,
     scheduled,
     signed_up,
 )
 from tests.integration.api import body, partner_key, problem, publish
 from tests.support import eventually
-
-ITEMS: list[dict[str, Any]] = [
-    {"at": "2030-10-01T12:30", "duration": "PT30M", "title": "Подведение итогов"},
-    {
-        "at": "2030-10-01T11:00",
-        "duration": "PT15M",
-        "title": "Открытие телемоста",
-        "kind": "opening",
-        "key": "opening",
-        "speakers": [{"name": "Анна Ким", "organization": "ПКПБ", "external": True}],
-    },
-    # 11:15 in Moscow, given on Vladivostok's clock.
-    {
-        "at": "2030-10-01T18:15",
-        "timezone": "Asia/Vladivostok",
-        "duration": "PT45M",
-        "title": "Виртуальная экскурсия по Владивостоку",
-        "kind": "tour",
-        "materials": [{"title": "Маршрут", "url": "https://pkpb.example/tour"}],
-    },
-]
-
-
-async def known(agenda: Agenda) -> UUID:
-    """A meeting agenda publishing knows, hosted in Moscow."""
-    meeting = scheduled()
-    await publish(agenda.js, MOSCOW, VLADIVOSTOK)
-    await agenda.meeting_known(meeting)
-
-    async def host_known() -> bool:
-        found = await agenda.database.fetchval(
-            "SELECT count(*) FROM agenda.organizations WHERE id = $1", MOSCOW.aggregate_id
-        )
-        return bool(found)
-
-    await eventually(host_known)
-    return meeting.aggregate_id
 
 
 async def test_a_draft_is_kept_unpublished_until_it_is_published(agenda: Agenda) -> None:

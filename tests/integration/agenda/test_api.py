@@ -23,6 +23,10 @@ async def test_live_ready_and_the_openapi_document(agenda: Agenda) -> None:
         ("POST", "/meetings/{meeting_id}/agenda/versions/{version}/publish"),
         ("POST", "/meetings/{meeting_id}/agenda/unpublish"),
         ("GET", "/meetings/{meeting_id}/agenda/diff"),
+        ("GET", "/meetings/{meeting_id}/agenda.html"),
+        ("GET", "/meetings/{meeting_id}/agenda.md"),
+        ("GET", "/meetings/{meeting_id}/agenda.ics"),
+        ("GET", "/meetings/{meeting_id}/agenda.xml"),
         ("GET", "/meetings/{meeting_id}/summary"),
         ("GET", "/meetings/{meeting_id}/summary.md"),
     }

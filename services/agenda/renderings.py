@@ -1,0 +1,403 @@
+"""A published agenda as people and programs read it: an HTML page, Markdown, an ICS of the
+items, and the frab (pentabarf) schedule XML that conference apps read. Pure: facts in,
+text out.
+
+Every time is given on the host's clock and, beside it, on the clock of every other zone
+the sites are in (zones that agree at the meeting's start share a column).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Literal
+from uuid import UUID, uuid5
+from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, get_timezone_location
+from icalendar import Calendar, Event
+
+from services.agenda.schemas import ItemKind, ScheduledItem, Speaker
+from shared.events import MEETING_KINDS, MeetingKind
+
+Language = Literal["ru", "en"]
+
+KIND_NAMES: dict[Language, dict[ItemKind, str]] = {
+    "ru": {
+        "opening": "Открытие",
+        "welcome": "Приветствие",
+        "talk": "Доклад",
+        "presentation": "Презентация",
+        "master-class": "Мастер-класс",
+        "tour": "Экскурсия",
+        "discussion": "Обсуждение",
+        "quest-task": "Задание квеста",
+        "break": "Перерыв",
+        "closing": "Закрытие",
+        "other": "Другое",
+    },
+    "en": {
+        "opening": "Opening",
+        "welcome": "Welcome",
+        "talk": "Talk",
+        "presentation": "Presentation",
+        "master-class": "Master class",
+        "tour": "Tour",
+        "discussion": "Discussion",
+        "quest-task": "Quest task",
+        "break": "Break",
+        "closing": "Closing",
+        "other": "Other",
+    },
+}
+_LABELS: dict[Language, dict[str, str]] = {
+    "ru": {
+        "programme": "Программа",
+        "version": "версия",
+        "time": "Время",
+        "item": "Пункт программы",
+        "sites": "Площадки",
+        "materials": "Материалы",
+        "every_site": "Все площадки",
+        "empty": "В программе пока нет пунктов.",
+    },
+    "en": {
+        "programme": "Programme",
+        "version": "version",
+        "time": "Time",
+        "item": "Item",
+        "sites": "Sites",
+        "materials": "Materials",
+        "every_site": "All sites",
+        "empty": "The programme has no items yet.",
+    },
+}
+_NAMESPACE = UUID("5b1f6a2e-8a0e-4f3a-9a57-6f1d0c7e9b21")
+"""Of the frab event GUIDs: the same item of the same meeting keeps its GUID."""
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    region: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Programme:
+    meeting_id: UUID
+    title: str
+    kind: MeetingKind
+    timezone: str
+    """The host's zone: the first column of times."""
+    version: int
+    items: Sequence[ScheduledItem]
+    """In order of time."""
+    sites: Sequence[Site]
+    url: str
+    """Where the page is published."""
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A column of local times: the zones that agree at the meeting's start."""
+
+    label: str
+    zone: ZoneInfo
+
+
+def clocks(programme: Programme, language: Language) -> list[Clock]:
+    """The host's clock first, then one per other offset among the sites, east-bound."""
+    host = ZoneInfo(programme.timezone)
+    if not programme.items:
+        return [Clock(_place(host, language), host)]
+    moment = programme.items[0].starts_at
+    zones = {programme.timezone: host} | {s.timezone: ZoneInfo(s.timezone) for s in programme.sites}
+
+    def offset(zone: ZoneInfo) -> timedelta:
+        return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+    host_offset = offset(host)
+    others = sorted((z for z in zones.values() if offset(z) != host_offset), key=offset)
+    found = [Clock(_place(host, language), host)]
+    for _, same in groupby(others, key=offset):
+        group = list(same)
+        found.append(Clock(", ".join(_place(zone, language) for zone in group), group[0]))
+    return found
+
+
+def _place(zone: ZoneInfo, language: Language) -> str:
+    return str(get_timezone_location(zone, locale=language, return_city=True))
+
+
+def speaker_text(speaker: Speaker) -> str:
+    if speaker.name and speaker.organization:
+        return f"{speaker.name} ({speaker.organization})"
+    return speaker.name or speaker.organization or ""
+
+
+def days(programme: Programme) -> list[tuple[str, list[ScheduledItem]]]:
+    """The items by day of the host's clock."""
+    host = ZoneInfo(programme.timezone)
+    return [
+        (day, list(items))
+        for day, items in groupby(
+            programme.items, key=lambda item: item.starts_at.astimezone(host).date().isoformat()
+        )
+    ]
+
+
+# --- HTML -------------------------------------------------------------------------------
+
+_STYLE = """
+body { font-family: "PT Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto;
+       max-width: 60rem; padding: 0 1rem; color: #1d1d1f; line-height: 1.4; }
+h1 { font-size: 1.6rem; margin-bottom: .25rem; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0 2rem; }
+th, td { border-bottom: 1px solid #ccc; padding: .4rem .5rem; text-align: left;
+         vertical-align: top; }
+td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.kind { color: #555; font-size: .9em; }
+.track { display: inline-block; border: 1px solid #888; border-radius: .3rem;
+         padding: 0 .3rem; font-size: .85em; }
+@media print { body { margin: 0; max-width: none; } a { color: inherit; }
+               thead { display: table-header-group; } tr { break-inside: avoid; } }
+"""
+
+
+def render_html(programme: Programme, language: Language = "ru") -> str:
+    """A page that needs no script: readable, printable, in Russian or English."""
+    labels = _LABELS[language]
+    columns = clocks(programme, language)
+    kind = MEETING_KINDS[language][programme.kind]
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{language}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_text(programme.title)} — {labels['programme']}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{_text(programme.title)}</h1>",
+        f"<p>{_text(kind)} · {labels['programme']}, {labels['version']} {programme.version}</p>",
+    ]
+    if programme.sites:
+        sites = ", ".join(f"{_text(site.name)} ({_text(site.region)})" for site in programme.sites)
+        parts.append(f"<p><strong>{labels['sites']}:</strong> {sites}</p>")
+    if not programme.items:
+        parts.append(f"<p>{labels['empty']}</p>")
+    for day, items in days(programme):
+        date_text = format_date(
+            datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language
+        )
+        parts += [
+            f"<section><h2>{_text(date_text)}</h2>",
+            "<table><thead><tr>",
+            *(f"<th>{_text(clock.label)}</th>" for clock in columns),
+            f"<th>{labels['item']}</th></tr></thead><tbody>",
+        ]
+        for item in items:
+            parts.append("<tr>")
+            parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
+            parts.append(f"<td>{_item_html(item, language)}</td></tr>")
+        parts.append("</tbody></table></section>")
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _item_html(item: ScheduledItem, language: Language) -> str:
+    labels = _LABELS[language]
+    track = f' <span class="track">{_text(item.track)}</span>' if item.track else ""
+    lines = [
+        f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>{track}',
+        f"<strong>{_text(item.title)}</strong>",
+    ]
+    if item.speakers:
+        lines.append(_text("; ".join(speaker_text(s) for s in item.speakers)))
+    if item.materials:
+        links = ", ".join(f'<a href="{_text(m.url)}">{_text(m.title)}</a>' for m in item.materials)
+        lines.append(f"{labels['materials']}: {links}")
+    return "<br>".join(lines)
+
+
+def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
+    start, end = item.starts_at.astimezone(zone), item.ends_at.astimezone(zone)
+    if end.date() != start.date():
+        return f"{start:%H:%M}–{end:%d.%m %H:%M}"
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
+def _text(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+
+def render_markdown(programme: Programme, language: Language = "ru") -> str:
+    labels = _LABELS[language]
+    columns = clocks(programme, language)
+    lines = [
+        f"# {programme.title}",
+        "",
+        f"{MEETING_KINDS[language][programme.kind]} · {labels['programme']}, "
+        f"{labels['version']} {programme.version}",
+        "",
+    ]
+    if not programme.items:
+        lines.append(labels["empty"])
+    for day, items in days(programme):
+        lines += [
+            f"## {format_date(datetime.fromisoformat(day).date(), 'd MMMM y', locale=language)}",
+            "",
+        ]
+        header = [clock.label for clock in columns] + [labels["item"]]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for item in items:
+            times = [_span(item, clock.zone) for clock in columns]
+            what = f"**{_cell(item.title)}**"
+            if item.track:
+                what += f" [{_cell(item.track)}]"
+            if item.speakers:
+                what += " — " + _cell("; ".join(speaker_text(s) for s in item.speakers))
+            if item.materials:
+                what += (
+                    " (" + ", ".join(f"[{_cell(m.title)}]({m.url})" for m in item.materials) + ")"
+                )
+            lines.append("| " + " | ".join([*times, what]) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# --- ICS --------------------------------------------------------------------------------
+
+
+def render_ics(programme: Programme) -> bytes:
+    """Each item as an event of its own, times in UTC, for a calendar to import."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Telebridge//Agenda//RU")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("name", programme.title)
+    calendar.add("x-wr-calname", programme.title)
+    for number, item in enumerate(programme.items):
+        event = Event()
+        event.add("uid", f"{item_guid(programme, item, number)}@telebridge-agenda")
+        event.add("dtstamp", max(i.starts_at for i in programme.items))
+        event.add("dtstart", item.starts_at)
+        event.add("dtend", item.ends_at)
+        event.add("summary", item.title)
+        description = [KIND_NAMES["ru"][item.kind]]
+        description += [speaker_text(s) for s in item.speakers]
+        description += [f"{m.title}: {m.url}" for m in item.materials]
+        event.add("description", "\n".join(description))
+        if item.track:
+            event.add("location", item.track)
+        event.add("url", programme.url)
+        calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def item_guid(programme: Programme, item: ScheduledItem, number: int) -> UUID:
+    """Stable across versions for an item with a key; by position otherwise."""
+    return uuid5(_NAMESPACE, f"{programme.meeting_id}:{item.key or number}")
+
+
+# --- frab schedule XML -------------------------------------------------------------------
+
+
+def render_frab(programme: Programme, language: Language = "ru") -> bytes:
+    """The pentabarf/frab schedule conference apps (Giggity, ConfClerk…) read: days, rooms
+    (the tracks, or one room for the whole meeting), events with start and duration on the
+    host's clock."""
+    host = ZoneInfo(programme.timezone)
+    schedule = ElementTree.Element("schedule")
+    ElementTree.SubElement(schedule, "version").text = str(programme.version)
+    conference = ElementTree.SubElement(schedule, "conference")
+    _add(conference, "acronym", str(programme.meeting_id))
+    _add(conference, "title", programme.title)
+    by_day = days(programme)
+    if by_day:
+        _add(conference, "start", by_day[0][0])
+        _add(conference, "end", by_day[-1][0])
+    _add(conference, "days", str(len(by_day)))
+    _add(conference, "timeslot_duration", "00:05")
+    _add(conference, "time_zone_name", programme.timezone)
+    _add(conference, "base_url", programme.url)
+    default_room = MEETING_KINDS[language][programme.kind]
+    for index, (day, items) in enumerate(by_day, start=1):
+        element = ElementTree.SubElement(
+            schedule,
+            "day",
+            index=str(index),
+            date=day,
+            start=items[0].starts_at.astimezone(host).isoformat(),
+            end=max(item.ends_at for item in items).astimezone(host).isoformat(),
+        )
+        rooms = sorted({item.track or default_room for item in items})
+        for room in rooms:
+            room_element = ElementTree.SubElement(element, "room", name=room)
+            for item in items:
+                if (item.track or default_room) == room:
+                    number = programme.items.index(item)
+                    _frab_event(
+                        room_element,
+                        programme,
+                        item=item,
+                        number=number,
+                        room=room,
+                        language=language,
+                    )
+    ElementTree.indent(schedule)
+    data: bytes = ElementTree.tostring(schedule, encoding="utf-8", xml_declaration=True)
+    return data
+
+
+def _frab_event(
+    room_element: ElementTree.Element,
+    programme: Programme,
+    *,
+    item: ScheduledItem,
+    number: int,
+    room: str,
+    language: Language,
+) -> None:
+    host = ZoneInfo(programme.timezone)
+    start = item.starts_at.astimezone(host)
+    minutes = int((item.ends_at - item.starts_at).total_seconds() // 60)
+    event = ElementTree.SubElement(
+        room_element, "event", guid=str(item_guid(programme, item, number)), id=str(number + 1)
+    )
+    _add(event, "date", start.isoformat())
+    _add(event, "start", f"{start:%H:%M}")
+    _add(event, "duration", f"{minutes // 60:02d}:{minutes % 60:02d}")
+    _add(event, "room", room)
+    _add(event, "slug", f"{programme.meeting_id}-{item.key or number + 1}")
+    _add(event, "title", item.title)
+    _add(event, "track", item.track or "")
+    _add(event, "type", item.kind)
+    _add(event, "language", language)
+    _add(event, "abstract", "")
+    persons = ElementTree.SubElement(event, "persons")
+    for index, speaker in enumerate(item.speakers, start=1):
+        person = ElementTree.SubElement(persons, "person", id=str(speaker.person_id or index))
+        person.text = speaker_text(speaker)
+    links = ElementTree.SubElement(event, "links")
+    for material in item.materials:
+        ElementTree.SubElement(links, "link", href=material.url).text = material.title
+
+
+def _add(parent: ElementTree.Element, name: str, text: str) -> None:
+    ElementTree.SubElement(parent, name).text = text
