@@ -17,14 +17,13 @@ import structlog
 
 from services.agenda import store
 from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
-from services.agenda.renderings import Programme, Site
+from services.agenda.renderings import Programme, Site, speaker_text
 from services.agenda.schemas import (
     AgendaItem,
     AgendaVersion,
     AgendaWrite,
     ItemWrite,
     ScheduledItem,
-    Speaker,
 )
 from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
@@ -240,15 +239,8 @@ def _entry(item: ScheduledItem) -> AgendaEntry:
         ends_at=item.ends_at,
         title=item.title,
         track=item.track,
-        speakers=[speaker_line(speaker) for speaker in item.speakers],
+        speakers=[speaker_text(speaker) for speaker in item.speakers],
     )
-
-
-def speaker_line(speaker: Speaker) -> str:
-    """«Умеренко Светлана Вячеславовна (Управление культуры)», or either part alone."""
-    if speaker.name and speaker.organization:
-        return f"{speaker.name} ({speaker.organization})"
-    return speaker.name or speaker.organization or ""
 
 
 def delivered_item(item: ScheduledItem) -> AgendaItem:
@@ -256,7 +248,7 @@ def delivered_item(item: ScheduledItem) -> AgendaItem:
     return AgendaItem(
         starts_at=item.starts_at,
         title=item.title,
-        speakers=[speaker_line(speaker) for speaker in item.speakers],
+        speakers=[speaker_text(speaker) for speaker in item.speakers],
     )
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, get_timezone_location
 from icalendar import Calendar, Event
 
+from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, ScheduledItem, Speaker
 from shared.events import MEETING_KINDS, MeetingKind
 
@@ -135,6 +136,7 @@ def _place(zone: ZoneInfo, language: Language) -> str:
 
 
 def speaker_text(speaker: Speaker) -> str:
+    """«Умеренко Светлана Вячеславовна (Управление культуры)», or either part alone."""
     if speaker.name and speaker.organization:
         return f"{speaker.name} ({speaker.organization})"
     return speaker.name or speaker.organization or ""
@@ -180,6 +182,7 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
         f"<title>{_text(programme.title)} — {labels['programme']}</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
@@ -194,8 +197,8 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
     if not programme.items:
         parts.append(f"<p>{labels['empty']}</p>")
     for day, items in days(programme):
-        date_text = format_date(
-            datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language
+        date_text = capitalized(
+            format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
         )
         parts += [
             f"<section><h2>{_text(date_text)}</h2>",

@@ -97,6 +97,11 @@ def _digits(number: int) -> str:
     return f"{number:,}".replace(",", "\u00a0") if abs(number) >= 10_000 else str(number)
 
 
+def capitalized(text: str) -> str:
+    """The first letter upper-cased, the rest as it is («с 1 по 9 октября» at a start)."""
+    return text[:1].upper() + text[1:]
+
+
 # --- dates ------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from babel import Locale
 from babel.dates import format_date
 
 from services.agenda import russian
-from services.agenda.russian import Place, date_range, more_than, places_phrase
+from services.agenda.russian import Place, capitalized, date_range, more_than, places_phrase
 from services.agenda.schemas import AgendaItem, SummaryContent, SummaryOrganization
 from shared.events import MEETING_KINDS, MeetingKind
 from shared.regions import region
@@ -195,11 +195,7 @@ def _lead(summary: SummaryContent, language: Language) -> list[str]:
         moment.astimezone(zone).date() for moment in (summary.held_from, summary.held_until)
     )
     people = more_than(summary.participants, "участник")
-    return [f"{_capitalized(date_range(first, last))} — {people} из {places_phrase(places)}.", ""]
-
-
-def _capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return [f"{capitalized(date_range(first, last))} — {people} из {places_phrase(places)}.", ""]
 
 
 def _period(start: datetime, end: datetime, language: Language) -> str:

@@ -95,8 +95,8 @@ def test_the_page_gives_every_clock_escapes_text_and_needs_no_script() -> None:
     assert '<td class="time">17:00–18:00</td>' in page  # Vladivostok
     assert "Открытие &lt;интернет-мастерской&gt; &amp; приветствие" in page
     assert '<a href="https://lodb.example/q?a=1&amp;b=2">Задания</a>' in page
-    assert "четверг, 1 октября 2020" in page
-    assert "пятница, 2 октября 2020" in page
+    assert "Четверг, 1 октября 2020" in page
+    assert "Пятница, 2 октября 2020" in page
     assert '<span class="track">Площадка 1</span>' in page
     assert "Задание квеста" in page
     english = render_html(WORKSHOP, "en")

@@ -1,0 +1,109 @@
+"""The agenda page in a real browser: Debian's Chromium driven by Playwright renders it
+with its Cyrillic intact and no console error; the screenshot is kept in `test-artifacts/`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.async_api import ConsoleMessage, async_playwright
+
+from tests.integration.agenda.support import ITEMS, TITLE, Agenda, known
+from tests.integration.api import body
+
+ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; installed from Debian's packages where it is missing and the
+    tests may do so (root with apt-get), as on CI."""
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        # With its recommended packages: the fonts that draw Cyrillic come with them.
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, check=False, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
+            subprocess.run(install, check=True, capture_output=True, timeout=600)
+        found = shutil.which("chromium")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is needed: apt-get install chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return found
+
+
+@contextmanager
+def served(content: bytes, content_type: str) -> Iterator[str]:
+    """One page over real HTTP, with the headers the service gave it."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/agenda.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_the_agenda_page_renders_in_chromium(
+    agenda: Agenda, chromium: str, language: str
+) -> None:
+    meeting_id = await known(agenda)
+    body(await agenda.put(meeting_id, ITEMS))
+    response = await agenda.client.get(
+        f"/meetings/{meeting_id}/agenda.html", params={"lang": language}
+    )
+    assert response.status_code == 200
+    problems: list[str] = []
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            problems.append(f"{message.type}: {message.text}")
+
+    with served(response.content, response.headers["content-type"]) as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox"]
+            )
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 800})
+                page.on("console", console)
+                page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+                await page.goto(url, wait_until="load")
+                assert await page.inner_text("h1") == TITLE
+                headers = await page.locator("th").all_inner_texts()
+                clocks = (
+                    ["Москва", "Владивосток"] if language == "ru" else ["Moscow", "Vladivostok"]
+                )
+                assert headers[:2] == clocks
+                assert "Виртуальная экскурсия по Владивостоку" in await page.inner_text("main")
+                ARTIFACTS.mkdir(exist_ok=True)
+                shot = ARTIFACTS / f"agenda-page-{language}.png"
+                await page.screenshot(path=str(shot), full_page=True)
+                await page.emulate_media(media="print")
+                await page.pdf(path=str(ARTIFACTS / f"agenda-page-{language}.pdf"))
+            finally:
+                await browser.close()
+    assert problems == []
+    assert shot.stat().st_size > 10_000
