@@ -183,11 +183,7 @@ class AgendaPageController(Controller):
         lang: PageLanguage = "ru",
     ) -> Response[str]:
         programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
-        return Response(
-            renderings.render_html(programme, lang),
-            media_type=HTML,
-            headers={"Content-Language": lang},
-        )
+        return _in_language(renderings.render_html(programme, lang), HTML, lang)
 
     @get("/agenda.md", summary="The published agenda as Markdown", media_type=MARKDOWN)
     async def agenda_markdown(
@@ -198,11 +194,7 @@ class AgendaPageController(Controller):
         lang: PageLanguage = "ru",
     ) -> Response[str]:
         programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
-        return Response(
-            renderings.render_markdown(programme, lang),
-            media_type=MARKDOWN,
-            headers={"Content-Language": lang},
-        )
+        return _in_language(renderings.render_markdown(programme, lang), MARKDOWN, lang)
 
     @get(
         "/agenda.ics",
@@ -227,6 +219,10 @@ class AgendaPageController(Controller):
     ) -> Response[bytes]:
         programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
         return Response(renderings.render_frab(programme, lang), media_type=XML)
+
+
+def _in_language(text: str, media_type: str, language: str) -> Response[str]:
+    return Response(text, media_type=media_type, headers={"Content-Language": language})
 
 
 def _versioned(found: AgendaVersion) -> Response[AgendaVersion]:
@@ -260,11 +256,7 @@ class SummaryController(Controller):
         self, connection: Transaction, meeting_id: FromPath[UUID], lang: SummaryLanguage = "ru"
     ) -> Response[str]:
         summary = await _summary(connection, meeting_id)
-        return Response(
-            render_markdown(store.content_of(summary), lang),
-            media_type=MARKDOWN,
-            headers={"Content-Language": lang},
-        )
+        return _in_language(render_markdown(store.content_of(summary), lang), MARKDOWN, lang)
 
 
 async def _summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record:

@@ -321,8 +321,8 @@ async def apply_summary(connection: Connection, event: SummaryPublished, context
     """Link the meeting's calendar event to its post-event summary. Nobody is mailed: the
     meeting is over; calendars that subscribe see the link on their next refresh."""
     row = await store.meeting(connection, event.meeting_id, for_update=True)
-    if row is None:
-        return
+    if row is None or row["summary_url"] == event.url:
+        return  # a new version of the summary at the same address: calendars see no change
     changed = await store.set_summary(
         connection, event.meeting_id, event.url, event.aggregate_version
     )

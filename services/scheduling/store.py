@@ -140,8 +140,8 @@ ORDER BY meeting_id
 """
 _SET_SUMMARY: Final = """
 UPDATE meetings
-SET summary_url = $2, summary_version = $3, version = version + 1,
-    sequence = sequence + (summary_url IS DISTINCT FROM $2)::int, updated_at = now()
+SET summary_url = $2, summary_version = $3, version = version + 1, sequence = sequence + 1,
+    updated_at = now()
 WHERE id = $1 AND summary_version < $3
 RETURNING *
 """
@@ -392,8 +392,8 @@ async def attendee(
 async def set_summary(
     connection: Connection, meeting_id: UUID, url: str, version: int
 ) -> asyncpg.Record | None:
-    """Keep the link to the meeting's summary unless a newer version is kept already; the
-    SEQUENCE rises when the link is new, since calendars show it."""
+    """Link the meeting to its summary unless a newer version is kept already; the SEQUENCE
+    rises, since calendars show the link."""
     row: asyncpg.Record | None = await connection.fetchrow(_SET_SUMMARY, meeting_id, url, version)
     return row
 

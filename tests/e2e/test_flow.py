@@ -198,6 +198,15 @@ class Flow:
 
         return await eventually(complete, timeout=30)
 
+    async def summary_linked(self) -> None:
+        """Wait until scheduling links the meeting to its summary."""
+
+        async def linked() -> bool:
+            response = await self.client.get(self.url("scheduling", f"/meetings/{self.meeting_id}"))
+            return response.status_code == 200 and response.json()["summary_url"] is not None
+
+        await eventually(linked, timeout=30)
+
 
 def attendee_emails(calendar: icalendar.Calendar) -> set[str]:
     [event] = calendar.walk("VEVENT")
@@ -270,6 +279,7 @@ async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: Sy
         summary = await flow.summary()
         assert summary["content"]["participants"] == 2
         assert len(summary["content"]["regions"]) == 2
+        await flow.summary_linked()
 
     published = await published_events(system.nats_url)
     ids = [event["event_id"] for event in published]
@@ -279,8 +289,9 @@ async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: Sy
     )
     assert meeting_events == {
         "scheduling.meeting.scheduled": 1,
-        # The published agenda goes into the invites once, however often agenda restarts.
-        "scheduling.meeting.updated": 1,
+        # The published agenda goes into the invites once, however often agenda restarts,
+        # and the summary's link into the calendar once, however many versions it has.
+        "scheduling.meeting.updated": 2,
         "scheduling.meeting.started": 1,
         "scheduling.meeting.ended": 1,
     }
