@@ -87,10 +87,11 @@ class AgendaController(Controller):
     ) -> list[AgendaVersion]:
         require_host(caller, await publishing.known_meeting(connection, meeting_id))
         head = await store.agenda(connection, meeting_id)
+        if head is None:
+            return []
         return [
             publishing.version_view(found, head)
             for found in await store.versions(connection, meeting_id)
-            if head is not None
         ]
 
     @get(
