@@ -350,10 +350,18 @@ class AgendaUnpublished(Event, tag="agenda.agenda.unpublished", frozen=True, kw_
 
 
 class SummaryPublished(Event, tag="agenda.summary.published", frozen=True, kw_only=True):
-    """A post-event summary was written, or rewritten because what it says changed."""
+    """The host or an operator published a version of a meeting's post-event summary.
+
+    `aggregate_version` counts the summary's publications; `version` is the summary
+    version now shown at `url`, the summary's page.
+    """
 
     meeting_id: UUID
+    version: int = 1
     participants: int
+    """People registered."""
+    attended: int = 0
+    """People checked in, and those the sites' rooms counted besides."""
     organizations: int
     regions: int
     url: str

@@ -4,7 +4,7 @@
 what is missing, so loading twice changes nothing. The events lie in the past: the clock
 starts and ends them at once, and the registrations are recorded with the operator key,
 as an operator records who took part after the fact. Each summary is written once the
-registrations stop arriving.
+registrations stop arriving; the loader then publishes it with the outcomes the seed tells.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class DemoMeeting:
     participants: list[str]
     """Keys of the people who took part."""
     agenda: list[DemoItem]
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """What the summary says beyond the data, by language, as the operator publishes it."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,18 @@ def demo_plan(path: Path = FIXTURE) -> DemoPlan:
                     )
                     for item in meeting["agenda"]
                 ],
+                outcomes={
+                    language: _unwrapped(text)
+                    for language, text in meeting.get("outcomes", {}).items()
+                },
             )
         )
     return DemoPlan(organizations, people, meetings)
+
+
+def _unwrapped(text: str) -> str:
+    """Paragraphs as the fixture wraps them, each made one line again."""
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in text.strip().split("\n\n"))
 
 
 def _name_generator(lists: dict[str, Any]) -> Any:
@@ -166,6 +177,7 @@ async def load_demo(
         await loader.organizations(progress)
         await loader.people(progress)
         await loader.meetings(progress)
+        await loader.summaries(progress)
         return loader.report
 
 
@@ -260,6 +272,44 @@ class _Loader:
         body = {"items": items, "publish": True}
         _ok(await self.client.put(url, json=body, headers=headers))
         self.report.count("agendas")
+
+    async def summaries(self, progress: Callable[[str], None]) -> None:
+        for meeting in self.plan.meetings:
+            if meeting.outcomes:
+                progress(f"summary: {meeting.title}")
+                await self._summary(meeting, self.report.meetings[meeting.key])
+
+    async def _summary(self, meeting: DemoMeeting, meeting_id: str) -> None:
+        """Wait for the draft that counts everyone and the whole programme, and publish it
+        with the seed's outcomes, unless the published version has them already."""
+        url = f"{self.services.agenda}/meetings/{meeting_id}/summary"
+        people = {person.key: person for person in self.plan.people}
+        organizations = {
+            *meeting.sites,
+            *(people[key].organization for key in meeting.participants),
+        }
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            latest = await self.client.get(f"{url}/versions/latest")
+            draft = latest.json() if latest.status_code == 200 else None
+            if draft is None or (
+                draft["content"]["participants"],
+                len(draft["content"]["organizations"]),
+                len(draft["content"]["items_delivered"]),
+            ) != (len(meeting.participants), len(organizations), len(meeting.agenda)):
+                await asyncio.sleep(0.3)
+                continue
+            if draft["published"] and draft["outcomes"] == meeting.outcomes:
+                return
+            body = {"outcomes": meeting.outcomes, "publish": True}
+            response = await self.client.put(
+                url, json=body, headers={"If-Match": latest.headers["ETag"]}
+            )
+            if response.status_code != 412:  # else the writer added a version meanwhile
+                _ok(response)
+                self.report.count("summaries")
+                return
+        raise DemoLoadError(f"the summary of «{meeting.title}» was not written within a minute")
 
     def _agenda_items(self, meeting: DemoMeeting) -> list[dict[str, Any]]:
         """Each item lasts until the next one starts that day, or until 18:00 (the last

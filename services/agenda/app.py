@@ -9,9 +9,14 @@ from litestar import Litestar
 from nats.aio.client import Client as NATS
 
 from services.agenda import store
-from services.agenda.consumers import MEETINGS, REGISTRY_EVENTS
-from services.agenda.publishing import write_requested_summaries
-from services.agenda.routes import AgendaController, AgendaPageController, SummaryController
+from services.agenda.consumers import ATTENDANCE, MEETINGS, REGISTRY_EVENTS
+from services.agenda.routes import (
+    AgendaController,
+    AgendaPageController,
+    SummaryController,
+    SummaryPageController,
+)
+from services.agenda.summaries import write_requested_summaries
 from shared.db import Pool
 from shared.readmodels import meetings, registry
 from shared.service import Runtime, ServiceDefinition, build_app
@@ -28,7 +33,7 @@ async def summary_writer(runtime: Runtime) -> None:
     pool = runtime.pool
 
     async def write() -> None:
-        await write_requested_summaries(pool, settings.http.base_url, settings.summary_quiet)
+        await write_requested_summaries(pool, settings.summary_quiet)
 
     async def seconds_until_due() -> float | None:
         async with pool.acquire() as connection:
@@ -40,10 +45,15 @@ async def summary_writer(runtime: Runtime) -> None:
 DEFINITION = ServiceDefinition(
     name=NAME,
     description="Agendas operators publish, and the summaries written when meetings end.",
-    route_handlers=[AgendaController, AgendaPageController, SummaryController],
+    route_handlers=[
+        AgendaController,
+        AgendaPageController,
+        SummaryController,
+        SummaryPageController,
+    ],
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS, registry.MIGRATIONS],
-    consumers=[MEETINGS, REGISTRY_EVENTS],
+    consumers=[MEETINGS, REGISTRY_EVENTS, ATTENDANCE],
     workers=[("summary-writer", summary_writer)],
     notify_channels=[SUMMARY_REQUESTS_CHANNEL],
 )

@@ -1,11 +1,6 @@
-"""Agenda publishing's use cases: put an agenda, and keep each meeting's summary current.
-
-Whatever may change a summary (the meeting's end, a late registration, a new agenda)
-only requests it, in its own transaction. The summary writer takes a request once no
-change has touched it for a few seconds, so a burst of late registrations makes one new
-version, not one each. A version is published as `agenda.summary.published` only when
-what the summary says has changed.
-"""
+"""Agenda publishing's use cases: versions of a meeting's agenda, published and withdrawn,
+and the programme its pages show. Publishing or withdrawing one requests the meeting's
+summary (see `services.agenda.summaries`), since the summary lists what was delivered."""
 
 from __future__ import annotations
 
@@ -25,15 +20,13 @@ from services.agenda.schemas import (
     ItemWrite,
     ScheduledItem,
 )
-from services.agenda.summary import MeetingFacts, OrganizationFacts, write_summary
 from shared.bus.outbox import add_event
-from shared.db import Connection, Pool, database_unavailable
+from shared.db import Connection
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
     AgendaUnpublished,
     MeetingSession,
-    SummaryPublished,
     new_id,
     utc_now,
 )
@@ -42,10 +35,6 @@ from shared.http.problems import Problem, invalid_fields, unknown_meeting
 from shared.http.versions import require_version
 
 log = structlog.get_logger(__name__)
-
-
-def summary_url(base_url: str, meeting_id: UUID) -> str:
-    return f"{base_url}/meetings/{meeting_id}/summary"
 
 
 def agenda_url(base_url: str, meeting_id: UUID) -> str:
@@ -74,7 +63,7 @@ async def meeting_frame(
     zone, and the registered people the items name as speakers."""
     sessions = [
         Session(s.id, s.starts_at, s.ends_at, title=s.title, track=s.track)
-        for s in _sessions_of(meeting)
+        for s in sessions_of(meeting)
         if s.status != "cancelled"
     ]
     person_ids = [s.person_id for item in items for s in item.speakers if s.person_id]
@@ -89,7 +78,7 @@ async def meeting_frame(
     )
 
 
-def _sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:
+def sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:
     """The meeting's sessions; a meeting without sessions of its own has one."""
     listed = msgspec.convert(meeting["sessions"] or [], list[MeetingSession])
     return listed or [
@@ -131,9 +120,9 @@ async def put_agenda(
             items=items,
             written=list(data.items),
             created_at=utc_now(),
-            created_by=_by(caller),
+            created_by=author(caller),
         )
-    row = await store.add_version(connection, meeting_id, items, list(data.items), _by(caller))
+    row = await store.add_version(connection, meeting_id, items, list(data.items), author(caller))
     if data.publish:
         await publish_version(connection, meeting_id, row["version"], caller, base_url)
     return await agenda_version(connection, meeting_id, row["version"])
@@ -247,90 +236,15 @@ def delivered_item(item: ScheduledItem) -> AgendaItem:
     """An item as the summary lists it: when, what, and who."""
     return AgendaItem(
         starts_at=item.starts_at,
+        ends_at=item.ends_at,
         title=item.title,
+        kind=item.kind,
+        track=item.track,
         speakers=[speaker_text(speaker) for speaker in item.speakers],
+        materials=item.materials,
     )
 
 
-def _by(caller: Caller) -> str:
+def author(caller: Caller) -> str:
+    """Who made a version, as the version records it."""
     return f"key {caller.key_id}" if caller.key_id else "operator"
-
-
-async def refresh_summary(connection: Connection, meeting_id: UUID, base_url: str) -> None:
-    """Write or rewrite the summary of an ended meeting if what it says has changed."""
-    meeting = await store.meeting(connection, meeting_id)
-    if meeting is None or meeting["status"] != "ended":
-        return
-    participant_organizations = await store.participant_organizations(connection, meeting_id)
-    organization_ids = list({*meeting["organization_ids"], *participant_organizations})
-    organizations = {
-        row["id"]: OrganizationFacts(
-            row["id"],
-            row["name"],
-            row["region"],
-            row["timezone"],
-            city=row["city"],
-            region_code=row["region_code"],
-        )
-        for row in await store.organizations(connection, organization_ids)
-    }
-    content = write_summary(
-        MeetingFacts(
-            id=meeting["id"],
-            title=meeting["title"],
-            kind=meeting["kind"],
-            host_organization_id=meeting["host_organization_id"],
-            site_ids=list(meeting["organization_ids"]),
-            starts_at=meeting["starts_at"],
-            ends_at=meeting["ends_at"],
-            started_at=meeting["started_at"],
-            ended_at=meeting["ended_at"],
-        ),
-        organizations,
-        participant_organizations,
-        [
-            delivered_item(item)
-            for item in store.items_of(await store.published_version(connection, meeting_id))
-        ],
-    )
-    current = await store.summary(connection, meeting_id)
-    if current is not None and store.content_of(current) == content:
-        return
-    row = await store.put_summary(
-        connection, meeting_id, current["id"] if current else new_id(), content
-    )
-    await add_event(
-        connection,
-        SummaryPublished(
-            aggregate_id=row["id"],
-            aggregate_version=row["version"],
-            meeting_id=meeting_id,
-            participants=content.participants,
-            organizations=len(content.organizations),
-            regions=len(content.regions),
-            url=summary_url(base_url, meeting_id),
-        ),
-    )
-
-
-async def write_requested_summaries(pool: Pool, base_url: str, quiet: float) -> None:
-    """Write the summaries requested at least `quiet` seconds ago, each in a transaction
-    that also takes the request off the table. One that fails is tried again later, with
-    a growing pause, so that it does not hold up the others."""
-    while True:
-        due: list[UUID] = []
-        try:
-            async with pool.acquire() as connection, connection.transaction():
-                due = await store.due_summary_requests(connection, quiet, limit=1)
-                for meeting_id in due:
-                    await refresh_summary(connection, meeting_id, base_url)
-                    await store.done_summary_request(connection, meeting_id)
-        except Exception as error:
-            if not due or database_unavailable(error):
-                raise
-            log.exception("summary failed; will try again later", meeting_id=str(due[0]))
-            async with pool.acquire() as connection:
-                await store.postpone_summary_request(connection, due[0])
-            continue
-        if not due:
-            return

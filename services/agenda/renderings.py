@@ -177,22 +177,11 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
     columns = clocks(programme, language)
     kind = MEETING_KINDS[language][programme.kind]
     parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{language}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">',
-        f"<title>{_text(programme.title)} — {labels['programme']}</title>",
-        f"<style>{_STYLE}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-        f"<h1>{_text(programme.title)}</h1>",
-        f"<p>{_text(kind)} · {labels['programme']}, {labels['version']} {programme.version}</p>",
+        f"<h1>{text(programme.title)}</h1>",
+        f"<p>{text(kind)} · {labels['programme']}, {labels['version']} {programme.version}</p>",
     ]
     if programme.sites:
-        sites = ", ".join(f"{_text(site.name)} ({_text(site.region)})" for site in programme.sites)
+        sites = ", ".join(f"{text(site.name)} ({text(site.region)})" for site in programme.sites)
         parts.append(f"<p><strong>{labels['sites']}:</strong> {sites}</p>")
     if not programme.items:
         parts.append(f"<p>{labels['empty']}</p>")
@@ -201,9 +190,9 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
             format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
         )
         parts += [
-            f"<section><h2>{_text(date_text)}</h2>",
+            f"<section><h2>{text(date_text)}</h2>",
             "<table><thead><tr>",
-            *(f"<th>{_text(clock.label)}</th>" for clock in columns),
+            *(f"<th>{text(clock.label)}</th>" for clock in columns),
             f"<th>{labels['item']}</th></tr></thead><tbody>",
         ]
         for item in items:
@@ -211,21 +200,44 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
             parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
             parts.append(f"<td>{_item_html(item, language)}</td></tr>")
         parts.append("</tbody></table></section>")
-    parts += ["</main>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+    return page(f"{programme.title} — {labels['programme']}", language, parts)
+
+
+def page(title: str, language: Language, body: list[str]) -> str:
+    """A whole page around `body`: no script, one style sheet that also prints well."""
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            f'<html lang="{language}">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<link rel="icon" href="data:,">',
+            f"<title>{text(title)}</title>",
+            f"<style>{_STYLE}</style>",
+            "</head>",
+            "<body>",
+            "<main>",
+            *body,
+            "</main>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _item_html(item: ScheduledItem, language: Language) -> str:
     labels = _LABELS[language]
-    track = f' <span class="track">{_text(item.track)}</span>' if item.track else ""
+    track = f' <span class="track">{text(item.track)}</span>' if item.track else ""
     lines = [
         f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>{track}',
-        f"<strong>{_text(item.title)}</strong>",
+        f"<strong>{text(item.title)}</strong>",
     ]
     if item.speakers:
-        lines.append(_text("; ".join(speaker_text(s) for s in item.speakers)))
+        lines.append(text("; ".join(speaker_text(s) for s in item.speakers)))
     if item.materials:
-        links = ", ".join(f'<a href="{_text(m.url)}">{_text(m.title)}</a>' for m in item.materials)
+        links = ", ".join(f'<a href="{text(m.url)}">{text(m.title)}</a>' for m in item.materials)
         lines.append(f"{labels['materials']}: {links}")
     return "<br>".join(lines)
 
@@ -237,7 +249,8 @@ def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
     return f"{start:%H:%M}–{end:%H:%M}"
 
 
-def _text(value: str) -> str:
+def text(value: str) -> str:
+    """`value` as HTML text or attribute."""
     return html.escape(value, quote=True)
 
 
@@ -265,22 +278,23 @@ def render_markdown(programme: Programme, language: Language = "ru") -> str:
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for item in items:
             times = [_span(item, clock.zone) for clock in columns]
-            what = f"**{_cell(item.title)}**"
+            what = f"**{cell(item.title)}**"
             if item.track:
-                what += f" [{_cell(item.track)}]"
+                what += f" [{cell(item.track)}]"
             if item.speakers:
-                what += " — " + _cell("; ".join(speaker_text(s) for s in item.speakers))
+                what += " — " + cell("; ".join(speaker_text(s) for s in item.speakers))
             if item.materials:
                 what += (
-                    " (" + ", ".join(f"[{_cell(m.title)}]({m.url})" for m in item.materials) + ")"
+                    " (" + ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials) + ")"
                 )
             lines.append("| " + " | ".join([*times, what]) + " |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def cell(value: str) -> str:
+    """`value` as text in a Markdown table cell or link title."""
+    return value.replace("|", "\\|").replace("\n", " ")
 
 
 # --- ICS --------------------------------------------------------------------------------

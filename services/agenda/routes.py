@@ -1,20 +1,18 @@
-"""Agenda publishing's REST API: agendas, and summaries as JSON and Markdown."""
+"""Agenda publishing's REST API: agendas and summaries, their versions and their pages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
-import asyncpg
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from services.agenda import publishing, renderings, store
+from services.agenda import publishing, renderings, store, summaries, summary_text
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.publishing import require_host
-from services.agenda.schemas import AgendaVersion, AgendaWrite, Summary
-from services.agenda.summary import Language, render_markdown
-from shared.db import Connection
+from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
+from services.agenda.summary_text import Language
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import AnyRequest, Transaction
 from shared.http.params import Caller as CallerParam
@@ -29,6 +27,7 @@ CALENDAR = "text/calendar"
 XML = "application/xml"
 PageLanguage = Annotated[renderings.Language, QueryParameter(description="ru or en")]
 SummaryLanguage = Annotated[Language, QueryParameter(description="ru or en")]
+Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 
 
 def _base_url(request: AnyRequest) -> str:
@@ -226,49 +225,157 @@ def _in_language(text: str, media_type: str, language: str) -> Response[str]:
     return Response(text, media_type=media_type, headers={"Content-Language": language})
 
 
-def _versioned(found: AgendaVersion) -> Response[AgendaVersion]:
+def _versioned(found: Versioned) -> Response[Versioned]:
     """A version, with the ETag a next PUT sends as If-Match when it is the latest."""
     headers = {"ETag": etag(found.version)} if found.latest else {}
     return Response(found, headers=headers)
 
 
 class SummaryController(Controller):
+    """The published summary for everyone; its versions for the host and operators."""
+
+    path = "/meetings/{meeting_id:uuid}/summary"
+    tags = ["summaries"]
+
+    @get("/", summary="The published post-event summary")
+    async def get_summary(
+        self, request: AnyRequest, connection: Transaction, meeting_id: FromPath[UUID]
+    ) -> SummaryVersion:
+        return await summaries.published_version(connection, meeting_id, _base_url(request))
+
+    @put(
+        "/",
+        summary="Add outcomes to the summary: a new version, published at once if asked",
+        description="The new version has the latest version's facts and these outcomes. "
+        "Send the ETag of the latest version (GET /versions/latest) as If-Match.",
+        security=KEY_SECURITY,
+    )
+    async def put_summary(
+        self,
+        *,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        data: JSONBody[SummaryWrite],
+    ) -> Response[SummaryVersion]:
+        written = await summaries.put_outcomes(
+            connection,
+            meeting_id,
+            data,
+            caller=caller,
+            expected_version=sent_version(request),
+            base_url=_base_url(request),
+        )
+        return _versioned(written)
+
+    @get("/versions", summary="Every version of the summary, newest first", security=KEY_SECURITY)
+    async def list_versions(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+    ) -> list[SummaryVersion]:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        return await summaries.versions(connection, meeting_id, _base_url(request))
+
+    @get(
+        "/versions/latest",
+        summary="The latest version, draft or published, with its ETag",
+        security=KEY_SECURITY,
+    )
+    async def latest_version(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+    ) -> Response[SummaryVersion]:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        return _versioned(
+            await summaries.latest_version(connection, meeting_id, _base_url(request))
+        )
+
+    @get("/versions/{version:int}", summary="One version of the summary", security=KEY_SECURITY)
+    async def get_version(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        version: FromPath[int],
+    ) -> SummaryVersion:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        return await summaries.summary_version(connection, meeting_id, version, _base_url(request))
+
+    @get(
+        "/versions/{version:int}/markdown",
+        summary="One version of the summary as Markdown, to read before publishing it",
+        media_type=MARKDOWN,
+        security=KEY_SECURITY,
+    )
+    async def get_version_markdown(
+        self,
+        *,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        version: FromPath[int],
+        lang: SummaryLanguage = "ru",
+    ) -> Response[str]:
+        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        found = await summaries.summary_version(connection, meeting_id, version, _base_url(request))
+        return _in_language(
+            summary_text.render_markdown(summaries.text_of(found), lang), MARKDOWN, lang
+        )
+
+    @post(
+        "/versions/{version:int}/publish",
+        summary="Publish a version: the summary's page shows it, invites link to it",
+        security=KEY_SECURITY,
+        status_code=200,
+    )
+    async def publish_version(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        version: FromPath[int],
+    ) -> SummaryVersion:
+        return await summaries.publish_version(
+            connection, meeting_id, version, caller, _base_url(request)
+        )
+
+
+class SummaryPageController(Controller):
+    """The published summary for people: a page and Markdown."""
+
     path = "/meetings/{meeting_id:uuid}"
     tags = ["summaries"]
 
-    @get("/summary", summary="The post-event summary")
-    async def get_summary(
+    @get("/summary.html", summary="The published summary as a page", media_type=HTML)
+    async def summary_page(
         self,
         request: AnyRequest,
         connection: Transaction,
         meeting_id: FromPath[UUID],
-    ) -> Summary:
-        summary = await _summary(connection, meeting_id)
-        return Summary(
-            meeting_id=meeting_id,
-            version=summary["version"],
-            published_at=summary["published_at"],
-            content=store.content_of(summary),
-            markdown_url=f"{publishing.summary_url(_base_url(request), meeting_id)}.md",
-        )
-
-    @get("/summary.md", summary="The post-event summary as Markdown", media_type=MARKDOWN)
-    async def get_summary_markdown(
-        self, connection: Transaction, meeting_id: FromPath[UUID], lang: SummaryLanguage = "ru"
+        lang: SummaryLanguage = "ru",
     ) -> Response[str]:
-        summary = await _summary(connection, meeting_id)
-        return _in_language(render_markdown(store.content_of(summary), lang), MARKDOWN, lang)
+        found = await summaries.published_version(connection, meeting_id, _base_url(request))
+        return _in_language(summary_text.render_html(summaries.text_of(found), lang), HTML, lang)
 
-
-async def _summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
-    meeting = await publishing.known_meeting(connection, meeting_id)
-    summary = await store.summary(connection, meeting_id)
-    if summary is None:
-        status = meeting["status"]
-        detail = (
-            "it has ended; its summary is being written"
-            if status == "ended"
-            else f"it is {status}: its summary is written when it ends"
+    @get("/summary.md", summary="The published summary as Markdown", media_type=MARKDOWN)
+    async def summary_markdown(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        meeting_id: FromPath[UUID],
+        lang: SummaryLanguage = "ru",
+    ) -> Response[str]:
+        found = await summaries.published_version(connection, meeting_id, _base_url(request))
+        return _in_language(
+            summary_text.render_markdown(summaries.text_of(found), lang), MARKDOWN, lang
         )
-        raise Problem(404, "no-summary-yet", f"meeting {meeting_id}: {detail}")
-    return summary

@@ -29,9 +29,17 @@ def _morph() -> pymorphy3.MorphAnalyzer:
 # --- numbers ----------------------------------------------------------------------------
 
 
+_COUNTED_PLURALS = {"человек": "человек", "год": "лет"}
+"""Nouns whose plural after a number is not their ordinary genitive plural (5 человек, not
+5 людей; 5 лет, not 5 годов)."""
+
+
 def agreed(number: int, noun: str, *, genitive: bool = False) -> str:
     """The noun in the form the number asks for: участник, участника, участников; after a
     preposition such as «из», in the genitive: региона, регионов."""
+    counted_plural = _COUNTED_PLURALS.get(noun)
+    if counted_plural and _counted_form(abs(number), genitive=genitive) == "many":
+        return counted_plural
     parsed = _noun_parse(noun)
     if parsed is not None and genitive:
         parsed = parsed.inflect({"gent"})
@@ -39,6 +47,17 @@ def agreed(number: int, noun: str, *, genitive: bool = False) -> str:
         return noun
     form = parsed.make_agree_with_number(abs(number))
     return _cased_like(noun, form.word) if form is not None else noun
+
+
+def _counted_form(number: int, *, genitive: bool) -> str:
+    """Which plural the number asks for: after 5, 11 or 100, and after any number but one
+    in the genitive, the genitive plural ("many")."""
+    last, last_two = number % 10, number % 100
+    if last == 1 and last_two != 11:
+        return "one"
+    if 2 <= last <= 4 and not 12 <= last_two <= 14 and not genitive:
+        return "few"
+    return "many"
 
 
 def counted(number: int, noun: str, *, genitive: bool = False) -> str:
@@ -72,7 +91,7 @@ _ROUND_GENITIVE = {
 def more_than(number: int, noun: str) -> str:
     """A count rounded down as an editor rounds it: «более ста участников» for 105,
     «более двадцати участников» for 27; small and round counts stay exact."""
-    rounded = _round_down(number)
+    rounded = round_down(number)
     if rounded is None or rounded == number:
         return counted(number, noun)
     many = _noun_parse(noun)
@@ -81,7 +100,7 @@ def more_than(number: int, noun: str) -> str:
     return f"более {_ROUND_GENITIVE[rounded]} {word}"
 
 
-def _round_down(number: int) -> int | None:
+def round_down(number: int) -> int | None:
     """The largest round number (10…90, 100…900, 1000) below or at `number`, from 11 on."""
     if number <= 10:
         return None

@@ -103,6 +103,10 @@ class AgendaItem(msgspec.Struct, frozen=True):
     title: str
     speakers: list[str] = []
     """Names, each with the organization when it is known."""
+    ends_at: datetime | None = None
+    kind: ItemKind = "talk"
+    track: str | None = None
+    materials: list[Material] = []
 
 
 class SummaryOrganization(msgspec.Struct, frozen=True):
@@ -115,6 +119,22 @@ class SummaryOrganization(msgspec.Struct, frozen=True):
     """Whether it took part as a site of the meeting."""
     city: str | None = None
     region_code: str | None = None
+    attended: int = 0
+    """Its people checked in to at least one session."""
+    headcount: int = 0
+    """The most people its room counted at one session, besides those checked in."""
+    track: str | None = None
+    """The workshop track it took part in as a site."""
+
+
+class SummarySession(msgspec.Struct, frozen=True):
+    id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    title: str | None = None
+    track: str | None = None
+    attended: int = 0
+    """People checked in to it, and the rooms' headcounts."""
 
 
 class SummaryContent(msgspec.Struct, frozen=True):
@@ -128,17 +148,59 @@ class SummaryContent(msgspec.Struct, frozen=True):
     held_from: datetime
     held_until: datetime
     participants: int
+    """People registered."""
     organizations: list[SummaryOrganization]
     regions: list[str]
     items_delivered: list[AgendaItem]
+    attended: int = 0
+    """People checked in to at least one session."""
+    headcount: int = 0
+    """People the sites' rooms counted besides those checked in (each site's largest)."""
+    sessions: list[SummarySession] = []
 
 
-class Summary(msgspec.Struct, frozen=True):
+OutcomeText = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=20_000,
+        description="Markdown (CommonMark); raw HTML is shown as text",
+        examples=["Участники собрали «портфель» методических материалов."],
+    ),
+]
+
+
+class Outcomes(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What the data cannot say, in the operator's words: one text per language."""
+
+    ru: OutcomeText | None = None
+    en: OutcomeText | None = None
+
+
+class SummaryWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    outcomes: Outcomes
+    publish: bool = False
+    """Publish the new version at once; otherwise it stays a draft until published."""
+
+
+class SummaryLinks(msgspec.Struct, frozen=True):
+    html: str
+    markdown: str
+    json: str
+
+
+class SummaryVersion(msgspec.Struct, frozen=True, kw_only=True):
     meeting_id: UUID
     version: int
-    published_at: datetime
+    published: bool
+    """Whether this is the version the public summary shows."""
+    latest: bool
     content: SummaryContent
-    markdown_url: str
+    outcomes: Outcomes
+    created_at: datetime
+    created_by: str
+    """"writer" for a version written from the data; otherwise who added outcomes."""
+    links: SummaryLinks
+    """The public summary, which shows the published version."""
 
 
 class AgendaWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

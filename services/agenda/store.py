@@ -1,4 +1,4 @@
-"""The agenda service's SQL: agendas, summaries, and its read model of meetings."""
+"""The agenda service's SQL: agendas, summary requests, and its read models."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from services.agenda.schemas import ItemWrite, ScheduledItem, SummaryContent
+from services.agenda.schemas import ItemWrite, ScheduledItem
 from shared.db import Connection
 
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
@@ -55,18 +55,7 @@ SELECT v.* FROM agendas AS a
 JOIN agenda_versions AS v ON v.meeting_id = a.meeting_id AND v.version = a.published_version
 WHERE a.meeting_id = $1
 """
-_SUMMARY: Final = "SELECT * FROM summaries WHERE meeting_id = $1"
-_PUT_SUMMARY: Final = """
-INSERT INTO summaries AS s (meeting_id, id, content) VALUES ($1, $2, $3)
-ON CONFLICT (meeting_id) DO UPDATE SET content = EXCLUDED.content, version = s.version + 1,
-    published_at = now()
-RETURNING *
-"""
 _ORGANIZATIONS: Final = "SELECT * FROM organizations WHERE id = ANY($1::uuid[])"
-_PARTICIPANT_ORGANIZATIONS: Final = """
-SELECT organization_id FROM registrations WHERE meeting_id = $1 AND status = 'registered'
-ORDER BY id
-"""
 _REQUEST_SUMMARY: Final = """
 INSERT INTO summary_requests (meeting_id) VALUES ($1)
 ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
@@ -211,27 +200,5 @@ async def seconds_until_summary_due(connection: Connection, quiet: float) -> flo
     return seconds
 
 
-async def summary(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_SUMMARY, meeting_id)
-    return row
-
-
-def content_of(summary: asyncpg.Record) -> SummaryContent:
-    return msgspec.convert(summary["content"], SummaryContent)
-
-
-async def put_summary(
-    connection: Connection, meeting_id: UUID, summary_id: UUID, content: SummaryContent
-) -> asyncpg.Record:
-    row = await connection.fetchrow(_PUT_SUMMARY, meeting_id, summary_id, content)
-    assert row is not None
-    return row
-
-
 async def organizations(connection: Connection, ids: list[UUID]) -> list[asyncpg.Record]:
     return await connection.fetch(_ORGANIZATIONS, ids)
-
-
-async def participant_organizations(connection: Connection, meeting_id: UUID) -> list[UUID]:
-    rows = await connection.fetch(_PARTICIPANT_ORGANIZATIONS, meeting_id)
-    return [row["organization_id"] for row in rows]

@@ -115,4 +115,4 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.aggregate_version,
             )
         case AttendanceRecorded():
-            pass  # asked for when needed, over the registry's statistics endpoint
+            pass  # agenda keeps attendance itself (its agenda-attendance consumer)

@@ -91,6 +91,17 @@ def wait_for_summary(client: httpx.Client, agenda: str, meeting_id: str) -> dict
     raise AssertionError(f"no summary for {meeting_id}")
 
 
+def wait_for_summary_link(client: httpx.Client, scheduling: str, meeting_id: str) -> str:
+    """The summary's address, once scheduling has heard it was published."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        url: str | None = client.get(f"{scheduling}/meetings/{meeting_id}").json()["summary_url"]
+        if url:
+            return url
+        time.sleep(0.5)
+    raise AssertionError(f"scheduling never linked the summary of {meeting_id}")
+
+
 def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("registry", "scheduling", "agenda")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -120,6 +131,15 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
                 "Красноярска, Курска, Луганска, Орла, Пензы, Тамбова, Липецкой, Саратовской, "
                 "Тульской, Ульяновской областей, Приморского края, республик Крым, Тыва."
             ) in markdown.text
+            # The operator's outcomes, published by the loader, in both languages.
+            assert "собрали «портфель» методических материалов" in markdown.text
+            page = client.get(
+                f"{urls['agenda']}/meetings/{workshop['id']}/summary.html", params={"lang": "en"}
+            )
+            assert "From October 1 to 9, 2020, more than a hundred participants" in page.text
+            assert "<h2>Outcomes</h2>" in page.text
+            linked = wait_for_summary_link(client, urls["scheduling"], workshop["id"])
+            assert linked.endswith(f"/meetings/{workshop['id']}/summary.html")
         started = stop(process)
     assert started, "telebridge dev should have started servers and services"
     assert not [child for child in started if child.is_running() and child.status() != "zombie"]

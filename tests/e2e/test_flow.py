@@ -185,18 +185,31 @@ class Flow:
         assert ended["status"] == "ended"
 
     async def summary(self) -> dict[str, Any]:
+        """Wait for the draft that counts both people and both items, add outcomes to it
+        and publish it as an operator does; the public summary."""
+        path = f"/meetings/{self.meeting_id}/summary"
+
         async def complete() -> dict[str, Any] | None:
             response = await self.client.get(
-                self.url("agenda", f"/meetings/{self.meeting_id}/summary")
+                self.url("agenda", f"{path}/versions/latest"), headers=OPERATOR
             )
             if response.status_code != 200:
                 return None
-            summary: dict[str, Any] = response.json()
-            content = summary["content"]
+            draft: dict[str, Any] = response.json()
+            content = draft["content"]
             done = content["participants"] == 2 and len(content["items_delivered"]) == 2
-            return summary if done else None
+            return draft if done else None
 
-        return await eventually(complete, timeout=30)
+        draft = await eventually(complete, timeout=30)
+        ok(
+            await self.client.put(
+                self.url("agenda", path),
+                json={"outcomes": {"ru": "Дети обменялись рисунками."}, "publish": True},
+                headers={**OPERATOR, "If-Match": f'"{draft["version"]}"'},
+            )
+        )
+        summary: dict[str, Any] = ok(await self.client.get(self.url("agenda", path)))
+        return summary
 
     async def summary_linked(self) -> None:
         """Wait until scheduling links the meeting to its summary."""
@@ -245,6 +258,7 @@ async def test_telebridge_from_registration_to_summary(system: System) -> None:
         markdown = await client.get(flow.url("agenda", f"/meetings/{flow.meeting_id}/summary.md"))
         assert markdown.status_code == 200
         assert "2 участника из 2 регионов" in markdown.text
+        assert "Дети обменялись рисунками." in markdown.text
 
 
 async def test_nothing_lost_or_applied_twice_when_services_are_killed(system: System) -> None:

@@ -69,17 +69,29 @@ class Agenda:
             headers=headers,
         )
 
-    async def summary(self, meeting_id: UUID, *, participants: int) -> dict[str, Any]:
-        """The summary, once it counts `participants`."""
+    async def draft(
+        self, meeting_id: UUID, *, participants: int, version: int | None = None
+    ) -> dict[str, Any]:
+        """The summary's latest version, once it counts `participants` (and is `version`)."""
 
         async def written() -> dict[str, Any] | None:
-            response = await self.client.get(f"/meetings/{meeting_id}/summary")
+            response = await self.client.get(f"/meetings/{meeting_id}/summary/versions/latest")
             if response.status_code == 404:
                 return None
             summary: dict[str, Any] = body(response)
-            return summary if summary["content"]["participants"] == participants else None
+            counts = summary["content"]["participants"] == participants
+            return summary if counts and version in (None, summary["version"]) else None
 
         return await eventually(written)
+
+    async def add_outcomes(
+        self, meeting_id: UUID, outcomes: dict[str, str], *, version: int, publish: bool = True
+    ) -> Any:
+        return await self.client.put(
+            f"/meetings/{meeting_id}/summary",
+            json={"outcomes": outcomes, "publish": publish},
+            headers={"If-Match": f'"{version}"'},
+        )
 
     async def registrations_known(self, meeting_id: UUID, count: int) -> None:
         """Wait until the registry's registrations for the meeting have been applied."""
@@ -91,6 +103,13 @@ class Agenda:
             return bool(found == count)
 
         await eventually(applied)
+
+    async def outboxed(self, subject: str) -> int:
+        """How many events with `subject` the service has committed to its outbox so far."""
+        count: int = await self.database.fetchval(
+            "SELECT count(*) FROM agenda.outbox WHERE subject = $1", subject
+        )
+        return count
 
     async def events(self, subject: str, count: int) -> list[Published]:
         """The AGENDA stream's events with `subject`, once `count` have been relayed."""

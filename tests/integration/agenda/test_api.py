@@ -28,5 +28,12 @@ async def test_live_ready_and_the_openapi_document(agenda: Agenda) -> None:
         ("GET", "/meetings/{meeting_id}/agenda.ics"),
         ("GET", "/meetings/{meeting_id}/agenda.xml"),
         ("GET", "/meetings/{meeting_id}/summary"),
+        ("PUT", "/meetings/{meeting_id}/summary"),
+        ("GET", "/meetings/{meeting_id}/summary/versions"),
+        ("GET", "/meetings/{meeting_id}/summary/versions/latest"),
+        ("GET", "/meetings/{meeting_id}/summary/versions/{version}"),
+        ("GET", "/meetings/{meeting_id}/summary/versions/{version}/markdown"),
+        ("POST", "/meetings/{meeting_id}/summary/versions/{version}/publish"),
+        ("GET", "/meetings/{meeting_id}/summary.html"),
         ("GET", "/meetings/{meeting_id}/summary.md"),
     }

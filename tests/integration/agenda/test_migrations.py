@@ -1,25 +1,31 @@
-"""An agenda put before versions existed survives the move to versions: it becomes version
-1, published, readable as scheduled items and as items written."""
+"""Agendas and summaries written before versions existed survive the move to versions: each
+becomes version 1, published; an agenda readable as scheduled items and as items written,
+a summary as what it said."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.agenda import store
+from services.agenda import store, summary_store
 from services.agenda.app import DEFINITION
 from shared.db import connect
 from shared.events import new_id
-from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
+from shared.migrations import KERNEL_MIGRATIONS, Migration, discover, migrate
 from shared.settings import DatabaseSettings
 
 STARTS = datetime(2023, 8, 25, 8, 0, tzinfo=UTC)
 
 
-async def test_an_agenda_from_before_versions_becomes_version_one(database_url: str) -> None:
+def migrations_without(version: str) -> tuple[list[Migration], list[Migration]]:
+    """Every migration of the service, and those but `version` of its own."""
     sources = [("shared", KERNEL_MIGRATIONS), *DEFINITION.read_models]
     sources.append((DEFINITION.name, DEFINITION.migrations))
     migrations = [migration for source in sources for migration in discover(*source)]
-    before = [m for m in migrations if (m.source, m.version) != ("agenda", "0002_agenda_versions")]
+    return migrations, [m for m in migrations if (m.source, m.version) != ("agenda", version)]
+
+
+async def test_an_agenda_from_before_versions_becomes_version_one(database_url: str) -> None:
+    migrations, before = migrations_without("0002_agenda_versions")
     connection = await connect(DatabaseSettings(url=database_url), "agenda")
     try:
         await migrate(connection, "agenda", before)
@@ -83,5 +89,66 @@ async def test_an_agenda_from_before_versions_becomes_version_one(database_url: 
             ("Перспективы сотрудничества", timedelta(minutes=20)),
         ]
         assert datetime.fromisoformat(written[0].at or "") == STARTS
+    finally:
+        await connection.close()
+
+
+async def test_a_summary_from_before_versions_becomes_version_one_published(
+    database_url: str,
+) -> None:
+    migrations, before = migrations_without("0003_summary_versions")
+    connection = await connect(DatabaseSettings(url=database_url), "agenda")
+    try:
+        await migrate(connection, "agenda", before)
+        meeting_id, summary_id = new_id(), new_id()
+        written_at = datetime(2023, 8, 25, 11, 0, tzinfo=UTC)
+        old_content = {
+            "meeting_id": str(meeting_id),
+            "title": "Телемост",
+            "kind": "telebridge",
+            "timezone": "Europe/Moscow",
+            "held_from": "2023-08-25T08:00:00Z",
+            "held_until": "2023-08-25T10:00:00Z",
+            "participants": 12,
+            "organizations": [
+                {
+                    "id": str(new_id()),
+                    "name": "Библиотека Георгиевска",
+                    "region": "Ставропольский край",
+                    "participants": 12,
+                    "site": True,
+                }
+            ],
+            "regions": ["Ставропольский край"],
+            "items_delivered": [
+                {"starts_at": "2023-08-25T08:00:00Z", "title": "Открытие", "speakers": []}
+            ],
+        }
+        await connection.execute(
+            "INSERT INTO summaries (meeting_id, id, content, version, published_at) "
+            "VALUES ($1, $2, $3, 4, $4)",
+            meeting_id,
+            summary_id,
+            old_content,
+            written_at,
+        )
+
+        assert await migrate(connection, "agenda", migrations) == ["agenda/0003_summary_versions"]
+
+        head = await summary_store.head(connection, meeting_id)
+        assert head is not None
+        assert (head["id"], head["latest_version"], head["published_version"]) == (
+            summary_id,
+            1,
+            1,
+        )
+        assert (head["event_version"], head["published_at"]) == (4, written_at)
+        version = await summary_store.version(connection, meeting_id, 1)
+        assert version is not None
+        content = summary_store.content_of(version)
+        assert (content.participants, content.attended, content.sessions) == (12, 0, [])
+        assert content.items_delivered[0].title == "Открытие"
+        assert summary_store.outcomes_of(version).ru is None
+        assert version["created_by"] == "before versions"
     finally:
         await connection.close()

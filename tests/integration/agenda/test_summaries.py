@@ -1,11 +1,13 @@
-"""Summaries as readers see them: written from data alone when a meeting ends, rewritten
-when late data changes what they say."""
+"""Summaries as operators and readers see them: a draft written from data alone when a
+meeting ends, kept current by late data; outcomes an operator adds; versions published."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
+from shared.events import AttendanceRecorded, MeetingScheduled, new_id
 from tests.integration.agenda.support import (
     ENDS,
     MOSCOW,
@@ -18,15 +20,18 @@ from tests.integration.agenda.support import (
     scheduled,
     signed_up,
 )
-from tests.integration.api import body, problem, publish
+from tests.integration.api import body, partner_key, problem, publish
 from tests.support import eventually
 
-# --- summaries ------------------------------------------------------------------------
+OUTCOMES = {
+    "ru": "Дети из Георгиевска и Владивостока **обменялись** рисунками.\n\n<b>без HTML</b>",
+    "en": "Children of Georgievsk and Vladivostok **exchanged** drawings.",
+}
 
 
-async def test_the_summary_counts_who_took_part_and_is_rewritten_by_a_late_registration(
-    agenda: Agenda,
-) -> None:
+async def ended_with_two(agenda: Agenda) -> MeetingScheduled:
+    """A telebridge with an agenda and one person from each site, ended early, at 12:00 in
+    Moscow: its closing item was never delivered."""
     meeting = scheduled()
     await agenda.meeting_known(meeting)
     body(
@@ -38,6 +43,7 @@ async def test_the_summary_counts_who_took_part_and_is_rewritten_by_a_late_regis
                     "duration": "PT30M",
                     "title": "Открытие телемоста",
                     "speakers": [{"name": "Светлана Умеренко", "external": True}],
+                    "materials": [{"title": "Рисунки", "url": "https://lib.example/drawings"}],
                 },
                 {"at": "2030-10-01T12:30+03:00", "duration": "PT30M", "title": "Подведение итогов"},
             ],
@@ -47,13 +53,22 @@ async def test_the_summary_counts_who_took_part_and_is_rewritten_by_a_late_regis
     kim = signed_up(meeting, VLADIVOSTOK, "Анна Ким", "kim@pkpb.example")
     await publish(agenda.js, MOSCOW, VLADIVOSTOK, *umerenko, *kim)
     await agenda.registrations_known(meeting.aggregate_id, 2)
-    # Ended early, at 12:00 in Moscow: the closing item was never delivered.
     await publish(agenda.js, ended(meeting, STARTS + timedelta(hours=1)))
+    return meeting
 
-    summary = await agenda.summary(meeting.aggregate_id, participants=2)
-    assert summary["version"] == 1
-    assert summary["markdown_url"].endswith(f"/meetings/{meeting.aggregate_id}/summary.md")
-    content = summary["content"]
+
+async def test_a_draft_is_written_when_the_meeting_ends_and_waits_to_be_published(
+    agenda: Agenda,
+) -> None:
+    meeting = await ended_with_two(agenda)
+    path = f"/meetings/{meeting.aggregate_id}/summary"
+
+    draft = await agenda.draft(meeting.aggregate_id, participants=2)
+    assert (draft["version"], draft["published"], draft["latest"]) == (1, False, True)
+    assert draft["created_by"] == "writer"
+    assert draft["outcomes"] == {}
+    assert draft["links"]["html"].endswith(f"{path}.html")
+    content = draft["content"]
     assert content["title"] == TITLE
     assert content["timezone"] == "Europe/Moscow"
     assert instant(content["held_from"]) == STARTS
@@ -63,64 +78,191 @@ async def test_the_summary_counts_who_took_part_and_is_rewritten_by_a_late_regis
         (MOSCOW.name, 1, True),
         (VLADIVOSTOK.name, 1, True),
     ]
-    assert [item["title"] for item in content["items_delivered"]] == ["Открытие телемоста"]
+    [delivered] = content["items_delivered"]
+    assert delivered["title"] == "Открытие телемоста"
+    assert delivered["materials"] == [{"title": "Рисунки", "url": "https://lib.example/drawings"}]
+    [session] = content["sessions"]
+    assert session["id"] == str(meeting.aggregate_id)
 
-    markdown = await agenda.client.get(f"/meetings/{meeting.aggregate_id}/summary.md")
-    assert markdown.status_code == 200
-    assert markdown.headers["content-type"].split(";")[0] == "text/markdown"
-    assert markdown.headers["content-language"] == "ru"
-    assert markdown.text.startswith(f"# Итоги: {TITLE}\n")
-    assert "2 участника из 2 регионов, 2 организации" in markdown.text
-    assert "1 октября 2030, 11:00–12:00 (Europe/Moscow)" in markdown.text
-    assert "Открытие телемоста — Светлана Умеренко" in markdown.text
-    assert "Подведение итогов" not in markdown.text
+    latest = await agenda.client.get(f"{path}/versions/latest")
+    assert latest.headers["etag"] == '"1"'
+    text = await agenda.client.get(f"{path}/versions/1/markdown")
+    assert text.headers["content-type"].split(";")[0] == "text/markdown"
+    assert "2 участника из 2 регионов, 2 организации" in text.text
+    assert "1 октября 2030, 11:00–12:00 (Europe/Moscow)" in text.text
+    assert "Открытие телемоста — Светлана Умеренко" in text.text
+    assert "[Рисунки](https://lib.example/drawings)" in text.text
+    assert "Подведение итогов" not in text.text
 
-    english = await agenda.client.get(
-        f"/meetings/{meeting.aggregate_id}/summary.md", params={"lang": "en"}
+    # Nobody has published it: readers learn why there is nothing to read yet.
+    for public in (path, f"{path}.md", f"{path}.html"):
+        problem(await agenda.client.get(public), 404, "summary-not-published")
+    assert await agenda.outboxed("agenda.summary.published") == 0
+
+
+async def test_outcomes_make_a_new_version_which_is_published(agenda: Agenda) -> None:
+    meeting = await ended_with_two(agenda)
+    path = f"/meetings/{meeting.aggregate_id}/summary"
+    await agenda.draft(meeting.aggregate_id, participants=2)
+    write = {"outcomes": OUTCOMES, "publish": True}
+
+    problem(await agenda.client.put(path, json=write), 428, "if-match-required")
+    stale = await agenda.client.put(path, json=write, headers={"If-Match": '"7"'})
+    assert problem(stale, 412, "version-mismatch")["current_version"] == 1
+    invalid = await agenda.client.put(path, json={"outcomes": {"de": "Ergebnisse"}})
+    problem(invalid, 422, "validation", field="outcomes.de")
+
+    published = await agenda.add_outcomes(meeting.aggregate_id, OUTCOMES, version=1)
+    assert published.headers["etag"] == '"2"'
+    version = body(published)
+    assert (version["version"], version["published"], version["created_by"]) == (
+        2,
+        True,
+        "operator",
     )
-    assert english.status_code == 200
-    assert english.headers["content-type"].split(";")[0] == "text/markdown"
+    assert version["outcomes"] == OUTCOMES
+
+    public = body(await agenda.client.get(path))
+    assert (public["version"], public["outcomes"]) == (2, OUTCOMES)
+
+    page = await agenda.client.get(f"{path}.html")
+    assert page.headers["content-type"].split(";")[0] == "text/html"
+    assert page.headers["content-language"] == "ru"
+    assert "<p>Дети из Георгиевска и Владивостока <strong>обменялись</strong> рисунками.</p>" in (
+        page.text
+    )
+    assert "&lt;b&gt;без HTML&lt;/b&gt;" in page.text
+    english = await agenda.client.get(f"{path}.md", params={"lang": "en"})
     assert english.headers["content-language"] == "en"
     assert english.text.startswith(f"# Summary: {TITLE}\n")
+    assert "Children of Georgievsk and Vladivostok **exchanged** drawings." in english.text
     assert "2 participants from 2 regions, 2 organizations" in english.text
-    assert "October" in english.text
-
-    german = await agenda.client.get(
-        f"/meetings/{meeting.aggregate_id}/summary.md", params={"lang": "de"}
-    )
-    document = problem(german, 400, "validation", field="lang")
-    assert document["errors"][0]["source"] == "query"
+    problem(await agenda.client.get(f"{path}.md", params={"lang": "de"}), 400, "validation")
 
     [message] = await agenda.events("agenda.summary.published", 1)
     assert message.headers["Nats-Msg-Id"] == message.event["event_id"]
-    assert message.event["meeting_id"] == str(meeting.aggregate_id)
-    assert message.event["aggregate_version"] == 1
-    assert (
-        message.event["participants"],
-        message.event["organizations"],
-        message.event["regions"],
-    ) == (2, 2, 2)
-    assert message.event["url"].endswith(f"/meetings/{meeting.aggregate_id}/summary")
+    event = message.event
+    assert (event["meeting_id"], event["aggregate_version"], event["version"]) == (
+        str(meeting.aggregate_id),
+        1,
+        2,
+    )
+    assert (event["participants"], event["organizations"], event["regions"]) == (2, 2, 2)
+    assert event["url"].endswith(f"{path}.html")
+
+    # Publishing what is published already tells no one again.
+    again = await agenda.client.post(f"{path}/versions/2/publish")
+    assert body(again)["published"]
+    assert await agenda.outboxed("agenda.summary.published") == 1
+    # The same outcomes again make no new version.
+    same = body(await agenda.add_outcomes(meeting.aggregate_id, OUTCOMES, version=2))
+    assert same["version"] == 2
+
+
+async def test_late_data_makes_a_new_draft_with_the_outcomes_while_readers_keep_theirs(
+    agenda: Agenda,
+) -> None:
+    meeting = await ended_with_two(agenda)
+    path = f"/meetings/{meeting.aggregate_id}/summary"
+    await agenda.draft(meeting.aggregate_id, participants=2)
+    body(await agenda.add_outcomes(meeting.aggregate_id, OUTCOMES, version=1))
 
     # Someone from Georgievsk is recorded after the fact.
     await publish(
         agenda.js, *signed_up(meeting, MOSCOW, "Ольга Бунина", "bunina@georgievsk.example")
     )
-    rewritten = await agenda.summary(meeting.aggregate_id, participants=3)
-    assert rewritten["version"] == 2
-    assert rewritten["content"]["regions"] == content["regions"]
-    assert sorted(o["participants"] for o in rewritten["content"]["organizations"]) == [1, 2]
-    markdown = await agenda.client.get(f"/meetings/{meeting.aggregate_id}/summary.md")
-    assert "3 участника из 2 регионов" in markdown.text
+    draft = await agenda.draft(meeting.aggregate_id, participants=3)
+    assert (draft["version"], draft["published"], draft["created_by"]) == (3, False, "writer")
+    assert draft["outcomes"] == OUTCOMES
+    assert sorted(o["participants"] for o in draft["content"]["organizations"]) == [1, 2]
+    assert body(await agenda.client.get(path))["content"]["participants"] == 2
 
+    body(await agenda.client.post(f"{path}/versions/3/publish"))
+    markdown = await agenda.client.get(f"{path}.md")
+    assert "3 участника из 2 регионов" in markdown.text
     messages = await agenda.events("agenda.summary.published", 2)
-    assert [(m.event["aggregate_version"], m.event["participants"]) for m in messages] == [
+    assert [(m.event["aggregate_version"], m.event["version"]) for m in messages] == [
         (1, 2),
         (2, 3),
     ]
+    listed = body(await agenda.client.get(f"{path}/versions"))
+    assert [(v["version"], v["published"]) for v in listed] == [(3, True), (2, False), (1, False)]
+    problem(await agenda.client.post(f"{path}/versions/9/publish"), 404, "no-such-version")
 
 
-async def test_a_site_heard_of_after_the_summary_is_written_joins_it(agenda: Agenda) -> None:
+async def test_who_was_there_comes_from_check_ins_and_headcounts(agenda: Agenda) -> None:
+    meeting = await ended_with_two(agenda)
+    people = await agenda.database.fetch(
+        "SELECT person_id, organization_id FROM agenda.registrations WHERE meeting_id = $1",
+        meeting.aggregate_id,
+    )
+    vladivostok = next(p for p in people if p["organization_id"] == VLADIVOSTOK.aggregate_id)
+    await publish(
+        agenda.js,
+        attendance(meeting.aggregate_id, VLADIVOSTOK.aggregate_id, person=vladivostok["person_id"]),
+        attendance(meeting.aggregate_id, MOSCOW.aggregate_id, headcount=23),
+    )
+
+    async def counted() -> dict[str, Any] | None:
+        draft = await agenda.draft(meeting.aggregate_id, participants=2)
+        return draft if draft["content"]["headcount"] == 23 else None
+
+    content = (await eventually(counted))["content"]
+    assert content["attended"] == 1
+    assert content["sessions"][0]["attended"] == 24
+    by_name = {o["name"]: o for o in content["organizations"]}
+    assert (by_name[VLADIVOSTOK.name]["attended"], by_name[MOSCOW.name]["headcount"]) == (1, 23)
+    text = await agenda.client.get(
+        f"/meetings/{meeting.aggregate_id}/summary/versions/latest", headers={}
+    )
+    version = body(text)["version"]
+    markdown = await agenda.client.get(
+        f"/meetings/{meeting.aggregate_id}/summary/versions/{version}/markdown"
+    )
+    assert "1 участник по отметкам на сессиях, ещё 23 человека в залах площадок" in markdown.text
+
+
+def attendance(
+    meeting_id: UUID, organization_id: UUID, *, person: UUID | None = None, headcount: int = 0
+) -> AttendanceRecorded:
+    return AttendanceRecorded(
+        aggregate_id=new_id(),
+        aggregate_version=1,
+        producer="registry",
+        meeting_id=meeting_id,
+        session_id=meeting_id,
+        organization_id=organization_id,
+        person_id=person,
+        headcount=headcount if person is None else None,
+    )
+
+
+async def test_only_the_host_or_an_operator_writes_and_reads_drafts(agenda: Agenda) -> None:
+    meeting = scheduled()
+    await agenda.meeting_known(meeting)
+    path = f"/meetings/{meeting.aggregate_id}/summary"
+    problem(await agenda.client.get(path), 404, "no-summary-yet")
+    early = await agenda.client.put(path, json={"outcomes": OUTCOMES}, headers={"If-Match": '"1"'})
+    assert "its summary is written when it ends" in problem(early, 409, "no-summary-yet")["detail"]
+
+    await publish(agenda.js, ended(meeting, ENDS))
+    await agenda.draft(meeting.aggregate_id, participants=0)
+    guest = await partner_key(
+        agenda.js, agenda.client, VLADIVOSTOK.aggregate_id, f"{path}/versions"
+    )
+    host = await partner_key(agenda.js, agenda.client, MOSCOW.aggregate_id, f"{path}/versions")
+    problem(await agenda.client.get(f"{path}/versions", headers=guest), 403, "not-the-host")
+    refused = await agenda.client.put(
+        path, json={"outcomes": OUTCOMES}, headers={**guest, "If-Match": '"1"'}
+    )
+    problem(refused, 403, "not-the-host")
+    accepted = await agenda.client.put(
+        path, json={"outcomes": OUTCOMES, "publish": True}, headers={**host, "If-Match": '"1"'}
+    )
+    assert body(accepted)["created_by"].startswith("key ")
+
+
+async def test_a_site_heard_of_after_the_draft_is_written_joins_it(agenda: Agenda) -> None:
     """The two consumers (meetings, registry) are not ordered: a site whose organization
     arrives after its meeting's summary was written must still make it into the summary."""
     meeting = scheduled()
@@ -129,16 +271,12 @@ async def test_a_site_heard_of_after_the_summary_is_written_joins_it(agenda: Age
     await publish(agenda.js, VLADIVOSTOK, *kim)
     await agenda.registrations_known(meeting.aggregate_id, 1)
     await publish(agenda.js, ended(meeting, ENDS))
-    first = await agenda.summary(meeting.aggregate_id, participants=1)
+    first = await agenda.draft(meeting.aggregate_id, participants=1)
     assert first["content"]["regions"] == ["Приморский край"]
 
     await publish(agenda.js, MOSCOW)
 
-    async def with_the_host() -> dict[str, Any] | None:
-        summary = await agenda.summary(meeting.aggregate_id, participants=1)
-        return summary if summary["version"] == 2 else None
-
-    rewritten = await eventually(with_the_host)
+    rewritten = await agenda.draft(meeting.aggregate_id, participants=1, version=2)
     assert rewritten["content"]["regions"] == ["Приморский край", "Ставропольский край"]
     assert rewritten["content"]["timezone"] == "Europe/Moscow"
 
@@ -148,10 +286,10 @@ async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
     await publish(agenda.js, MOSCOW, VLADIVOSTOK)
     await agenda.meeting_known(broken)
     await publish(agenda.js, ended(broken, ENDS))
-    await agenda.summary(broken.aggregate_id, participants=0)
+    await agenda.draft(broken.aggregate_id, participants=0)
     # What is stored no longer reads as a summary: rewriting it fails every time.
     await agenda.database.execute(
-        "UPDATE agenda.summaries SET content = '{\"bogus\": 1}' WHERE meeting_id = $1",
+        "UPDATE agenda.summary_versions SET content = '{\"bogus\": 1}' WHERE meeting_id = $1",
         broken.aggregate_id,
     )
     await publish(agenda.js, *signed_up(broken, MOSCOW, "Анна Ким", "kim@example.org"))
@@ -166,5 +304,5 @@ async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
     await eventually(failed_once)
     await agenda.meeting_known(fine)
     await publish(agenda.js, ended(fine, ENDS))
-    summary = await agenda.summary(fine.aggregate_id, participants=0)
+    summary = await agenda.draft(fine.aggregate_id, participants=0)
     assert summary["version"] == 1

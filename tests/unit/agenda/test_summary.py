@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import pytest
 
-from services.agenda.schemas import AgendaItem, SummaryContent
+from services.agenda.schemas import AgendaItem, Material, Outcomes, SummaryContent
 from services.agenda.summary import (
+    Attendance,
     MeetingFacts,
     OrganizationFacts,
-    counted,
-    render_markdown,
+    SessionFacts,
     write_summary,
 )
+from services.agenda.summary_text import SummaryText, counted, render_html
+from services.agenda.summary_text import render_markdown as render_text
 from shared.regions import region
 from telebridge.demo import demo_plan
 
@@ -75,6 +77,10 @@ def summary_of(
         [LIPETSK, DONETSK, DONETSK, UNKNOWN] if participants is None else participants,
         agenda or [],
     )
+
+
+def render_markdown(content: SummaryContent, language: Literal["ru", "en"] = "ru") -> str:
+    return render_text(SummaryText(content, Outcomes(), version=1), language)
 
 
 # --- what the summary says ------------------------------------------------------------
@@ -162,6 +168,142 @@ def test_only_items_that_started_before_the_meeting_ended_were_delivered() -> No
     assert [i.title for i in summary.items_delivered] == ["Регистрация", "Открытие", "Доклад"]
 
 
+SESSION_1 = UUID("0190a000-0000-7000-8000-0000000000a1")
+SESSION_2 = UUID("0190a000-0000-7000-8000-0000000000a2")
+PERSON_1 = UUID("0190a000-0000-7000-8000-0000000000b1")
+PERSON_2 = UUID("0190a000-0000-7000-8000-0000000000b2")
+
+
+def two_sessions() -> MeetingFacts:
+    return meeting(
+        ended_at=START + timedelta(days=1, hours=3),
+        sessions=[
+            SessionFacts(SESSION_2, START + timedelta(days=1), START + timedelta(days=1, hours=3)),
+            SessionFacts(SESSION_1, START, START + timedelta(hours=3), title="День первый"),
+            SessionFacts(
+                UUID(int=9), START + timedelta(days=2), START + timedelta(days=2, hours=1)
+            ),  # after the meeting ended: not held
+        ],
+        site_tracks={ULYANOVSK: "Площадка 2"},
+    )
+
+
+def checked_in(
+    session: UUID, organization: UUID, person: UUID, attended: bool = True
+) -> Attendance:
+    return Attendance(session, organization, person, attended=attended, headcount=None)
+
+
+def counted_room(session: UUID, organization: UUID, headcount: int) -> Attendance:
+    return Attendance(session, organization, None, attended=True, headcount=headcount)
+
+
+ATTENDANCE = [
+    checked_in(SESSION_1, LIPETSK, PERSON_1),
+    checked_in(SESSION_2, LIPETSK, PERSON_1),  # the same person again: counts once
+    checked_in(SESSION_1, DONETSK, PERSON_2, attended=False),  # taken back
+    counted_room(SESSION_1, ULYANOVSK, 12),
+    counted_room(SESSION_2, ULYANOVSK, 20),  # the room's largest count is its headcount
+]
+
+
+def test_people_checked_in_count_once_and_rooms_by_their_largest_headcount() -> None:
+    summary = write_summary(two_sessions(), ORGANIZATIONS, [LIPETSK, DONETSK], [], ATTENDANCE)
+    organizations = {org.id: org for org in summary.organizations}
+
+    assert (summary.participants, summary.attended, summary.headcount) == (2, 1, 20)
+    assert (organizations[LIPETSK].attended, organizations[LIPETSK].headcount) == (1, 0)
+    assert (organizations[ULYANOVSK].attended, organizations[ULYANOVSK].headcount) == (0, 20)
+    assert organizations[DONETSK].attended == 0
+
+
+def test_sessions_held_are_listed_in_order_with_who_was_there() -> None:
+    summary = write_summary(two_sessions(), ORGANIZATIONS, [LIPETSK], [], ATTENDANCE)
+
+    assert [(s.id, s.title, s.attended) for s in summary.sessions] == [
+        (SESSION_1, "День первый", 1 + 12),
+        (SESSION_2, None, 1 + 20),
+    ]
+
+
+def test_a_meeting_without_sessions_of_its_own_is_one_session() -> None:
+    [session] = summary_of().sessions
+    assert (session.id, session.starts_at) == (MEETING, START)
+
+
+def test_a_site_keeps_its_track_and_an_organization_only_counted_in_a_room_takes_part() -> None:
+    attendance = [counted_room(SESSION_1, BYSTANDER, 7)]
+    summary = write_summary(two_sessions(), ORGANIZATIONS, [], [], attendance)
+    organizations = {org.id: org for org in summary.organizations}
+
+    assert organizations[ULYANOVSK].track == "Площадка 2"
+    assert organizations[BYSTANDER].headcount == 7
+    assert "Тульская область" in summary.regions
+
+
+def test_the_text_says_who_was_there_session_by_session() -> None:
+    summary = write_summary(two_sessions(), ORGANIZATIONS, [LIPETSK, DONETSK], [], ATTENDANCE)
+    russian = render_markdown(summary, "ru")
+    english = render_markdown(summary, "en")
+
+    assert (
+        "- **Присутствовали:** 1 участник по отметкам на сессиях, ещё 20 человек в залах площадок"
+    ) in russian
+    assert "- 1 октября 2020, 10:00–13:00 — День первый (присутствовали: 13)" in russian
+    assert (
+        "- Ульяновская областная библиотека (ульяновская область; площадка «Площадка 2»): "
+        "0 участников, 20 человек в залах площадок"
+    ) in russian
+    assert (
+        "- **Present:** 1 participant checked in to sessions, and 20 people in the sites' rooms"
+    ) in english
+
+
+def test_materials_follow_their_item() -> None:
+    delivered = AgendaItem(
+        starts_at=START,
+        title="Виртуальная экскурсия",
+        kind="tour",
+        track="Площадка 1",
+        materials=[Material("Маршрут", "https://lodb.example/route")],
+    )
+    summary = summary_of(agenda=[delivered])
+
+    assert (
+        "- 1 октября 2020 10:00 · Экскурсия [Площадка 1]: Виртуальная экскурсия\n"
+        "  Материалы: [Маршрут](https://lodb.example/route)"
+    ) in render_markdown(summary, "ru")
+    assert '<a href="https://lodb.example/route">Маршрут</a>' in render_html(
+        SummaryText(summary, Outcomes(), version=1), "ru"
+    )
+
+
+def test_outcomes_come_in_the_reader_s_language_and_their_html_is_shown_as_text() -> None:
+    outcomes = Outcomes(
+        ru="Участники собрали **портфель** материалов.\n\n<script>alert(1)</script>",
+        en="The participants gathered a **portfolio**.",
+    )
+    text = SummaryText(two_from_two(), outcomes, version=3)
+
+    russian = render_text(text, "ru")
+    assert "## Результаты\n\nУчастники собрали **портфель** материалов." in russian
+    assert "версия 3" in russian
+    assert "The participants gathered a **portfolio**." in render_text(text, "en")
+    page = render_html(text, "ru")
+    assert "<p>Участники собрали <strong>портфель</strong> материалов.</p>" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "Results" not in render_text(SummaryText(two_from_two(), Outcomes(), 1), "en")
+
+
+def test_the_page_is_a_whole_document_in_its_language() -> None:
+    page = render_html(SummaryText(two_from_two(), Outcomes(), version=1), "en")
+
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert "<title>Summary: Телемост «Георгиевск — Антрацит»</title>" in page
+    assert "<li><strong>Registered:</strong> 2 participants from 2 regions" in page
+
+
 def test_without_a_recorded_end_the_scheduled_end_decides() -> None:
     agenda = [item(170, "Последний доклад"), item(180, "После конца")]
     summary = summary_of(facts=meeting(ended_at=None), agenda=agenda)
@@ -247,13 +389,14 @@ def test_the_russian_text_says_who_took_part_and_from_where() -> None:
     text = render_markdown(two_from_two(), "ru")
 
     assert text.startswith("# Итоги: Телемост «Георгиевск — Антрацит»\n")
-    assert "Телемост." in text
-    assert "2 участника из 2 регионов, 2 организации" in text
+    assert "Телемост · Итоги, версия 1" in text
+    assert "- **Зарегистрировались:** 2 участника из 2 регионов, 2 организации" in text
     assert "1 октября 2020, 10:00–13:00 (Europe/Moscow)" in text
-    assert "- Липецкая областная научная библиотека (Липецкая область, площадка): 1 участник" in (
+    assert "- Липецкая областная научная библиотека (Липецкая область; площадка): 1 участник" in (
         text
     )
-    assert "- 1 октября 2020 10:00 Открытие — Мария Иванова, Пётр Петров" in text
+    assert "- 1 октября 2020 10:00 · Доклад: Открытие — Мария Иванова; Пётр Петров" in text
+    assert "Присутствовали" not in text  # no attendance was recorded
     assert text.endswith("\n")
 
 
@@ -261,10 +404,10 @@ def test_the_english_text_says_the_same() -> None:
     text = render_markdown(two_from_two(), "en")
 
     assert text.startswith("# Summary: Телемост «Георгиевск — Антрацит»\n")
-    assert "Telebridge." in text
-    assert "2 participants from 2 regions, 2 organizations" in text
+    assert "Telebridge · Summary, version 1" in text
+    assert "- **Registered:** 2 participants from 2 regions, 2 organizations" in text
     assert "1 October 2020, 10:00–13:00 (Europe/Moscow)" in text
-    assert "(Липецкая область, site): 1 participant" in text
+    assert "(Липецкая область; site): 1 participant" in text
 
 
 def test_russian_is_the_default_language() -> None:
@@ -331,7 +474,12 @@ def test_the_workshop_with_the_seeds_participants_reads_as_the_seed() -> None:
         "Саратовской, Тульской, Ульяновской областей, Приморского края, республик Крым, Тыва."
     ) in text
     assert "115 участников из 18 регионов" in text
-    assert "более ста" not in render_markdown(content, "en")
+    english = render_markdown(content, "en")
+    assert (
+        "From October 1 to 9, 2020, more than a hundred participants from 18 regions took "
+        "part: Astrakhan Oblast, Bryansk Oblast, "
+    ) in english
+    assert ", Tula Oblast, Tuva Republic, Ulyanovsk Oblast, and Vladimir Oblast." in english
 
 
 def region_name(code: str) -> str:

@@ -1,0 +1,302 @@
+"""Post-event summaries' use cases: a draft kept current from the data, outcomes the host or
+an operator adds, and the version they publish.
+
+Whatever may change what a summary says (the meeting's end, a late registration, a
+check-in, a new agenda) only requests it, in its own transaction. The writer takes a
+request once no change has touched it for a few seconds, so a burst of late registrations
+makes one new version, not one each. A new version is a draft, carrying the outcomes of
+the version before it; only publishing one emits `agenda.summary.published`.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+
+from services.agenda import store, summary_store
+from services.agenda.publishing import (
+    author,
+    delivered_item,
+    known_meeting,
+    require_host,
+    sessions_of,
+)
+from services.agenda.schemas import (
+    Outcomes,
+    SummaryContent,
+    SummaryLinks,
+    SummaryVersion,
+    SummaryWrite,
+)
+from services.agenda.summary import MeetingFacts, OrganizationFacts, SessionFacts, write_summary
+from services.agenda.summary_text import SummaryText
+from shared.bus.outbox import add_event
+from shared.db import Connection, Pool, database_unavailable
+from shared.events import MeetingSite, SummaryPublished, new_id
+from shared.http.auth import Caller
+from shared.http.problems import Problem
+from shared.http.versions import require_version
+
+log = structlog.get_logger(__name__)
+
+WRITER = "writer"
+"""Who wrote a version from the data alone."""
+
+
+def summary_links(base_url: str, meeting_id: UUID) -> SummaryLinks:
+    json = f"{base_url}/meetings/{meeting_id}/summary"
+    return SummaryLinks(html=f"{json}.html", markdown=f"{json}.md", json=json)
+
+
+# --- the draft, from the data ----------------------------------------------------------
+
+
+async def refresh_summary(connection: Connection, meeting_id: UUID) -> None:
+    """Add a version to the summary of an ended meeting if what the data says has changed."""
+    meeting = await store.meeting(connection, meeting_id)
+    if meeting is None or meeting["status"] != "ended":
+        return
+    content = await _written_from_data(connection, meeting)
+    head = await summary_store.locked_head(connection, meeting_id, new_id())
+    latest = await _latest(connection, head)
+    if latest is not None and summary_store.content_of(latest) == content:
+        return
+    outcomes = summary_store.outcomes_of(latest) if latest is not None else Outcomes()
+    await summary_store.add_version(connection, meeting_id, content, outcomes, WRITER)
+
+
+async def _written_from_data(connection: Connection, meeting: asyncpg.Record) -> SummaryContent:
+    meeting_id = meeting["id"]
+    participant_organizations = await summary_store.participant_organizations(
+        connection, meeting_id
+    )
+    attendance = await summary_store.attendance(connection, meeting_id)
+    organization_ids = list(
+        {
+            *meeting["organization_ids"],
+            *participant_organizations,
+            *(record.organization_id for record in attendance),
+        }
+    )
+    organizations = {
+        row["id"]: OrganizationFacts(
+            row["id"],
+            row["name"],
+            row["region"],
+            row["timezone"],
+            city=row["city"],
+            region_code=row["region_code"],
+        )
+        for row in await store.organizations(connection, organization_ids)
+    }
+    return write_summary(
+        MeetingFacts(
+            id=meeting_id,
+            title=meeting["title"],
+            kind=meeting["kind"],
+            host_organization_id=meeting["host_organization_id"],
+            site_ids=list(meeting["organization_ids"]),
+            starts_at=meeting["starts_at"],
+            ends_at=meeting["ends_at"],
+            started_at=meeting["started_at"],
+            ended_at=meeting["ended_at"],
+            sessions=[
+                SessionFacts(s.id, s.starts_at, s.ends_at, title=s.title, track=s.track)
+                for s in sessions_of(meeting)
+                if s.status != "cancelled"
+            ],
+            site_tracks=_site_tracks(meeting),
+        ),
+        organizations,
+        participant_organizations,
+        [
+            delivered_item(item)
+            for item in store.items_of(await store.published_version(connection, meeting_id))
+        ],
+        attendance,
+    )
+
+
+def _site_tracks(meeting: asyncpg.Record) -> dict[UUID, str]:
+    sites = msgspec.convert(meeting["sites"] or [], list[MeetingSite])
+    return {site.organization_id: site.track for site in sites if site.track}
+
+
+async def write_requested_summaries(pool: Pool, quiet: float) -> None:
+    """Write the summaries requested at least `quiet` seconds ago, each in a transaction
+    that also takes the request off the table. One that fails is tried again later, with
+    a growing pause, so that it does not hold up the others."""
+    while True:
+        due: list[UUID] = []
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                due = await store.due_summary_requests(connection, quiet, limit=1)
+                for meeting_id in due:
+                    await refresh_summary(connection, meeting_id)
+                    await store.done_summary_request(connection, meeting_id)
+        except Exception as error:
+            if not due or database_unavailable(error):
+                raise
+            log.exception("summary failed; will try again later", meeting_id=str(due[0]))
+            async with pool.acquire() as connection:
+                await store.postpone_summary_request(connection, due[0])
+            continue
+        if not due:
+            return
+
+
+# --- outcomes and publishing -----------------------------------------------------------
+
+
+async def put_outcomes(
+    connection: Connection,
+    meeting_id: UUID,
+    data: SummaryWrite,
+    *,
+    caller: Caller,
+    expected_version: int | None,
+    base_url: str,
+) -> SummaryVersion:
+    """A new version with the operator's outcomes and the latest facts, published at once
+    if asked. `expected_version` is the latest version the caller read; a stale one is
+    refused, so that no one's outcomes are lost. Outcomes equal to the latest version's
+    make no new version."""
+    meeting = await known_meeting(connection, meeting_id)
+    require_host(caller, meeting)
+    head = await summary_store.locked_head(connection, meeting_id, new_id())
+    latest = await _latest(connection, head)
+    if latest is None:
+        raise _not_written(meeting, conflict=True)
+    require_version(head["latest_version"], expected_version)
+    number = latest["version"]
+    if summary_store.outcomes_of(latest) != data.outcomes:
+        added = await summary_store.add_version(
+            connection, meeting_id, summary_store.content_of(latest), data.outcomes, author(caller)
+        )
+        number = added["version"]
+    if data.publish:
+        return await publish_version(connection, meeting_id, number, caller, base_url)
+    return await summary_version(connection, meeting_id, number, base_url)
+
+
+async def publish_version(
+    connection: Connection, meeting_id: UUID, number: int, caller: Caller, base_url: str
+) -> SummaryVersion:
+    """Make a version the one the public summary shows, and tell the other services where
+    it is. Publishing the version already published changes nothing."""
+    meeting = await known_meeting(connection, meeting_id)
+    require_host(caller, meeting)
+    head = await summary_store.locked_head(connection, meeting_id, new_id())
+    found = await _version(connection, meeting_id, number)
+    if head["published_version"] != number:
+        head = await summary_store.publish(connection, meeting_id, number)
+        content = summary_store.content_of(found)
+        await add_event(
+            connection,
+            SummaryPublished(
+                aggregate_id=head["id"],
+                aggregate_version=head["event_version"],
+                meeting_id=meeting_id,
+                version=number,
+                participants=content.participants,
+                attended=content.attended + content.headcount,
+                organizations=len(content.organizations),
+                regions=len(content.regions),
+                url=summary_links(base_url, meeting_id).html,
+            ),
+        )
+    return await summary_version(connection, meeting_id, number, base_url)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def summary_version(
+    connection: Connection, meeting_id: UUID, number: int, base_url: str
+) -> SummaryVersion:
+    found = await _version(connection, meeting_id, number)
+    head = await summary_store.head(connection, meeting_id)
+    assert head is not None
+    return version_view(found, head, base_url)
+
+
+async def versions(connection: Connection, meeting_id: UUID, base_url: str) -> list[SummaryVersion]:
+    head = await summary_store.head(connection, meeting_id)
+    if head is None:
+        return []
+    return [
+        version_view(found, head, base_url)
+        for found in await summary_store.versions(connection, meeting_id)
+    ]
+
+
+async def latest_version(connection: Connection, meeting_id: UUID, base_url: str) -> SummaryVersion:
+    meeting = await known_meeting(connection, meeting_id)
+    head = await summary_store.head(connection, meeting_id)
+    if head is None or not head["latest_version"]:
+        raise _not_written(meeting)
+    return await summary_version(connection, meeting_id, head["latest_version"], base_url)
+
+
+async def published_version(
+    connection: Connection, meeting_id: UUID, base_url: str
+) -> SummaryVersion:
+    """The version the public summary shows; 404 saying why there is none."""
+    meeting = await known_meeting(connection, meeting_id)
+    head = await summary_store.head(connection, meeting_id)
+    if head is None or not head["latest_version"]:
+        raise _not_written(meeting)
+    if head["published_version"] is None:
+        raise Problem(
+            404,
+            "summary-not-published",
+            f"meeting {meeting_id}: its summary is written and waits for the host or an "
+            "operator to publish it",
+        )
+    return await summary_version(connection, meeting_id, head["published_version"], base_url)
+
+
+def text_of(found: SummaryVersion) -> SummaryText:
+    return SummaryText(content=found.content, outcomes=found.outcomes, version=found.version)
+
+
+def version_view(found: asyncpg.Record, head: asyncpg.Record, base_url: str) -> SummaryVersion:
+    return SummaryVersion(
+        meeting_id=found["meeting_id"],
+        version=found["version"],
+        published=head["published_version"] == found["version"],
+        latest=head["latest_version"] == found["version"],
+        content=summary_store.content_of(found),
+        outcomes=summary_store.outcomes_of(found),
+        created_at=found["created_at"],
+        created_by=found["created_by"],
+        links=summary_links(base_url, found["meeting_id"]),
+    )
+
+
+async def _latest(connection: Connection, head: asyncpg.Record) -> asyncpg.Record | None:
+    if not head["latest_version"]:
+        return None
+    return await summary_store.version(connection, head["meeting_id"], head["latest_version"])
+
+
+async def _version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record:
+    found = await summary_store.version(connection, meeting_id, number)
+    if found is None:
+        raise Problem(
+            404, "no-such-version", f"the summary of {meeting_id} has no version {number}"
+        )
+    return found
+
+
+def _not_written(meeting: asyncpg.Record, *, conflict: bool = False) -> Problem:
+    status = meeting["status"]
+    detail = (
+        "it has ended; its summary is being written"
+        if status == "ended"
+        else f"it is {status}: its summary is written when it ends"
+    )
+    return Problem(409 if conflict else 404, "no-summary-yet", f"meeting {meeting['id']}: {detail}")

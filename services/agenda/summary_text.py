@@ -1,0 +1,391 @@
+"""A summary as people read it, in Russian or English: Markdown and an HTML page. Pure.
+
+The text opens the way a press officer opens one: when, how many, from where («С 1 по 9
+октября 2020 года — более ста участников из Астрахани, …, республик Крым, Тыва.»). Then
+come the operator's outcomes, who was there, the sessions and sites, the organizations,
+and the programme as delivered with its speakers and materials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date
+from babel.lists import format_list
+from markdown_it import MarkdownIt
+
+from services.agenda import russian
+from services.agenda.renderings import KIND_NAMES, cell, page, text
+from services.agenda.russian import (
+    Place,
+    capitalized,
+    date_range,
+    more_than,
+    places_phrase,
+    round_down,
+)
+from services.agenda.schemas import (
+    AgendaItem,
+    Outcomes,
+    SummaryContent,
+    SummaryOrganization,
+    SummarySession,
+)
+from shared.events import MEETING_KINDS
+from shared.regions import Region, region
+
+Language = Literal["ru", "en"]
+
+
+@dataclass(frozen=True)
+class SummaryText:
+    """What the summary's renderings show: the facts, the operator's outcomes, and which
+    version of the summary it is."""
+
+    content: SummaryContent
+    outcomes: Outcomes
+    version: int
+
+
+_ENGLISH_PLURALS: dict[str, dict[str, str]] = {
+    "participant": {"one": "participant", "other": "participants"},
+    "region": {"one": "region", "other": "regions"},
+    "organization": {"one": "organization", "other": "organizations"},
+    "person": {"one": "person", "other": "people"},
+    "site": {"one": "site", "other": "sites"},
+}
+_RUSSIAN_NOUNS: dict[str, tuple[str, bool]] = {
+    "participant": ("участник", False),
+    "region": ("регион", True),  # after «из»: the genitive
+    "organization": ("организация", False),
+    "person": ("человек", False),
+    "site": ("площадка", False),
+}
+_LABELS: dict[Language, dict[str, str]] = {
+    "ru": {
+        "summary": "Итоги",
+        "version": "версия",
+        "when": "Когда",
+        "took_part": "Зарегистрировались",
+        "from": "из",
+        "present": "Присутствовали",
+        "checked_in": "по отметкам на сессиях",
+        "in_rooms": "в залах площадок",
+        "more": "ещё",
+        "outcomes": "Результаты",
+        "sessions": "Сессии",
+        "organizations": "Организации и площадки",
+        "regions": "Регионы",
+        "programme": "Программа",
+        "site": "площадка",
+        "registered": "зарегистрировано",
+        "materials": "Материалы",
+        "no_items": "Программа не была опубликована.",
+    },
+    "en": {
+        "summary": "Summary",
+        "version": "version",
+        "when": "When",
+        "took_part": "Registered",
+        "from": "from",
+        "present": "Present",
+        "checked_in": "checked in to sessions",
+        "in_rooms": "in the sites' rooms",
+        "more": "and",
+        "outcomes": "Outcomes",
+        "sessions": "Sessions",
+        "organizations": "Organizations and sites",
+        "regions": "Regions",
+        "programme": "Programme",
+        "site": "site",
+        "registered": "registered",
+        "materials": "Materials",
+        "no_items": "No agenda was published.",
+    },
+}
+
+
+def counted(count: int, noun: str, language: Language) -> str:
+    """`count` and `noun` in agreement: 1 участник, 3 участника, 5 участников; 1 region."""
+    if language == "ru":
+        word, genitive = _RUSSIAN_NOUNS[noun]
+        return russian.counted(count, word, genitive=genitive)
+    forms = _ENGLISH_PLURALS[noun]
+    form = Locale.parse(language).plural_form(count)
+    return f"{count} {forms.get(form, forms['other'])}"
+
+
+# --- what both renderings say -------------------------------------------------------------
+
+
+def lead(summary: SummaryContent, language: Language) -> str | None:
+    """The opening sentence: when, how many, from where. In Russian, places as an editor
+    names them, which needs every organization's town and region; in English, the regions.
+    None when the data cannot tell where everyone came from."""
+    regions = [found for org in summary.organizations if (found := _region_of(org))]
+    if not regions or len(regions) < len(summary.organizations):
+        return None
+    first, last = _dates(summary)
+    if language == "en":
+        names = sorted({found.name_en for found in regions})
+        return (
+            f"{_english_date_range(first, last)}, {_english_more_than(summary.participants)} "
+            f"from {_english_count(len(names), 'region')} took part: "
+            f"{format_list(names, locale='en')}."
+        )
+    places = [
+        Place(org.city, found)
+        for org, found in zip(summary.organizations, regions, strict=True)
+        if org.city
+    ]
+    if len(places) < len(regions):
+        return None
+    people = more_than(summary.participants, "участник")
+    return f"{capitalized(date_range(first, last))} — {people} из {places_phrase(places)}."
+
+
+def _region_of(org: SummaryOrganization) -> Region | None:
+    return region(org.region_code) if org.region_code else None
+
+
+def present(summary: SummaryContent, language: Language) -> str | None:
+    """«98 участников по отметкам на сессиях, ещё 40 человек в залах площадок»; None when
+    no attendance was recorded."""
+    labels = _LABELS[language]
+    parts = []
+    if summary.attended:
+        parts.append(f"{counted(summary.attended, 'participant', language)} {labels['checked_in']}")
+    if summary.headcount:
+        more = f"{labels['more']} " if parts else ""
+        parts.append(f"{more}{counted(summary.headcount, 'person', language)} {labels['in_rooms']}")
+    return ", ".join(parts) or None
+
+
+def organization_line(org: SummaryOrganization, language: Language) -> str:
+    """«Липецкая областная детская библиотека (Липецк, Липецкая область; площадка
+    «Квест»): 5 участников, 4 отмечены, 12 человек в зале»."""
+    labels = _LABELS[language]
+    where = ", ".join(part for part in (org.city, org.region) if part)
+    if org.site:
+        where += f"; {labels['site']}" + (f" «{org.track}»" if org.track else "")
+    counts = [counted(org.participants, "participant", language)]
+    if org.attended:
+        counts.append(f"{labels['present'].lower()} {org.attended}")
+    if org.headcount:
+        counts.append(f"{counted(org.headcount, 'person', language)} {labels['in_rooms']}")
+    return f"{org.name} ({where}): {', '.join(counts)}"
+
+
+def session_line(session: SummarySession, zone: ZoneInfo, language: Language) -> str:
+    start, end = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
+    line = _period(start, end, language)
+    named = " · ".join(part for part in (session.title, session.track) if part)
+    if named:
+        line += f" — {named}"
+    if session.attended:
+        line += f" ({_LABELS[language]['present'].lower()}: {session.attended})"
+    return line
+
+
+def item_line(item: AgendaItem, zone: ZoneInfo, language: Language) -> str:
+    at = item.starts_at.astimezone(zone)
+    kind = KIND_NAMES[language][item.kind]
+    track = f" [{item.track}]" if item.track else ""
+    speakers = f" — {'; '.join(item.speakers)}" if item.speakers else ""
+    return f"{_day(at, language)} {at:%H:%M} · {kind}{track}: {item.title}{speakers}"
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+
+def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
+    content = summary.content
+    labels = _LABELS[language]
+    zone = ZoneInfo(content.timezone)
+    lines = [
+        f"# {labels['summary']}: {content.title}",
+        "",
+        f"{MEETING_KINDS[language][content.kind]} · {labels['summary']}, "
+        f"{labels['version']} {summary.version}",
+        "",
+    ]
+    if opening := lead(content, language):
+        lines += [opening, ""]
+    lines += [f"- **{label}:** {value}" for label, value in _facts(content, language)]
+    lines.append("")
+    if outcome := _outcome(summary.outcomes, language):
+        lines += [f"## {labels['outcomes']}", "", outcome.strip(), ""]
+    lines += [f"## {labels['sessions']}", ""]
+    lines += [f"- {session_line(s, zone, language)}" for s in content.sessions]
+    lines += ["", f"## {labels['organizations']}", ""]
+    lines += [f"- {organization_line(org, language)}" for org in content.organizations]
+    lines += ["", f"## {labels['regions']}", ""]
+    lines += [f"- {name}" for name in content.regions]
+    lines += ["", f"## {labels['programme']}", ""]
+    if not content.items_delivered:
+        lines.append(labels["no_items"])
+    for item in content.items_delivered:
+        lines.append(f"- {item_line(item, zone, language)}")
+        if item.materials:
+            links = ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials)
+            lines.append(f"  {labels['materials']}: {links}")
+    return "\n".join(lines) + "\n"
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+_OUTCOMES_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+"""Outcomes are the operator's Markdown; raw HTML in them is shown as text."""
+
+
+def render_html(summary: SummaryText, language: Language = "ru") -> str:
+    """The summary as a page: no script, printable."""
+    content = summary.content
+    labels = _LABELS[language]
+    zone = ZoneInfo(content.timezone)
+    kind = MEETING_KINDS[language][content.kind]
+    parts = [
+        f"<h1>{text(content.title)}</h1>",
+        f"<p>{text(kind)} · {labels['summary']}, {labels['version']} {summary.version}</p>",
+    ]
+    if opening := lead(content, language):
+        parts.append(f'<p class="lead">{text(opening)}</p>')
+    parts.append("<ul>")
+    parts += [
+        f"<li><strong>{label}:</strong> {text(value)}</li>"
+        for label, value in _facts(content, language)
+    ]
+    parts.append("</ul>")
+    if outcome := _outcome(summary.outcomes, language):
+        parts += [f"<h2>{labels['outcomes']}</h2>", _OUTCOMES_MARKDOWN.render(outcome)]
+    parts += [f"<h2>{labels['sessions']}</h2>", "<ul>"]
+    parts += [f"<li>{text(session_line(s, zone, language))}</li>" for s in content.sessions]
+    parts += ["</ul>", f"<h2>{labels['organizations']}</h2>", "<ul>"]
+    parts += [f"<li>{text(organization_line(o, language))}</li>" for o in content.organizations]
+    parts += ["</ul>", f"<h2>{labels['programme']}</h2>"]
+    if not content.items_delivered:
+        parts.append(f"<p>{labels['no_items']}</p>")
+    else:
+        parts.append("<ul>")
+        for item in content.items_delivered:
+            line = text(item_line(item, zone, language))
+            if item.materials:
+                links = ", ".join(
+                    f'<a href="{text(m.url)}">{text(m.title)}</a>' for m in item.materials
+                )
+                line += f"<br>{labels['materials']}: {links}"
+            parts.append(f"<li>{line}</li>")
+        parts.append("</ul>")
+    return page(f"{labels['summary']}: {content.title}", language, parts)
+
+
+# --- pieces -----------------------------------------------------------------------------------
+
+
+def _facts(content: SummaryContent, language: Language) -> list[tuple[str, str]]:
+    labels = _LABELS[language]
+    zone = ZoneInfo(content.timezone)
+    start, end = content.held_from.astimezone(zone), content.held_until.astimezone(zone)
+    facts = [
+        (labels["when"], f"{_period(start, end, language)} ({content.timezone})"),
+        (
+            labels["took_part"],
+            f"{counted(content.participants, 'participant', language)} {labels['from']} "
+            f"{counted(len(content.regions), 'region', language)}, "
+            f"{counted(len(content.organizations), 'organization', language)}",
+        ),
+    ]
+    if presence := present(content, language):
+        facts.append((labels["present"], presence))
+    return facts
+
+
+def _outcome(outcomes: Outcomes, language: Language) -> str | None:
+    written = outcomes.ru if language == "ru" else outcomes.en
+    return written if written and written.strip() else None
+
+
+def _dates(summary: SummaryContent) -> tuple[date, date]:
+    zone = ZoneInfo(summary.timezone)
+    first, last = (
+        moment.astimezone(zone).date() for moment in (summary.held_from, summary.held_until)
+    )
+    return first, last
+
+
+def _english_date_range(first: date, last: date) -> str:
+    """«On October 1, 2020», «From October 1 to 9, 2020», «From September 28 to October 9,
+    2020»."""
+    if first == last:
+        return f"On {format_date(first, 'MMMM d, y', locale='en')}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"From {format_date(first, 'MMMM d', locale='en')} to {last.day}, {last.year}"
+    if first.year == last.year:
+        return (
+            f"From {format_date(first, 'MMMM d', locale='en')} "
+            f"to {format_date(last, 'MMMM d, y', locale='en')}"
+        )
+    return (
+        f"From {format_date(first, 'MMMM d, y', locale='en')} "
+        f"to {format_date(last, 'MMMM d, y', locale='en')}"
+    )
+
+
+_ENGLISH_TENS = [
+    "ten",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+]
+_ENGLISH_NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+]
+
+
+def _english_more_than(count: int) -> str:
+    """«more than a hundred participants» for 115, rounded as the Russian rounds it."""
+    rounded = round_down(count)
+    if rounded is None or rounded == count:
+        return _english_count(count, "participant")
+    if rounded == 1000:
+        words = "a thousand"
+    elif rounded >= 100:
+        words = "a hundred" if rounded == 100 else f"{_ENGLISH_NUMBERS[rounded // 100]} hundred"
+    else:
+        words = _ENGLISH_TENS[rounded // 10 - 1]
+    return f"more than {words} participants"
+
+
+def _english_count(count: int, noun: str) -> str:
+    """Numbers up to ten in words, as English style guides write them."""
+    written = counted(count, noun, "en")
+    return written.replace(str(count), _ENGLISH_NUMBERS[count], 1) if count <= 10 else written
+
+
+def _period(start: datetime, end: datetime, language: Language) -> str:
+    if start.date() == end.date():
+        return f"{_day(start, language)}, {start:%H:%M}–{end:%H:%M}"
+    return f"{_day(start, language)} {start:%H:%M} – {_day(end, language)} {end:%H:%M}"
+
+
+def _day(moment: datetime, language: Language) -> str:
+    return format_date(moment.date(), "d MMMM y", locale=language)
