@@ -1,24 +1,10 @@
 """`telebridge agenda …`: operators check, compare and publish agenda files from scripts.
 
-The server and the key come from `--server`/`--key`, else the environment
-(TELEBRIDGE_AGENDA_URL, TELEBRIDGE_API_KEY), else the config file (`--config`,
-TELEBRIDGE_CONFIG, or ~/.config/telebridge/config.toml with `agenda_url` and `key`), else
-what `telebridge dev` uses (http://127.0.0.1:8003 and `.telebridge/operator-key`). So one
-script works against `telebridge dev` and against a deployment.
-
-Exit codes a script can act on: 0 done, 1 the file or its items are invalid, 2 a conflict
-(someone published another version meanwhile), 3 the server cannot be reached, 4 the key
-is refused, 5 no such meeting or agenda.
+Where the server is, which key, and the exit codes: see `telebridge.operator_client`.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -27,43 +13,29 @@ from zoneinfo import ZoneInfo
 import httpx
 import msgspec
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion
 from telebridge.agenda_file import AgendaFile, AgendaFileError, parse_agenda_file
-
-DEV_AGENDA_URL = "http://127.0.0.1:8003"
-DEV_KEY_FILE = Path(".telebridge") / "operator-key"
-DEFAULT_CONFIG = Path("~/.config/telebridge/config.toml")
+from telebridge.operator_client import (
+    ConfigOption,
+    ExitCode,
+    KeyOption,
+    ServerOption,
+    Stop,
+    check_response,
+    client_for,
+    connection,
+    ending,
+    out,
+    problem_type,
+    request,
+)
 
 agenda_app = typer.Typer(
     help="Agendas: check, compare and publish agenda files (YAML).", no_args_is_help=True
 )
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    INVALID = 1
-    CONFLICT = 2
-    UNREACHABLE = 3
-    REFUSED = 4
-    NOT_FOUND = 5
-
-
-class Stop(Exception):  # noqa: N818 - not an error: how a command ends with its exit code
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Connection:
-    server: str
-    key: str
 
 
 FileArgument = Annotated[
@@ -73,27 +45,6 @@ FileArgument = Annotated[
 MeetingOption = Annotated[
     UUID | None,
     typer.Option("--meeting", help="The meeting's id; overrides `meeting:` in the file."),
-]
-ServerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--server", envvar="TELEBRIDGE_AGENDA_URL", help="Where agenda publishing answers."
-    ),
-]
-KeyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--key",
-        envvar="TELEBRIDGE_API_KEY",
-        show_default=False,
-        help="An operator key, or the host's.",
-    ),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", envvar="TELEBRIDGE_CONFIG", help="A TOML file with agenda_url and key."
-    ),
 ]
 
 
@@ -106,14 +57,13 @@ def validate(
     config: ConfigOption = None,
 ) -> None:
     """Check a file; with a meeting (in the file or --meeting), also against the meeting."""
-    with _ending():
+    with ending():
         parsed = _read(file)
         meeting_id = meeting or parsed.meeting
         if meeting_id is None:
             out.print(f"{file}: {len(parsed.agenda.items)} items, well-formed")
             return
-        connection = _connection(server, key, config)
-        with _client(connection) as client:
+        with client_for(connection(server, key, config)) as client:
             found = _put(client, meeting_id, parsed, file, publish=False, dry_run=True)
         out.print(f"{file}: {len(found.items)} items, valid for meeting {meeting_id}")
 
@@ -127,10 +77,10 @@ def diff_file(
     config: ConfigOption = None,
 ) -> None:
     """What publishing the file would change in the published agenda."""
-    with _ending():
+    with ending():
         parsed = _read(file)
         meeting_id = _meeting_of(parsed, meeting)
-        with _client(_connection(server, key, config)) as client:
+        with client_for(connection(server, key, config)) as client:
             published = _published(client, meeting_id)
             found = _put(client, meeting_id, parsed, file, publish=True, dry_run=True)
         _print_diff(diff(published.items if published else [], found.items), published)
@@ -149,10 +99,10 @@ def publish(
     config: ConfigOption = None,
 ) -> None:
     """Publish the file as the meeting's agenda: a new version, unless nothing changed."""
-    with _ending():
+    with ending():
         parsed = _read(file)
         meeting_id = _meeting_of(parsed, meeting)
-        with _client(_connection(server, key, config)) as client:
+        with client_for(connection(server, key, config)) as client:
             base = _latest(client, meeting_id)
             published = _published(client, meeting_id)
             preview = _put(client, meeting_id, parsed, file, publish=True, dry_run=True, base=base)
@@ -177,8 +127,8 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """The published agenda of a meeting."""
-    with _ending():
-        with _client(_connection(server, key, config)) as client:
+    with ending():
+        with client_for(connection(server, key, config)) as client:
             published = _published(client, meeting)
         if published is None:
             raise Stop(ExitCode.NOT_FOUND, f"meeting {meeting} has no published agenda")
@@ -200,16 +150,6 @@ def show(
 # --- helpers ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _ending() -> Iterator[None]:
-    """Ends a command: a Stop becomes its message on stderr and its exit code."""
-    try:
-        yield
-    except Stop as stop:
-        err.print(str(stop), markup=False)
-        raise typer.Exit(int(stop.code)) from None
-
-
 def _read(file: Path) -> AgendaFile:
     try:
         return parse_agenda_file(file.read_text(encoding="utf-8"))
@@ -228,69 +168,21 @@ def _meeting_of(parsed: AgendaFile, meeting: UUID | None) -> UUID:
     return found
 
 
-def _connection(server: str | None, key: str | None, config: Path | None) -> Connection:
-    settings = _config(config)
-    found_key = key or settings.get("key") or _dev_key()
-    if not found_key:
-        raise Stop(
-            ExitCode.REFUSED,
-            "no key: pass --key, set TELEBRIDGE_API_KEY, put `key` in the config file, "
-            "or run where `telebridge dev` keeps .telebridge/operator-key",
-        )
-    return Connection(server or settings.get("agenda_url") or DEV_AGENDA_URL, found_key)
-
-
-def _config(path: Path | None) -> dict[str, str]:
-    chosen = (path or DEFAULT_CONFIG).expanduser()
-    if not chosen.exists():
-        if path is not None:
-            raise Stop(ExitCode.INVALID, f"{chosen}: no such config file")
-        return {}
-    try:
-        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise Stop(ExitCode.INVALID, f"{chosen}: {error}") from error
-    return {name: str(value) for name, value in data.items() if name in ("agenda_url", "key")}
-
-
-def _dev_key() -> str | None:
-    if os.environ.get("TELEBRIDGE_AUTH_OPERATOR_KEY"):
-        return os.environ["TELEBRIDGE_AUTH_OPERATOR_KEY"]
-    return DEV_KEY_FILE.read_text(encoding="utf-8").strip() if DEV_KEY_FILE.exists() else None
-
-
-def _client(connection: Connection) -> httpx.Client:
-    return httpx.Client(
-        base_url=connection.server,
-        headers={"Authorization": f"Bearer {connection.key}", "Accept": "application/json"},
-        timeout=httpx.Timeout(30.0, connect=5.0),
-    )
-
-
-def _request(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
-    try:
-        return client.request(method, url, **options)
-    except httpx.TransportError as error:
-        raise Stop(
-            ExitCode.UNREACHABLE, f"cannot reach {client.base_url}: {error or type(error).__name__}"
-        ) from error
-
-
 def _published(client: httpx.Client, meeting_id: UUID) -> AgendaVersion | None:
-    response = _request(client, "GET", f"/meetings/{meeting_id}/agenda")
-    if response.status_code == 404 and _problem_type(response).endswith("no-agenda"):
+    response = request(client, "GET", f"/meetings/{meeting_id}/agenda")
+    if response.status_code == 404 and problem_type(response).endswith("no-agenda"):
         return None
-    check_response(response, None, None)
+    check_response(response)
     return msgspec.json.decode(response.content, type=AgendaVersion)
 
 
 def _latest(client: httpx.Client, meeting_id: UUID) -> dict[str, str]:
     """If-Match for the latest version (none before the first), read once per command so
     that a version someone writes meanwhile is a conflict rather than lost."""
-    latest = _request(client, "GET", f"/meetings/{meeting_id}/agenda/versions/latest")
-    if latest.status_code == 404 and _problem_type(latest).endswith("no-agenda"):
+    latest = request(client, "GET", f"/meetings/{meeting_id}/agenda/versions/latest")
+    if latest.status_code == 404 and problem_type(latest).endswith("no-agenda"):
         return {}
-    check_response(latest, None, None)
+    check_response(latest)
     return {"If-Match": latest.headers["ETag"]}
 
 
@@ -307,7 +199,7 @@ def _put(
     """PUT the file's items as a new version based on `base` (the latest, if not given)."""
     headers = base if base is not None else _latest(client, meeting_id)
     body = msgspec.to_builtins(msgspec.structs.replace(parsed.agenda, publish=publish))
-    response = _request(
+    response = request(
         client,
         "PUT",
         f"/meetings/{meeting_id}/agenda",
@@ -315,50 +207,8 @@ def _put(
         headers=headers,
         params={"dry_run": str(dry_run).lower()},
     )
-    check_response(response, parsed, file)
+    check_response(response, parsed.line_of, file)
     return msgspec.json.decode(response.content, type=AgendaVersion)
-
-
-def check_response(response: httpx.Response, parsed: AgendaFile | None, file: Path | None) -> None:
-    """Nothing for a success; otherwise the Stop a script can act on, with the lines of the
-    file the server's 422 names."""
-    if response.is_success:
-        return
-    document = _problem(response)
-    detail = document.get("detail") or response.reason_phrase
-    status = response.status_code
-    if status == 422 and parsed is not None and document.get("errors"):
-        raise Stop(
-            ExitCode.INVALID,
-            "\n".join(
-                f"{file}: line {parsed.line_of(e.get('field')) or '?'}: {e.get('field')}: "
-                f"{e.get('message')}"
-                for e in document["errors"]
-            ),
-        )
-    codes = {
-        401: ExitCode.REFUSED,
-        403: ExitCode.REFUSED,
-        404: ExitCode.NOT_FOUND,
-        409: ExitCode.CONFLICT,
-        412: ExitCode.CONFLICT,
-        428: ExitCode.CONFLICT,
-        422: ExitCode.INVALID,
-        400: ExitCode.INVALID,
-    }
-    raise Stop(codes.get(status, ExitCode.UNREACHABLE), f"{status}: {detail}")
-
-
-def _problem(response: httpx.Response) -> dict[str, Any]:
-    try:
-        document = response.json()
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _problem_type(response: httpx.Response) -> str:
-    return str(_problem(response).get("type", ""))
 
 
 def _print_diff(changes: AgendaDiff, published: AgendaVersion | None) -> None:

@@ -1,5 +1,5 @@
-"""The agenda file operators keep next to their scripts: YAML, read with line numbers so
-that every problem names the line and the field.
+"""The files operators keep next to their scripts, agendas and a summary's outcomes: YAML,
+read with line numbers so that every problem names the line and the field.
 
     meeting: 01a203f3-c1bd-70d6-aa3e-c4f610480a9c   # or --meeting on the command line
     timezone: Europe/Moscow                          # the items' zone unless they name one
@@ -30,7 +30,7 @@ from uuid import UUID
 import msgspec
 import yaml
 
-from services.agenda.schemas import AgendaWrite, ItemWrite
+from services.agenda.schemas import AgendaWrite, ItemWrite, Outcomes
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m(?:in)?)?$")
@@ -71,16 +71,7 @@ class AgendaFileError(ValueError):
 
 def parse_agenda_file(text: str) -> AgendaFile:
     """The agenda a file describes, or AgendaFileError with each problem's line."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise AgendaFileError([Problem(line, None, f"not valid YAML: {error}")]) from error
-    if not isinstance(root, yaml.MappingNode):
-        raise AgendaFileError([Problem(1, None, "the file must be a mapping with `items`")])
-    lines = _lines(root, "")
-    data = yaml.safe_load(text)
+    data, lines = _mapping(text, "the file must be a mapping with `items`")
     problems: list[Problem] = []
     items = data.get("items")
     if not isinstance(items, list):
@@ -103,6 +94,57 @@ def parse_agenda_file(text: str) -> AgendaFile:
     if problems or agenda is None:
         raise AgendaFileError(sorted(problems, key=lambda p: (p.line or 0, p.field or "")))
     return AgendaFile(meeting, agenda, lines)
+
+
+@dataclass(frozen=True)
+class OutcomesFile:
+    """A summary's outcomes as an operator writes them, one text per language:
+
+    meeting: 01a203f3-c1bd-70d6-aa3e-c4f610480a9c   # or the command line's MEETING
+    ru: |
+      Участники собрали «портфель» методических материалов.
+    en: |
+      The participants gathered a portfolio of methodological materials.
+    """
+
+    meeting: UUID | None
+    outcomes: Outcomes
+    lines: dict[str, int]
+
+    def line_of(self, field: str | None) -> int | None:
+        return _line(self.lines, field.removeprefix("outcomes.") if field else None)
+
+
+def parse_outcomes_file(text: str) -> OutcomesFile:
+    """The outcomes a file gives, or AgendaFileError with each problem's line."""
+    data, lines = _mapping(text, "the file must be a mapping with `ru`, `en` or both")
+    problems: list[Problem] = []
+    problems += [
+        Problem(lines.get(name), name, "not a field of an outcomes file (meeting, ru, en)")
+        for name in sorted(set(data) - {"meeting", "ru", "en"}, key=str)
+    ]
+    texts = {language: data[language] for language in ("ru", "en") if language in data}
+    if not texts and not problems:
+        problems.append(Problem(1, None, "give the outcomes in Russian (ru), English (en) or both"))
+    meeting = _meeting(data.get("meeting"), lines, problems)
+    outcomes = _check_shape(texts, Outcomes, "", lines, problems)
+    if problems or outcomes is None:
+        raise AgendaFileError(sorted(problems, key=lambda p: (p.line or 0, p.field or "")))
+    return OutcomesFile(meeting, outcomes, lines)
+
+
+def _mapping(text: str, expected: str) -> tuple[dict[Any, Any], dict[str, int]]:
+    """The YAML mapping a file holds, and the line of every field in it."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise AgendaFileError([Problem(line, None, f"not valid YAML: {error}")]) from error
+    if not isinstance(root, yaml.MappingNode):
+        raise AgendaFileError([Problem(1, None, expected)])
+    data: dict[Any, Any] = yaml.safe_load(text)
+    return data, _lines(root, "")
 
 
 def _check_shape(

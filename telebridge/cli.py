@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from telebridge.agenda_cli import agenda_app
 from telebridge.dev import DevError, DevOptions, run_dev
+from telebridge.summary_cli import summary_app
 
 if TYPE_CHECKING:
     from telebridge.orgs import ImportSummary
@@ -34,6 +35,7 @@ keys_app = typer.Typer(help="API keys: make the first admin key.", no_args_is_he
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(agenda_app, name="agenda")
+app.add_typer(summary_app, name="summary")
 
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8001"
 

@@ -1,20 +1,24 @@
 """An operator's script against `telebridge dev --demo`: each seed event's agenda file is
-validated, diffed, published, edited and republished through `telebridge agenda`, and every
-way it can go wrong ends with the exit code a script acts on."""
+validated, diffed, published, edited and republished through `telebridge agenda`; a
+summary gets new outcomes through `telebridge summary`; and every way it can go wrong ends
+with the exit code a script acts on."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from telebridge.agenda_cli import ExitCode, Stop, check_response
 from telebridge.demo import demo_plan
 from telebridge.embedded import free_port
+from telebridge.operator_client import ExitCode, Stop, check_response
 from tests.e2e.test_dev import TELEBRIDGE, stop, telebridge_dev, wait_for_line
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "agendas"
@@ -34,8 +38,14 @@ class Script:
         }
 
     def run(self, *arguments: str, expect: ExitCode = ExitCode.OK) -> str:
+        return self.command("agenda", *arguments, expect=expect)
+
+    def summary(self, *arguments: str, expect: ExitCode = ExitCode.OK) -> str:
+        return self.command("summary", *arguments, expect=expect)
+
+    def command(self, group: str, *arguments: str, expect: ExitCode) -> str:
         done = subprocess.run(
-            [TELEBRIDGE, "agenda", *arguments],
+            [TELEBRIDGE, group, *arguments],
             env=self.environment,
             capture_output=True,
             text=True,
@@ -129,9 +139,63 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
             timeout=10,
         )
         with pytest.raises(Stop) as stopped:
-            check_response(stale, None, None)
+            check_response(stale)
         assert stopped.value.code == ExitCode.CONFLICT
+
+        publish_new_outcomes(script, georgievsk, tmp_path)
         stop(process)
+
+
+def publish_new_outcomes(script: Script, meeting_id: str, folder: Path) -> None:
+    """The demo published the telebridge's summary with the seed's outcomes; the operator
+    rewrites them from a file once the draft has caught up with the republished agenda."""
+    shown = script.summary("show", meeting_id)
+    assert "Библиотекари познакомились друг с другом" in shown
+    assert "<!-- version " in shown
+    assert ", published -->" in shown
+
+    def caught_up() -> dict[str, Any] | None:
+        draft = json.loads(script.summary("show", meeting_id, "--draft", "--json"))
+        titles = [item["title"] for item in draft["content"]["items_delivered"]]
+        return draft if any(title.startswith("Обновлено — ") for title in titles) else None
+
+    draft = eventually_sync(caught_up)
+    outcomes = folder / "outcomes.yaml"
+    outcomes.write_text(
+        "ru: |\n  Договорились провести следующий телемост весной.\n"
+        "en: |\n  They agreed to hold the next telebridge in spring.\n",
+        encoding="utf-8",
+    )
+    dry = script.summary("publish", meeting_id, "--outcomes", str(outcomes), "--dry-run")
+    assert "outcomes (ru): rewritten" in dry
+    assert f"dry run: version {draft['version'] + 1} would be published" in dry
+    published = script.summary("publish", meeting_id, "--outcomes", str(outcomes))
+    assert f"version {draft['version'] + 1} published" in published
+    assert f"/meetings/{meeting_id}/summary.html" in published
+    assert "Договорились провести следующий телемост весной." in script.summary("show", meeting_id)
+    english = script.summary("show", meeting_id, "--lang", "en")
+    assert "They agreed to hold the next telebridge in spring." in english
+    again = script.summary("publish", meeting_id, "--outcomes", str(outcomes))
+    assert "is published already" in again
+
+    broken = folder / "broken-outcomes.yaml"
+    broken.write_text("ru: Итоги\nde: Ergebnisse\n", encoding="utf-8")
+    refused = script.summary(
+        "publish", meeting_id, "--outcomes", str(broken), expect=ExitCode.INVALID
+    )
+    assert f"{broken}: line 2: de: not a field of an outcomes file" in refused
+    unknown = "01a203f3-0000-7000-8000-000000000000"
+    script.summary("show", unknown, expect=ExitCode.NOT_FOUND)
+    script.summary("publish", expect=ExitCode.INVALID)  # which meeting?
+
+
+def eventually_sync(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (found := check()) is not None:
+            return found
+        time.sleep(0.5)
+    raise AssertionError("the draft never caught up")
 
 
 def seed_meetings(scheduling: str, key: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from telebridge.agenda_file import AgendaFileError, parse_agenda_file
+from telebridge.agenda_file import AgendaFileError, parse_agenda_file, parse_outcomes_file
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "agendas").glob("*.yaml"))
 
@@ -114,3 +114,50 @@ items:
 def test_a_file_of_the_wrong_shape_says_so(text: str, problem: str) -> None:
     [found] = problems_of(text)
     assert found.startswith(problem), found
+
+
+# --- outcomes files ---------------------------------------------------------------------
+
+
+def test_the_example_outcomes_read() -> None:
+    folder = Path(__file__).parents[2] / "examples" / "summaries"
+    examples = sorted(folder.glob("*.yaml"))
+    assert examples
+    for path in examples:
+        parsed = parse_outcomes_file(path.read_text(encoding="utf-8"))
+        assert parsed.outcomes.ru, path
+        assert parsed.outcomes.en, path
+
+
+def test_an_outcomes_file_gives_a_text_per_language_and_its_meeting() -> None:
+    parsed = parse_outcomes_file(
+        "meeting: 01a203f3-c1bd-70d6-aa3e-c4f610480a9c\n"
+        "ru: |\n"
+        "  Участники собрали «портфель» методических материалов.\n"
+        "\n"
+        "  Второй абзац.\n"
+    )
+
+    assert parsed.meeting == UUID("01a203f3-c1bd-70d6-aa3e-c4f610480a9c")
+    assert parsed.outcomes.ru == (
+        "Участники собрали «портфель» методических материалов.\n\nВторой абзац.\n"
+    )
+    assert parsed.outcomes.en is None
+    assert parsed.line_of("outcomes.ru") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ru: 5\n", "line 1: ru: Expected `str | null`, got `int`"),
+        ("ru: Итоги\nde: Ergebnisse\n", "line 2: de: not a field of an outcomes file"),
+        ("meeting: nope\nen: Outcomes\n", "line 1: meeting: 'nope' is not a meeting id"),
+        ("{}\n", "line 1: give the outcomes in Russian (ru), English (en) or both"),
+        ("- ru\n", "line 1: the file must be a mapping with `ru`, `en` or both"),
+        ("ru: [\n", "line 2: not valid YAML"),
+    ],
+)
+def test_an_outcomes_file_that_cannot_be_read_says_where(text: str, problem: str) -> None:
+    with pytest.raises(AgendaFileError) as invalid:
+        parse_outcomes_file(text)
+    assert str(invalid.value).startswith(problem)
