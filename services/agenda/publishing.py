@@ -27,6 +27,7 @@ from shared.events import (
     AgendaPublished,
     AgendaUnpublished,
     MeetingSession,
+    MeetingSite,
     new_id,
     utc_now,
 )
@@ -206,8 +207,12 @@ async def published_programme(connection: Connection, meeting_id: UUID, base_url
     found = await store.published_version(connection, meeting_id)
     if found is None:
         raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
+    site_tracks = {
+        site.organization_id: site.track
+        for site in msgspec.convert(meeting["sites"] or [], list[MeetingSite])
+    }
     sites = {
-        row["id"]: Site(row["name"], row["region"], row["timezone"])
+        row["id"]: Site(row["name"], row["region"], row["timezone"], site_tracks.get(row["id"]))
         for row in await store.organizations(connection, list(meeting["organization_ids"]))
     }
     return Programme(

@@ -86,6 +86,8 @@ class Site:
     name: str
     region: str
     timezone: str
+    track: str | None = None
+    """The workshop track it takes part in; None: the whole meeting."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,31 @@ def speaker_text(speaker: Speaker) -> str:
     return speaker.name or speaker.organization or ""
 
 
+@dataclass(frozen=True)
+class Track:
+    """A day's items of one track, with the sites that follow it; `name` None: the items
+    every site follows."""
+
+    name: str | None
+    items: list[ScheduledItem]
+    sites: list[Site]
+
+
+def tracks(programme: Programme, items: list[ScheduledItem]) -> list[Track]:
+    """A day's items by track: those for every site first, then each track in the order its
+    first item starts."""
+    names = list(dict.fromkeys(item.track for item in items if item.track))
+    return [
+        Track(
+            name,
+            [item for item in items if item.track == name],
+            [site for site in programme.sites if name is not None and site.track == name],
+        )
+        for name in [None, *names]
+        if any(item.track == name for item in items)
+    ]
+
+
 def days(programme: Programme) -> list[tuple[str, list[ScheduledItem]]]:
     """The items by day of the host's clock."""
     host = ZoneInfo(programme.timezone)
@@ -164,8 +191,7 @@ th, td { border-bottom: 1px solid #ccc; padding: .4rem .5rem; text-align: left;
          vertical-align: top; }
 td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .kind { color: #555; font-size: .9em; }
-.track { display: inline-block; border: 1px solid #888; border-radius: .3rem;
-         padding: 0 .3rem; font-size: .85em; }
+h3 { font-size: 1.1rem; margin: 1.2rem 0 .3rem; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; }
                thead { display: table-header-group; } tr { break-inside: avoid; } }
 """
@@ -189,17 +215,25 @@ def render_html(programme: Programme, language: Language = "ru") -> str:
         date_text = capitalized(
             format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
         )
-        parts += [
-            f"<section><h2>{text(date_text)}</h2>",
-            "<table><thead><tr>",
-            *(f"<th>{text(clock.label)}</th>" for clock in columns),
-            f"<th>{labels['item']}</th></tr></thead><tbody>",
-        ]
-        for item in items:
-            parts.append("<tr>")
-            parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
-            parts.append(f"<td>{_item_html(item, language)}</td></tr>")
-        parts.append("</tbody></table></section>")
+        parts.append(f"<section><h2>{text(date_text)}</h2>")
+        day_tracks = tracks(programme, items)
+        for track in day_tracks:
+            if track.name is not None or len(day_tracks) > 1:
+                parts.append(f"<h3>{text(track.name or labels['every_site'])}</h3>")
+            if track.sites:
+                names = ", ".join(text(site.name) for site in track.sites)
+                parts.append(f"<p>{labels['sites']}: {names}</p>")
+            parts += [
+                "<table><thead><tr>",
+                *(f"<th>{text(clock.label)}</th>" for clock in columns),
+                f"<th>{labels['item']}</th></tr></thead><tbody>",
+            ]
+            for item in track.items:
+                parts.append("<tr>")
+                parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
+                parts.append(f"<td>{_item_html(item, language)}</td></tr>")
+            parts.append("</tbody></table>")
+        parts.append("</section>")
     return page(f"{programme.title} — {labels['programme']}", language, parts)
 
 
@@ -229,9 +263,8 @@ def page(title: str, language: Language, body: list[str]) -> str:
 
 def _item_html(item: ScheduledItem, language: Language) -> str:
     labels = _LABELS[language]
-    track = f' <span class="track">{text(item.track)}</span>' if item.track else ""
     lines = [
-        f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>{track}',
+        f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>',
         f"<strong>{text(item.title)}</strong>",
     ]
     if item.speakers:
@@ -275,20 +308,23 @@ def render_markdown(programme: Programme, language: Language = "ru") -> str:
             "",
         ]
         header = [clock.label for clock in columns] + [labels["item"]]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for item in items:
-            times = [_span(item, clock.zone) for clock in columns]
-            what = f"**{cell(item.title)}**"
-            if item.track:
-                what += f" [{cell(item.track)}]"
-            if item.speakers:
-                what += " — " + cell("; ".join(speaker_text(s) for s in item.speakers))
-            if item.materials:
-                what += (
-                    " (" + ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials) + ")"
-                )
-            lines.append("| " + " | ".join([*times, what]) + " |")
-        lines.append("")
+        day_tracks = tracks(programme, items)
+        for track in day_tracks:
+            if track.name is not None or len(day_tracks) > 1:
+                lines += [f"### {track.name or labels['every_site']}", ""]
+            if track.sites:
+                lines += [f"{labels['sites']}: {', '.join(s.name for s in track.sites)}", ""]
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            for item in track.items:
+                times = [_span(item, clock.zone) for clock in columns]
+                what = f"**{cell(item.title)}**"
+                if item.speakers:
+                    what += " — " + cell("; ".join(speaker_text(s) for s in item.speakers))
+                if item.materials:
+                    links = ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials)
+                    what += f" ({links})"
+                lines.append("| " + " | ".join([*times, what]) + " |")
+            lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

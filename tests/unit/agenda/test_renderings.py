@@ -24,7 +24,7 @@ START = datetime(2020, 10, 1, 7, 0, tzinfo=UTC)  # 10:00 in Lipetsk
 SITES = [
     Site("Липецкая областная детская библиотека", "Липецкая область", "Europe/Moscow"),
     Site("Крымская детская библиотека", "Республика Крым", "Europe/Simferopol"),
-    Site("Астраханская библиотека", "Астраханская область", "Europe/Astrakhan"),
+    Site("Астраханская библиотека", "Астраханская область", "Europe/Astrakhan", "Площадка 1"),
     Site("Ульяновская библиотека", "Ульяновская область", "Europe/Ulyanovsk"),
     Site("Красноярская библиотека", "Красноярский край", "Asia/Krasnoyarsk"),
     Site("Приморская библиотека", "Приморский край", "Asia/Vladivostok"),
@@ -97,7 +97,10 @@ def test_the_page_gives_every_clock_escapes_text_and_needs_no_script() -> None:
     assert '<a href="https://lodb.example/q?a=1&amp;b=2">Задания</a>' in page
     assert "Четверг, 1 октября 2020" in page
     assert "Пятница, 2 октября 2020" in page
-    assert '<span class="track">Площадка 1</span>' in page
+    # Each day's items for every site first, then each track with the sites following it.
+    assert "<h2>Четверг, 1 октября 2020</h2><h3>Все площадки</h3><table>" in page
+    assert "</table><h3>Площадка 1</h3><p>Площадки: Астраханская библиотека</p><table>" in page
+    assert "<h2>Пятница, 2 октября 2020</h2><h3>Площадка 2</h3><table>" in page
     assert "Задание квеста" in page
     english = render_html(WORKSHOP, "en")
     assert '<html lang="en">' in english
@@ -105,13 +108,21 @@ def test_the_page_gives_every_clock_escapes_text_and_needs_no_script() -> None:
     assert "Quest task" in english
 
 
-def test_markdown_has_a_table_per_day() -> None:
+def test_a_day_without_tracks_has_one_table_and_no_track_heading() -> None:
+    plain = Programme(**{**WORKSHOP.__dict__, "items": [item(0, "Открытие"), item(60, "Доклад")]})
+    page = render_html(plain, "ru")
+    assert "<h3>" not in page
+    assert page.count("<table>") == 1
+
+
+def test_markdown_has_a_table_per_day_and_track() -> None:
     text = render_markdown(WORKSHOP, "ru")
     assert text.startswith("# Интернет-мастерская «Во славу Великой Победы»\n")
     assert "| Москва | Астрахань, Ульяновск | Красноярск | Владивосток | Пункт программы |" in text
     assert "| 10:00–11:00 | 11:00–12:00 | 14:00–15:00 | 17:00–18:00 | **Открытие" in text
     assert "| 11:00–18:00 | 12:00–19:00 | 15:00–22:00 | 18:00–02.10 01:00 |" in text
-    assert "**Площадка 1: «Книги, опалённые войной»** [Площадка 1]" in text
+    assert "### Площадка 1\n\nПлощадки: Астраханская библиотека\n\n| Москва |" in text
+    assert "| **Площадка 1: «Книги, опалённые войной»** (" in text
     assert "([Задания](https://lodb.example/q?a=1&b=2))" in text
 
 
