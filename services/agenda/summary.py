@@ -150,7 +150,7 @@ def _sessions(
         SummarySession(
             id=session.id,
             starts_at=session.starts_at,
-            ends_at=session.ends_at,
+            ends_at=min(session.ends_at, held_until),
             title=session.title,
             track=session.track,
             attended=counted_in[session.id],

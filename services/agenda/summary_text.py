@@ -2,8 +2,9 @@
 
 The text opens the way a press officer opens one: when, how many, from where («С 1 по 9
 октября 2020 года — более ста участников из Астрахани, …, республик Крым, Тыва.»). Then
-come the operator's outcomes, who was there, the sessions and sites, the organizations,
-and the programme as delivered with its speakers and materials.
+come who registered and who was there, the operator's outcomes, the sessions (when there
+are several), the organizations and sites, and the programme as delivered with its
+speakers and materials.
 """
 
 from __future__ import annotations
@@ -219,9 +220,11 @@ def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
     lines.append("")
     if outcome := _outcome(summary.outcomes, language):
         lines += [f"## {labels['outcomes']}", "", outcome.strip(), ""]
-    lines += [f"## {labels['sessions']}", ""]
-    lines += [f"- {session_line(s, zone, language)}" for s in content.sessions]
-    lines += ["", f"## {labels['organizations']}", ""]
+    if len(content.sessions) > 1:
+        lines += [f"## {labels['sessions']}", ""]
+        lines += [f"- {session_line(s, zone, language)}" for s in content.sessions]
+        lines.append("")
+    lines += [f"## {labels['organizations']}", ""]
     lines += [f"- {organization_line(org, language)}" for org in content.organizations]
     lines += ["", f"## {labels['regions']}", ""]
     lines += [f"- {name}" for name in content.regions]
@@ -262,9 +265,11 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
     parts.append("</ul>")
     if outcome := _outcome(summary.outcomes, language):
         parts += [f"<h2>{labels['outcomes']}</h2>", _OUTCOMES_MARKDOWN.render(outcome)]
-    parts += [f"<h2>{labels['sessions']}</h2>", "<ul>"]
-    parts += [f"<li>{text(session_line(s, zone, language))}</li>" for s in content.sessions]
-    parts += ["</ul>", f"<h2>{labels['organizations']}</h2>", "<ul>"]
+    if len(content.sessions) > 1:
+        parts += [f"<h2>{labels['sessions']}</h2>", "<ul>"]
+        parts += [f"<li>{text(session_line(s, zone, language))}</li>" for s in content.sessions]
+        parts.append("</ul>")
+    parts += [f"<h2>{labels['organizations']}</h2>", "<ul>"]
     parts += [f"<li>{text(organization_line(o, language))}</li>" for o in content.organizations]
     parts += ["</ul>", f"<h2>{labels['programme']}</h2>"]
     if not content.items_delivered:

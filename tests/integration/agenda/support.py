@@ -227,3 +227,37 @@ async def known(agenda: Agenda) -> UUID:
 
     await eventually(host_known)
     return meeting.aggregate_id
+
+
+OUTCOMES = {
+    "ru": "Дети из Георгиевска и Владивостока **обменялись** рисунками.\n\n<b>без HTML</b>",
+    "en": "Children of Georgievsk and Vladivostok **exchanged** drawings.",
+}
+
+
+async def ended_with_two(agenda: Agenda) -> MeetingScheduled:
+    """A telebridge with an agenda and one person from each site, ended early, at 12:00 in
+    Moscow: its closing item was never delivered."""
+    meeting = scheduled()
+    await agenda.meeting_known(meeting)
+    body(
+        await agenda.put(
+            meeting.aggregate_id,
+            [
+                {
+                    "at": "2030-10-01T11:00+03:00",
+                    "duration": "PT30M",
+                    "title": "Открытие телемоста",
+                    "speakers": [{"name": "Светлана Умеренко", "external": True}],
+                    "materials": [{"title": "Рисунки", "url": "https://lib.example/drawings"}],
+                },
+                {"at": "2030-10-01T12:30+03:00", "duration": "PT30M", "title": "Подведение итогов"},
+            ],
+        )
+    )
+    umerenko = signed_up(meeting, MOSCOW, "Светлана Умеренко", "umerenko@georgievsk.example")
+    kim = signed_up(meeting, VLADIVOSTOK, "Анна Ким", "kim@pkpb.example")
+    await publish(agenda.js, MOSCOW, VLADIVOSTOK, *umerenko, *kim)
+    await agenda.registrations_known(meeting.aggregate_id, 2)
+    await publish(agenda.js, ended(meeting, STARTS + timedelta(hours=1)))
+    return meeting

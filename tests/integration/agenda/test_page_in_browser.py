@@ -1,5 +1,6 @@
-"""The agenda page in a real browser: Debian's Chromium driven by Playwright renders it
-with its Cyrillic intact and no console error; the screenshot is kept in `test-artifacts/`."""
+"""The agenda and summary pages in a real browser: Debian's Chromium driven by Playwright
+renders them with their Cyrillic intact and no console error; screenshots and print PDFs
+are kept in `test-artifacts/`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.async_api import ConsoleMessage, async_playwright
+from httpx import Response
+from playwright.async_api import ConsoleMessage, Page, async_playwright
 
-from tests.integration.agenda.support import ITEMS, TITLE, Agenda, known
+from tests.integration.agenda.support import (
+    ITEMS,
+    OUTCOMES,
+    TITLE,
+    Agenda,
+    ended_with_two,
+    known,
+)
 from tests.integration.api import body
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
@@ -65,15 +74,10 @@ def served(content: bytes, content_type: str) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.parametrize("language", ["ru", "en"])
-async def test_the_agenda_page_renders_in_chromium(
-    agenda: Agenda, chromium: str, language: str
-) -> None:
-    meeting_id = await known(agenda)
-    body(await agenda.put(meeting_id, ITEMS))
-    response = await agenda.client.get(
-        f"/meetings/{meeting_id}/agenda.html", params={"lang": language}
-    )
+@asynccontextmanager
+async def in_chromium(chromium: str, response: Response, name: str) -> AsyncIterator[Page]:
+    """The page the service answered with, open in Chromium over HTTP. On leaving: no
+    console error or warning, and a screenshot and a print PDF kept as `name`.png/.pdf."""
     assert response.status_code == 200
     problems: list[str] = []
 
@@ -91,19 +95,52 @@ async def test_the_agenda_page_renders_in_chromium(
                 page.on("console", console)
                 page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
                 await page.goto(url, wait_until="load")
-                assert await page.inner_text("h1") == TITLE
-                headers = await page.locator("th").all_inner_texts()
-                clocks = (
-                    ["Москва", "Владивосток"] if language == "ru" else ["Moscow", "Vladivostok"]
-                )
-                assert headers[:2] == clocks
-                assert "Виртуальная экскурсия по Владивостоку" in await page.inner_text("main")
+                yield page
                 ARTIFACTS.mkdir(exist_ok=True)
-                shot = ARTIFACTS / f"agenda-page-{language}.png"
+                shot = ARTIFACTS / f"{name}.png"
                 await page.screenshot(path=str(shot), full_page=True)
                 await page.emulate_media(media="print")
-                await page.pdf(path=str(ARTIFACTS / f"agenda-page-{language}.pdf"))
+                await page.pdf(path=str(ARTIFACTS / f"{name}.pdf"))
             finally:
                 await browser.close()
     assert problems == []
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_the_agenda_page_renders_in_chromium(
+    agenda: Agenda, chromium: str, language: str
+) -> None:
+    meeting_id = await known(agenda)
+    body(await agenda.put(meeting_id, ITEMS))
+    response = await agenda.client.get(
+        f"/meetings/{meeting_id}/agenda.html", params={"lang": language}
+    )
+    async with in_chromium(chromium, response, f"agenda-page-{language}") as page:
+        assert await page.inner_text("h1") == TITLE
+        headers = await page.locator("th").all_inner_texts()
+        clocks = ["Москва", "Владивосток"] if language == "ru" else ["Moscow", "Vladivostok"]
+        assert headers[:2] == clocks
+        assert "Виртуальная экскурсия по Владивостоку" in await page.inner_text("main")
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+async def test_the_summary_page_renders_in_chromium(
+    agenda: Agenda, chromium: str, language: str
+) -> None:
+    meeting = await ended_with_two(agenda)
+    await agenda.draft(meeting.aggregate_id, participants=2)
+    body(await agenda.add_outcomes(meeting.aggregate_id, OUTCOMES, version=1))
+    response = await agenda.client.get(
+        f"/meetings/{meeting.aggregate_id}/summary.html", params={"lang": language}
+    )
+    async with in_chromium(chromium, response, f"summary-page-{language}") as page:
+        assert await page.inner_text("h1") == TITLE
+        main = await page.inner_text("main")
+        if language == "ru":
+            assert "Дети из Георгиевска и Владивостока обменялись рисунками." in main
+            assert "2 участника из 2 регионов, 2 организации" in main
+        else:
+            assert "Children of Georgievsk and Vladivostok exchanged drawings." in main
+            assert "2 participants from 2 regions, 2 organizations" in main
+        assert await page.locator("strong", has_text="обменялись").count() == (language == "ru")

@@ -229,6 +229,12 @@ def test_sessions_held_are_listed_in_order_with_who_was_there() -> None:
 def test_a_meeting_without_sessions_of_its_own_is_one_session() -> None:
     [session] = summary_of().sessions
     assert (session.id, session.starts_at) == (MEETING, START)
+    assert "## Сессии" not in render_markdown(summary_of())  # «Когда» says it already
+
+
+def test_a_session_cut_short_by_an_early_end_ends_with_the_meeting() -> None:
+    [session] = summary_of(facts=meeting(ended_at=START + timedelta(hours=1))).sessions
+    assert session.ends_at == START + timedelta(hours=1)
 
 
 def test_a_site_keeps_its_track_and_an_organization_only_counted_in_a_room_takes_part() -> None:
