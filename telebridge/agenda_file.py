@@ -110,9 +110,19 @@ class OutcomesFile:
     meeting: UUID | None
     outcomes: Outcomes
     lines: dict[str, int]
+    languages: frozenset[str]
+    """Those the file names: a language it leaves out keeps the text it had; one it gives
+    as `null` loses it."""
 
     def line_of(self, field: str | None) -> int | None:
         return _line(self.lines, field.removeprefix("outcomes.") if field else None)
+
+    def applied_to(self, outcomes: Outcomes) -> Outcomes:
+        """`outcomes` with the texts this file gives in place of theirs."""
+        return Outcomes(
+            ru=self.outcomes.ru if "ru" in self.languages else outcomes.ru,
+            en=self.outcomes.en if "en" in self.languages else outcomes.en,
+        )
 
 
 def parse_outcomes_file(text: str) -> OutcomesFile:
@@ -130,7 +140,7 @@ def parse_outcomes_file(text: str) -> OutcomesFile:
     outcomes = _check_shape(texts, Outcomes, "", lines, problems)
     if problems or outcomes is None:
         raise AgendaFileError(sorted(problems, key=lambda p: (p.line or 0, p.field or "")))
-    return OutcomesFile(meeting, outcomes, lines)
+    return OutcomesFile(meeting, outcomes, lines, frozenset(texts))
 
 
 def _mapping(text: str, expected: str) -> tuple[dict[Any, Any], dict[str, int]]:

@@ -31,8 +31,12 @@ DEV_AGENDA_URL = "http://127.0.0.1:8003"
 DEV_KEY_FILE = Path(".telebridge") / "operator-key"
 DEFAULT_CONFIG = Path("~/.config/telebridge/config.toml")
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+# No emoji codes: «:thumbs_up:» in an operator's outcomes is text, not a picture.
+NOT_YET = ("no-summary-yet",)
+"""Problem types that say the thing exists but is not ready: a conflict, not "no such"."""
+
+out = Console(soft_wrap=True, highlight=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 class ExitCode(IntEnum):
@@ -89,10 +93,13 @@ def ending() -> Iterator[None]:
         raise typer.Exit(int(stop.code)) from None
 
 
-def connection(server: str | None, key: str | None, config: Path | None) -> Connection:
+def connection(
+    server: str | None, key: str | None, config: Path | None, *, key_needed: bool = True
+) -> Connection:
+    """Where to send requests and with which key; `key_needed` False for what is public."""
     settings = _config(config)
-    found_key = key or settings.get("key") or _dev_key()
-    if not found_key:
+    found_key = key or settings.get("key") or _dev_key() or ""
+    if not found_key and key_needed:
         raise Stop(
             ExitCode.REFUSED,
             "no key: pass --key, set TELEBRIDGE_API_KEY, put `key` in the config file, "
@@ -123,7 +130,8 @@ def _dev_key() -> str | None:
 def client_for(connection: Connection) -> httpx.Client:
     return httpx.Client(
         base_url=connection.server,
-        headers={"Authorization": f"Bearer {connection.key}", "Accept": "application/json"},
+        headers={"Accept": "application/json"}
+        | ({"Authorization": f"Bearer {connection.key}"} if connection.key else {}),
         timeout=httpx.Timeout(30.0, connect=5.0),
     )
 
@@ -168,7 +176,10 @@ def check_response(
         422: ExitCode.INVALID,
         400: ExitCode.INVALID,
     }
-    raise Stop(codes.get(status, ExitCode.UNREACHABLE), f"{status}: {detail}")
+    code = codes.get(status, ExitCode.UNREACHABLE)
+    if str(document.get("type", "")).endswith(NOT_YET):
+        code = ExitCode.CONFLICT  # it exists, but not in a state to do this yet
+    raise Stop(code, f"{status}: {detail}")
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:

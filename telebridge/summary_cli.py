@@ -56,19 +56,29 @@ def show(
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """The published summary of a meeting as Markdown (or the latest draft, or JSON)."""
-    with ending(), client_for(connection(server, key, config)) as client:
+    """The published summary of a meeting as Markdown (or the latest draft, or JSON). The
+    published one is public: no key is needed for it."""
+    with ending(), client_for(connection(server, key, config, key_needed=draft)) as client:
         path = f"/meetings/{meeting}/summary"
-        found = _summary(client, f"{path}/versions/latest" if draft else path)
+        if not draft:
+            response = request(
+                client,
+                "GET",
+                path if as_json else f"{path}.md",
+                params=None if as_json else {"lang": lang},
+            )
+            check_response(response)
+            out.print(response.text.rstrip("\n"), markup=False)
+            return
+        found = _summary(client, f"{path}/versions/latest")
         if as_json:
             out.print(msgspec.json.encode(found).decode(), markup=False)
             return
-        text_path = f"{path}/versions/{found.version}/markdown" if draft else f"{path}.md"
         text = request(
-            client, "GET", text_path, params={"lang": lang}, headers={"Accept": "text/markdown"}
+            client, "GET", f"{path}/versions/{found.version}/markdown", params={"lang": lang}
         )
         check_response(text)
-        state = "published" if found.published else "draft, not published"
+        state = "published" if found.published else "a draft, not published"
         out.print(f"<!-- version {found.version}, {state} -->", markup=False)
         out.print(text.text.rstrip("\n"), markup=False)
 
@@ -105,7 +115,7 @@ def publish(
             latest_response = request(client, "GET", f"{path}/versions/latest")
             check_response(latest_response)
             latest = msgspec.json.decode(latest_response.content, type=SummaryVersion)
-            wanted = parsed.outcomes if parsed else latest.outcomes
+            wanted = parsed.applied_to(latest.outcomes) if parsed else latest.outcomes
             if latest.published and wanted == latest.outcomes:
                 out.print(f"meeting {meeting_id}: version {latest.version} is published already")
                 return

@@ -51,6 +51,10 @@ class InvalidAgendaError(ValueError):
         self.errors = errors
 
 
+LINK_SCHEMES = ("https://", "http://", "mailto:")
+"""What a material may link to: pages link to it, so no javascript: or data: addresses."""
+
+
 def schedule(items: Sequence[ItemWrite], frame: MeetingFrame) -> list[ScheduledItem]:
     """The items in order of time, or InvalidAgendaError naming every problem at once."""
     errors: list[FieldError] = []
@@ -88,6 +92,12 @@ def _schedule_one(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Schedule
         path.error(
             "track", f"{item.track!r} is not a track of the meeting: {_listed(frame.tracks)}"
         )
+    for number, material in enumerate(item.materials):
+        if not material.url.startswith(LINK_SCHEMES):
+            path.error(
+                f"materials[{number}].url",
+                f"{material.url!r} is not an http, https or mailto address",
+            )
     session = _named_session(item, frame, path)
     starts_at = _start(item, zone, session, frame, path)
     if starts_at is None or zone is None:

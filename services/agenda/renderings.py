@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, get_timezone_location
 from icalendar import Calendar, Event
 
+from services.agenda.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
-from services.agenda.schemas import ItemKind, ScheduledItem, Speaker
+from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
 from shared.events import MEETING_KINDS, MeetingKind
 
 Language = Literal["ru", "en"]
@@ -270,7 +271,7 @@ def _item_html(item: ScheduledItem, language: Language) -> str:
     if item.speakers:
         lines.append(text("; ".join(speaker_text(s) for s in item.speakers)))
     if item.materials:
-        links = ", ".join(f'<a href="{text(m.url)}">{text(m.title)}</a>' for m in item.materials)
+        links = ", ".join(anchor(m) for m in item.materials)
         lines.append(f"{labels['materials']}: {links}")
     return "<br>".join(lines)
 
@@ -321,11 +322,27 @@ def render_markdown(programme: Programme, language: Language = "ru") -> str:
                 if item.speakers:
                     what += " — " + cell("; ".join(speaker_text(s) for s in item.speakers))
                 if item.materials:
-                    links = ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials)
+                    links = ", ".join(link(m.title, m.url) for m in item.materials)
                     what += f" ({links})"
                 lines.append("| " + " | ".join([*times, what]) + " |")
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def anchor(material: Material) -> str:
+    """A material as an HTML link; as plain text if its address is not one pages link to
+    (kept from before such addresses were refused)."""
+    if not material.url.startswith(LINK_SCHEMES):
+        return f"{text(material.title)} ({text(material.url)})"
+    return f'<a href="{text(material.url)}">{text(material.title)}</a>'
+
+
+def link(title: str, url: str) -> str:
+    """A Markdown link; an address with spaces, parentheses or angle brackets goes in
+    angle brackets (escaped), which CommonMark reads whole."""
+    if any(character in url for character in " ()<>"):
+        url = "<" + url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20") + ">"
+    return f"[{cell(title)}]({url})"
 
 
 def cell(value: str) -> str:

@@ -221,8 +221,15 @@ class AgendaPageController(Controller):
         return Response(renderings.render_frab(programme, lang), media_type=XML)
 
 
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+"""Pages need nothing but their own inline style: no script, no frame, no form runs."""
+
+
 def _in_language(text: str, media_type: str, language: str) -> Response[str]:
-    return Response(text, media_type=media_type, headers={"Content-Language": language})
+    headers = {"Content-Language": language}
+    if media_type == HTML:
+        headers["Content-Security-Policy"] = PAGE_POLICY
+    return Response(text, media_type=media_type, headers=headers)
 
 
 def _versioned(found: Versioned) -> Response[Versioned]:

@@ -65,7 +65,8 @@ INSERT INTO summary_requests (meeting_id)
 SELECT id FROM meetings
 WHERE status = 'ended'
   AND ($1 = ANY(organization_ids)
-       OR id IN (SELECT meeting_id FROM registrations WHERE organization_id = $1))
+       OR id IN (SELECT meeting_id FROM registrations WHERE organization_id = $1)
+       OR id IN (SELECT meeting_id FROM attendance WHERE organization_id = $1))
 ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
 """
 _POSTPONE_SUMMARY_REQUEST: Final = """

@@ -111,7 +111,7 @@ def write_summary(
         held_from=held_from,
         held_until=held_until,
         participants=len(participant_organizations),
-        attended=len(checked_in),
+        attended=len({person for _, person in checked_in}),
         headcount=sum(headcount_of.values()),
         organizations=sorted(
             (

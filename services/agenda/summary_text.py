@@ -20,7 +20,7 @@ from babel.lists import format_list
 from markdown_it import MarkdownIt
 
 from services.agenda import russian
-from services.agenda.renderings import KIND_NAMES, cell, page, text
+from services.agenda.renderings import KIND_NAMES, anchor, link, page, text
 from services.agenda.russian import (
     Place,
     capitalized,
@@ -72,10 +72,12 @@ _LABELS: dict[Language, dict[str, str]] = {
         "version": "версия",
         "when": "Когда",
         "took_part": "Зарегистрировались",
-        "from": "из",
+        "from": "Откуда",
         "present": "Присутствовали",
         "checked_in": "по отметкам на сессиях",
         "in_rooms": "в залах площадок",
+        "in_room": "в зале",
+        "checked_in_short": "отмечено",
         "more": "ещё",
         "outcomes": "Результаты",
         "sessions": "Сессии",
@@ -83,7 +85,6 @@ _LABELS: dict[Language, dict[str, str]] = {
         "regions": "Регионы",
         "programme": "Программа",
         "site": "площадка",
-        "registered": "зарегистрировано",
         "materials": "Материалы",
         "no_items": "Программа не была опубликована.",
     },
@@ -92,10 +93,12 @@ _LABELS: dict[Language, dict[str, str]] = {
         "version": "version",
         "when": "When",
         "took_part": "Registered",
-        "from": "from",
+        "from": "From",
         "present": "Present",
         "checked_in": "checked in to sessions",
         "in_rooms": "in the sites' rooms",
+        "in_room": "in its room",
+        "checked_in_short": "checked in",
         "more": "and",
         "outcomes": "Outcomes",
         "sessions": "Sessions",
@@ -103,7 +106,6 @@ _LABELS: dict[Language, dict[str, str]] = {
         "regions": "Regions",
         "programme": "Programme",
         "site": "site",
-        "registered": "registered",
         "materials": "Materials",
         "no_items": "No agenda was published.",
     },
@@ -130,11 +132,14 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
     regions = [found for org in summary.organizations if (found := _region_of(org))]
     if not regions or len(regions) < len(summary.organizations):
         return None
+    people = summary.participants or summary.attended + summary.headcount
+    if not people:
+        return None
     first, last = _dates(summary)
     if language == "en":
         names = sorted({found.name_en for found in regions})
         return (
-            f"{_english_date_range(first, last)}, {_english_more_than(summary.participants)} "
+            f"{_english_date_range(first, last)}, {_english_more_than(people)} "
             f"from {_english_count(len(names), 'region')} took part: "
             f"{format_list(names, locale='en')}."
         )
@@ -145,8 +150,10 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
     ]
     if len(places) < len(regions):
         return None
-    people = more_than(summary.participants, "участник")
-    return f"{capitalized(date_range(first, last))} — {people} из {places_phrase(places)}."
+    return (
+        f"{capitalized(date_range(first, last))} — {more_than(people, 'участник')} "
+        f"из {places_phrase(places)}."
+    )
 
 
 def _region_of(org: SummaryOrganization) -> Region | None:
@@ -168,17 +175,33 @@ def present(summary: SummaryContent, language: Language) -> str | None:
 
 def organization_line(org: SummaryOrganization, language: Language) -> str:
     """«Липецкая областная детская библиотека (Липецк, Липецкая область; площадка
-    «Квест»): 5 участников, 4 отмечены, 12 человек в зале»."""
+    «Квест»): 5 участников, отмечено: 4, в зале: 12 человек»."""
     labels = _LABELS[language]
-    where = ", ".join(part for part in (org.city, org.region) if part)
+    where = ", ".join(part for part in (org.city, region_name(org, language)) if part)
     if org.site:
-        where += f"; {labels['site']}" + (f" «{org.track}»" if org.track else "")
+        where += f"; {labels['site']}" + (f" {_quoted(org.track, language)}" if org.track else "")
     counts = [counted(org.participants, "participant", language)]
     if org.attended:
-        counts.append(f"{labels['present'].lower()} {org.attended}")
+        counts.append(f"{labels['checked_in_short']}: {org.attended}")
     if org.headcount:
-        counts.append(f"{counted(org.headcount, 'person', language)} {labels['in_rooms']}")
+        counts.append(f"{labels['in_room']}: {counted(org.headcount, 'person', language)}")
     return f"{org.name} ({where}): {', '.join(counts)}"
+
+
+def region_name(org: SummaryOrganization, language: Language) -> str:
+    """The organization's region as the reader's language names it."""
+    found = _region_of(org) if language == "en" else None
+    return found.name_en if found else org.region
+
+
+def regions(content: SummaryContent, language: Language) -> list[str]:
+    """The regions taking part, in the reader's language, in its alphabetical order."""
+    names = {region_name(org, language) for org in content.organizations} or set(content.regions)
+    return sorted(names, key=str.casefold)
+
+
+def _quoted(name: str, language: Language) -> str:
+    return f"«{name}»" if language == "ru" else f"“{name}”"
 
 
 def session_line(session: SummarySession, zone: ZoneInfo, language: Language) -> str:
@@ -188,7 +211,12 @@ def session_line(session: SummarySession, zone: ZoneInfo, language: Language) ->
     if named:
         line += f" — {named}"
     if session.attended:
-        line += f" ({_LABELS[language]['present'].lower()}: {session.attended})"
+        present = (
+            counted(session.attended, "person", "ru")
+            if language == "ru"
+            else f"{session.attended} present"
+        )
+        line += f" ({present})"
     return line
 
 
@@ -227,14 +255,14 @@ def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
     lines += [f"## {labels['organizations']}", ""]
     lines += [f"- {organization_line(org, language)}" for org in content.organizations]
     lines += ["", f"## {labels['regions']}", ""]
-    lines += [f"- {name}" for name in content.regions]
+    lines += [f"- {name}" for name in regions(content, language)]
     lines += ["", f"## {labels['programme']}", ""]
     if not content.items_delivered:
         lines.append(labels["no_items"])
     for item in content.items_delivered:
         lines.append(f"- {item_line(item, zone, language)}")
         if item.materials:
-            links = ", ".join(f"[{cell(m.title)}]({m.url})" for m in item.materials)
+            links = ", ".join(link(m.title, m.url) for m in item.materials)
             lines.append(f"  {labels['materials']}: {links}")
     return "\n".join(lines) + "\n"
 
@@ -271,6 +299,8 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
         parts.append("</ul>")
     parts += [f"<h2>{labels['organizations']}</h2>", "<ul>"]
     parts += [f"<li>{text(organization_line(o, language))}</li>" for o in content.organizations]
+    parts += ["</ul>", f"<h2>{labels['regions']}</h2>", "<ul>"]
+    parts += [f"<li>{text(name)}</li>" for name in regions(content, language)]
     parts += ["</ul>", f"<h2>{labels['programme']}</h2>"]
     if not content.items_delivered:
         parts.append(f"<p>{labels['no_items']}</p>")
@@ -279,9 +309,7 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
         for item in content.items_delivered:
             line = text(item_line(item, zone, language))
             if item.materials:
-                links = ", ".join(
-                    f'<a href="{text(m.url)}">{text(m.title)}</a>' for m in item.materials
-                )
+                links = ", ".join(anchor(m) for m in item.materials)
                 line += f"<br>{labels['materials']}: {links}"
             parts.append(f"<li>{line}</li>")
         parts.append("</ul>")
@@ -297,16 +325,19 @@ def _facts(content: SummaryContent, language: Language) -> list[tuple[str, str]]
     start, end = content.held_from.astimezone(zone), content.held_until.astimezone(zone)
     facts = [
         (labels["when"], f"{_period(start, end, language)} ({content.timezone})"),
-        (
-            labels["took_part"],
-            f"{counted(content.participants, 'participant', language)} {labels['from']} "
-            f"{counted(len(content.regions), 'region', language)}, "
-            f"{counted(len(content.organizations), 'organization', language)}",
-        ),
+        (labels["took_part"], counted(content.participants, "participant", language)),
+        (labels["from"], _from(content, language)),
     ]
     if presence := present(content, language):
         facts.append((labels["present"], presence))
     return facts
+
+
+def _from(content: SummaryContent, language: Language) -> str:
+    """«25 организаций из 18 регионов»; "25 organizations in 18 regions"."""
+    organizations = counted(len(content.organizations), "organization", language)
+    places = counted(len(regions(content, language)), "region", language)
+    return f"{organizations} из {places}" if language == "ru" else f"{organizations} in {places}"
 
 
 def _outcome(outcomes: Outcomes, language: Language) -> str | None:
@@ -393,4 +424,7 @@ def _period(start: datetime, end: datetime, language: Language) -> str:
 
 
 def _day(moment: datetime, language: Language) -> str:
-    return format_date(moment.date(), "d MMMM y", locale=language)
+    """«1 октября 2020»; "October 1, 2020", as the English lead writes it."""
+    return format_date(
+        moment.date(), "d MMMM y" if language == "ru" else "MMMM d, y", locale=language
+    )

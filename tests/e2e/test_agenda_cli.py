@@ -40,13 +40,18 @@ class Script:
     def run(self, *arguments: str, expect: ExitCode = ExitCode.OK) -> str:
         return self.command("agenda", *arguments, expect=expect)
 
-    def summary(self, *arguments: str, expect: ExitCode = ExitCode.OK) -> str:
-        return self.command("summary", *arguments, expect=expect)
+    def summary(
+        self, *arguments: str, expect: ExitCode = ExitCode.OK, with_key: bool = True
+    ) -> str:
+        return self.command("summary", *arguments, expect=expect, with_key=with_key)
 
-    def command(self, group: str, *arguments: str, expect: ExitCode) -> str:
+    def command(self, group: str, *arguments: str, expect: ExitCode, with_key: bool = True) -> str:
+        environment = dict(self.environment)
+        if not with_key:
+            del environment["TELEBRIDGE_API_KEY"]
         done = subprocess.run(
             [TELEBRIDGE, group, *arguments],
-            env=self.environment,
+            env=environment,
             capture_output=True,
             text=True,
             timeout=120,
@@ -149,10 +154,9 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
 def publish_new_outcomes(script: Script, meeting_id: str, folder: Path) -> None:
     """The demo published the telebridge's summary with the seed's outcomes; the operator
     rewrites them from a file once the draft has caught up with the republished agenda."""
-    shown = script.summary("show", meeting_id)
+    shown = script.summary("show", meeting_id, with_key=False)  # the published one is public
     assert "Библиотекари познакомились друг с другом" in shown
-    assert "<!-- version " in shown
-    assert ", published -->" in shown
+    assert "Телемост · Итоги, версия " in shown
 
     def caught_up() -> dict[str, Any] | None:
         draft = json.loads(script.summary("show", meeting_id, "--draft", "--json"))
@@ -177,6 +181,18 @@ def publish_new_outcomes(script: Script, meeting_id: str, folder: Path) -> None:
     assert "They agreed to hold the next telebridge in spring." in english
     again = script.summary("publish", meeting_id, "--outcomes", str(outcomes))
     assert "is published already" in again
+    # A file with one language leaves the other's text as it was.
+    russian_only = folder / "outcomes-ru.yaml"
+    russian_only.write_text("ru: Встреча весной подтверждена.\n", encoding="utf-8")
+    changes = script.summary("publish", meeting_id, "--outcomes", str(russian_only))
+    assert "outcomes (ru): rewritten" in changes
+    assert "outcomes (en)" not in changes
+    assert "They agreed to hold the next telebridge in spring." in script.summary(
+        "show", meeting_id, "--lang", "en"
+    )
+    draft_text = script.summary("show", meeting_id, "--draft")
+    assert ", published -->" in draft_text
+    assert "Встреча весной подтверждена." in draft_text
 
     broken = folder / "broken-outcomes.yaml"
     broken.write_text("ru: Итоги\nde: Ergebnisse\n", encoding="utf-8")

@@ -124,7 +124,7 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
             assert summary["participants"] == 115
             assert len(summary["regions"]) == 18  # type: ignore[arg-type]
             markdown = client.get(f"{urls['agenda']}/meetings/{workshop['id']}/summary.md")
-            assert "115 участников из 18 регионов" in markdown.text
+            assert "- **Откуда:** 25 организаций из 18 регионов" in markdown.text
             # The seed's own phrase, from ../shared/seeds/000-lipetsk-internet-workshop.txt.
             assert (
                 "более ста участников из Астрахани, Брянска, Владимира, Иванова, Краснодара, "

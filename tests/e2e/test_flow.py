@@ -257,7 +257,7 @@ async def test_telebridge_from_registration_to_summary(system: System) -> None:
 
         markdown = await client.get(flow.url("agenda", f"/meetings/{flow.meeting_id}/summary.md"))
         assert markdown.status_code == 200
-        assert "2 участника из 2 регионов" in markdown.text
+        assert "- **Откуда:** 2 организации из 2 регионов" in markdown.text
         assert "Дети обменялись рисунками." in markdown.text
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from services.agenda.schemas import Outcomes
 from telebridge.agenda_file import AgendaFileError, parse_agenda_file, parse_outcomes_file
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "agendas").glob("*.yaml"))
@@ -161,3 +162,9 @@ def test_an_outcomes_file_that_cannot_be_read_says_where(text: str, problem: str
     with pytest.raises(AgendaFileError) as invalid:
         parse_outcomes_file(text)
     assert str(invalid.value).startswith(problem)
+
+
+def test_an_outcomes_file_changes_only_the_languages_it_names() -> None:
+    before = Outcomes(ru="Было", en="Was")
+    assert parse_outcomes_file("ru: Стало\n").applied_to(before) == Outcomes(ru="Стало", en="Was")
+    assert parse_outcomes_file("ru: Стало\nen: null\n").applied_to(before) == Outcomes(ru="Стало")

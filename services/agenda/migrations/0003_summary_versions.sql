@@ -22,6 +22,11 @@ INSERT INTO summary_versions (meeting_id, version, content, created_at, created_
 SELECT meeting_id, 1, content, published_at, 'before versions' FROM summaries;
 UPDATE summaries SET latest_version = 1, published_version = 1;
 
+-- What a summary says grew (attendance, sessions, items' kinds and materials): each is
+-- written again from the data, a new draft if it now says more.
+INSERT INTO summary_requests (meeting_id) SELECT meeting_id FROM summaries
+ON CONFLICT (meeting_id) DO NOTHING;
+
 ALTER TABLE summaries DROP COLUMN content;
 ALTER TABLE summaries RENAME COLUMN version TO event_version;
 ALTER TABLE summaries ALTER COLUMN event_version SET DEFAULT 0;

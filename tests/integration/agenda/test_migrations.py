@@ -150,5 +150,7 @@ async def test_a_summary_from_before_versions_becomes_version_one_published(
         assert content.items_delivered[0].title == "Открытие"
         assert summary_store.outcomes_of(version).ru is None
         assert version["created_by"] == "before versions"
+        rewrite = "SELECT count(*) FROM summary_requests WHERE meeting_id = $1"
+        assert await connection.fetchval(rewrite, meeting_id) == 1  # it may say more now
     finally:
         await connection.close()

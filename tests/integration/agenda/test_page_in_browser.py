@@ -139,8 +139,8 @@ async def test_the_summary_page_renders_in_chromium(
         main = await page.inner_text("main")
         if language == "ru":
             assert "Дети из Георгиевска и Владивостока обменялись рисунками." in main
-            assert "2 участника из 2 регионов, 2 организации" in main
+            assert "Откуда: 2 организации из 2 регионов" in main
         else:
             assert "Children of Georgievsk and Vladivostok exchanged drawings." in main
-            assert "2 participants from 2 regions, 2 organizations" in main
+            assert "From: 2 organizations in 2 regions" in main
         assert await page.locator("strong", has_text="обменялись").count() == (language == "ru")

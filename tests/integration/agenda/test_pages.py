@@ -23,6 +23,8 @@ async def test_the_published_agenda_in_every_form(agenda: Agenda) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.headers["content-language"] == "ru"
+    # Nothing but the page's own style may run in it.
+    assert page.headers["content-security-policy"].startswith("default-src 'none';")
     text = page.text.replace("\n", "")
     assert "<th>Москва</th><th>Владивосток</th>" in text
     assert '<td class="time">11:15–12:00</td><td class="time">18:15–19:00</td>' in text

@@ -57,7 +57,8 @@ async def test_a_draft_is_written_when_the_meeting_ends_and_waits_to_be_publishe
     assert latest.headers["etag"] == '"1"'
     text = await agenda.client.get(f"{path}/versions/1/markdown")
     assert text.headers["content-type"].split(";")[0] == "text/markdown"
-    assert "2 участника из 2 регионов, 2 организации" in text.text
+    assert "- **Зарегистрировались:** 2 участника\n" in text.text
+    assert "- **Откуда:** 2 организации из 2 регионов\n" in text.text
     assert "1 октября 2030, 11:00–12:00 (Europe/Moscow)" in text.text
     assert "Открытие телемоста — Светлана Умеренко" in text.text
     assert "[Рисунки](https://lib.example/drawings)" in text.text
@@ -105,7 +106,8 @@ async def test_outcomes_make_a_new_version_which_is_published(agenda: Agenda) ->
     assert english.headers["content-language"] == "en"
     assert english.text.startswith(f"# Summary: {TITLE}\n")
     assert "Children of Georgievsk and Vladivostok **exchanged** drawings." in english.text
-    assert "2 participants from 2 regions, 2 organizations" in english.text
+    assert "- **Registered:** 2 participants\n" in english.text
+    assert "- **From:** 2 organizations in 2 regions\n" in english.text
     problem(await agenda.client.get(f"{path}.md", params={"lang": "de"}), 400, "validation")
 
     [message] = await agenda.events("agenda.summary.published", 1)
@@ -148,7 +150,7 @@ async def test_late_data_makes_a_new_draft_with_the_outcomes_while_readers_keep_
 
     body(await agenda.client.post(f"{path}/versions/3/publish"))
     markdown = await agenda.client.get(f"{path}.md")
-    assert "3 участника из 2 регионов" in markdown.text
+    assert "- **Зарегистрировались:** 3 участника\n" in markdown.text
     messages = await agenda.events("agenda.summary.published", 2)
     assert [(m.event["aggregate_version"], m.event["version"]) for m in messages] == [
         (1, 2),

@@ -241,3 +241,14 @@ def test_a_meeting_of_one_session_needs_no_session_named() -> None:
     [scheduled] = schedule([item(offset="PT1H10M", duration="PT20M")], telebridge)
     assert scheduled.starts_at == DAY_ONE.starts_at + timedelta(hours=1, minutes=10)
     assert scheduled.session_id == DAY_ONE.id
+
+
+def test_materials_link_only_to_web_and_mail_addresses() -> None:
+    links = [
+        {"title": "Задания", "url": "https://lodb.example/q"},
+        {"title": "Почта", "url": "mailto:lodb@example.org"},
+        {"title": "Скрипт", "url": "javascript:alert(1)"},
+    ]
+    found = problems([item(at="2030-10-01T11:00", materials=links)])
+    refused = "'javascript:alert(1)' is not an http, https or mailto address"
+    assert found == [("items[0].materials[2].url", refused)]

@@ -12,7 +12,9 @@ from icalendar import Calendar
 from services.agenda.renderings import (
     Programme,
     Site,
+    anchor,
     clocks,
+    link,
     render_frab,
     render_html,
     render_ics,
@@ -161,3 +163,14 @@ def test_the_frab_schedule_has_days_rooms_and_events() -> None:
     assert quest.findtext("duration") == "07:00"
     assert quest.find("links/link").get("href") == "https://lodb.example/q?a=1&b=2"  # type: ignore[union-attr]
     assert second.findtext("room/event/title") == "Площадка 2"
+
+
+def test_an_address_pages_do_not_link_to_is_shown_as_text_and_markdown_keeps_odd_ones_whole() -> (
+    None
+):
+    assert anchor(Material("Скрипт", "javascript:alert(1)")) == "Скрипт (javascript:alert(1))"
+    assert anchor(Material("Сайт", "https://a.example/")) == '<a href="https://a.example/">Сайт</a>'
+    assert link("Карта (схема)", "https://a.example/map (1)") == (
+        "[Карта (схема)](<https://a.example/map%20(1)>)"
+    )
+    assert link("Сайт", "https://a.example/") == "[Сайт](https://a.example/)"

@@ -255,10 +255,10 @@ def test_the_text_says_who_was_there_session_by_session() -> None:
     assert (
         "- **Присутствовали:** 1 участник по отметкам на сессиях, ещё 20 человек в залах площадок"
     ) in russian
-    assert "- 1 октября 2020, 10:00–13:00 — День первый (присутствовали: 13)" in russian
+    assert "- 1 октября 2020, 10:00–13:00 — День первый (13 человек)" in russian
     assert (
         "- Ульяновская областная библиотека (ульяновская область; площадка «Площадка 2»): "
-        "0 участников, 20 человек в залах площадок"
+        "0 участников, в зале: 20 человек"
     ) in russian
     assert (
         "- **Present:** 1 participant checked in to sessions, and 20 people in the sites' rooms"
@@ -307,7 +307,8 @@ def test_the_page_is_a_whole_document_in_its_language() -> None:
 
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert "<title>Summary: Телемост «Георгиевск — Антрацит»</title>" in page
-    assert "<li><strong>Registered:</strong> 2 participants from 2 regions" in page
+    assert "<li><strong>Registered:</strong> 2 participants</li>" in page
+    assert "<li><strong>From:</strong> 2 organizations in 2 regions</li>" in page
 
 
 def test_without_a_recorded_end_the_scheduled_end_decides() -> None:
@@ -396,7 +397,9 @@ def test_the_russian_text_says_who_took_part_and_from_where() -> None:
 
     assert text.startswith("# Итоги: Телемост «Георгиевск — Антрацит»\n")
     assert "Телемост · Итоги, версия 1" in text
-    assert "- **Зарегистрировались:** 2 участника из 2 регионов, 2 организации" in text
+    assert (
+        "- **Зарегистрировались:** 2 участника\n- **Откуда:** 2 организации из 2 регионов" in text
+    )
     assert "1 октября 2020, 10:00–13:00 (Europe/Moscow)" in text
     assert "- Липецкая областная научная библиотека (Липецкая область; площадка): 1 участник" in (
         text
@@ -411,8 +414,8 @@ def test_the_english_text_says_the_same() -> None:
 
     assert text.startswith("# Summary: Телемост «Георгиевск — Антрацит»\n")
     assert "Telebridge · Summary, version 1" in text
-    assert "- **Registered:** 2 participants from 2 regions, 2 organizations" in text
-    assert "1 October 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "- **Registered:** 2 participants\n- **From:** 2 organizations in 2 regions" in text
+    assert "October 1, 2020, 10:00–13:00 (Europe/Moscow)" in text
     assert "(Липецкая область; site): 1 participant" in text
 
 
@@ -423,8 +426,8 @@ def test_russian_is_the_default_language() -> None:
 def test_one_participant_from_one_region() -> None:
     summary = summary_of(facts=meeting(site_ids=[LIPETSK]), participants=[LIPETSK])
 
-    assert "1 участник из 1 региона, 1 организация" in render_markdown(summary, "ru")
-    assert "1 participant from 1 region, 1 organization" in render_markdown(summary, "en")
+    assert "1 организация из 1 региона" in render_markdown(summary, "ru")
+    assert "1 organization in 1 region" in render_markdown(summary, "en")
 
 
 def test_a_meeting_over_several_days_gives_both_dates() -> None:
@@ -479,7 +482,10 @@ def test_the_workshop_with_the_seeds_participants_reads_as_the_seed() -> None:
         "Иванова, Краснодара, Красноярска, Курска, Луганска, Орла, Пензы, Тамбова, Липецкой, "
         "Саратовской, Тульской, Ульяновской областей, Приморского края, республик Крым, Тыва."
     ) in text
-    assert "115 участников из 18 регионов" in text
+    assert (
+        "- **Зарегистрировались:** 115 участников\n- **Откуда:** 25 организаций из 18 регионов"
+        in text
+    )
     english = render_markdown(content, "en")
     assert (
         "From October 1 to 9, 2020, more than a hundred participants from 18 regions took "
@@ -492,3 +498,44 @@ def region_name(code: str) -> str:
     found = region(code)
     assert found is not None
     return found.name
+
+
+def test_a_person_checked_in_for_two_organizations_is_one_person() -> None:
+    moved = [checked_in(SESSION_1, LIPETSK, PERSON_1), checked_in(SESSION_2, DONETSK, PERSON_1)]
+    summary = write_summary(two_sessions(), ORGANIZATIONS, [], [], moved)
+    assert summary.attended == 1
+
+
+PLACED = {
+    LIPETSK: OrganizationFacts(
+        LIPETSK, "ЛОДБ", "Липецкая область", "Europe/Moscow", city="Липецк", region_code="RU-LIP"
+    ),
+    ULYANOVSK: OrganizationFacts(
+        ULYANOVSK,
+        "Дворец книги",
+        "Ульяновская область",
+        "Europe/Ulyanovsk",
+        city="Ульяновск",
+        region_code="RU-ULY",
+    ),
+}
+
+
+def test_the_lead_counts_who_came_when_nobody_registered_and_is_left_out_for_nobody() -> None:
+    rooms = [counted_room(MEETING, LIPETSK, 30), counted_room(MEETING, ULYANOVSK, 25)]
+    summary = write_summary(meeting(), PLACED, [], [], rooms)
+    assert "— более пятидесяти участников из Липецка, Ульяновска." in render_markdown(summary)
+    assert "— 0 участников" not in render_markdown(write_summary(meeting(), PLACED, [], []))
+
+
+def test_english_names_regions_in_english() -> None:
+    summary = write_summary(meeting(), PLACED, [LIPETSK, ULYANOVSK], [])
+    english = render_markdown(summary, "en")
+
+    assert (
+        "On October 1, 2020, two participants from two regions took part: "
+        "Lipetsk Oblast and Ulyanovsk Oblast."
+    ) in english
+    assert "- ЛОДБ (Липецк, Lipetsk Oblast; site): 1 participant" in english
+    assert "## Regions\n\n- Lipetsk Oblast\n- Ulyanovsk Oblast\n" in english
+    assert "## Регионы\n\n- Липецкая область\n- Ульяновская область\n" in render_markdown(summary)
