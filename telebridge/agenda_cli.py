@@ -17,7 +17,7 @@ from rich.table import Table
 
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion
-from telebridge.agenda_file import AgendaFile, AgendaFileError, parse_agenda_file
+from telebridge.agenda_file import AgendaFile, parse_agenda_file
 from telebridge.operator_client import (
     ConfigOption,
     ExitCode,
@@ -30,6 +30,7 @@ from telebridge.operator_client import (
     ending,
     out,
     problem_type,
+    read_file,
     request,
 )
 
@@ -151,14 +152,7 @@ def show(
 
 
 def _read(file: Path) -> AgendaFile:
-    try:
-        return parse_agenda_file(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise Stop(ExitCode.INVALID, f"{file}: not UTF-8 text ({error.reason})") from error
-    except AgendaFileError as invalid:
-        raise Stop(
-            ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in invalid.problems)
-        ) from invalid
+    return read_file(file, parse_agenda_file)
 
 
 def _meeting_of(parsed: AgendaFile, meeting: UUID | None) -> UUID:

@@ -21,11 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
+
+from telebridge.agenda_file import AgendaFileError
+
+T = TypeVar("T")
 
 DEV_AGENDA_URL = "http://127.0.0.1:8003"
 DEV_KEY_FILE = Path(".telebridge") / "operator-key"
@@ -91,6 +95,18 @@ def ending() -> Iterator[None]:
     except Stop as stop:
         err.print(str(stop), markup=False)
         raise typer.Exit(int(stop.code)) from None
+
+
+def read_file(file: Path, parse: Callable[[str], T]) -> T:
+    """What an operator's file holds, or the Stop that names each problem's line."""
+    try:
+        return parse(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise Stop(ExitCode.INVALID, f"{file}: not UTF-8 text ({error.reason})") from error
+    except AgendaFileError as invalid:
+        raise Stop(
+            ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in invalid.problems)
+        ) from invalid
 
 
 def connection(

@@ -15,7 +15,7 @@ import msgspec
 import typer
 
 from services.agenda.schemas import Outcomes, SummaryVersion
-from telebridge.agenda_file import AgendaFileError, OutcomesFile, parse_outcomes_file
+from telebridge.agenda_file import OutcomesFile, parse_outcomes_file
 from telebridge.operator_client import (
     ConfigOption,
     ExitCode,
@@ -27,6 +27,7 @@ from telebridge.operator_client import (
     connection,
     ending,
     out,
+    read_file,
     request,
 )
 
@@ -148,14 +149,7 @@ def _summary(client: httpx.Client, url: str) -> SummaryVersion:
 
 
 def _read(file: Path) -> OutcomesFile:
-    try:
-        return parse_outcomes_file(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise Stop(ExitCode.INVALID, f"{file}: not UTF-8 text ({error.reason})") from error
-    except AgendaFileError as invalid:
-        raise Stop(
-            ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in invalid.problems)
-        ) from invalid
+    return read_file(file, parse_outcomes_file)
 
 
 def _print_changes(latest: SummaryVersion, wanted: Outcomes) -> None:

@@ -248,15 +248,9 @@ def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
     lines.append("")
     if outcome := _outcome(summary.outcomes, language):
         lines += [f"## {labels['outcomes']}", "", outcome.strip(), ""]
-    if len(content.sessions) > 1:
-        lines += [f"## {labels['sessions']}", ""]
-        lines += [f"- {session_line(s, zone, language)}" for s in content.sessions]
-        lines.append("")
-    lines += [f"## {labels['organizations']}", ""]
-    lines += [f"- {organization_line(org, language)}" for org in content.organizations]
-    lines += ["", f"## {labels['regions']}", ""]
-    lines += [f"- {name}" for name in regions(content, language)]
-    lines += ["", f"## {labels['programme']}", ""]
+    for heading, entries in _listings(content, language):
+        lines += [f"## {heading}", "", *(f"- {entry}" for entry in entries), ""]
+    lines += [f"## {labels['programme']}", ""]
     if not content.items_delivered:
         lines.append(labels["no_items"])
     for item in content.items_delivered:
@@ -293,15 +287,9 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
     parts.append("</ul>")
     if outcome := _outcome(summary.outcomes, language):
         parts += [f"<h2>{labels['outcomes']}</h2>", _OUTCOMES_MARKDOWN.render(outcome)]
-    if len(content.sessions) > 1:
-        parts += [f"<h2>{labels['sessions']}</h2>", "<ul>"]
-        parts += [f"<li>{text(session_line(s, zone, language))}</li>" for s in content.sessions]
-        parts.append("</ul>")
-    parts += [f"<h2>{labels['organizations']}</h2>", "<ul>"]
-    parts += [f"<li>{text(organization_line(o, language))}</li>" for o in content.organizations]
-    parts += ["</ul>", f"<h2>{labels['regions']}</h2>", "<ul>"]
-    parts += [f"<li>{text(name)}</li>" for name in regions(content, language)]
-    parts += ["</ul>", f"<h2>{labels['programme']}</h2>"]
+    for heading, entries in _listings(content, language):
+        parts += [f"<h2>{heading}</h2>", "<ul>", *(f"<li>{text(e)}</li>" for e in entries), "</ul>"]
+    parts.append(f"<h2>{labels['programme']}</h2>")
     if not content.items_delivered:
         parts.append(f"<p>{labels['no_items']}</p>")
     else:
@@ -317,6 +305,22 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
 
 
 # --- pieces -----------------------------------------------------------------------------------
+
+
+def _listings(content: SummaryContent, language: Language) -> list[tuple[str, list[str]]]:
+    """The lists between the outcomes and the programme, each under its heading: the
+    sessions (when there are several), the organizations and sites, the regions."""
+    labels = _LABELS[language]
+    zone = ZoneInfo(content.timezone)
+    found = []
+    if len(content.sessions) > 1:
+        found.append(
+            (labels["sessions"], [session_line(s, zone, language) for s in content.sessions])
+        )
+    organizations = [organization_line(org, language) for org in content.organizations]
+    found.append((labels["organizations"], organizations))
+    found.append((labels["regions"], regions(content, language)))
+    return found
 
 
 def _facts(content: SummaryContent, language: Language) -> list[tuple[str, str]]:
