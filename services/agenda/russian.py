@@ -90,7 +90,7 @@ _ROUND_GENITIVE = {
 
 def more_than(number: int, noun: str) -> str:
     """A count rounded down as an editor rounds it: «более ста участников» for 105,
-    «более двадцати участников» for 27; small and round counts stay exact."""
+    «более пятидесяти участников» for 57; small and round counts stay exact."""
     rounded = round_down(number)
     if rounded is None or rounded == number:
         return counted(number, noun)
@@ -100,9 +100,13 @@ def more_than(number: int, noun: str) -> str:
     return f"более {_ROUND_GENITIVE[rounded]} {word}"
 
 
+ROUNDED_FROM = 50
+"""Smaller counts are given exactly: «27 участников» says more than «более двадцати»."""
+
+
 def round_down(number: int) -> int | None:
-    """The largest round number (10…90, 100…900, 1000) below or at `number`, from 11 on."""
-    if number <= 10:
+    """The largest round number (50…90, 100…900, 1000) below or at `number`, from 50 on."""
+    if number < ROUNDED_FROM:
         return None
     if number >= 1000:
         return 1000
@@ -179,7 +183,7 @@ def places_phrase(places: Iterable[Place]) -> str:
     itself. Towns come first, then oblasts sharing one plural noun, then krais, then
     republics, then autonomous okrugs and oblasts, each group in alphabetical order:
     «Астрахани, Брянска, Липецкой, Саратовской областей, Приморского края, республик
-    Крым, Тыва»."""
+    Крым, Тыва»; two places alone are joined by «и»: «Донецка и Ульяновска»."""
     towns_by_region: dict[str, set[str]] = {}
     regions: dict[str, Region] = {}
     for place in places:
@@ -202,6 +206,8 @@ def places_phrase(places: Iterable[Place]) -> str:
     parts += [
         region_genitive(region.name) for region in _alphabetical_regions(named.get("автономия", []))
     ]
+    if len(parts) == 2:
+        return " и ".join(parts)  # «из Донецка и Ульяновска»; longer lists as the seed's
     return ", ".join(parts)
 
 

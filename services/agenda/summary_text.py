@@ -129,15 +129,15 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
     """The opening sentence: when, how many, from where. In Russian, places as an editor
     names them, which needs every organization's town and region; in English, the regions.
     None when the data cannot tell where everyone came from."""
-    regions = [found for org in summary.organizations if (found := _region_of(org))]
-    if not regions or len(regions) < len(summary.organizations):
+    named = [found for org in summary.organizations if (found := _region_of(org))]
+    if not named or len(named) < len(summary.organizations):
         return None
     people = summary.participants or summary.attended + summary.headcount
     if not people:
         return None
     first, last = _dates(summary)
     if language == "en":
-        names = sorted({found.name_en for found in regions})
+        names = sorted({found.name_en for found in named})
         return (
             f"{_english_date_range(first, last)}, {_english_more_than(people)} "
             f"from {_english_count(len(names), 'region')} took part: "
@@ -145,10 +145,10 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
         )
     places = [
         Place(org.city, found)
-        for org, found in zip(summary.organizations, regions, strict=True)
+        for org, found in zip(summary.organizations, named, strict=True)
         if org.city
     ]
-    if len(places) < len(regions):
+    if len(places) < len(named):
         return None
     return (
         f"{capitalized(date_range(first, last))} — {more_than(people, 'участник')} "

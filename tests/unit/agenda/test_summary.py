@@ -524,7 +524,7 @@ PLACED = {
 def test_the_lead_counts_who_came_when_nobody_registered_and_is_left_out_for_nobody() -> None:
     rooms = [counted_room(MEETING, LIPETSK, 30), counted_room(MEETING, ULYANOVSK, 25)]
     summary = write_summary(meeting(), PLACED, [], [], rooms)
-    assert "— более пятидесяти участников из Липецка, Ульяновска." in render_markdown(summary)
+    assert "— более пятидесяти участников из Липецка и Ульяновска." in render_markdown(summary)
     assert "— 0 участников" not in render_markdown(write_summary(meeting(), PLACED, [], []))
 
 
