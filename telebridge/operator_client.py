@@ -35,10 +35,10 @@ DEV_AGENDA_URL = "http://127.0.0.1:8003"
 DEV_KEY_FILE = Path(".telebridge") / "operator-key"
 DEFAULT_CONFIG = Path("~/.config/telebridge/config.toml")
 
-# No emoji codes: «:thumbs_up:» in an operator's outcomes is text, not a picture.
 NOT_YET = ("no-summary-yet",)
 """Problem types that say the thing exists but is not ready: a conflict, not "no such"."""
 
+# No emoji codes: «:thumbs_up:» in an operator's outcomes is text, not a picture.
 out = Console(soft_wrap=True, highlight=False, emoji=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 

@@ -87,6 +87,12 @@ def sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:
     ]
 
 
+def site_tracks(meeting: asyncpg.Record) -> dict[UUID, str]:
+    """The workshop track of each site that takes part in one."""
+    sites = msgspec.convert(meeting["sites"] or [], list[MeetingSite])
+    return {site.organization_id: site.track for site in sites if site.track}
+
+
 async def put_agenda(
     connection: Connection,
     meeting_id: UUID,
@@ -207,12 +213,9 @@ async def published_programme(connection: Connection, meeting_id: UUID, base_url
     found = await store.published_version(connection, meeting_id)
     if found is None:
         raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
-    site_tracks = {
-        site.organization_id: site.track
-        for site in msgspec.convert(meeting["sites"] or [], list[MeetingSite])
-    }
+    tracks = site_tracks(meeting)
     sites = {
-        row["id"]: Site(row["name"], row["region"], row["timezone"], site_tracks.get(row["id"]))
+        row["id"]: Site(row["name"], row["region"], row["timezone"], tracks.get(row["id"]))
         for row in await store.organizations(connection, list(meeting["organization_ids"]))
     }
     return Programme(

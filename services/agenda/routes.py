@@ -12,7 +12,6 @@ from services.agenda import publishing, renderings, store, summaries, summary_te
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.publishing import require_host
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
-from services.agenda.summary_text import Language
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import AnyRequest, Transaction
 from shared.http.params import Caller as CallerParam
@@ -26,7 +25,6 @@ HTML = "text/html"
 CALENDAR = "text/calendar"
 XML = "application/xml"
 PageLanguage = Annotated[renderings.Language, QueryParameter(description="ru or en")]
-SummaryLanguage = Annotated[Language, QueryParameter(description="ru or en")]
 Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 
 
@@ -299,10 +297,9 @@ class SummaryController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
     ) -> Response[SummaryVersion]:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
-        return _versioned(
-            await summaries.latest_version(connection, meeting_id, _base_url(request))
-        )
+        meeting = await publishing.known_meeting(connection, meeting_id)
+        require_host(caller, meeting)
+        return _versioned(await summaries.latest_version(connection, meeting, _base_url(request)))
 
     @get("/versions/{version:int}", summary="One version of the summary", security=KEY_SECURITY)
     async def get_version(
@@ -330,7 +327,7 @@ class SummaryController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
         version: FromPath[int],
-        lang: SummaryLanguage = "ru",
+        lang: PageLanguage = "ru",
     ) -> Response[str]:
         require_host(caller, await publishing.known_meeting(connection, meeting_id))
         found = await summaries.summary_version(connection, meeting_id, version, _base_url(request))
@@ -369,7 +366,7 @@ class SummaryPageController(Controller):
         request: AnyRequest,
         connection: Transaction,
         meeting_id: FromPath[UUID],
-        lang: SummaryLanguage = "ru",
+        lang: PageLanguage = "ru",
     ) -> Response[str]:
         found = await summaries.published_version(connection, meeting_id, _base_url(request))
         return _in_language(summary_text.render_html(summaries.text_of(found), lang), HTML, lang)
@@ -380,7 +377,7 @@ class SummaryPageController(Controller):
         request: AnyRequest,
         connection: Transaction,
         meeting_id: FromPath[UUID],
-        lang: SummaryLanguage = "ru",
+        lang: PageLanguage = "ru",
     ) -> Response[str]:
         found = await summaries.published_version(connection, meeting_id, _base_url(request))
         return _in_language(

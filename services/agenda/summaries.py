@@ -13,7 +13,6 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
-import msgspec
 import structlog
 
 from services.agenda import store, summary_store
@@ -23,6 +22,7 @@ from services.agenda.publishing import (
     known_meeting,
     require_host,
     sessions_of,
+    site_tracks,
 )
 from services.agenda.schemas import (
     Outcomes,
@@ -35,7 +35,7 @@ from services.agenda.summary import MeetingFacts, OrganizationFacts, SessionFact
 from services.agenda.summary_text import SummaryText
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, database_unavailable
-from shared.events import MeetingSite, SummaryPublished, new_id
+from shared.events import SummaryPublished, new_id
 from shared.http.auth import Caller
 from shared.http.problems import Problem
 from shared.http.versions import require_version
@@ -108,7 +108,7 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
                 for s in sessions_of(meeting)
                 if s.status != "cancelled"
             ],
-            site_tracks=_site_tracks(meeting),
+            site_tracks=site_tracks(meeting),
         ),
         organizations,
         participant_organizations,
@@ -118,11 +118,6 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
         ],
         attendance,
     )
-
-
-def _site_tracks(meeting: asyncpg.Record) -> dict[UUID, str]:
-    sites = msgspec.convert(meeting["sites"] or [], list[MeetingSite])
-    return {site.organization_id: site.track for site in sites if site.track}
 
 
 async def write_requested_summaries(pool: Pool, quiet: float) -> None:
@@ -171,44 +166,51 @@ async def put_outcomes(
     if latest is None:
         raise _not_written(meeting, conflict=True)
     require_version(head["latest_version"], expected_version)
-    number = latest["version"]
+    found = latest
     if summary_store.outcomes_of(latest) != data.outcomes:
-        added = await summary_store.add_version(
+        found = await summary_store.add_version(
             connection, meeting_id, summary_store.content_of(latest), data.outcomes, author(caller)
         )
-        number = added["version"]
     if data.publish:
-        return await publish_version(connection, meeting_id, number, caller, base_url)
-    return await summary_version(connection, meeting_id, number, base_url)
+        await _publish(connection, head, found, base_url)
+    return await summary_version(connection, meeting_id, found["version"], base_url)
 
 
 async def publish_version(
     connection: Connection, meeting_id: UUID, number: int, caller: Caller, base_url: str
 ) -> SummaryVersion:
-    """Make a version the one the public summary shows, and tell the other services where
-    it is. Publishing the version already published changes nothing."""
+    """Make a version the one the public summary shows."""
     meeting = await known_meeting(connection, meeting_id)
     require_host(caller, meeting)
     head = await summary_store.locked_head(connection, meeting_id, new_id())
-    found = await _version(connection, meeting_id, number)
-    if head["published_version"] != number:
-        head = await summary_store.publish(connection, meeting_id, number)
-        content = summary_store.content_of(found)
-        await add_event(
-            connection,
-            SummaryPublished(
-                aggregate_id=head["id"],
-                aggregate_version=head["event_version"],
-                meeting_id=meeting_id,
-                version=number,
-                participants=content.participants,
-                attended=content.attended + content.headcount,
-                organizations=len(content.organizations),
-                regions=len(content.regions),
-                url=summary_links(base_url, meeting_id).html,
-            ),
-        )
+    await _publish(connection, head, await _version(connection, meeting_id, number), base_url)
     return await summary_version(connection, meeting_id, number, base_url)
+
+
+async def _publish(
+    connection: Connection, head: asyncpg.Record, found: asyncpg.Record, base_url: str
+) -> None:
+    """Publish `found` under its locked `head`, and tell the other services where it is.
+    Publishing the version already published changes nothing."""
+    meeting_id, number = found["meeting_id"], found["version"]
+    if head["published_version"] == number:
+        return
+    head = await summary_store.publish(connection, meeting_id, number)
+    content = summary_store.content_of(found)
+    await add_event(
+        connection,
+        SummaryPublished(
+            aggregate_id=head["id"],
+            aggregate_version=head["event_version"],
+            meeting_id=meeting_id,
+            version=number,
+            participants=content.participants,
+            attended=content.attended + content.headcount,
+            organizations=len(content.organizations),
+            regions=len(content.regions),
+            url=summary_links(base_url, meeting_id).html,
+        ),
+    )
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -233,8 +235,10 @@ async def versions(connection: Connection, meeting_id: UUID, base_url: str) -> l
     ]
 
 
-async def latest_version(connection: Connection, meeting_id: UUID, base_url: str) -> SummaryVersion:
-    meeting = await known_meeting(connection, meeting_id)
+async def latest_version(
+    connection: Connection, meeting: asyncpg.Record, base_url: str
+) -> SummaryVersion:
+    meeting_id = meeting["id"]
     head = await summary_store.head(connection, meeting_id)
     if head is None or not head["latest_version"]:
         raise _not_written(meeting)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from services.agenda.schemas import (
@@ -21,8 +20,6 @@ from services.agenda.schemas import (
     SummarySession,
 )
 from shared.events import MeetingKind
-
-Language = Literal["ru", "en"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +68,16 @@ class Attendance:
     attended: bool
     headcount: int | None
 
+    @property
+    def present(self) -> UUID | None:
+        """The person it says was there; None for a headcount or a check-in taken back."""
+        return self.person_id if self.attended else None
+
+    @property
+    def room(self) -> int:
+        """The people a headcount counted in the room; 0 for a check-in."""
+        return (self.headcount or 0) if self.person_id is None else 0
+
 
 def write_summary(
     meeting: MeetingFacts,
@@ -89,13 +96,13 @@ def write_summary(
     held_from = meeting.started_at or meeting.starts_at
     held_until = meeting.ended_at or meeting.ends_at
     records = attendance or []
-    checked_in = {(r.organization_id, r.person_id) for r in records if r.person_id and r.attended}
+    checked_in = {(r.organization_id, r.present) for r in records if r.present}
     attended_by = Counter(organization for organization, _ in checked_in)
     headcount_of: dict[UUID, int] = {}
     for record in records:
-        if record.person_id is None and record.headcount:
+        if record.room:
             headcount_of[record.organization_id] = max(
-                headcount_of.get(record.organization_id, 0), record.headcount
+                headcount_of.get(record.organization_id, 0), record.room
             )
     per_organization = Counter(participant_organizations)
     taking_part = list(
@@ -141,11 +148,10 @@ def _sessions(
     meeting: MeetingFacts, held_until: datetime, records: list[Attendance]
 ) -> list[SummarySession]:
     sessions = meeting.sessions or [SessionFacts(meeting.id, meeting.starts_at, meeting.ends_at)]
-    people = {(r.session_id, r.person_id) for r in records if r.person_id and r.attended}
+    people = {(r.session_id, r.present) for r in records if r.present}
     counted_in = Counter(session for session, _ in people)
     for record in records:
-        if record.person_id is None and record.headcount:
-            counted_in[record.session_id] += record.headcount
+        counted_in[record.session_id] += record.room
     return [
         SummarySession(
             id=session.id,

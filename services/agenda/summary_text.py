@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -20,7 +19,7 @@ from babel.lists import format_list
 from markdown_it import MarkdownIt
 
 from services.agenda import russian
-from services.agenda.renderings import KIND_NAMES, anchor, link, page, text
+from services.agenda.renderings import KIND_NAMES, Language, anchor, link, page, text
 from services.agenda.russian import (
     Place,
     capitalized,
@@ -38,8 +37,6 @@ from services.agenda.schemas import (
 )
 from shared.events import MEETING_KINDS
 from shared.regions import Region, region
-
-Language = Literal["ru", "en"]
 
 
 @dataclass(frozen=True)
