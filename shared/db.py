@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -79,8 +81,34 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
             return pool
 
 
+ACQUIRE_TIMEOUT: Final = 10.0
+"""Seconds a background worker waits for a free connection before it tries again."""
+
+
+class PoolExhausted(asyncpg.InterfaceError):
+    """No connection of the pool became free in time: the service is overloaded, not broken."""
+
+
+@asynccontextmanager
+async def acquire(pool: Pool, timeout: float = ACQUIRE_TIMEOUT) -> AsyncIterator[Connection]:
+    """A connection of the pool, waiting at most `timeout` seconds for one to be free.
+
+    A pool acquired without a bound hangs for good once every connection waits on
+    something that itself needs a connection; this turns that into an error of the moment.
+    """
+    try:
+        connection = await pool.acquire(timeout=timeout)
+    except TimeoutError as error:
+        raise PoolExhausted(f"no database connection free within {timeout:g}s") from error
+    try:
+        yield connection
+    finally:
+        await pool.release(connection)
+
+
 UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
+    PoolExhausted,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,

@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import OutboxRelay
-from shared.db import Connection, Pool, StartupError, create_pool
+from shared.db import Connection, Pool, StartupError, acquire, create_pool
 from shared.http.auth import authenticate, provide_caller, provide_visitor
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
@@ -100,7 +100,8 @@ async def provide_transaction(request: AnyRequest) -> AsyncGenerator[Connection,
         yield opened
         return
     runtime: Runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as connection, connection.transaction():
+    timeout = runtime.settings.database.acquire_timeout
+    async with acquire(runtime.pool, timeout) as connection, connection.transaction():
         yield connection
 
 
@@ -172,7 +173,7 @@ async def _start(
     sources = [("shared", KERNEL_MIGRATIONS), *definition.read_models]
     sources.append((definition.name, definition.migrations))
     migrations = [migration for source in sources for migration in discover(*source)]
-    async with pool.acquire() as connection:
+    async with acquire(pool) as connection:
         await migrate(connection, definition.schema, migrations)
 
     if nats is None:

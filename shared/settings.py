@@ -31,6 +31,8 @@ class DatabaseSettings(SharedSection, frozen=True, kw_only=True):
     """Upper bound on connections each process holds."""
     connect_timeout: float = 30.0
     """Seconds to keep retrying the first connection before giving up."""
+    acquire_timeout: float = 5.0
+    """Seconds a request waits for a free connection of the pool before a 503."""
 
 
 class NatsSettings(SharedSection, frozen=True, kw_only=True):

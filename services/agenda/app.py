@@ -17,7 +17,7 @@ from services.agenda.routes import (
     SummaryPageController,
 )
 from services.agenda.summaries import write_requested_summaries
-from shared.db import Pool
+from shared.db import Pool, acquire
 from shared.readmodels import meetings, registry
 from shared.service import Runtime, ServiceDefinition, build_app
 from shared.settings import AgendaSettings, load_settings
@@ -36,7 +36,7 @@ async def summary_writer(runtime: Runtime) -> None:
         await write_requested_summaries(pool, settings.summary_quiet)
 
     async def seconds_until_due() -> float | None:
-        async with pool.acquire() as connection:
+        async with acquire(pool) as connection:
             return await store.seconds_until_summary_due(connection, settings.summary_quiet)
 
     await run_when_due(write, seconds_until_due, runtime.notifier, SUMMARY_REQUESTS_CHANNEL, 60.0)

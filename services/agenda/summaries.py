@@ -34,7 +34,7 @@ from services.agenda.schemas import (
 from services.agenda.summary import MeetingFacts, OrganizationFacts, SessionFacts, write_summary
 from services.agenda.summary_text import SummaryText
 from shared.bus.outbox import add_event
-from shared.db import Connection, Pool, database_unavailable
+from shared.db import Connection, Pool, acquire, database_unavailable
 from shared.events import SummaryPublished, new_id
 from shared.http.auth import Caller
 from shared.http.problems import Problem
@@ -127,7 +127,7 @@ async def write_requested_summaries(pool: Pool, quiet: float) -> None:
     while True:
         due: list[UUID] = []
         try:
-            async with pool.acquire() as connection, connection.transaction():
+            async with acquire(pool) as connection, connection.transaction():
                 due = await store.due_summary_requests(connection, quiet, limit=1)
                 for meeting_id in due:
                     await refresh_summary(connection, meeting_id)
@@ -136,7 +136,7 @@ async def write_requested_summaries(pool: Pool, quiet: float) -> None:
             if not due or database_unavailable(error):
                 raise
             log.exception("summary failed; will try again later", meeting_id=str(due[0]))
-            async with pool.acquire() as connection:
+            async with acquire(pool) as connection:
                 await store.postpone_summary_request(connection, due[0])
             continue
         if not due:

@@ -30,7 +30,7 @@ from services.registry.schemas import (
 )
 from services.registry.signup import known_meeting
 from shared.bus.outbox import add_event
-from shared.db import Connection, as_struct, as_structs, fetch_one
+from shared.db import Connection, acquire, as_struct, as_structs, fetch_one
 from shared.events import AttendanceRecorded, new_id
 from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.params import Caller as CallerParam
@@ -213,7 +213,7 @@ async def serve_statistics(runtime: Runtime) -> None:
         except ValueError:
             await request.respond_error("400", "send a meeting id")
             return
-        async with runtime.pool.acquire() as connection:
+        async with acquire(runtime.pool) as connection:
             if await connection.fetchval(_MEETING, meeting_id) is None:
                 await request.respond_error("404", f"meeting {meeting_id} is not known")
                 return

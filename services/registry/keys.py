@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody
 
 from services.registry.schemas import ApiKey, IssuedKey, KeyCreate
 from shared.bus.outbox import add_event
-from shared.db import Connection, StartupError, as_struct, as_structs
+from shared.db import Connection, StartupError, acquire, as_struct, as_structs
 from shared.events import ApiKeyEvent, ApiKeyIssued, ApiKeyRevoked, KeyRole, new_id, utc_now
 from shared.http.auth import (
     KEY_SECURITY,
@@ -147,7 +147,7 @@ async def register_admin_key(runtime: Runtime) -> None:
     new = NewKey(
         prefix=prefix, secret=settings.admin_key, secret_sha256=sha256_of(settings.admin_key)
     )
-    async with runtime.pool.acquire() as connection, connection.transaction():
+    async with acquire(runtime.pool) as connection, connection.transaction():
         await issue(
             connection,
             new,

@@ -12,7 +12,7 @@ import structlog
 from services.scheduling import store
 from services.scheduling.lifecycle import due_steps
 from services.scheduling.meetings import Context, apply_steps
-from shared.db import Pool
+from shared.db import Pool, acquire
 from shared.events import utc_now
 from shared.notify import Notifier
 from shared.timers import run_when_due
@@ -25,7 +25,7 @@ async def fire_due(pool: Pool, context: Context) -> int:
     changed."""
     changed = 0
     while True:
-        async with pool.acquire() as connection, connection.transaction():
+        async with acquire(pool) as connection, connection.transaction():
             now = utc_now()
             due = await store.due_meetings(connection, now, limit=1)
             for meeting in due:
@@ -50,7 +50,7 @@ async def run_clock(
 
     async def seconds_until_due() -> float | None:
         # The clock that decides what is due (this process's) also measures the wait.
-        async with pool.acquire() as connection:
+        async with acquire(pool) as connection:
             return await store.seconds_until_due(connection, utc_now())
 
     await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)

@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 
 from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
-from shared.db import UNAVAILABLE, Connection, Pool, database_unavailable
+from shared.db import UNAVAILABLE, Connection, Pool, acquire, database_unavailable
 from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
 from shared.settings import NatsSettings
 from shared.tracing import span
@@ -164,7 +164,7 @@ class ConsumerWorker(Generic[E]):
         delay = 0.2
         while True:
             try:
-                async with self._pool.acquire() as connection, connection.transaction():
+                async with acquire(self._pool) as connection, connection.transaction():
                     delivery = await receive(connection, self._consumer.name, event)
                     if delivery is Delivery.NEW:
                         await self._consumer.apply(connection, event)

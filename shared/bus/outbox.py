@@ -26,7 +26,7 @@ import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, acquire
 from shared.events import Event, stream_of
 from shared.notify import Notifier
 from shared.tracing import current_traceparent
@@ -161,7 +161,7 @@ class OutboxRelay:
         not break) but not the others; NATS being away stops the batch.
         """
         failure: BaseException | None = None
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with acquire(self._pool) as connection, connection.transaction():
             heads = await connection.fetch(_CLAIM_HEADS, self._batch_size)
             rows = await connection.fetch(
                 _CLAIM_RUNS,
@@ -219,6 +219,6 @@ class OutboxRelay:
             log.info("event was already in the stream", subject=subject, seq=ack.seq)
 
     async def _prune(self) -> None:
-        async with self._pool.acquire() as connection:
+        async with acquire(self._pool) as connection:
             result = await connection.execute(_PRUNE, self._retention_seconds)
         log.debug("outbox pruned", result=result)

@@ -26,6 +26,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement
 
+from shared.db import acquire
 from shared.events import KeyRole, utc_now
 from shared.http.problems import Problem
 
@@ -112,7 +113,11 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 
 async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
-    """The verified caller, or None without a key; a bad key is a 401. Kept per request."""
+    """The verified caller, or None without a key; a bad key is a 401. Kept per request.
+
+    Verified before the request takes its own connection (see the idempotency middleware),
+    so that the two never wait for each other in a full pool.
+    """
     if "caller" in connection.state:
         found: Caller | None = connection.state.caller
         return found
@@ -128,8 +133,10 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
         return Caller(key_id=None, role="operator", organization_id=None, scopes=frozenset(SCOPES))
     prefix = prefix_of(token)
     row = None
+    runtime = connection.app.state.runtime
     if prefix is not None:
-        row = await connection.app.state.runtime.pool.fetchrow(_VERIFY, prefix)
+        async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
+            row = await database.fetchrow(_VERIFY, prefix)
     if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_of(token)):
         raise unauthenticated("this API key is not known")
     if row["revoked_at"] is not None:
@@ -137,7 +144,8 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
     expires_at: datetime | None = row["expires_at"]
     if expires_at is not None and expires_at <= utc_now():
         raise unauthenticated("this API key has expired")
-    await connection.app.state.runtime.pool.execute(_TOUCH, row["id"])
+    async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
+        await database.execute(_TOUCH, row["id"])
     return Caller(
         key_id=row["id"],
         role=row["role"],

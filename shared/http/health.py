@@ -11,7 +11,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from nats.aio.client import Client as NATS
 
-from shared.db import Pool
+from shared.db import Pool, acquire
 
 CHECK_TIMEOUT = 2.0
 
@@ -46,7 +46,7 @@ class HealthController(Controller):
 
 
 async def _postgres(pool: Pool) -> None:
-    async with pool.acquire() as connection:
+    async with acquire(pool) as connection:
         await connection.fetchval("SELECT 1")
 
 

@@ -1,11 +1,16 @@
 """`Idempotency-Key` on POST: a retry gets the first answer instead of a second change.
 
-For a POST that carries the header, this middleware opens the request's transaction
-itself and holds a lock on (credential, key) while the handler runs in it (the
-`connection` dependency finds it in the scope). A successful answer is stored in the same
-transaction as the change it reports, so a client that timed out and retries gets either
-that answer or, if nothing was committed, a fresh attempt; never two changes. The same key
-with a different request is a 422. Answers are kept for a day.
+For a POST that carries the header, this middleware verifies the caller's key first, then
+opens the request's transaction itself and holds a lock on (credential, key) while the
+handler runs in it (the `connection` dependency finds it in the scope). Keys are scoped per
+API key, as Stripe scopes them per account: two partners may use the same key for
+different requests. The key is verified before the transaction's connection is taken, so
+that a full pool of requests holding a connection never waits on another for the check.
+
+A successful answer is stored in the same transaction as the change it reports, so a
+client that timed out and retries gets either that answer or, if nothing was committed, a
+fresh attempt; never two changes. The same key with a different request is a 422. Answers
+are kept for a day.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 from typing import Final
 
 import structlog
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
@@ -25,8 +31,9 @@ from litestar.types import (
     Send,
 )
 
-from shared.db import UNAVAILABLE, Connection, database_unavailable
-from shared.http.problems import PROBLEM_JSON, problem_bytes
+from shared.db import UNAVAILABLE, Connection, acquire, database_unavailable
+from shared.http.auth import Caller, caller_of
+from shared.http.problems import PROBLEM_JSON, Problem, problem_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -63,8 +70,20 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         if len(key) > _MAX_KEY_LENGTH or not key.isprintable():
             await _send_problem(send, scope, 400, "bad-idempotency-key", _bad_key_detail())
             return
+        try:
+            caller = await caller_of(ASGIConnection(scope))
+        except Problem as problem:
+            await _send_problem(
+                send,
+                scope,
+                problem.status_code,
+                problem.slug,
+                problem.detail,
+                extra_headers=problem.headers,
+            )
+            return
         body, receive = await _read_body(receive)
-        credential = _credential(headers.get(b"authorization", b""))
+        credential = _credential(caller, scope["path"])
         fingerprint = _fingerprint(scope, body)
         try:
             await _run_once(
@@ -95,14 +114,14 @@ async def _run_once(
     key: str,
     fingerprint: str,
 ) -> None:
-    pool = scope["litestar_app"].state.runtime.pool
+    runtime = scope["litestar_app"].state.runtime
     answer: list[Message] = []
 
     async def keep(message: Message) -> None:
         answer.append(message)
 
     connection: Connection
-    async with pool.acquire() as connection:
+    async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as connection:
         try:
             async with connection.transaction():
                 await connection.execute(_LOCK, credential, key)
@@ -195,8 +214,12 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-def _credential(authorization: bytes) -> str:
-    return hashlib.sha256(authorization.strip()).hexdigest() if authorization.strip() else ""
+def _credential(caller: Caller | None, path: str) -> str:
+    """Whose keys these are: an API key, the configured operator key, or, without a key,
+    whoever holds the address (a signed link)."""
+    if caller is None:
+        return f"anonymous {path}"
+    return "operator" if caller.key_id is None else str(caller.key_id)
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:
@@ -212,11 +235,23 @@ def _bad_key_detail() -> str:
     return f"Idempotency-Key must be printable and at most {_MAX_KEY_LENGTH} characters"
 
 
-async def _send_problem(send: Send, scope: Scope, status: int, slug: str, detail: str) -> None:
+async def _send_problem(
+    send: Send,
+    scope: Scope,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    extra_headers: dict[str, str] | None = None,
+) -> None:
     body = problem_bytes(status, scope["path"], slug=slug, detail=detail)
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
+        *(
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in (extra_headers or {}).items()
+        ),
     ]
     if status == 503:
         headers.append((b"retry-after", b"5"))

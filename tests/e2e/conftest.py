@@ -11,7 +11,7 @@ import pytest
 
 from telebridge.embedded import free_port
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
-from tests.support import OPERATOR_KEY
+from tests.support import ADMIN_KEY, OPERATOR_KEY
 
 
 @dataclass
@@ -38,6 +38,7 @@ def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]
         "TELEBRIDGE_NATS_ACK_WAIT": "2",
         "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
         "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
+        "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
         "TELEBRIDGE_LOG_LEVEL": "debug",
         "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
     }

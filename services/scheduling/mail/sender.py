@@ -16,7 +16,7 @@ import aiosmtplib
 import structlog
 
 from services.scheduling.mail import queue
-from shared.db import Pool
+from shared.db import Pool, acquire
 from shared.notify import Notifier
 from shared.settings import SmtpSettings
 from shared.timers import run_when_due
@@ -32,7 +32,7 @@ async def deliver_due(pool: Pool, smtp: SmtpSettings) -> int:
     """Send every mail that is due now; returns how many the server took."""
     delivered = 0
     while True:
-        async with pool.acquire() as connection:
+        async with acquire(pool) as connection:
             leased = await queue.lease_due(connection, BATCH)
         for mail in leased:
             delivered += await _deliver(pool, smtp, mail)
@@ -56,7 +56,7 @@ async def _deliver(pool: Pool, smtp: SmtpSettings, mail: queue.QueuedMail) -> in
         )
     except (aiosmtplib.SMTPException, OSError) as error:
         reason = f"{type(error).__name__}: {error}"
-        async with pool.acquire() as connection:
+        async with acquire(pool) as connection:
             if _permanent(error) or mail.attempts >= smtp.max_attempts:
                 await queue.give_up(connection, mail.id, reason)
                 log.warning(
@@ -68,7 +68,7 @@ async def _deliver(pool: Pool, smtp: SmtpSettings, mail: queue.QueuedMail) -> in
                 )
                 log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
         return 0
-    async with pool.acquire() as connection:
+    async with acquire(pool) as connection:
         await queue.mark_sent(connection, mail.id)
     log.info("mail sent", mail_id=str(mail.id), recipients=len(mail.recipients))
     return 1
@@ -87,7 +87,7 @@ async def run_sender(
         await deliver_due(pool, smtp)
 
     async def seconds_until_due() -> float | None:
-        async with pool.acquire() as connection:
+        async with acquire(pool) as connection:
             return await queue.seconds_until_due(connection)
 
     await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
