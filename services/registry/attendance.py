@@ -19,6 +19,7 @@ from litestar.params import FromPath, JSONBody
 from nats.micro import add_service
 from nats.micro.request import Request as MicroRequest
 
+from services.registry.access import is_site, visible_meeting
 from services.registry.schemas import (
     AttendanceStatistics,
     CheckIn,
@@ -28,14 +29,13 @@ from services.registry.schemas import (
     OrganizationAttendance,
     RegionAttendance,
 )
-from services.registry.signup import known_meeting
 from shared.bus.outbox import add_event
 from shared.db import Connection, acquire, as_struct, as_structs, fetch_one
-from shared.events import AttendanceRecorded, new_id
+from shared.events import AttendanceRecorded, new_id, utc_now
 from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.params import Caller as CallerParam
 from shared.http.params import Transaction
-from shared.http.problems import Problem, invalid, unknown_meeting
+from shared.http.problems import Problem, invalid, not_found
 from shared.service import VERSION, Runtime
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,6 @@ RETURNING *
 _HEADCOUNT_OF: Final = """
 SELECT * FROM headcounts WHERE meeting_id = $1 AND session_id = $2 AND organization_id = $3
 """
-_ORGANIZATION_EXISTS: Final = "SELECT true FROM organizations WHERE id = $1"
 _BY_ORGANIZATION: Final = """
 WITH sites AS (
     SELECT organization_id FROM registrations WHERE meeting_id = $1
@@ -111,7 +110,8 @@ class AttendanceController(Controller):
         meeting_id: FromPath[UUID],
         data: JSONBody[CheckIns],
     ) -> list[CheckIn]:
-        session_id = await _session(connection, meeting_id, data.session_id)
+        meeting = await visible_meeting(connection, caller, meeting_id)
+        session_id = _session(meeting, data.session_id)
         wanted = list(dict.fromkeys(data.person_ids))
         people = {
             row["id"]: row["organization_id"]
@@ -142,7 +142,7 @@ class AttendanceController(Controller):
         summary="Record how many watched at a site",
         description="For a room where people are not signed up one by one: a room of 30 "
         "watching together counts 30. One number per site and session; sending another "
-        "replaces it.",
+        "replaces it. Only for the meeting's sites, by the site itself or staff.",
     )
     async def set_headcount(
         self,
@@ -152,10 +152,11 @@ class AttendanceController(Controller):
         organization_id: FromPath[UUID],
         data: JSONBody[HeadcountFields],
     ) -> Headcount:
-        session_id = await _session(connection, meeting_id, data.session_id)
+        meeting = await visible_meeting(connection, caller, meeting_id)
         require_own_organization(caller, organization_id)
-        if not await connection.fetchval(_ORGANIZATION_EXISTS, organization_id):
-            raise invalid("organization_id", f"no organization {organization_id}")
+        if not is_site(meeting, organization_id):
+            raise not_found("site", organization_id)
+        session_id = _session(meeting, data.session_id)
         row = await connection.fetchrow(
             _HEADCOUNT, new_id(), meeting_id, session_id, organization_id, data.headcount
         )
@@ -175,7 +176,7 @@ class AttendanceController(Controller):
     async def attendance(
         self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
     ) -> AttendanceStatistics:
-        await known_meeting(connection, meeting_id)
+        await visible_meeting(connection, caller, meeting_id)
         return await statistics(connection, meeting_id, _only(caller))
 
 
@@ -239,12 +240,13 @@ def _only(caller: Caller) -> UUID | None:
     return None if caller.is_staff else caller.organization_id
 
 
-async def _session(connection: Connection, meeting_id: UUID, session_id: UUID | None) -> UUID:
+def _session(meeting: Any, session_id: UUID | None) -> UUID:
     """The session attendance is recorded for: the one named, or the meeting's only one."""
-    meeting = await connection.fetchrow(_MEETING, meeting_id)
-    if meeting is None:
-        raise unknown_meeting(meeting_id, "the registry")
-    if meeting["status"] in ("scheduled", "cancelled"):
+    meeting_id = meeting["id"]
+    # The meeting's start time, not the clock's event, opens attendance: a check-in sent
+    # at the start must not wait for the registry to hear that the meeting started.
+    not_yet = meeting["status"] == "scheduled" and meeting["starts_at"] > utc_now()
+    if meeting["status"] == "cancelled" or not_yet:
         raise Problem(
             409,
             f"meeting-{meeting['status']}",

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from services.registry.access import visible_organization
 from services.registry.schemas import (
     ImportOutcome,
     ImportReport,
@@ -22,7 +23,7 @@ from services.registry.schemas import (
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.events import OrganizationKind, OrganizationUpserted, new_id
-from shared.http.auth import KEY_SECURITY, Caller, operator_guard, require_own_organization
+from shared.http.auth import KEY_SECURITY, operator_guard, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,
@@ -33,7 +34,7 @@ from shared.http.params import (
     Visitor,
 )
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, not_found
+from shared.http.problems import Problem
 from shared.http.versions import check_version, etag
 from shared.regions import region
 
@@ -106,9 +107,7 @@ class OrganizationController(Controller):
     async def get_organization(
         self, connection: Transaction, visitor: Visitor, organization_id: FromPath[UUID]
     ) -> Response[Organization]:
-        row = await connection.fetchrow(_BY_ID, organization_id)
-        if row is None or not _visible(row, visitor):
-            raise not_found("organization", organization_id)
+        row = await visible_organization(connection, visitor, organization_id)
         return _with_etag(organization_of(row))
 
     @put(
@@ -127,9 +126,7 @@ class OrganizationController(Controller):
         organization_id: FromPath[UUID],
         data: JSONBody[OrganizationFields],
     ) -> Response[Organization]:
-        row = await connection.fetchrow(_BY_ID_FOR_UPDATE, organization_id)
-        if row is None or not _visible(row, caller):
-            raise not_found("organization", organization_id)
+        row = await visible_organization(connection, caller, organization_id, for_update=True)
         require_own_organization(caller, organization_id)
         check_version(request, row["version"])
         organization, _ = await _update(connection, row, data)
@@ -192,10 +189,6 @@ def organization_of(row: Any) -> Organization:
     fields["region_name"] = fields.pop("region")
     fields["region"] = fields.pop("region_code") or ""
     return msgspec.convert(fields, Organization)
-
-
-def _visible(row: Any, caller: Caller | None) -> bool:
-    return bool(row["public"]) or (caller is not None and caller.acts_for(row["id"]))
 
 
 def _with_etag(organization: Organization, status: int = 200) -> Response[Organization]:

@@ -9,15 +9,16 @@ import asyncpg
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from services.registry.access import own_person
 from services.registry.schemas import Person, PersonCreate, PersonFields
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct
 from shared.events import PersonUpserted, new_id
-from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
+from shared.http.auth import KEY_SECURITY, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, invalid, not_found
+from shared.http.problems import Problem, invalid
 from shared.http.versions import check_version, etag
 
 _INSERT: Final = """
@@ -68,7 +69,7 @@ class PersonController(Controller):
     async def get_person(
         self, connection: Transaction, caller: CallerParam, person_id: FromPath[UUID]
     ) -> Response[Person]:
-        row = await visible_person(connection, caller, person_id)
+        row = await own_person(connection, caller, person_id)
         return _with_etag(as_struct(row, Person))
 
     @put(
@@ -85,7 +86,7 @@ class PersonController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[PersonFields],
     ) -> Response[Person]:
-        row = await visible_person(connection, caller, person_id, for_update=True)
+        row = await own_person(connection, caller, person_id, for_update=True)
         check_version(request, row["version"])
         try:
             updated = await connection.fetchrow(_UPDATE, person_id, *_values(data))
@@ -113,16 +114,6 @@ class PersonController(Controller):
         rows = await connection.fetch(_LIST, decode_cursor(cursor), limit + 1, organization_id)
         found = [as_struct(row, Person) for row in rows]
         return page_of(found, [item.id for item in found], limit)
-
-
-async def visible_person(
-    connection: Connection, caller: Caller, person_id: UUID, *, for_update: bool = False
-) -> Any:
-    """The person's row if the caller may see them; a 404 as if they did not exist if not."""
-    row = await connection.fetchrow(_BY_ID_FOR_UPDATE if for_update else _BY_ID, person_id)
-    if row is None or not caller.acts_for(row["organization_id"]):
-        raise not_found("person", person_id)
-    return row
 
 
 def _values(fields: PersonFields) -> list[Any]:

@@ -14,6 +14,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from services.registry.access import visible_meeting
 from services.registry.schemas import (
     CapacityFields,
     KnownMeeting,
@@ -33,12 +34,10 @@ from shared.events import (
 )
 from shared.http.auth import KEY_SECURITY, Caller, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
-from shared.http.params import DEFAULT_PAGE_SIZE, Cursor, PageSize, Transaction
+from shared.http.params import DEFAULT_PAGE_SIZE, Cursor, PageSize, Transaction, Visitor
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, invalid, not_found, unknown_meeting
+from shared.http.problems import Problem, invalid, not_found
 
-_MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
-_LOCK_MEETING: Final = "SELECT * FROM meetings WHERE id = $1 FOR UPDATE"
 _CAPACITY: Final = "SELECT capacity FROM meeting_capacity WHERE meeting_id = $1"
 _SITES: Final = """
 SELECT organization_id, capacity FROM site_capacity WHERE meeting_id = $1
@@ -107,11 +106,18 @@ class MeetingController(Controller):
     path = "/meetings/{meeting_id:uuid}"
     tags = ["registrations"]
 
-    @get("/", summary="A meeting as the registry knows it, with its places")
+    @get(
+        "/",
+        summary="A meeting as the registry knows it, with its places",
+        security=[{}, *KEY_SECURITY],
+        description="A public meeting to anyone; a private one to its sites and staff.",
+    )
     async def get_meeting(
-        self, connection: Transaction, meeting_id: FromPath[UUID]
+        self, connection: Transaction, visitor: Visitor, meeting_id: FromPath[UUID]
     ) -> KnownMeeting:
-        return await known_meeting(connection, meeting_id)
+        return await known_meeting(
+            connection, await visible_meeting(connection, visitor, meeting_id)
+        )
 
     @put(
         "/capacity",
@@ -122,9 +128,13 @@ class MeetingController(Controller):
         "take no one's place away.",
     )
     async def set_capacity(
-        self, connection: Transaction, meeting_id: FromPath[UUID], data: JSONBody[CapacityFields]
+        self,
+        connection: Transaction,
+        caller: CallerParam,
+        meeting_id: FromPath[UUID],
+        data: JSONBody[CapacityFields],
     ) -> KnownMeeting:
-        await _locked_meeting(connection, meeting_id)
+        meeting = await visible_meeting(connection, caller, meeting_id, for_update=True)
         sites = [site.organization_id for site in data.sites]
         if len(set(sites)) != len(sites):
             raise invalid("sites", "each organization may be listed once")
@@ -136,7 +146,7 @@ class MeetingController(Controller):
             _SET_SITE, [(meeting_id, site.organization_id, site.capacity) for site in data.sites]
         )
         await promote_waitlist(connection, meeting_id)
-        return await known_meeting(connection, meeting_id)
+        return await known_meeting(connection, meeting)
 
     @post(
         "/registrations",
@@ -154,7 +164,7 @@ class MeetingController(Controller):
         meeting_id: FromPath[UUID],
         data: JSONBody[RegistrationCreate],
     ) -> Response[Registration]:
-        meeting = await _locked_meeting(connection, meeting_id)
+        meeting = await visible_meeting(connection, caller, meeting_id, for_update=True)
         _check_open(meeting, caller)
         person = await connection.fetchrow(_PERSON, data.person_id)
         if person is None or not caller.acts_for(person["organization_id"]):
@@ -210,7 +220,7 @@ class MeetingController(Controller):
         cursor: Cursor = None,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> Page[Registration]:
-        await known_meeting(connection, meeting_id)
+        await visible_meeting(connection, caller, meeting_id)
         rows = await connection.fetch(
             _LIST,
             decode_cursor(cursor),
@@ -247,7 +257,9 @@ class RegistrationController(Controller):
         registration = await visible_registration(connection, caller, registration_id)
         if registration.status == "cancelled":
             return registration
-        meeting = await _locked_meeting(connection, registration.meeting_id)
+        meeting = await visible_meeting(
+            connection, caller, registration.meeting_id, for_update=True
+        )
         _check_open(meeting, caller)
         await connection.execute(_SET_STATUS, registration_id, "cancelled")
         cancelled = await announce(connection, RegistrationCancelled, registration_id)
@@ -255,10 +267,9 @@ class RegistrationController(Controller):
         return cancelled
 
 
-async def known_meeting(connection: Connection, meeting_id: UUID) -> KnownMeeting:
-    row = await connection.fetchrow(_MEETING, meeting_id)
-    if row is None:
-        raise unknown_meeting(meeting_id, "the registry")
+async def known_meeting(connection: Connection, row: Any) -> KnownMeeting:
+    """The meeting's row (see `access.visible_meeting`) with its places and counts."""
+    meeting_id = row["id"]
     counts = await fetch_one(connection, _COUNTS, meeting_id, None)
     sites = await connection.fetch(_SITES, meeting_id)
     return KnownMeeting(
@@ -339,13 +350,6 @@ async def _has_place(
     }
     site = sites.get(organization_id)
     return site is None or counts["of_site"] < site
-
-
-async def _locked_meeting(connection: Connection, meeting_id: UUID) -> Any:
-    row = await connection.fetchrow(_LOCK_MEETING, meeting_id)
-    if row is None:
-        raise unknown_meeting(meeting_id, "the registry")
-    return row
 
 
 def _check_open(meeting: Any, caller: Caller) -> None:

@@ -19,15 +19,15 @@ MIGRATIONS: Final = ("meetings-read-model", Path(__file__).parent / "migrations"
 
 _UPSERT: Final = """
 INSERT INTO meetings (id, title, kind, status, host_organization_id, organization_ids,
-                      starts_at, ends_at, started_at, ended_at, version, sessions, sites)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                      starts_at, ends_at, started_at, ended_at, version, sessions, sites, public)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET
     title = EXCLUDED.title, kind = EXCLUDED.kind, status = EXCLUDED.status,
     host_organization_id = EXCLUDED.host_organization_id,
     organization_ids = EXCLUDED.organization_ids, starts_at = EXCLUDED.starts_at,
     ends_at = EXCLUDED.ends_at, started_at = EXCLUDED.started_at,
     ended_at = EXCLUDED.ended_at, version = EXCLUDED.version, sessions = EXCLUDED.sessions,
-    sites = EXCLUDED.sites
+    sites = EXCLUDED.sites, public = EXCLUDED.public
 WHERE meetings.version < EXCLUDED.version
 """
 
@@ -48,4 +48,5 @@ async def apply(connection: Connection, event: MeetingEvent) -> None:
         event.aggregate_version,
         msgspec.to_builtins(event.sessions),
         msgspec.to_builtins(event.sites),
+        event.public,
     )

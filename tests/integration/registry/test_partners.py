@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.api import body, problem
+import msgspec
+
+from shared.events import new_id
+from tests.integration.api import body, problem, publish
 from tests.integration.registry.support import (
     LIPETSK,
     VLADIVOSTOK,
@@ -14,7 +17,7 @@ from tests.integration.registry.support import (
     scheduled,
     started,
 )
-from tests.support import ADMIN, OPERATOR, bearer
+from tests.support import ADMIN, OPERATOR, bearer, json_of
 
 SECRET = "secret"
 
@@ -271,3 +274,88 @@ async def test_partner_a_cannot_see_or_touch_anything_of_partner_b(registry: Reg
         a_public["id"],
         new_organization["id"],
     ]
+
+
+async def test_a_private_meeting_answers_others_as_one_that_does_not_exist(
+    registry: Registry,
+) -> None:
+    """B's private meeting, to A's key and to no key, reads exactly as an unknown id: the
+    meeting itself, signing A's person up, its registrations, check-ins, headcounts and
+    statistics; B's own key sees it."""
+    setup = await two_partners(registry)
+    a, a_key, b_key = setup["a"], setup["a_key"], setup["b_key"]
+    private = msgspec.structs.replace(scheduled(setup["b"]["id"]), public=False)
+    await publish(registry.js, private)
+    await registry.meeting_known(msgspec.structs.replace(started(private), public=False))
+    body(await registry.client.get(f"/meetings/{private.aggregate_id}", headers=b_key))
+    a_person = await registry.person(a, "Ольга Арутинова", "olga@lodb.example", headers=a_key)
+    unknown = new_id()
+
+    def requests(meeting_id: object) -> list[tuple[str, str, dict[str, Any] | None]]:
+        path = f"/meetings/{meeting_id}"
+        return [
+            ("GET", path, None),
+            ("POST", f"{path}/registrations", {"person_id": a_person["id"]}),
+            ("GET", f"{path}/registrations", None),
+            ("POST", f"{path}/check-ins", {"person_ids": [a_person["id"]]}),
+            ("PUT", f"{path}/headcounts/{a['id']}", {"headcount": 999}),
+            ("GET", f"{path}/attendance", None),
+        ]
+
+    for headers in (a_key, {"Authorization": ""}):
+        for (method, path, json), (_, unknown_path, _) in zip(
+            requests(private.aggregate_id), requests(unknown), strict=True
+        ):
+            seen = await registry.client.request(method, path, json=json, headers=headers)
+            absent = await registry.client.request(method, unknown_path, json=json, headers=headers)
+            assert seen.status_code == absent.status_code, (method, path, seen.text)
+            if seen.status_code != 401:
+                document = json_of(seen)
+                expected = json_of(absent)
+                assert document["type"] == expected["type"], (path, document)
+                assert document["detail"] == expected["detail"].replace(
+                    str(unknown), str(private.aggregate_id)
+                )
+    listed = body(
+        await registry.client.get(f"/meetings/{private.aggregate_id}/registrations", headers=b_key)
+    )
+    assert listed["items"] == []
+
+
+async def test_only_a_site_of_a_meeting_records_its_headcount(registry: Registry) -> None:
+    """A public meeting is seen by everyone, but an organization that is not one of its
+    sites adds no headcount to it, for its own room or any other."""
+    setup = await two_partners(registry)
+    a, a_key, path = setup["a"], setup["a_key"], setup["path"]
+    problem(
+        await registry.client.put(
+            f"{path}/headcounts/{a['id']}", json={"headcount": 999}, headers=a_key
+        ),
+        404,
+        "not-found",
+    )
+    statistics = body(await registry.client.get(f"{path}/attendance"))
+    assert statistics["headcount"] == 0
+
+
+async def test_check_ins_open_at_the_start_time_before_the_clock_is_heard(
+    registry: Registry,
+) -> None:
+    """A meeting whose start has come is open for check-ins even while the registry has not
+    yet heard scheduling's `started` event."""
+    a = await registry.organization(LIPETSK)
+    a_key = await registry.partner_key(a)
+    person = await registry.person(a, "Ольга Арутинова", "olga@lodb.example", headers=a_key)
+    starts = datetime.now(UTC) - timedelta(minutes=1)
+    meeting = msgspec.structs.replace(
+        scheduled(a["id"]), starts_at=starts, ends_at=starts + timedelta(hours=1)
+    )
+    await registry.meeting_known(meeting)
+    checked = body(
+        await registry.client.post(
+            f"/meetings/{meeting.aggregate_id}/check-ins",
+            json={"person_ids": [person["id"]]},
+            headers=a_key,
+        )
+    )
+    assert [entry["attended"] for entry in checked] == [True]

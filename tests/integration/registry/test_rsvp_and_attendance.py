@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import nats
@@ -176,8 +177,14 @@ async def test_check_ins_and_headcounts_make_the_statistics(
     day_two = MeetingSession(
         id=new_id(), starts_at=day_one.starts_at + timedelta(days=1), ends_at=meeting.ends_at
     )
+    vladivostok = await registry.organization(VLADIVOSTOK)
+    # Vladivostok watches in a room of its own: a site of the meeting.
     await registry.meeting_known(
-        msgspec.structs.replace(started(meeting), sessions=[day_one, day_two])
+        msgspec.structs.replace(
+            started(meeting),
+            sessions=[day_one, day_two],
+            organization_ids=[*meeting.organization_ids, UUID(vladivostok["id"])],
+        )
     )
     problem(
         await registry.client.post(
@@ -196,7 +203,6 @@ async def test_check_ins_and_headcounts_make_the_statistics(
     )
     assert [(c["person_id"], c["attended"]) for c in checked] == [(person["id"], True)]
 
-    vladivostok = await registry.organization(VLADIVOSTOK)
     room = await registry.partner_key(vladivostok)
     for session, count in ((day_one, 30), (day_two, 24)):
         counted = body(

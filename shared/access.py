@@ -1,0 +1,35 @@
+"""Who may see what: the visibility rules every service applies, in one place.
+
+The roles are those of `docs/design.md` ("Who may see and do what"): staff (operator and
+admin keys) see everything; a partner key acts for its own organization; without a key a
+caller sees only what is public. What a caller may not see answers exactly as what does
+not exist, so these predicates decide visibility and the services turn a `False` into the
+same 404 as an unknown id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from shared.http.auth import Caller
+
+
+def takes_part(caller: Caller | None, site_ids: Iterable[UUID]) -> bool:
+    """Staff, or a key of one of the meeting's sites (the host is one of them)."""
+    if caller is None:
+        return False
+    return caller.is_staff or caller.organization_id in set(site_ids)
+
+
+def sees_meeting(
+    caller: Caller | None, *, public: bool, status: str, site_ids: Iterable[UUID]
+) -> bool:
+    """A public meeting is seen by everyone once it is no longer a draft; any other by its
+    sites and staff."""
+    return (public and status != "draft") or takes_part(caller, site_ids)
+
+
+def sees_organization(caller: Caller | None, organization_id: UUID, *, public: bool) -> bool:
+    """A public organization is listed to anyone; a private one to its own keys and staff."""
+    return public or (caller is not None and caller.acts_for(organization_id))
