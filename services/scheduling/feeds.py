@@ -18,7 +18,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from services.scheduling import calendar_entries
+from services.scheduling import calendar_entries, store
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import Feed, FeedCreate
 from shared.db import Connection, fetch_one
@@ -236,7 +236,12 @@ async def _require_subject(
             raise Problem(403, "forbidden", "only operator and admin keys make the public feed")
     elif kind == "organization":
         assert organization_id is not None
-        if await connection.fetchrow(_ORGANIZATION, organization_id) is None:
+        if await store.unseen_organizations(
+            connection,
+            [organization_id],
+            organization_id=caller.organization_id,
+            all_visible=caller.is_staff,
+        ):
             raise not_found("organization", organization_id)
         require_own_organization(caller, organization_id)
     else:

@@ -124,7 +124,6 @@ async def load_many(connection: Connection, rows: list[asyncpg.Record]) -> list[
 async def create(
     connection: Connection, data: MeetingCreate, caller: Caller, context: Context
 ) -> MeetingState:
-    await _known_sites(connection, data)
     meeting_id = new_id()
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
     plan = _plan(meeting_id, data, zone, existing=[])
@@ -159,7 +158,6 @@ async def update(
             "meeting-not-editable",
             f"the meeting is {status}: only drafts and meetings that have not started change",
         )
-    await _known_sites(connection, data)
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
     plan = _plan(before.id, data, zone, existing=before.sessions)
     forced_by = None
@@ -496,26 +494,6 @@ def _fields_of(state: MeetingState) -> store.MeetingFields:
 
 def _site_rows(data: MeetingWrite) -> list[store.SiteRow]:
     return [store.SiteRow(site.organization_id, site.room, site.track) for site in data.site_list]
-
-
-async def _known_sites(connection: Connection, data: MeetingWrite) -> None:
-    if unknown := await store.unknown_organizations(connection, data.site_ids):
-        raise invalid_fields(
-            [
-                FieldError(
-                    message=f"unknown organization {organization_id}",
-                    field="host_organization_id"
-                    if organization_id == data.host_organization_id
-                    else "sites",
-                    source="body",
-                )
-                for organization_id in unknown
-            ],
-            slug="unknown-organization",
-            detail="scheduling does not know organization(s) "
-            + ", ".join(map(str, unknown))
-            + ": register them with the registry first (its events take a moment to arrive)",
-        )
 
 
 async def _host_zone(connection: Connection, host_organization_id: UUID) -> str:

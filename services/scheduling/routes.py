@@ -6,7 +6,7 @@ organization takes part in; public meetings are visible to anyone. Operators act
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -14,6 +14,14 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from services.scheduling import meetings, store
+from services.scheduling.access import (
+    hosted_meeting,
+    require_host,
+    require_seen_organizations,
+    site_ids,
+    takes_part_in,
+    visible_meeting,
+)
 from services.scheduling.ical import render_invite, uid_of
 from services.scheduling.lifecycle import Lifecycle, Step, TransitionError, cancel, end_now
 from services.scheduling.meetings import Context, MeetingState
@@ -60,7 +68,8 @@ class MeetingController(Controller):
         caller: CallerParam,
         data: JSONBody[MeetingCreate],
     ) -> Response[Meeting]:
-        _require_host(caller, data.host_organization_id)
+        require_host(caller, data.host_organization_id)
+        await _require_seen_sites(connection, caller, data)
         state = await meetings.create(connection, data, caller, context_of(request))
         return _response(request, state, 201)
 
@@ -72,7 +81,7 @@ class MeetingController(Controller):
         visitor: Visitor,
         meeting_id: FromPath[UUID],
     ) -> Response[Meeting]:
-        state = await _visible(connection, visitor, meeting_id)
+        state = await visible_meeting(connection, visitor, meeting_id)
         return _response(request, state)
 
     @get("/", summary="Meetings the caller may see, oldest scheduled first")
@@ -114,9 +123,10 @@ class MeetingController(Controller):
         meeting_id: FromPath[UUID],
         data: JSONBody[MeetingWrite],
     ) -> Response[Meeting]:
-        before = await _hosted(connection, caller, meeting_id)
+        before = await hosted_meeting(connection, caller, meeting_id)
         check_version(request, before.row["version"])
-        _require_host(caller, data.host_organization_id)
+        require_host(caller, data.host_organization_id)
+        await _require_seen_sites(connection, caller, data, already=site_ids(before))
         state = await meetings.update(connection, before, data, caller, context_of(request))
         return _response(request, state)
 
@@ -134,7 +144,7 @@ class MeetingController(Controller):
         meeting_id: FromPath[UUID],
         data: JSONBody[ScheduleDraft],
     ) -> Response[Meeting]:
-        draft = await _hosted(connection, caller, meeting_id)
+        draft = await hosted_meeting(connection, caller, meeting_id)
         state = await meetings.schedule_draft(
             connection, draft, force=data.force, caller=caller, context=context_of(request)
         )
@@ -156,7 +166,7 @@ class MeetingController(Controller):
         session_id: FromPath[UUID],
         data: JSONBody[SessionMove],
     ) -> Response[Meeting]:
-        before = await _hosted(connection, caller, meeting_id)
+        before = await hosted_meeting(connection, caller, meeting_id)
         check_version(request, before.row["version"])
         state = await meetings.move_session(
             connection,
@@ -182,7 +192,7 @@ class MeetingController(Controller):
         meeting_id: FromPath[UUID],
         session_id: FromPath[UUID],
     ) -> Response[Meeting]:
-        before = await _hosted(connection, caller, meeting_id)
+        before = await hosted_meeting(connection, caller, meeting_id)
         state = await meetings.cancel_session(connection, before, session_id, context_of(request))
         return _response(request, state)
 
@@ -201,7 +211,7 @@ class MeetingController(Controller):
         visitor: Visitor,
         meeting_id: FromPath[UUID],
     ) -> Response[bytes]:
-        state = await _visible(connection, visitor, meeting_id)
+        state = await visible_meeting(connection, visitor, meeting_id)
         return await _invite(request, connection, visitor, state, uid=None)
 
     @get(
@@ -217,7 +227,7 @@ class MeetingController(Controller):
         meeting_id: FromPath[UUID],
         session_id: FromPath[UUID],
     ) -> Response[bytes]:
-        state = await _visible(connection, visitor, meeting_id)
+        state = await visible_meeting(connection, visitor, meeting_id)
         if not any(session["id"] == session_id for session in state.sessions):
             raise not_found("session", session_id)
         uid = uid_of(meeting_id if state.row["recurrence"] else session_id)
@@ -257,7 +267,7 @@ class MeetingController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
     ) -> Response[Meeting]:
-        await _hosted(connection, caller, meeting_id)
+        await hosted_meeting(connection, caller, meeting_id)
         return await _transition(
             request, connection, meeting_id, cancel, refusal="meeting-not-cancellable"
         )
@@ -273,7 +283,7 @@ async def _invite(
 ) -> Response[bytes]:
     context = context_of(request)
     attendees = []
-    if visitor is not None and _takes_part(visitor, state):
+    if takes_part_in(visitor, state):
         attendees = [
             meetings.attendee_of(row) for row in await store.attendees(connection, state.id)
         ]
@@ -312,46 +322,19 @@ async def _meeting(
     return meeting
 
 
-def _takes_part(caller: Caller, state: MeetingState) -> bool:
-    return caller.is_staff or any(
-        caller.organization_id == site.organization_id for site in state.site_rows
+async def _require_seen_sites(
+    connection: Connection, caller: Caller, data: MeetingWrite, *, already: Sequence[UUID] = ()
+) -> None:
+    """Every site must be an organization the caller may name (those already sites of the
+    meeting stay nameable)."""
+    named = [site for site in data.site_ids if site not in already]
+    await require_seen_organizations(
+        connection,
+        caller,
+        named,
+        {data.host_organization_id: "host_organization_id"},
+        field="sites",
     )
-
-
-async def _visible(
-    connection: Connection, visitor: Caller | None, meeting_id: UUID
-) -> MeetingState:
-    state = await meetings.load(connection, await _meeting(connection, meeting_id))
-    _check_visible(visitor, state)
-    return state
-
-
-def _check_visible(visitor: Caller | None, state: MeetingState) -> None:
-    """Public meetings are visible to all (drafts excepted), others to their sites and
-    staff; to anyone else a meeting is a 404, as if it did not exist."""
-    if visitor is not None and _takes_part(visitor, state):
-        return
-    if state.row["public"] and state.row["status"] != "draft":
-        return
-    raise not_found("meeting", state.id)
-
-
-async def _hosted(connection: Connection, caller: Caller, meeting_id: UUID) -> MeetingState:
-    """The meeting, locked, if the caller's organization hosts it (or the caller is staff):
-    404 if the caller cannot see it, 403 if it can but does not host it."""
-    state = await meetings.load(connection, await _meeting(connection, meeting_id, for_update=True))
-    _check_visible(caller, state)
-    _require_host(caller, state.row["host_organization_id"])
-    return state
-
-
-def _require_host(caller: Caller, host_organization_id: UUID) -> None:
-    if not caller.acts_for(host_organization_id):
-        raise Problem(
-            403,
-            "not-the-host",
-            f"only the host organization {host_organization_id} or an operator may do this",
-        )
 
 
 def _response(request: AnyRequest, state: MeetingState, status: int = 200) -> Response[Meeting]:

@@ -7,12 +7,12 @@ from datetime import timedelta
 from litestar import Controller, post
 from litestar.params import JSONBody
 
-from services.scheduling import constraints, store
+from services.scheduling import constraints
+from services.scheduling.access import require_seen_organizations
 from services.scheduling.schemas import SlotSearch
 from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchResult, search
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import Caller, Transaction
-from shared.http.problems import FieldError, invalid_fields
 
 
 class SlotController(Controller):
@@ -34,17 +34,9 @@ class SlotController(Controller):
     async def search_slots(
         self, connection: Transaction, caller: Caller, data: JSONBody[SlotSearch]
     ) -> SlotSearchResult:
-        del caller  # any key may search; the answer shows free and busy, not meetings
-        if unknown := await store.unknown_organizations(connection, data.organization_ids):
-            raise invalid_fields(
-                [
-                    FieldError(
-                        f"unknown organization {organization_id}", "organization_ids", "body"
-                    )
-                    for organization_id in unknown
-                ],
-                slug="unknown-organization",
-            )
+        # Any key may search the organizations it may see; the answer shows free and busy,
+        # not meetings.
+        await require_seen_organizations(connection, caller, data.organization_ids)
         window = (data.window_start, data.window_end)
         # Busy times as far as the longest window a relaxation tries.
         padded = (window[0], window[1] + WINDOW_EXTENSIONS[-1])

@@ -103,7 +103,9 @@ SELECT extract(epoch FROM min(due) - $1)::float8 FROM (
     SELECT min(ends_at) FROM meetings WHERE status = 'live'
 ) AS instants
 """
-_KNOWN_ORGANIZATIONS: Final = "SELECT id FROM organizations WHERE id = ANY($1::uuid[])"
+_VISIBLE_ORGANIZATIONS: Final = """
+SELECT id FROM organizations WHERE id = ANY($1::uuid[]) AND (public OR $2 OR id = $3)
+"""
 _ORGANIZATIONS: Final = "SELECT * FROM organizations WHERE id = ANY($1::uuid[])"
 _BUSY: Final = """
 SELECT s.organization_id, ms.starts_at, ms.ends_at, m.id AS meeting_id, m.title
@@ -341,9 +343,14 @@ async def seconds_until_due(connection: Connection, now: datetime) -> float | No
     return seconds
 
 
-async def unknown_organizations(connection: Connection, ids: list[UUID]) -> list[UUID]:
-    known = {row["id"] for row in await connection.fetch(_KNOWN_ORGANIZATIONS, ids)}
-    return [organization_id for organization_id in ids if organization_id not in known]
+async def unseen_organizations(
+    connection: Connection, ids: list[UUID], *, organization_id: UUID | None, all_visible: bool
+) -> list[UUID]:
+    """Those of `ids` that are unknown, or private and not `organization_id` (every known
+    one is seen with `all_visible`)."""
+    rows = await connection.fetch(_VISIBLE_ORGANIZATIONS, ids, all_visible, organization_id)
+    seen = {row["id"] for row in rows}
+    return [identifier for identifier in ids if identifier not in seen]
 
 
 async def organizations(connection: Connection, ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
