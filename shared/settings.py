@@ -166,8 +166,6 @@ class RegistrySettings(ServiceSettings, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings(port=8001)
     admin_key: str = ""
     """An admin key (`tb_<prefix>_<secret>`) to register on first start, if it is unknown."""
-    rsvp_link_days: int = 30
-    """How long a signed RSVP link works."""
 
 
 class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 Set TELEBRIDGE_DATABASE_URL (a server where databases may be created) and
 TELEBRIDGE_NATS_URL to run against servers of your own instead. Every test gets a database
-of its own and a JetStream with no streams.
+of its own and a JetStream with no streams, and runs in a folder and a home of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +21,28 @@ from telebridge.embedded import EmbeddedNats, EmbeddedPostgres
 
 EXTERNAL_DATABASE = os.environ.get("TELEBRIDGE_DATABASE_URL")
 EXTERNAL_NATS = os.environ.get("TELEBRIDGE_NATS_URL")
+
+
+@pytest.fixture(autouse=True)
+def own_folder_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in its tmp_path, with a home of its own and no TELEBRIDGE_* variable
+    of the shell that started pytest; returns the home.
+
+    The operator commands read the working folder (`telebridge dev`'s
+    .telebridge/operator-key), the home (~/.config/telebridge/config.toml) and the
+    environment, whether the test runs them in-process or as a subprocess, and so do the
+    services the tests start: so a test sees what it put there, never what `telebridge dev`
+    or the user left where pytest was started.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in list(os.environ):
+        if name.startswith("TELEBRIDGE_"):
+            monkeypatch.delenv(name)
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """Signed links: a person answers an invitation without logging in.
 
-A token names what it is for (`purpose`), the registration, and when it stops working,
-and carries an HMAC-SHA256 of all three under the registry's secret: changing any part
-breaks the signature, and a token made for one purpose is refused for another. Pure: the
-secret and the clock are passed in.
+A token names what it is for (`purpose`) and the registration, and carries an
+HMAC-SHA256 of both under the registry's secret: changing any part breaks the signature,
+and a token made for one purpose is refused for another. How long it works is not in it:
+an RSVP link works until the meeting it is for has ended, and a meeting moves, so the
+registry asks its meetings when the link is used (`rsvp`). Pure: the secret is passed in.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -25,29 +24,24 @@ Purpose = Literal["rsvp"]
 class _Claims(msgspec.Struct, frozen=True, array_like=True):
     purpose: str
     registration_id: UUID
-    expires: int
-    """Unix time after which the link no longer works."""
+    # Links made before the meeting's end decided carry a third claim, the Unix time they
+    # were to stop working (30 days after they were made, however far the meeting was):
+    # msgspec ignores an array's trailing elements, so they verify, signed as they were,
+    # and work until their meeting has ended like any other.
 
 
-@dataclass(frozen=True)
-class Link:
-    registration_id: UUID
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
 class LinkError(Exception):
-    reason: Literal["invalid", "expired"]
+    """The token is not one the registry made for this purpose."""
 
 
-def sign(secret: bytes, purpose: Purpose, registration_id: UUID, expires_at: datetime) -> str:
-    claims = msgspec.json.encode(_Claims(purpose, registration_id, int(expires_at.timestamp())))
+def sign(secret: bytes, purpose: Purpose, registration_id: UUID) -> str:
+    claims = msgspec.json.encode(_Claims(purpose, registration_id))
     return f"{_encode(claims)}.{_encode(_mac(secret, claims))}"
 
 
-def verify(secret: bytes, purpose: Purpose, token: str, now: datetime) -> Link:
-    """What a token was made for; `LinkError` if it is forged, for another purpose, or
-    expired."""
+def verify(secret: bytes, purpose: Purpose, token: str) -> UUID:
+    """The registration a token was made for; `LinkError` if it is forged or made for
+    another purpose."""
     body, _, signature = token.partition(".")
     try:
         claims_bytes = _decode(body)
@@ -56,11 +50,8 @@ def verify(secret: bytes, purpose: Purpose, token: str, now: datetime) -> Link:
     except (binascii.Error, ValueError, msgspec.DecodeError):
         claims = None
     if claims is None or claims.purpose != purpose:
-        raise LinkError("invalid")
-    expires_at = datetime.fromtimestamp(claims.expires, UTC)
-    if expires_at <= now:
-        raise LinkError("expired")
-    return Link(claims.registration_id, expires_at)
+        raise LinkError
+    return claims.registration_id
 
 
 def _mac(secret: bytes, message: bytes) -> bytes:

@@ -1,14 +1,15 @@
 """RSVP: a registered person accepts, declines or tentatively accepts.
 
 A partner answers for its people, or hands a person a signed link (`links`), which works
-without a key for that one registration until it expires. Scheduling turns the answer
-into the PARTSTAT of the person's invite.
+without a key for that one registration until the meeting has ended: however far away the
+meeting is, and wherever it moves meanwhile (for a series, until its last occurrence has
+ended). Scheduling turns the answer into the PARTSTAT of the person's invite.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime
 from typing import Final
 from uuid import UUID
 
@@ -27,6 +28,10 @@ from shared.http.problems import Problem
 from shared.service import Runtime
 from shared.settings import RegistrySettings
 
+# When the meeting ended (an operator may end it early), or else when it is to end: the
+# last session's end, the last occurrence's for a series.
+_MEETING_END: Final = "COALESCE(m.ended_at, m.ends_at)"
+
 _LINK_KEY: Final = "rsvp-links"
 _READ_KEY: Final = "SELECT value FROM secrets WHERE name = $1"
 _MAKE_KEY: Final = "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING"
@@ -38,10 +43,15 @@ WHERE r.id = $1 FOR UPDATE OF r
 _SET_RSVP: Final = """
 UPDATE registrations SET rsvp = $2, version = version + 1, updated_at = now() WHERE id = $1
 """
-_INVITATION: Final = """
+_INVITATION: Final = f"""
 SELECT r.id AS registration_id, m.title AS meeting_title, m.starts_at, m.ends_at,
-       p.display_name, r.rsvp
+       p.display_name, r.rsvp, {_MEETING_END} AS expires_at
 FROM registrations r JOIN meetings m ON m.id = r.meeting_id JOIN people p ON p.id = r.person_id
+WHERE r.id = $1
+"""
+_LINK_ENDS: Final = f"""
+SELECT {_MEETING_END} AS expires_at, m.status = 'ended' AS ended
+FROM registrations r JOIN meetings m ON m.id = r.meeting_id
 WHERE r.id = $1
 """
 
@@ -65,8 +75,8 @@ class RsvpController(Controller):
     @get(
         "/rsvp-link",
         summary="A signed link the person can answer with, without logging in",
-        description="Send it to the person; it works for this registration only, until "
-        "`expires_at`.",
+        description="Send it to the person; it works for this registration only, until the "
+        "meeting has ended (`expires_at`, which follows the meeting when it moves).",
     )
     async def rsvp_link(
         self,
@@ -77,8 +87,8 @@ class RsvpController(Controller):
     ) -> RsvpLink:
         await visible_registration(connection, caller, registration_id)
         settings: RegistrySettings = request.app.state.settings
-        expires_at = utc_now() + timedelta(days=settings.rsvp_link_days)
-        token = links.sign(await _secret(connection), "rsvp", registration_id, expires_at)
+        expires_at: datetime = await connection.fetchval(_LINK_ENDS, registration_id)
+        token = links.sign(await _secret(connection), "rsvp", registration_id)
         base = settings.http.public_url or str(request.base_url).rstrip("/")
         return RsvpLink(url=f"{base}/rsvp/{token}", token=token, expires_at=expires_at)
 
@@ -89,15 +99,15 @@ class SignedRsvpController(Controller):
 
     @get("/", summary="What a signed RSVP link is for")
     async def invitation(self, connection: Transaction, token: FromPath[str]) -> RsvpInvitation:
-        return await _invitation(connection, await _link_of(connection, token))
+        return await _invitation(connection, await _registration_of(connection, token))
 
     @post("/", summary="Answer through a signed link", status_code=200)
     async def answer_by_link(
         self, connection: Transaction, token: FromPath[str], data: JSONBody[RsvpFields]
     ) -> RsvpInvitation:
-        link = await _link_of(connection, token)
-        await answer(connection, link.registration_id, data.rsvp)
-        return await _invitation(connection, link)
+        registration_id = await _registration_of(connection, token)
+        await answer(connection, registration_id, data.rsvp)
+        return await _invitation(connection, registration_id)
 
 
 async def answer(connection: Connection, registration_id: UUID, rsvp: Rsvp) -> Registration:
@@ -125,18 +135,22 @@ async def _secret(connection: Connection) -> bytes:
     return value
 
 
-async def _link_of(connection: Connection, token: str) -> links.Link:
+async def _registration_of(connection: Connection, token: str) -> UUID:
+    """The registration a link is for, while its meeting has not ended."""
+    invalid = Problem(404, "invalid-link", "this link is not one the registry made")
     try:
-        return links.verify(await _secret(connection), "rsvp", token, utc_now())
+        registration_id = links.verify(await _secret(connection), "rsvp", token)
     except links.LinkError as error:
-        if error.reason == "expired":
-            raise Problem(
-                410, "link-expired", "this link has expired; ask the organizers for a new one"
-            ) from error
-        raise Problem(404, "invalid-link", "this link is not one the registry made") from error
+        raise invalid from error
+    meeting = await connection.fetchrow(_LINK_ENDS, registration_id)
+    if meeting is None:  # signed, but for no registration this registry has
+        raise invalid
+    if meeting["ended"] or meeting["expires_at"] <= utc_now():
+        raise Problem(410, "link-expired", "this link has expired: its meeting has ended")
+    return registration_id
 
 
-async def _invitation(connection: Connection, link: links.Link) -> RsvpInvitation:
-    row = await connection.fetchrow(_INVITATION, link.registration_id)
+async def _invitation(connection: Connection, registration_id: UUID) -> RsvpInvitation:
+    row = await connection.fetchrow(_INVITATION, registration_id)
     assert row is not None  # registrations are cancelled, never deleted
-    return RsvpInvitation(**dict(row), expires_at=link.expires_at)
+    return RsvpInvitation(**dict(row))

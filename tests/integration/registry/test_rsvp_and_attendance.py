@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import nats
+import pytest
 
 from services.registry import links
 from services.registry.attendance import STATISTICS_SUBJECT
-from shared.events import MeetingSession, new_id
-from tests.integration.api import body, problem
+from shared.events import MeetingEnded, MeetingSession, new_id
+from tests.integration.api import body, later, problem
 from tests.integration.registry.support import (
     VLADIVOSTOK,
     Registry,
@@ -22,11 +27,15 @@ from tests.integration.registry.support import (
 )
 from tests.support import eventually
 
+ANONYMOUS = {"Authorization": ""}
 
-async def registered(registry: Registry) -> dict[str, Any]:
+
+async def registered(registry: Registry, **meeting_changes: Any) -> dict[str, Any]:
+    """A person registered by their partner site for a meeting (`scheduled`'s, with
+    `meeting_changes`)."""
     organization = await registry.organization()
     partner = await registry.partner_key(organization)
-    meeting = scheduled(organization["id"])
+    meeting = msgspec.structs.replace(scheduled(organization["id"]), **meeting_changes)
     await registry.meeting_known(meeting)
     person = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
     registration = body(
@@ -105,7 +114,7 @@ async def test_a_tampered_link_is_refused_and_changes_nothing(registry: Registry
         )
     )["token"]
     claims, signature = token.split(".")
-    swapped = links.sign(b"not the registry's secret", "rsvp", other["id"], _tomorrow())
+    swapped = links.sign(b"not the registry's secret", "rsvp", other["id"])
     forgeries = [
         f"{claims}.{signature[:-2]}AA",
         f"{swapped.split('.')[0]}.{signature}",
@@ -123,18 +132,103 @@ async def test_a_tampered_link_is_refused_and_changes_nothing(registry: Registry
         assert current["rsvp"] == "needs-action"
 
 
-async def test_an_expired_link_is_a_410(registry: Registry) -> None:
-    setup = await registered(registry)
-    secret = await registry.link_secret()
-    expired = links.sign(
-        secret, "rsvp", setup["registration"]["id"], datetime.now(UTC) - timedelta(seconds=1)
+@pytest.mark.parametrize(
+    "away",
+    [timedelta(days=1), timedelta(days=60), timedelta(days=365)],
+    ids=["a day", "60 days", "a year"],
+)
+async def test_a_link_works_until_its_meeting_has_ended_however_far_away(
+    registry: Registry, away: timedelta
+) -> None:
+    ends = datetime.now(UTC).replace(microsecond=0) + away
+    setup = await registered(registry, starts_at=ends - timedelta(hours=2), ends_at=ends)
+    registration = setup["registration"]
+    link = await rsvp_link(registry, setup)
+    assert datetime.fromisoformat(link["expires_at"]) == ends
+    # One made as links were until now, at least 30 days ago: its 30 days are over, and
+    # its meeting is still to come.
+    old = made_before(
+        await registry.link_secret(), registration["id"], datetime.now(UTC) - timedelta(seconds=1)
     )
-    response = await registry.client.post(
-        f"/rsvp/{expired}", json={"rsvp": "accepted"}, headers={"Authorization": ""}
+    for token in (link["token"], old):
+        invitation = body(await registry.client.get(f"/rsvp/{token}", headers=ANONYMOUS))
+        assert datetime.fromisoformat(invitation["expires_at"]) == ends
+        answered = await registry.client.post(
+            f"/rsvp/{token}", json={"rsvp": "accepted"}, headers=ANONYMOUS
+        )
+        assert body(answered)["rsvp"] == "accepted"
+
+    # An operator ends the meeting early: the links end with it.
+    now = datetime.now(UTC)
+    await registry.meeting_known(
+        later(setup["meeting"], MeetingEnded, status="ended", started_at=now, ended_at=now)
     )
-    problem(response, 410, "link-expired")
-    valid = links.sign(secret, "rsvp", setup["registration"]["id"], _tomorrow())
-    assert body(await registry.client.get(f"/rsvp/{valid}"))["rsvp"] == "needs-action"
+    for token in (link["token"], old):
+        problem(await registry.client.get(f"/rsvp/{token}", headers=ANONYMOUS), 410, "link-expired")
+        declined = await registry.client.post(
+            f"/rsvp/{token}", json={"rsvp": "declined"}, headers=ANONYMOUS
+        )
+        problem(declined, 410, "link-expired")
+    current = body(await registry.client.get(f"/registrations/{registration['id']}"))
+    assert current["rsvp"] == "accepted"
+
+
+async def test_a_link_stops_working_when_its_meeting_ends(registry: Registry) -> None:
+    """Checked just after the end, before scheduling has said the meeting ended."""
+    ends = datetime.now(UTC) + timedelta(seconds=2)
+    setup = await registered(registry, starts_at=ends - timedelta(hours=1), ends_at=ends)
+    token = (await rsvp_link(registry, setup))["token"]
+    assert body(await registry.client.get(f"/rsvp/{token}", headers=ANONYMOUS))
+
+    await asyncio.sleep((ends - datetime.now(UTC)).total_seconds() + 0.2)
+
+    problem(await registry.client.get(f"/rsvp/{token}", headers=ANONYMOUS), 410, "link-expired")
+
+
+async def test_a_link_to_a_series_works_until_its_last_occurrence_has_ended(
+    registry: Registry,
+) -> None:
+    first = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    occurrences = [
+        MeetingSession(
+            id=new_id(),
+            starts_at=first + timedelta(weeks=week),
+            ends_at=first + timedelta(weeks=week, hours=1),
+            recurrence_id=first + timedelta(weeks=week),
+        )
+        for week in range(10)
+    ]
+    setup = await registered(
+        registry,
+        status="live",
+        starts_at=first,
+        ends_at=occurrences[-1].ends_at,
+        recurrence="FREQ=WEEKLY;COUNT=10",
+        sessions=occurrences,
+    )
+    link = await rsvp_link(registry, setup)
+    assert datetime.fromisoformat(link["expires_at"]) == occurrences[-1].ends_at
+    invitation = body(await registry.client.get(f"/rsvp/{link['token']}", headers=ANONYMOUS))
+    assert datetime.fromisoformat(invitation["expires_at"]) == occurrences[-1].ends_at
+
+
+async def rsvp_link(registry: Registry, setup: dict[str, Any]) -> dict[str, Any]:
+    link: dict[str, Any] = body(
+        await registry.client.get(
+            f"/registrations/{setup['registration']['id']}/rsvp-link", headers=setup["partner"]
+        )
+    )
+    return link
+
+
+def made_before(secret: bytes, registration_id: str, stops: datetime) -> str:
+    """A link as the registry made them until they lived as long as their meeting: signed
+    the same way, its claims ending with when it was to stop (30 days after it was made)."""
+    claims = msgspec.json.encode(["rsvp", registration_id, int(stops.timestamp())])
+    signature = hmac.new(secret, claims, hashlib.sha256).digest()
+    return ".".join(
+        base64.urlsafe_b64encode(part).decode().rstrip("=") for part in (claims, signature)
+    )
 
 
 async def registered_elsewhere(registry: Registry, setup: dict[str, Any]) -> dict[str, Any]:
@@ -148,10 +242,6 @@ async def registered_elsewhere(registry: Registry, setup: dict[str, Any]) -> dic
         201,
     )
     return registration
-
-
-def _tomorrow() -> datetime:
-    return datetime.now(UTC) + timedelta(days=1)
 
 
 # --- attendance -----------------------------------------------------------------------
