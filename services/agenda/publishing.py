@@ -11,6 +11,7 @@ import msgspec
 import structlog
 
 from services.agenda import store
+from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
 from services.agenda.renderings import Programme, Site, speaker_text
 from services.agenda.schemas import (
@@ -32,7 +33,7 @@ from shared.events import (
     utc_now,
 )
 from shared.http.auth import Caller
-from shared.http.problems import Problem, invalid_fields, unknown_meeting
+from shared.http.problems import Problem, invalid_fields
 from shared.http.versions import require_version
 
 log = structlog.get_logger(__name__)
@@ -40,21 +41,6 @@ log = structlog.get_logger(__name__)
 
 def agenda_url(base_url: str, meeting_id: UUID) -> str:
     return f"{base_url}/meetings/{meeting_id}/agenda"
-
-
-async def known_meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
-    meeting = await store.meeting(connection, meeting_id)
-    if meeting is None:
-        raise unknown_meeting(meeting_id, "agenda publishing")
-    return meeting
-
-
-def require_host(caller: Caller, meeting: asyncpg.Record) -> None:
-    host = meeting["host_organization_id"]
-    if not caller.acts_for(host):
-        raise Problem(
-            403, "not-the-host", f"only the host organization {host} or an operator may do this"
-        )
 
 
 async def meeting_frame(
@@ -109,8 +95,7 @@ async def put_agenda(
     stale one is refused, so that no one's version is lost. A dry run checks everything
     and answers with the version it would write, writing nothing.
     """
-    meeting = await known_meeting(connection, meeting_id)
-    require_host(caller, meeting)
+    meeting = await hosted_meeting(connection, caller, meeting_id)
     try:
         items = schedule(data.items, await meeting_frame(connection, meeting, data.items))
     except InvalidAgendaError as invalid:
@@ -139,8 +124,7 @@ async def publish_version(
     connection: Connection, meeting_id: UUID, number: int, caller: Caller, base_url: str
 ) -> AgendaVersion:
     """Make a version the published one: its items go into the invites and the pages."""
-    meeting = await known_meeting(connection, meeting_id)
-    require_host(caller, meeting)
+    await hosted_meeting(connection, caller, meeting_id)
     await store.locked_agenda(connection, meeting_id, new_id())
     found = await _version(connection, meeting_id, number)
     head = await store.publish(connection, meeting_id, number)
@@ -163,8 +147,7 @@ async def publish_version(
 
 async def unpublish(connection: Connection, meeting_id: UUID, caller: Caller) -> None:
     """Withdraw the published version; every version stays kept."""
-    meeting = await known_meeting(connection, meeting_id)
-    require_host(caller, meeting)
+    await hosted_meeting(connection, caller, meeting_id)
     head = await store.agenda(connection, meeting_id, for_update=True)
     if head is None or head["published_version"] is None:
         raise Problem(409, "not-published", f"meeting {meeting_id} has no published agenda")
@@ -207,9 +190,11 @@ def version_view(found: asyncpg.Record, head: asyncpg.Record) -> AgendaVersion:
     )
 
 
-async def published_programme(connection: Connection, meeting_id: UUID, base_url: str) -> Programme:
+async def published_programme(
+    connection: Connection, meeting_id: UUID, base_url: str, visitor: Caller | None
+) -> Programme:
     """The published agenda with what its pages show beside it: the meeting, its sites."""
-    meeting = await known_meeting(connection, meeting_id)
+    meeting = await visible_meeting(connection, visitor, meeting_id)
     found = await store.published_version(connection, meeting_id)
     if found is None:
         raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")

@@ -9,11 +9,11 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from services.agenda import publishing, renderings, store, summaries, summary_text
+from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.diff import AgendaDiff, diff
-from services.agenda.publishing import require_host
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
 from shared.http.auth import KEY_SECURITY
-from shared.http.params import AnyRequest, Transaction
+from shared.http.params import AnyRequest, Transaction, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem
 from shared.http.versions import etag, sent_version
@@ -70,9 +70,9 @@ class AgendaController(Controller):
 
     @get("/", summary="The published version of a meeting's agenda")
     async def get_agenda(
-        self, connection: Transaction, meeting_id: FromPath[UUID]
+        self, connection: Transaction, visitor: Visitor, meeting_id: FromPath[UUID]
     ) -> AgendaVersion:
-        await publishing.known_meeting(connection, meeting_id)
+        await visible_meeting(connection, visitor, meeting_id)
         found = await store.published_version(connection, meeting_id)
         if found is None:
             raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
@@ -82,7 +82,7 @@ class AgendaController(Controller):
     async def list_versions(
         self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
     ) -> list[AgendaVersion]:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         head = await store.agenda(connection, meeting_id)
         if head is None:
             return []
@@ -99,7 +99,7 @@ class AgendaController(Controller):
     async def latest_version(
         self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
     ) -> Response[AgendaVersion]:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         head = await store.agenda(connection, meeting_id)
         if head is None or not head["latest_version"]:
             raise Problem(404, "no-agenda", f"meeting {meeting_id} has no agenda yet")
@@ -115,7 +115,7 @@ class AgendaController(Controller):
         meeting_id: FromPath[UUID],
         version: FromPath[int],
     ) -> AgendaVersion:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         return await publishing.agenda_version(connection, meeting_id, version)
 
     @post(
@@ -160,7 +160,7 @@ class AgendaController(Controller):
         from_version: Annotated[int, QueryParameter(name="from", ge=1)],
         to_version: Annotated[int, QueryParameter(name="to", ge=1)],
     ) -> AgendaDiff:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         before = await publishing.agenda_version(connection, meeting_id, from_version)
         after = await publishing.agenda_version(connection, meeting_id, to_version)
         return diff(before.items, after.items)
@@ -177,10 +177,13 @@ class AgendaPageController(Controller):
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
         lang: PageLanguage = "ru",
     ) -> Response[str]:
-        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        programme = await publishing.published_programme(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return _in_language(renderings.render_html(programme, lang), HTML, lang)
 
     @get("/agenda.md", summary="The published agenda as Markdown", media_type=MARKDOWN)
@@ -188,10 +191,13 @@ class AgendaPageController(Controller):
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
         lang: PageLanguage = "ru",
     ) -> Response[str]:
-        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        programme = await publishing.published_programme(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return _in_language(renderings.render_markdown(programme, lang), MARKDOWN, lang)
 
     @get(
@@ -200,9 +206,15 @@ class AgendaPageController(Controller):
         media_type=CALENDAR,
     )
     async def agenda_calendar(
-        self, request: AnyRequest, connection: Transaction, meeting_id: FromPath[UUID]
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        visitor: Visitor,
+        meeting_id: FromPath[UUID],
     ) -> Response[bytes]:
-        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        programme = await publishing.published_programme(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return Response(renderings.render_ics(programme), media_type=CALENDAR)
 
     @get(
@@ -212,10 +224,13 @@ class AgendaPageController(Controller):
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
         lang: PageLanguage = "ru",
     ) -> Response[bytes]:
-        programme = await publishing.published_programme(connection, meeting_id, _base_url(request))
+        programme = await publishing.published_programme(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return Response(renderings.render_frab(programme, lang), media_type=XML)
 
 
@@ -244,9 +259,15 @@ class SummaryController(Controller):
 
     @get("/", summary="The published post-event summary")
     async def get_summary(
-        self, request: AnyRequest, connection: Transaction, meeting_id: FromPath[UUID]
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        visitor: Visitor,
+        meeting_id: FromPath[UUID],
     ) -> SummaryVersion:
-        return await summaries.published_version(connection, meeting_id, _base_url(request))
+        return await summaries.published_version(
+            connection, meeting_id, _base_url(request), visitor
+        )
 
     @put(
         "/",
@@ -282,7 +303,7 @@ class SummaryController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
     ) -> list[SummaryVersion]:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         return await summaries.versions(connection, meeting_id, _base_url(request))
 
     @get(
@@ -297,8 +318,7 @@ class SummaryController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
     ) -> Response[SummaryVersion]:
-        meeting = await publishing.known_meeting(connection, meeting_id)
-        require_host(caller, meeting)
+        meeting = await hosted_meeting(connection, caller, meeting_id)
         return _versioned(await summaries.latest_version(connection, meeting, _base_url(request)))
 
     @get("/versions/{version:int}", summary="One version of the summary", security=KEY_SECURITY)
@@ -310,7 +330,7 @@ class SummaryController(Controller):
         meeting_id: FromPath[UUID],
         version: FromPath[int],
     ) -> SummaryVersion:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         return await summaries.summary_version(connection, meeting_id, version, _base_url(request))
 
     @get(
@@ -329,7 +349,7 @@ class SummaryController(Controller):
         version: FromPath[int],
         lang: PageLanguage = "ru",
     ) -> Response[str]:
-        require_host(caller, await publishing.known_meeting(connection, meeting_id))
+        await hosted_meeting(connection, caller, meeting_id)
         found = await summaries.summary_version(connection, meeting_id, version, _base_url(request))
         return _in_language(
             summary_text.render_markdown(summaries.text_of(found), lang), MARKDOWN, lang
@@ -365,10 +385,13 @@ class SummaryPageController(Controller):
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
         lang: PageLanguage = "ru",
     ) -> Response[str]:
-        found = await summaries.published_version(connection, meeting_id, _base_url(request))
+        found = await summaries.published_version(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return _in_language(summary_text.render_html(summaries.text_of(found), lang), HTML, lang)
 
     @get("/summary.md", summary="The published summary as Markdown", media_type=MARKDOWN)
@@ -376,10 +399,13 @@ class SummaryPageController(Controller):
         self,
         request: AnyRequest,
         connection: Transaction,
+        visitor: Visitor,
         meeting_id: FromPath[UUID],
         lang: PageLanguage = "ru",
     ) -> Response[str]:
-        found = await summaries.published_version(connection, meeting_id, _base_url(request))
+        found = await summaries.published_version(
+            connection, meeting_id, _base_url(request), visitor
+        )
         return _in_language(
             summary_text.render_markdown(summaries.text_of(found), lang), MARKDOWN, lang
         )

@@ -16,11 +16,10 @@ import asyncpg
 import structlog
 
 from services.agenda import store, summary_store
+from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.publishing import (
     author,
     delivered_item,
-    known_meeting,
-    require_host,
     sessions_of,
     site_tracks,
 )
@@ -159,8 +158,7 @@ async def put_outcomes(
     if asked. `expected_version` is the latest version the caller read; a stale one is
     refused, so that no one's outcomes are lost. Outcomes equal to the latest version's
     make no new version."""
-    meeting = await known_meeting(connection, meeting_id)
-    require_host(caller, meeting)
+    meeting = await hosted_meeting(connection, caller, meeting_id)
     head = await summary_store.locked_head(connection, meeting_id, new_id())
     latest = await _latest(connection, head)
     if latest is None:
@@ -180,8 +178,7 @@ async def publish_version(
     connection: Connection, meeting_id: UUID, number: int, caller: Caller, base_url: str
 ) -> SummaryVersion:
     """Make a version the one the public summary shows."""
-    meeting = await known_meeting(connection, meeting_id)
-    require_host(caller, meeting)
+    await hosted_meeting(connection, caller, meeting_id)
     head = await summary_store.locked_head(connection, meeting_id, new_id())
     await _publish(connection, head, await _version(connection, meeting_id, number), base_url)
     return await summary_version(connection, meeting_id, number, base_url)
@@ -246,10 +243,10 @@ async def latest_version(
 
 
 async def published_version(
-    connection: Connection, meeting_id: UUID, base_url: str
+    connection: Connection, meeting_id: UUID, base_url: str, visitor: Caller | None
 ) -> SummaryVersion:
     """The version the public summary shows; 404 saying why there is none."""
-    meeting = await known_meeting(connection, meeting_id)
+    meeting = await visible_meeting(connection, visitor, meeting_id)
     head = await summary_store.head(connection, meeting_id)
     if head is None or not head["latest_version"]:
         raise _not_written(meeting)

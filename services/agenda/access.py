@@ -1,0 +1,45 @@
+"""Who may see what of agenda publishing's: every meeting a caller names is looked up here.
+
+The rules are `shared.access`'s (and the table in docs/design.md): the agenda and summary
+of a public meeting are everyone's, those of a private one its sites' and staff's; only the
+host and staff write them. What the caller may not see answers exactly as an unknown id.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from services.agenda import store
+from shared.access import sees_meeting
+from shared.db import Connection
+from shared.http.auth import Caller
+from shared.http.problems import Problem, unknown_meeting
+
+
+async def visible_meeting(
+    connection: Connection, caller: Caller | None, meeting_id: UUID
+) -> asyncpg.Record:
+    meeting = await store.meeting(connection, meeting_id)
+    if meeting is None or not sees_meeting(
+        caller,
+        public=meeting["public"],
+        status=meeting["status"],
+        site_ids=meeting["organization_ids"],
+    ):
+        raise unknown_meeting(meeting_id, "agenda publishing")
+    return meeting
+
+
+async def hosted_meeting(
+    connection: Connection, caller: Caller, meeting_id: UUID
+) -> asyncpg.Record:
+    """The meeting, if the caller may see it (else 404) and hosts it (else 403)."""
+    meeting = await visible_meeting(connection, caller, meeting_id)
+    host = meeting["host_organization_id"]
+    if not caller.acts_for(host):
+        raise Problem(
+            403, "not-the-host", f"only the host organization {host} or an operator may do this"
+        )
+    return meeting
