@@ -70,7 +70,14 @@ class MeetingWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     first occurrence when `recurrence` is given) or a list of `sessions`."""
 
     title: Title
-    kind: MeetingKind
+    kind: Annotated[
+        MeetingKind,
+        msgspec.Meta(
+            description="A telebridge links two sites or more; a videoconference has a host "
+            "and guests; a workshop runs over several sessions and tracks.",
+            examples=["videoconference"],
+        ),
+    ]
     host_organization_id: UUID
     starts_at: Instant | None = None
     ends_at: Instant | None = None
