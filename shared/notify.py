@@ -2,12 +2,15 @@
 
 A worker sleeps in `wait(channel, timeout)` and wakes when a transaction that NOTIFYs the
 channel commits, or when the timeout passes: a lost notification costs at most one poll.
+Any number of requests may also `watch(channel)` at once: each is woken by every
+notification (a broadcast), where `wait` serves one worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 import asyncpg
 import structlog
@@ -25,6 +28,7 @@ class Notifier:
         self._settings = settings
         self._schema = schema
         self._wakeups = {channel: asyncio.Event() for channel in channels}
+        self._watchers: dict[str, set[asyncio.Event]] = {channel: set() for channel in channels}
 
     async def wait(self, channel: str, timeout: float) -> bool:
         """Sleep until `channel` is notified or `timeout` passes; True when notified."""
@@ -35,9 +39,25 @@ class Notifier:
         wakeup.clear()
         return notified
 
+    @contextlib.contextmanager
+    def watch(self, channel: str) -> Iterator[asyncio.Event]:
+        """An event set at every notification of `channel` while the block runs (clear it
+        before each wait)."""
+        watcher = asyncio.Event()
+        self._watchers[channel].add(watcher)
+        try:
+            yield watcher
+        finally:
+            self._watchers[channel].discard(watcher)
+
     def wake_all(self) -> None:
-        for wakeup in self._wakeups.values():
-            wakeup.set()
+        for channel in self._wakeups:
+            self._wake(channel)
+
+    def _wake(self, channel: str) -> None:
+        self._wakeups[channel].set()
+        for watcher in self._watchers[channel]:
+            watcher.set()
 
     async def run(self) -> None:
         """Keep a listening connection open, reconnecting after the server goes away."""
@@ -58,7 +78,7 @@ class Notifier:
         connection.add_termination_listener(lambda _: lost.set())
 
         def notified(_connection: object, _pid: int, channel: str, _payload: object) -> None:
-            self._wakeups[channel].set()
+            self._wake(channel)
 
         try:
             for channel in self._wakeups:

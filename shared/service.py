@@ -10,9 +10,17 @@ reverse order on shutdown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +47,7 @@ from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
+from shared.readmodels.catchup import Answer, CatchUp, Kind, serve_exists
 from shared.settings import ServiceSettings
 from shared.workers import cancel_all, supervise
 
@@ -56,6 +65,7 @@ class Runtime:
     nats: NATS
     js: JetStreamContext
     notifier: Notifier
+    catch_up: CatchUp
 
 
 Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
@@ -79,6 +89,9 @@ class ServiceDefinition:
     """Run once after migrations, before the service takes requests; a failure stops it."""
     notify_channels: Sequence[str] = ()
     """PostgreSQL channels its workers wait on, besides the outbox's."""
+    ids: Mapping[Kind, Answer] = field(default_factory=dict)
+    """The kinds of id the service creates, and how to tell whether one exists: other
+    services ask before they wait for their read models (`shared.readmodels.catchup`)."""
 
     @property
     def schema(self) -> str:
@@ -87,6 +100,11 @@ class ServiceDefinition:
     @property
     def outbox_channel(self) -> str:
         return f"{self.schema}.outbox"
+
+    @property
+    def applied_channel(self) -> str:
+        """Notified whenever a consumer of the service has applied an event."""
+        return f"{self.schema}.applied"
 
 
 async def provide_transaction(request: AnyRequest) -> AsyncGenerator[Connection, None]:
@@ -185,9 +203,18 @@ async def _start(
     notifier = Notifier(
         settings.database,
         definition.schema,
-        [definition.outbox_channel, *definition.notify_channels],
+        [definition.outbox_channel, definition.applied_channel, *definition.notify_channels],
     )
-    runtime = Runtime(settings=settings, pool=pool, nats=nats, js=js, notifier=notifier)
+    catch_up = CatchUp(
+        service=definition.name,
+        nats=nats,
+        notifier=notifier,
+        applied_channel=definition.applied_channel,
+        timeout=settings.catch_up_timeout,
+    )
+    runtime = Runtime(
+        settings=settings, pool=pool, nats=nats, js=js, notifier=notifier, catch_up=catch_up
+    )
     for step in definition.on_start:
         await step(runtime)
     relay = OutboxRelay(
@@ -202,13 +229,25 @@ async def _start(
         ("outbox-relay", relay.run),
     ]
     loops += [
-        (consumer.name, ConsumerWorker(pool, js, consumer, settings.nats).run)
+        (
+            consumer.name,
+            ConsumerWorker(
+                pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
+            ).run,
+        )
         for consumer in (
             entry if isinstance(entry, EventConsumer) else entry(settings)
             for entry in definition.consumers
         )
     ]
     loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
+    if definition.ids:
+        loops.append(
+            (
+                "ids",
+                partial(serve_exists, definition.name, nats, pool, definition.ids, VERSION),
+            )
+        )
     tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
     stack.push_async_callback(cancel_all, tasks)
     return runtime

@@ -108,6 +108,9 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings()
     outbox_poll_interval: float = 1.0
     """Seconds the outbox relay sleeps when no notification wakes it."""
+    catch_up_timeout: float = 5.0
+    """Seconds a request waits for an id another service has just created to reach this
+    service's read models before it answers 503 with Retry-After (0: never wait)."""
 
 
 SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)

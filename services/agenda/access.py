@@ -16,12 +16,16 @@ from shared.access import sees_meeting
 from shared.db import Connection
 from shared.http.auth import Caller
 from shared.http.problems import Problem, unknown_meeting
+from shared.readmodels import catchup
 
 
 async def visible_meeting(
     connection: Connection, caller: Caller | None, meeting_id: UUID
 ) -> asyncpg.Record:
-    meeting = await store.meeting(connection, meeting_id)
+    async def lookup() -> asyncpg.Record | None:
+        return await store.meeting(connection, meeting_id)
+
+    meeting = await catchup.find("meeting", meeting_id, lookup)
     if meeting is None or not sees_meeting(
         caller,
         public=meeting["public"],

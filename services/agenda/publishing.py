@@ -4,6 +4,7 @@ summary (see `services.agenda.summaries`), since the summary lists what was deli
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 import asyncpg
@@ -35,6 +36,7 @@ from shared.events import (
 from shared.http.auth import Caller
 from shared.http.problems import Problem, invalid_fields
 from shared.http.versions import require_version
+from shared.readmodels import catchup
 
 log = structlog.get_logger(__name__)
 
@@ -54,8 +56,17 @@ async def meeting_frame(
         if s.status != "cancelled"
     ]
     person_ids = [s.person_id for item in items for s in item.speakers if s.person_id]
+    host = meeting["host_organization_id"]
+    # People and a host registered a moment ago may still be on their way from the registry.
+    timezone = await catchup.find(
+        "organization", host, partial(store.host_timezone, connection, host)
+    )
+    known = {row["id"] for row in await store.people(connection, person_ids)}
+    for person_id in dict.fromkeys(person_ids):
+        if person_id not in known:
+            await catchup.find("person", person_id, partial(_person, connection, person_id))
     return MeetingFrame(
-        timezone=await store.host_timezone(connection, meeting["host_organization_id"]) or "UTC",
+        timezone=timezone or "UTC",
         sessions=sessions,
         tracks=frozenset(s.track for s in sessions if s.track),
         people={
@@ -63,6 +74,11 @@ async def meeting_frame(
             for row in await store.people(connection, person_ids)
         },
     )
+
+
+async def _person(connection: Connection, person_id: UUID) -> asyncpg.Record | None:
+    found = await store.people(connection, [person_id])
+    return found[0] if found else None
 
 
 def sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
+from services.registry.access import IDS
 from services.registry.attendance import AttendanceController, serve_statistics
 from services.registry.consumers import MEETINGS
 from services.registry.keys import KeyController, register_admin_key
@@ -43,6 +44,7 @@ DEFINITION = ServiceDefinition(
     consumers=[MEETINGS],
     workers=[("attendance-statistics", serve_statistics)],
     on_start=[register_admin_key, make_link_secret],
+    ids=IDS,
 )
 
 

@@ -6,6 +6,8 @@ see answers exactly as an id that does not exist.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Final
 from uuid import UUID
 
 from services.scheduling import meetings, store
@@ -14,6 +16,7 @@ from shared.access import sees_meeting, takes_part
 from shared.db import Connection
 from shared.http.auth import Caller
 from shared.http.problems import FieldError, Problem, invalid_fields, not_found
+from shared.readmodels import catchup
 
 
 async def visible_meeting(
@@ -21,7 +24,9 @@ async def visible_meeting(
 ) -> MeetingState:
     """The meeting, if the caller may see it: public ones (drafts excepted) to anyone,
     others to their sites and staff."""
-    row = await store.meeting(connection, meeting_id, for_update=for_update)
+    row = await catchup.find(
+        "meeting", meeting_id, partial(store.meeting, connection, meeting_id, for_update=for_update)
+    )
     if row is None:
         raise not_found("meeting", meeting_id)
     state = await meetings.load(connection, row)
@@ -58,6 +63,27 @@ def takes_part_in(caller: Caller | None, state: MeetingState) -> bool:
     return takes_part(caller, site_ids(state))
 
 
+async def unseen_organizations(
+    connection: Connection, caller: Caller, ids: list[UUID]
+) -> list[UUID]:
+    """Those of `ids` the caller may not name: unknown (once the registry's events that
+    are on their way have arrived), or private and not its own."""
+    unseen = await store.unseen_organizations(
+        connection, ids, organization_id=caller.organization_id, all_visible=caller.is_staff
+    )
+    if not unseen:
+        return unseen
+    for organization_id in unseen:
+        await catchup.find(
+            "organization",
+            organization_id,
+            partial(store.organization, connection, organization_id),
+        )
+    return await store.unseen_organizations(
+        connection, ids, organization_id=caller.organization_id, all_visible=caller.is_staff
+    )
+
+
 async def require_seen_organizations(
     connection: Connection,
     caller: Caller,
@@ -68,9 +94,7 @@ async def require_seen_organizations(
 ) -> None:
     """A 422 naming every organization the caller may not name: unknown, or private and not
     its own; one answer for both, so that a private organization cannot be told apart."""
-    unseen = await store.unseen_organizations(
-        connection, ids, organization_id=caller.organization_id, all_visible=caller.is_staff
-    )
+    unseen = await unseen_organizations(connection, caller, ids)
     if not unseen:
         return
     raise invalid_fields(
@@ -87,3 +111,17 @@ async def require_seen_organizations(
         + ", ".join(map(str, unseen))
         + ": register them with the registry first (its events take a moment to arrive)",
     )
+
+
+async def _meeting_exists(connection: Connection, identifier: str) -> bool:
+    try:
+        meeting_id = UUID(identifier)
+    except ValueError:
+        return False
+    row = await store.meeting(connection, meeting_id)
+    # A draft is scheduling's own: no event carries it to anyone.
+    return row is not None and row["status"] != "draft"
+
+
+IDS: Final[dict[catchup.Kind, catchup.Answer]] = {"meeting": _meeting_exists}
+"""The ids scheduling creates, as other services ask after them (read-your-writes)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
+from services.scheduling.access import IDS
 from services.scheduling.clock import run_clock
 from services.scheduling.consumers import agenda_events, registry_events
 from services.scheduling.feeds import CalendarController, FeedController
@@ -55,6 +56,7 @@ DEFINITION = ServiceDefinition(
     consumers=[registry_events, agenda_events],
     workers=[("meeting-clock", meeting_clock), ("mail-sender", mail_sender)],
     notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL],
+    ids=IDS,
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
 from typing import Final
 from uuid import UUID
 
@@ -18,7 +19,8 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from services.scheduling import calendar_entries, store
+from services.scheduling import calendar_entries
+from services.scheduling.access import unseen_organizations
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import Feed, FeedCreate
 from shared.db import Connection, fetch_one
@@ -28,6 +30,7 @@ from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem, not_found
+from shared.readmodels import catchup
 from shared.settings import SchedulingSettings
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -236,16 +239,13 @@ async def _require_subject(
             raise Problem(403, "forbidden", "only operator and admin keys make the public feed")
     elif kind == "organization":
         assert organization_id is not None
-        if await store.unseen_organizations(
-            connection,
-            [organization_id],
-            organization_id=caller.organization_id,
-            all_visible=caller.is_staff,
-        ):
+        if await unseen_organizations(connection, caller, [organization_id]):
             raise not_found("organization", organization_id)
         require_own_organization(caller, organization_id)
     else:
-        person = await connection.fetchrow(_PERSON, person_id)
+        person = await catchup.find(
+            "person", person_id, partial(connection.fetchrow, _PERSON, person_id)
+        )
         if person is None or not caller.acts_for(person["organization_id"]):
             raise not_found("person", person_id)
 

@@ -107,6 +107,7 @@ _VISIBLE_ORGANIZATIONS: Final = """
 SELECT id FROM organizations WHERE id = ANY($1::uuid[]) AND (public OR $2 OR id = $3)
 """
 _ORGANIZATIONS: Final = "SELECT * FROM organizations WHERE id = ANY($1::uuid[])"
+_ORGANIZATION: Final = "SELECT * FROM organizations WHERE id = $1"
 _BUSY: Final = """
 SELECT s.organization_id, ms.starts_at, ms.ends_at, m.id AS meeting_id, m.title
 FROM meeting_sessions ms
@@ -341,6 +342,11 @@ async def seconds_until_due(connection: Connection, now: datetime) -> float | No
     """How long after `now` the next start or end falls due (negative: overdue)."""
     seconds: float | None = await connection.fetchval(_SECONDS_UNTIL_DUE, now)
     return seconds
+
+
+async def organization(connection: Connection, organization_id: UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(_ORGANIZATION, organization_id)
+    return row
 
 
 async def unseen_organizations(

@@ -79,9 +79,16 @@ def retry_delay(settings: NatsSettings, deliveries: int) -> float:
 
 class ConsumerWorker(Generic[E]):
     def __init__(
-        self, pool: Pool, js: JetStreamContext, consumer: EventConsumer[E], settings: NatsSettings
+        self,
+        pool: Pool,
+        js: JetStreamContext,
+        consumer: EventConsumer[E],
+        settings: NatsSettings,
+        *,
+        applied_channel: str | None = None,
     ) -> None:
         self._pool = pool
+        self._applied_channel = applied_channel
         self._js = js
         self._consumer = consumer
         self._settings = settings
@@ -168,6 +175,11 @@ class ConsumerWorker(Generic[E]):
                     delivery = await receive(connection, self._consumer.name, event)
                     if delivery is Delivery.NEW:
                         await self._consumer.apply(connection, event)
+                        if self._applied_channel:
+                            # Requests waiting for a read model to catch up wake on commit.
+                            await connection.execute(
+                                "SELECT pg_notify($1, '')", self._applied_channel
+                            )
             except UNAVAILABLE as error:
                 if not database_unavailable(error):
                     raise

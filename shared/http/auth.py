@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
+import asyncpg
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -29,6 +30,7 @@ from litestar.openapi.spec import SecurityRequirement
 from shared.db import acquire
 from shared.events import KeyRole, utc_now
 from shared.http.problems import Problem
+from shared.readmodels import catchup
 
 Access = Literal["read", "write"]
 
@@ -135,8 +137,15 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
     row = None
     runtime = connection.app.state.runtime
     if prefix is not None:
-        async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
-            row = await database.fetchrow(_VERIFY, prefix)
+        timeout = runtime.settings.database.acquire_timeout
+
+        async def lookup() -> asyncpg.Record | None:
+            async with acquire(runtime.pool, timeout) as database:
+                found: asyncpg.Record | None = await database.fetchrow(_VERIFY, prefix)
+                return found
+
+        # A key issued a moment ago may not have reached this service yet.
+        row = await catchup.find("key", prefix, lookup)
     if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_of(token)):
         raise unauthenticated("this API key is not known")
     if row["revoked_at"] is not None:

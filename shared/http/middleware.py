@@ -10,6 +10,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
 from shared.http.problems import PROBLEM_JSON, problem_bytes
+from shared.readmodels.catchup import CURRENT
 from shared.tracing import span
 
 log = structlog.get_logger("telebridge.http")
@@ -20,6 +21,9 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        runtime = scope["litestar_app"].state.get("runtime")
+        if runtime is not None:
+            CURRENT.set(runtime.catch_up)
         incoming = dict(scope["headers"]).get(b"traceparent", b"").decode("latin-1") or None
         started = time.perf_counter()
         status = 500
