@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from shared.http.auth import Caller
+from shared.http.problems import Problem
 
 
 def takes_part(caller: Caller | None, site_ids: Iterable[UUID]) -> bool:
@@ -33,3 +34,14 @@ def sees_meeting(
 def sees_organization(caller: Caller | None, organization_id: UUID, *, public: bool) -> bool:
     """A public organization is listed to anyone; a private one to its own keys and staff."""
     return public or (caller is not None and caller.acts_for(organization_id))
+
+
+def require_host(caller: Caller, host_organization_id: UUID) -> None:
+    """Only the host organization's key or staff change a meeting: a 403 naming the rule
+    for a caller that sees the meeting but does not host it."""
+    if not caller.acts_for(host_organization_id):
+        raise Problem(
+            403,
+            "not-the-host",
+            f"only the host organization {host_organization_id} or an operator may do this",
+        )

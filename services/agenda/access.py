@@ -12,10 +12,10 @@ from uuid import UUID
 import asyncpg
 
 from services.agenda import store
-from shared.access import sees_meeting
+from shared.access import require_host, sees_meeting
 from shared.db import Connection
 from shared.http.auth import Caller
-from shared.http.problems import Problem, unknown_meeting
+from shared.http.problems import unknown_meeting
 from shared.readmodels import catchup
 
 
@@ -41,9 +41,5 @@ async def hosted_meeting(
 ) -> asyncpg.Record:
     """The meeting, if the caller may see it (else 404) and hosts it (else 403)."""
     meeting = await visible_meeting(connection, caller, meeting_id)
-    host = meeting["host_organization_id"]
-    if not caller.acts_for(host):
-        raise Problem(
-            403, "not-the-host", f"only the host organization {host} or an operator may do this"
-        )
+    require_host(caller, meeting["host_organization_id"])
     return meeting

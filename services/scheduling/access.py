@@ -12,10 +12,10 @@ from uuid import UUID
 
 from services.scheduling import meetings, store
 from services.scheduling.meetings import MeetingState
-from shared.access import sees_meeting, takes_part
+from shared.access import require_host, sees_meeting, takes_part
 from shared.db import Connection
 from shared.http.auth import Caller
-from shared.http.problems import FieldError, Problem, invalid_fields, not_found
+from shared.http.problems import FieldError, invalid_fields, not_found
 from shared.readmodels import catchup
 
 
@@ -43,15 +43,6 @@ async def hosted_meeting(connection: Connection, caller: Caller, meeting_id: UUI
     state = await visible_meeting(connection, caller, meeting_id, for_update=True)
     require_host(caller, state.row["host_organization_id"])
     return state
-
-
-def require_host(caller: Caller, host_organization_id: UUID) -> None:
-    if not caller.acts_for(host_organization_id):
-        raise Problem(
-            403,
-            "not-the-host",
-            f"only the host organization {host_organization_id} or an operator may do this",
-        )
 
 
 def site_ids(state: MeetingState) -> list[UUID]:

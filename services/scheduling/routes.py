@@ -16,7 +16,6 @@ from litestar.params import FromPath, JSONBody
 from services.scheduling import meetings, store
 from services.scheduling.access import (
     hosted_meeting,
-    require_host,
     require_seen_organizations,
     site_ids,
     takes_part_in,
@@ -32,6 +31,7 @@ from services.scheduling.schemas import (
     ScheduleDraft,
     SessionMove,
 )
+from shared.access import require_host
 from shared.db import Connection
 from shared.events import utc_now
 from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
