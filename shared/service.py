@@ -40,6 +40,7 @@ from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import OutboxRelay
 from shared.db import Connection, Pool, StartupError, acquire, create_pool
 from shared.http.auth import authenticate, provide_caller, provide_visitor
+from shared.http.bodies import body_middleware
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
 from shared.http.middleware import request_context_middleware
@@ -153,7 +154,9 @@ def build_app(
         },
         guards=[authenticate],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context_middleware, idempotency_middleware],
+        # Bodies are checked before the idempotency middleware reads them.
+        middleware=[request_context_middleware, body_middleware, idempotency_middleware],
+        request_max_body_size=settings.http.max_body_size,
         openapi_config=OpenAPIConfig(
             title=f"Telebridge {definition.name}",
             version=VERSION,

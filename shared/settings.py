@@ -73,6 +73,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """TCP port of the HTTP server."""
     public_url: str = ""
     """Base URL clients reach this service at; derived from host and port when empty."""
+    max_body_size: int = 1024 * 1024
+    """Largest request body accepted, in bytes; a larger one is answered 413."""
+    body_timeout: float = 30.0
+    """Seconds a client has to send a request's whole body; a slower one is answered 408."""
 
     @property
     def base_url(self) -> str:

@@ -15,7 +15,7 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Send
 
 from shared.db import UNAVAILABLE, database_unavailable
 
@@ -105,7 +105,7 @@ def problem_type(slug: str | None) -> str:
 
 
 def problem_bytes(
-    status: int, path: str, *, slug: str | None = None, detail: str | None = None
+    status: int, path: str | None, *, slug: str | None = None, detail: str | None = None
 ) -> bytes:
     """A problem document for code that answers below Litestar, such as ASGI middleware."""
     return msgspec.json.encode(
@@ -117,6 +117,30 @@ def problem_bytes(
             instance=path,
         )
     )
+
+
+async def send_problem(
+    send: Send,
+    path: str,
+    status: int,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    close: bool = False,
+) -> None:
+    """Answer with a problem document from ASGI middleware, where no `Request` exists yet.
+
+    `close` ends the connection after the answer: for a request whose body was not read.
+    """
+    body = problem_bytes(status, path, slug=slug, detail=detail)
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def problem_response(

@@ -1,0 +1,212 @@
+"""Request bodies, read whole before any handler or middleware of ours sees them.
+
+A body must arrive within `http.body_timeout` seconds (else 408) and be at most
+`http.max_body_size` bytes (else 413, before a byte of it is read when Content-Length says
+so). Where the route's handler takes JSON, the body must also be sent as JSON (415
+otherwise) and be JSON that every parser after this one reads without failing: UTF-8, at
+most `MAX_DEPTH` levels deep, and well-formed (400 `malformed-body` otherwise). Every
+refusal is a problem document; a body that passes is handed on unchanged.
+
+JSON is `application/json` or any `application/<name>+json`, with no charset but UTF-8. A
+body sent without a Content-Type is taken as JSON: it is parsed as strictly as any other,
+so nothing is misread, and scripts that leave the header out keep working.
+
+Checked here rather than where Litestar parses, because a parser that fails there raises
+`UnicodeDecodeError` or `RecursionError` (not its own error type), and mapping those to a
+400 wherever they are raised would pass server faults off as the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Final
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+
+from shared.http.problems import send_problem
+from shared.settings import HttpSettings
+
+MAX_DEPTH: Final = 32
+"""Deepest nesting of arrays and objects a JSON body may have; no API needs more than six."""
+
+_decoder: Final = msgspec.json.Decoder()
+_STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_AS_SQUARE: Final = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS: Final = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_JSON_SUBTYPE: Final = re.compile(r"application/(?:[\w.+-]+\+)?json")
+
+
+def body_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not _carries_body(scope):
+            await app(scope, receive, send)
+            return
+        try:
+            body = await _checked_body(scope, receive)
+        except _Refused as refusal:
+            await send_problem(
+                send,
+                scope["path"],
+                refusal.status,
+                slug=refusal.slug,
+                detail=refusal.detail,
+                close=refusal.status != 400,
+            )
+            return
+        except _Disconnected:
+            return  # nobody is left to answer
+        await app(scope, _replaying(body, receive), send)
+
+    return middleware
+
+
+async def _checked_body(scope: Scope, receive: Receive) -> bytes:
+    """The request's body, read whole; `_Refused` says why it is not taken."""
+    settings: HttpSettings = scope["litestar_app"].state.settings.http
+    takes_json = _takes_json(scope)
+    headers = {name.lower(): value for name, value in scope["headers"]}
+    if takes_json and (refusal := media_type_refusal(headers.get(b"content-type"))):
+        raise _Refused(415, "unsupported-media-type", refusal)
+    declared = headers.get(b"content-length")
+    if declared is not None and not declared.strip().isdigit():
+        raise _Refused(400, "malformed-body", "Content-Length is not a number")
+    if declared is not None and int(declared) > settings.max_body_size:
+        raise _Refused(
+            413,
+            "body-too-large",
+            f"the body is {int(declared)} bytes; at most {settings.max_body_size} are accepted",
+        )
+    try:
+        async with asyncio.timeout(settings.body_timeout):
+            body = await _read_body(receive, settings.max_body_size)
+    except TimeoutError:
+        announced = f" (Content-Length said {int(declared)} bytes)" if declared else ""
+        raise _Refused(
+            408,
+            "body-timeout",
+            f"the body did not arrive within {settings.body_timeout:g} seconds{announced}",
+        ) from None
+    if body is None:
+        raise _Refused(
+            413,
+            "body-too-large",
+            f"the body is over {settings.max_body_size} bytes, the most accepted",
+        )
+    if takes_json and body and (reason := json_refusal(body)):
+        raise _Refused(400, "malformed-body", reason)
+    return body
+
+
+def media_type_refusal(content_type: bytes | None) -> str | None:
+    """Why a body of this Content-Type is not taken as JSON, or None when it is."""
+    if content_type is None:
+        return None
+    value = content_type.decode("latin-1")
+    media_type, *parameters = (part.strip() for part in value.split(";"))
+    if not _JSON_SUBTYPE.fullmatch(media_type.lower()):
+        return f"the body must be JSON (application/json), not {media_type or 'untyped'}"
+    for parameter in parameters:
+        name, _, charset = parameter.partition("=")
+        if name.strip().lower() == "charset" and charset.strip('" ').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return f"JSON is read as UTF-8, not {charset.strip()}"
+    return None
+
+
+def json_refusal(body: bytes) -> str | None:
+    """Why `body` cannot be taken as a JSON document, or None when it can."""
+    try:
+        _decoder.decode(body)
+    except UnicodeDecodeError as error:
+        return f"the body is not UTF-8: {error.reason} (byte {error.object[error.start]:#04x})"
+    except RecursionError:
+        return f"the body nests arrays and objects deeper than {MAX_DEPTH} levels"
+    except msgspec.DecodeError as error:
+        return f"the body is not JSON this server can read: {error}"
+    if nested_deeper_than(body, MAX_DEPTH):
+        return f"the body nests arrays and objects deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def nested_deeper_than(document: bytes, depth: int) -> bool:
+    """Whether a well-formed JSON document nests arrays and objects more than `depth` deep.
+
+    Strings are dropped (brackets in them do not count), then each pass removes the
+    innermost pairs: a document `depth` deep is empty after `depth` passes. Fast in C,
+    unlike walking a decoded document in Python.
+    """
+    brackets = _STRING.sub(b"", document).translate(_AS_SQUARE, _NOT_BRACKETS)
+    for _ in range(depth):
+        if not brackets:
+            return False
+        brackets = brackets.replace(b"[]", b"")
+    return bool(brackets)
+
+
+def _carries_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            return True
+        if lowered == b"content-length":
+            return value.strip() not in (b"0", b"")
+    return False
+
+
+def _takes_json(scope: Scope) -> bool:
+    handler = scope.get("route_handler")
+    return (
+        isinstance(handler, HTTPRouteHandler) and "data" in handler.parsed_fn_signature.parameters
+    )
+
+
+class _Refused(Exception):  # noqa: N818 - a signal, not an error
+    """The body is not taken: answer `status` with a problem document."""
+
+    def __init__(self, status: int, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+
+
+class _Disconnected(Exception):  # noqa: N818 - a signal, not an error
+    """The client went away before its body was complete."""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is over `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the body read here to the app, then listens for disconnects."""
+    delivered = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        request: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+        return request
+
+    return replay
