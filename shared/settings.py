@@ -77,6 +77,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Largest request body accepted, in bytes; a larger one is answered 413."""
     body_timeout: float = 30.0
     """Seconds a client has to send a request's whole body; a slower one is answered 408."""
+    max_header_size: int = 16 * 1024
+    """Largest request line and header block, in bytes; a larger one is answered 431."""
 
     @property
     def base_url(self) -> str:
