@@ -13,7 +13,7 @@ from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
 from shared.http.auth import KEY_SECURITY
-from shared.http.params import AnyRequest, Transaction, Visitor
+from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem
 from shared.http.versions import etag, sent_version
@@ -113,7 +113,7 @@ class AgendaController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        version: FromPath[int],
+        version: VersionNumber,
     ) -> AgendaVersion:
         await hosted_meeting(connection, caller, meeting_id)
         return await publishing.agenda_version(connection, meeting_id, version)
@@ -130,7 +130,7 @@ class AgendaController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        version: FromPath[int],
+        version: VersionNumber,
     ) -> AgendaVersion:
         return await publishing.publish_version(
             connection, meeting_id, version, caller, _base_url(request)
@@ -157,8 +157,12 @@ class AgendaController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
-        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
+        from_version: Annotated[
+            int, QueryParameter(name="from", ge=1, le=MAX_INT4, description="The earlier version")
+        ],
+        to_version: Annotated[
+            int, QueryParameter(name="to", ge=1, le=MAX_INT4, description="The later version")
+        ],
     ) -> AgendaDiff:
         await hosted_meeting(connection, caller, meeting_id)
         before = await publishing.agenda_version(connection, meeting_id, from_version)
@@ -328,7 +332,7 @@ class SummaryController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        version: FromPath[int],
+        version: VersionNumber,
     ) -> SummaryVersion:
         await hosted_meeting(connection, caller, meeting_id)
         return await summaries.summary_version(connection, meeting_id, version, _base_url(request))
@@ -346,7 +350,7 @@ class SummaryController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        version: FromPath[int],
+        version: VersionNumber,
         lang: PageLanguage = "ru",
     ) -> Response[str]:
         await hosted_meeting(connection, caller, meeting_id)
@@ -367,7 +371,7 @@ class SummaryController(Controller):
         connection: Transaction,
         caller: CallerParam,
         meeting_id: FromPath[UUID],
-        version: FromPath[int],
+        version: VersionNumber,
     ) -> SummaryVersion:
         return await summaries.publish_version(
             connection, meeting_id, version, caller, _base_url(request)

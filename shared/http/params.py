@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any, Final, TypeAlias
 
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from shared.db import Connection
 from shared.http import auth
@@ -21,8 +21,19 @@ Caller = NamedDependency[auth.Caller]
 Visitor = NamedDependency[auth.Caller | None]
 """The verified key of the request if one was sent (a bad one is a 401), else None."""
 
+MAX_INT4: Final = 2**31 - 1
+"""PostgreSQL's largest `integer`. Every integer a client sends is bounded by it (or less):
+asyncpg cannot send a larger one to an `integer` column and raises OverflowError, a 500.
+A test holds every documented integer parameter to this bound."""
+
+VersionNumber = Annotated[
+    int, PathParameter(ge=1, le=MAX_INT4, description="A version number, 1 for the first")
+]
+"""A version of a resource, in a path."""
+
 Cursor = Annotated[
     str | None, QueryParameter(description="`next_cursor` of the previous page; omit for the first")
 ]
 PageSize = Annotated[int, QueryParameter(ge=1, le=200, description="Items per page, at most 200")]
+"""Bounded far below `MAX_INT4`, as every integer parameter is."""
 DEFAULT_PAGE_SIZE = 50

@@ -15,6 +15,8 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap, Send
 
 from shared.db import UNAVAILABLE, database_unavailable
@@ -198,6 +200,18 @@ def _field_error(entry: Any) -> FieldError:
     return FieldError(message=message, field=field, source=source)
 
 
+def _sent_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The names clients send parameters by (`?from=`), by the handler's names for them."""
+    handler = request.scope.get("route_handler")
+    if not isinstance(handler, HTTPRouteHandler):
+        return {}
+    return {
+        name: definition.name
+        for name, parameter in handler.parsed_fn_signature.parameters.items()
+        if isinstance(definition := parameter.kwarg_definition, ParameterKwarg) and definition.name
+    }
+
+
 def _body_missing(request: Request[Any, Any, Any]) -> bool:
     chunked = "transfer-encoding" in request.headers
     return not chunked and request.headers.get("content-length", "0") == "0"
@@ -216,7 +230,14 @@ def _handle_validation(
             title="Request body is missing",
             detail=f"{request.method} {request.url.path} needs a JSON body; none was sent",
         )
+    sent_as = _sent_names(request)
     errors = [_field_error(entry) for entry in extra]
+    errors = [
+        msgspec.structs.replace(entry, field=sent_as[entry.field])
+        if entry.source != "body" and entry.field in sent_as
+        else entry
+        for entry in errors
+    ]
     in_body = any(entry.source == "body" for entry in errors)
     return problem_response(
         request,

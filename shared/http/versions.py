@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request
 
+from shared.http.params import MAX_INT4
 from shared.http.problems import Problem
 
 
@@ -25,7 +26,8 @@ def sent_version(request: Request[Any, Any, Any]) -> int | None:
     if not header:
         return None
     tag = header.removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    # isdigit() alone takes "²" and digits beyond what int() reads or any version reaches.
+    if not (tag.isascii() and tag.isdigit() and len(tag) <= len(str(MAX_INT4))):
         raise Problem(
             412, "version-mismatch", f"If-Match {header} is not a version of this resource"
         )

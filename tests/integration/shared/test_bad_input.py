@@ -75,7 +75,13 @@ class Operation:
 
 
 def _any_value(schema: dict[str, Any]) -> object:
-    kinds = {schema.get("type"), *(option.get("type") for option in schema.get("oneOf", []))}
+    kinds = {
+        kind
+        for option in (schema, *schema.get("oneOf", ()))
+        for kind in (
+            option.get("type") if isinstance(option.get("type"), list) else [option.get("type")]
+        )
+    }
     if "integer" in kinds:
         return max(1, schema.get("minimum", 1))
     if schema.get("format") == "uuid":
@@ -306,3 +312,23 @@ async def stalled_request(
         message.get("body", b"") for message in messages if message["type"] == "http.response.body"
     )
     return start["status"], dict(start["headers"]), content
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**31, 2**63, 10**30, -(2**31) - 1, 0, -1],
+    ids=["int4-overflow", "int8-overflow", "huge", "int4-underflow", "zero", "negative"],
+)
+async def test_an_integer_parameter_out_of_range_is_a_4xx_for_every_operation(
+    service: Service, number: int
+) -> None:
+    checked = 0
+    for operation in service.operations:
+        for name in integer_parameters(operation):
+            url = operation.url(service.known, **{name: number})
+            response = await service.client.request(operation.method, url)
+            assert_problem(response, operation)
+            if response.status_code == 400:
+                assert json_of(response)["errors"][0]["field"] == name, response.text
+            checked += 1
+    assert checked, f"{service.name} documents no integer parameter"
