@@ -102,16 +102,20 @@ class TimeRange(msgspec.Struct, frozen=True):
     end: time
 
 
+DayHours = Annotated[list[TimeRange], msgspec.Meta(max_length=12)]
+"""The ranges of one day: a break or two, never a dozen."""
+
+
 class WorkingHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """When an organization works, per weekday, in its own time zone; an empty day is off."""
 
-    mon: list[TimeRange] = msgspec.field(default_factory=list)
-    tue: list[TimeRange] = msgspec.field(default_factory=list)
-    wed: list[TimeRange] = msgspec.field(default_factory=list)
-    thu: list[TimeRange] = msgspec.field(default_factory=list)
-    fri: list[TimeRange] = msgspec.field(default_factory=list)
-    sat: list[TimeRange] = msgspec.field(default_factory=list)
-    sun: list[TimeRange] = msgspec.field(default_factory=list)
+    mon: DayHours = msgspec.field(default_factory=list)
+    tue: DayHours = msgspec.field(default_factory=list)
+    wed: DayHours = msgspec.field(default_factory=list)
+    thu: DayHours = msgspec.field(default_factory=list)
+    fri: DayHours = msgspec.field(default_factory=list)
+    sat: DayHours = msgspec.field(default_factory=list)
+    sun: DayHours = msgspec.field(default_factory=list)
 
     def days(self) -> list[list[TimeRange]]:
         """The ranges of each weekday, Monday first (as `date.weekday()` counts)."""

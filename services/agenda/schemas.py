@@ -21,6 +21,7 @@ ItemKey = Annotated[str, one_line(100, "opening")]
 LocalTime = Annotated[
     str,
     msgspec.Meta(
+        max_length=32,
         pattern=r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$",
         description="A wall-clock time, seconds optional; with an offset, an instant",
         examples=["2020-10-01T10:00", "2020-10-01T10:00+03:00"],

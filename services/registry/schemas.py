@@ -19,6 +19,8 @@ from shared.events import (
     Rsvp,
     WorkingHours,
 )
+from shared.http.auth import SCOPES
+from shared.http.params import MAX_INT4
 from shared.http.types import Instant, one_line
 from shared.regions import region
 from shared.timezones import timezone_error
@@ -41,6 +43,9 @@ Email = Annotated[
     ),
 ]
 Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+Scope = Annotated[str, one_line(32, "registry:read")]
+MAX_BLACKOUT_DATES = 1000
+"""Years of closed days; each is in the organization's event too, so not unbounded."""
 
 
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -65,9 +70,13 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """IANA time zone; omitted, the region's default."""
     working_hours: WorkingHours | None = None
     """Local opening hours per weekday; omitted, unknown (slot search assumes 9 to 18)."""
-    blackout_dates: list[date] = msgspec.field(default_factory=list)
+    blackout_dates: Annotated[list[date], msgspec.Meta(max_length=MAX_BLACKOUT_DATES)] = (
+        msgspec.field(default_factory=list)
+    )
     """Days the organization cannot take part, besides the region's public holidays."""
-    contacts: list[Contact] = msgspec.field(default_factory=list)
+    contacts: Annotated[list[Contact], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=list
+    )
     public: bool = True
     """Listed to anyone; a non-public organization is seen only by its own and staff keys."""
 
@@ -108,13 +117,19 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ImportRow(OrganizationCreate, frozen=True, kw_only=True):
-    row: Annotated[int, msgspec.Meta(ge=1)]
+    row: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT4)]
     """The row's number in the file, echoed in its result."""
     external_id: ExternalId
 
 
+RawRow = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=100)], Any], msgspec.Meta(max_length=50)
+]
+"""A row as sent, at most 50 columns: each is then checked as an `ImportRow`."""
+
+
 class OrganizationImport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    rows: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=500)]
+    rows: Annotated[list[RawRow], msgspec.Meta(max_length=500)]
     """Rows as `ImportRow` objects; each is checked on its own, so one bad row spoils none."""
     dry_run: bool = False
     """Check and report, change nothing."""
@@ -175,7 +190,7 @@ class KeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     role: KeyRole = "partner"
     organization_id: UUID | None = None
     """The partner organization the key acts for; only for partner keys."""
-    scopes: list[str] | None = None
+    scopes: Annotated[list[Scope], msgspec.Meta(max_length=len(SCOPES))] | None = None
     """Omitted: every scope."""
     expires_at: Instant | None = None
 
@@ -207,7 +222,9 @@ class SiteCapacity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class CapacityFields(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     capacity: Count | None = None
     """Places in all; null for no limit."""
-    sites: list[SiteCapacity] = msgspec.field(default_factory=list)
+    sites: Annotated[list[SiteCapacity], msgspec.Meta(max_length=100)] = msgspec.field(
+        default_factory=list
+    )
     """Places per organization, for those that have a limit of their own."""
 
 

@@ -122,6 +122,30 @@ async def test_an_unknown_field_is_a_422(registry: Registry) -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "items"),
+    [
+        ("contacts", [{"name": f"Контакт {number}"} for number in range(51)]),
+        ("blackout_dates", [f"{2030 + number // 365}-01-01" for number in range(1001)]),
+    ],
+)
+async def test_a_list_longer_than_its_bound_is_a_422_naming_it(
+    registry: Registry, field: str, items: list[Any]
+) -> None:
+    response = await registry.client.post("/organizations", json={**LIPETSK, field: items})
+    document = problem(response, 422, "validation", field=field)
+    assert "length <=" in document["errors"][0]["message"]
+
+
+async def test_a_hundred_thousand_contacts_are_a_413_and_nothing_is_written(
+    registry: Registry,
+) -> None:
+    contacts = [{"name": f"Контакт {number}"} for number in range(100_000)]
+    response = await registry.client.post("/organizations", json={**LIPETSK, "contacts": contacts})
+    problem(response, 413, "body-too-large")
+    assert await registry.database.fetchval("SELECT count(*) FROM registry.organizations") == 0
+
+
+@pytest.mark.parametrize(
     "content",
     [b'{"name": "\xd0\x9b\xd0\xb8\xd0\xbf\xd0\xb5\xd1\x86\xd0\xba", ', b"not json", b"[1, 2"],
     ids=["truncated", "text", "unclosed"],
