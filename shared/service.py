@@ -37,7 +37,7 @@ from nats.js import JetStreamContext
 
 from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
-from shared.bus.outbox import OutboxRelay
+from shared.bus.outbox import EVENT_LIMIT, OutboxRelay
 from shared.db import Connection, Pool, StartupError, acquire, create_pool
 from shared.http.auth import authenticate, provide_caller, provide_visitor
 from shared.http.bodies import body_middleware
@@ -202,6 +202,7 @@ async def _start(
         stack.push_async_callback(_close_nats, nats)
     js = nats.jetstream()
     await ensure_streams(js, settings.nats.stream_replicas)
+    EVENT_LIMIT.fit_to(min(settings.nats.max_payload, nats.max_payload))
 
     notifier = Notifier(
         settings.database,

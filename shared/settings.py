@@ -48,6 +48,9 @@ class NatsSettings(SharedSection, frozen=True, kw_only=True):
     """Attempts at a failing message before it goes to the dead-letter subject."""
     retry_backoff: float = 1.0
     """Seconds before the second attempt at a failing message; doubles after each."""
+    max_payload: int = 1024 * 1024
+    """Largest message the NATS servers take (their max_payload, 1 MiB unless configured):
+    a change whose event would not fit is refused when it is written, with a 413."""
 
     @property
     def servers(self) -> list[str]:

@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from shared.db import Connection, Pool, acquire
 from shared.events import Event, stream_of
 from shared.notify import Notifier
+from shared.settings import NatsSettings
 from shared.tracing import current_traceparent
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,39 @@ PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
 REFUSED: Final = (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError)
 """What the server says of this one message whenever it is sent: retrying the rest of the
 batch is useful, retrying the message alone is not."""
+HEADER_ROOM: Final = 4 * 1024
+"""Bytes of a message left for its headers (Nats-Msg-Id, traceparent); the event has the rest."""
+
+
+class EventLimit:
+    """The largest event the outbox takes, in bytes of its JSON.
+
+    Set when a service starts, from the NATS settings and the server's own max_payload.
+    Those are the same for every service, so one value per process is right even where
+    several apps share a process (the tests)."""
+
+    def __init__(self, max_payload: int) -> None:
+        self.fit_to(max_payload)
+
+    def fit_to(self, max_payload: int) -> None:
+        """Take events that fit in a message of `max_payload` bytes, headers included."""
+        self.max_bytes = max_payload - HEADER_ROOM
+
+
+EVENT_LIMIT: Final = EventLimit(NatsSettings().max_payload)
+
+
+class EventTooLargeError(ValueError):
+    """An event would be larger than a NATS message may be, so it could never be published."""
+
+    def __init__(self, event: Event, size: int, limit: int) -> None:
+        super().__init__(
+            f"{event.type} of {event.aggregate_id} would be {size} bytes; at most {limit} fit "
+            "in a message"
+        )
+        self.event_type = event.type
+        self.size = size
+        self.limit = limit
 
 
 _encoder = msgspec.json.Encoder()
@@ -90,8 +124,16 @@ def stamped(event: Event) -> Event:
 
 
 async def add_event(connection: Connection, event: Event) -> Event:
-    """Write `event` to the outbox in the caller's transaction; it is published after commit."""
+    """Write `event` to the outbox in the caller's transaction; it is published after commit.
+
+    An event too large to publish raises `EventTooLargeError` here, so that the change it
+    reports is rolled back with it (a 413 in a request) rather than committed with an
+    event the relay would retry forever.
+    """
     event = stamped(event)
+    payload = _encoder.encode(event)
+    if len(payload) > EVENT_LIMIT.max_bytes:
+        raise EventTooLargeError(event, len(payload), EVENT_LIMIT.max_bytes)
     await connection.execute(
         _INSERT,
         event.event_id,
@@ -99,7 +141,7 @@ async def add_event(connection: Connection, event: Event) -> Event:
         event.aggregate_type,
         event.aggregate_id,
         event.aggregate_version,
-        _encoder.encode(event),
+        payload,
         event.traceparent,
     )
     return event

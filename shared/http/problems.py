@@ -19,6 +19,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap, Send
 
+from shared.bus.outbox import EventTooLargeError
 from shared.db import UNAVAILABLE, database_unavailable
 
 log = structlog.get_logger(__name__)
@@ -260,6 +261,20 @@ def _handle_http(request: Request[Any, Any, Any], error: HTTPException) -> Respo
     return problem_response(request, status, detail=detail, headers=error.headers)
 
 
+def _handle_event_too_large(
+    request: Request[Any, Any, Any], error: EventTooLargeError
+) -> Response[Any]:
+    return problem_response(
+        request,
+        413,
+        slug="event-too-large",
+        title="Change too large to announce",
+        detail=f"this change would be announced to the other services in an event of "
+        f"{error.size} bytes, over the {error.limit} their message bus carries; nothing was "
+        "changed: send less (fewer or shorter items)",
+    )
+
+
 def _handle_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if not database_unavailable(error):
         return _handle_unexpected(request, error)
@@ -284,6 +299,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Problem: _handle_problem,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
+    EventTooLargeError: _handle_event_too_large,
     **dict.fromkeys(UNAVAILABLE, _handle_unavailable),
     Exception: _handle_unexpected,
 }

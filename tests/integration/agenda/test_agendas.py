@@ -8,9 +8,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 
+from services.agenda.app import create_app
+from shared.bus.outbox import EVENT_LIMIT, HEADER_ROOM
 from shared.events import new_id
+from shared.settings import AgendaSettings, NatsSettings
 from tests.integration.agenda.support import (
     ITEMS,
     MOSCOW,
@@ -23,7 +27,7 @@ from tests.integration.agenda.support import (
     signed_up,
 )
 from tests.integration.api import body, partner_key, problem, publish
-from tests.support import eventually
+from tests.support import OPERATOR, eventually, harness, settings_for
 
 
 async def test_a_draft_is_kept_unpublished_until_it_is_published(agenda: Agenda) -> None:
@@ -271,3 +275,32 @@ async def test_a_dry_run_answers_as_if_written_and_writes_nothing(agenda: Agenda
     assert "etag" not in response.headers
     problem(await agenda.client.get(f"{path}/versions/latest"), 404, "no-agenda")
     problem(await agenda.client.get(path), 404, "no-agenda")
+
+
+async def test_an_agenda_whose_event_would_not_fit_a_message_is_a_413_and_nothing_is_kept(
+    database_url: str, nats_url: str
+) -> None:
+    settings = settings_for(AgendaSettings, database_url, nats_url)
+    small_bus = msgspec.structs.replace(settings.nats, max_payload=64 * 1024)
+    app = create_app(msgspec.structs.replace(settings, nats=small_bus))
+    try:
+        async with harness(app, database_url, nats_url) as running:
+            running.client.headers.update(OPERATOR)
+            agenda = Agenda(running.client, running.js, running.database)
+            meeting_id = await known(agenda)
+            first = await agenda.put(meeting_id, ITEMS)
+            body(first)
+            outboxed = await agenda.database.fetchval("SELECT count(*) FROM agenda.outbox")
+            speaker = {"name": "Я" * 300, "organization": "Б" * 500, "external": True}
+            crowded = {**ITEMS[0], "speakers": [speaker] * 50}  # 50 lines of 1.6 kB each
+
+            response = await agenda.put(
+                meeting_id, [crowded], headers={"If-Match": first.headers["etag"]}
+            )
+            document = problem(response, 413, "event-too-large")
+            assert str(64 * 1024 - HEADER_ROOM) in document["detail"]
+            latest = await agenda.client.get(f"/meetings/{meeting_id}/agenda/versions/latest")
+            assert body(latest)["version"] == 1
+            assert await agenda.database.fetchval("SELECT count(*) FROM agenda.outbox") == outboxed
+    finally:
+        EVENT_LIMIT.fit_to(NatsSettings().max_payload)  # one limit per process: restore it

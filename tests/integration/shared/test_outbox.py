@@ -18,12 +18,20 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from shared.bus.jetstream import ensure_streams
-from shared.bus.outbox import OutboxRelay, add_event, unsent_count
+from shared.bus.outbox import (
+    EVENT_LIMIT,
+    EventTooLargeError,
+    OutboxRelay,
+    add_event,
+    stamped,
+    unsent_count,
+)
 from shared.db import Pool, create_pool
 from shared.events import REGISTRY, OrganizationUpserted, new_id
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
 from shared.settings import DatabaseSettings
+from shared.tracing import span
 from telebridge.embedded import EmbeddedNats
 from tests.support import eventually, stream_messages
 
@@ -260,3 +268,30 @@ async def test_a_refused_event_holds_back_its_aggregate_only(relaying: Relaying)
     assert [row["aggregate_version"] for row in waiting] == [1, 2]
     assert waiting[0]["attempts"] == 1
     assert "MaxPayload" in waiting[0]["last_error"]
+
+
+async def test_an_event_too_large_for_a_message_is_refused_with_its_change(
+    relaying: Relaying,
+) -> None:
+    with span(None):  # as in a request: the events carry a traceparent, and so its header
+        fitting = sized_event(EVENT_LIMIT.max_bytes)
+        too_large = sized_event(EVENT_LIMIT.max_bytes + 1)
+        with pytest.raises(EventTooLargeError) as refused:
+            await write_events(relaying.pool, [organization_event(new_id(), 1), too_large])
+        assert refused.value.size == EVENT_LIMIT.max_bytes + 1
+        async with relaying.pool.acquire() as connection:
+            assert await unsent_count(connection) == 0
+
+        # The largest event taken still fits in a message, with its headers.
+        await write_events(relaying.pool, [fitting])
+    assert await relaying.relay().publish_pending() == 1
+    [(published, headers)] = await stream_contents(relaying.js)
+    assert published["event_id"] == str(fitting.event_id)
+    assert headers["traceparent"]
+
+
+def sized_event(size: int) -> OrganizationUpserted:
+    """An organization's event whose JSON, as the outbox writes it now, is `size` bytes."""
+    event = organization_event(new_id(), 1)
+    short = len(msgspec.json.encode(stamped(msgspec.structs.replace(event, city=""))))
+    return msgspec.structs.replace(event, city="x" * (size - short))
