@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.agenda.schemas import ItemWrite, ScheduledItem, Speaker
 from shared.http.problems import FieldError
+from shared.http.types import out_of_range
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class InvalidAgendaError(ValueError):
 
 
 LINK_SCHEMES = ("https://", "http://", "mailto:")
+LONGEST = timedelta(days=366)
+"""The longest an item lasts or starts after its session's start: longer than any session,
+and short enough that no time it gives is near the end of what a datetime can be."""
 """What a material may link to: pages link to it, so no javascript: or data: addresses."""
 
 
@@ -87,6 +91,8 @@ def _schedule_one(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Schedule
     zone = _zone(zone_name, path)
     if item.duration <= timedelta(0):
         path.error("duration", "must be longer than zero, such as PT15M")
+    elif item.duration > LONGEST:
+        path.error("duration", f"must be at most {LONGEST.days} days")
     speakers = _speakers(item.speakers, frame, path)
     if item.track is not None and frame.tracks and item.track not in frame.tracks:
         path.error(
@@ -100,7 +106,7 @@ def _schedule_one(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Schedule
             )
     session = _named_session(item, frame, path)
     starts_at = _start(item, zone, session, frame, path)
-    if starts_at is None or zone is None:
+    if starts_at is None or zone is None or abs(item.duration) > LONGEST:
         return None
     starts_at = starts_at.astimezone(UTC)
     ends_at = starts_at + item.duration
@@ -173,6 +179,9 @@ def _start(
     except ValueError:
         path.error("at", f"{item.at!r} is not a date and time such as 2020-10-01T10:00")
         return None
+    if reason := out_of_range(at.replace(tzinfo=UTC)):
+        path.error("at", reason)
+        return None
     if at.tzinfo is not None:
         return at
     return _existing_local_time(at, zone, path) if zone is not None else None
@@ -183,6 +192,9 @@ def _start_from_offset(
 ) -> datetime | None:
     if offset < timedelta(0):
         path.error("offset", "must not be negative")
+        return None
+    if offset > LONGEST:
+        path.error("offset", f"must be at most {LONGEST.days} days")
         return None
     if session is None:
         if item.session_id is None and len(frame.sessions) > 1:

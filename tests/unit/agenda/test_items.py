@@ -220,6 +220,11 @@ def test_every_field_that_is_wrong_is_named_at_once() -> None:
             item(title="Где-то", at="2030-10-01T10:00", timezone="Europe/Atlantis"),
             item(title="Не та площадка", at="2030-10-01T12:00", track="Площадка 9"),
             item(title="Тринадцатый месяц", at="2030-13-01T10:00"),
+            item(title="Вечность", at="2030-10-01T10:00", duration="P999999999D"),
+            item(title="Минус вечность", at="2030-10-01T10:00", duration="-P999999999D"),
+            item(title="Через вечность", offset="P999999999D", session_id=str(DAY_ONE.id)),
+            item(title="Конец времён", at="9999-12-31T23:59"),
+            item(title="Начало времён", at="0001-01-01T00:00+03:00"),
         ]
     ) == [
         ("items[0].at", "give either `at` (a local time) or `offset` (from the session start)"),
@@ -233,6 +238,11 @@ def test_every_field_that_is_wrong_is_named_at_once() -> None:
             "'Площадка 9' is not a track of the meeting: Площадка 1, Площадка 2",
         ),
         ("items[7].at", "'2030-13-01T10:00' is not a date and time such as 2020-10-01T10:00"),
+        ("items[8].duration", "must be at most 366 days"),
+        ("items[9].duration", "must be longer than zero, such as PT15M"),
+        ("items[10].offset", "must be at most 366 days"),
+        ("items[11].at", "9999-12-31T23:59:00+00:00 is not between 1900 and 2200"),
+        ("items[12].at", "0001-01-01T00:00:00+00:00 is not between 1900 and 2200"),
     ]
 
 
