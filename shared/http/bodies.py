@@ -4,8 +4,9 @@ A body must arrive within `http.body_timeout` seconds (else 408) and be at most
 `http.max_body_size` bytes (else 413, before a byte of it is read when Content-Length says
 so). Where the route's handler takes JSON, the body must also be sent as JSON (415
 otherwise) and be JSON that every parser after this one reads without failing: UTF-8, at
-most `MAX_DEPTH` levels deep, and well-formed (400 `malformed-body` otherwise). Every
-refusal is a problem document; a body that passes is handed on unchanged.
+most `MAX_DEPTH` levels deep, and well-formed (400 `malformed-body` otherwise), with no
+NUL character in any string (422 naming the field: PostgreSQL stores none, in text or
+jsonb). Every refusal is a problem document; a body that passes is handed on unchanged.
 
 JSON is `application/json` or any `application/<name>+json`, with no charset but UTF-8. A
 body sent without a Content-Type is taken as JSON: it is parsed as strictly as any other,
@@ -27,7 +28,7 @@ from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
-from shared.http.problems import send_problem
+from shared.http.problems import FieldError, send_problem
 from shared.settings import HttpSettings
 
 MAX_DEPTH: Final = 32
@@ -38,6 +39,7 @@ _STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _AS_SQUARE: Final = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS: Final = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _JSON_SUBTYPE: Final = re.compile(r"application/(?:[\w.+-]+\+)?json")
+_NUL_ESCAPE: Final = b"\\u0000"
 
 
 def body_middleware(app: ASGIApp) -> ASGIApp:
@@ -54,7 +56,8 @@ def body_middleware(app: ASGIApp) -> ASGIApp:
                 refusal.status,
                 slug=refusal.slug,
                 detail=refusal.detail,
-                close=refusal.status != 400,
+                errors=refusal.errors,
+                close=refusal.status in (408, 413, 415),
             )
             return
         except _Disconnected:
@@ -98,6 +101,10 @@ async def _checked_body(scope: Scope, receive: Receive) -> bytes:
         )
     if takes_json and body and (reason := json_refusal(body)):
         raise _Refused(400, "malformed-body", reason)
+    if takes_json and _NUL_ESCAPE in body and (field := nul_field(body)) is not None:
+        message = "text cannot hold the NUL character (\\u0000)"
+        error = FieldError(message=message, field=field or None, source="body")
+        raise _Refused(422, "validation", f"{field or 'the body'}: {message}", [error])
     return body
 
 
@@ -131,6 +138,27 @@ def json_refusal(body: bytes) -> str | None:
         return f"the body is not JSON this server can read: {error}"
     if nested_deeper_than(body, MAX_DEPTH):
         return f"the body nests arrays and objects deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def nul_field(body: bytes) -> str | None:
+    """The path of the first key or string of a JSON document that holds a NUL character
+    ("" for the document itself), or None when none does."""
+    pending: list[tuple[object, str]] = [(_decoder.decode(body), "")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                child = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return child
+                pending.append((item, child))
+        elif isinstance(value, list):
+            pending.extend(
+                (item, f"{path}[{index}]") for index, item in reversed(list(enumerate(value)))
+            )
     return None
 
 
@@ -169,11 +197,14 @@ def _takes_json(scope: Scope) -> bool:
 class _Refused(Exception):  # noqa: N818 - a signal, not an error
     """The body is not taken: answer `status` with a problem document."""
 
-    def __init__(self, status: int, slug: str, detail: str) -> None:
+    def __init__(
+        self, status: int, slug: str, detail: str, errors: list[FieldError] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
         self.detail = detail
+        self.errors = errors
 
 
 class _Disconnected(Exception):  # noqa: N818 - a signal, not an error

@@ -108,7 +108,12 @@ def problem_type(slug: str | None) -> str:
 
 
 def problem_bytes(
-    status: int, path: str | None, *, slug: str | None = None, detail: str | None = None
+    status: int,
+    path: str | None,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
 ) -> bytes:
     """A problem document for code that answers below Litestar, such as ASGI middleware."""
     return msgspec.json.encode(
@@ -118,6 +123,7 @@ def problem_bytes(
             status=status,
             detail=detail,
             instance=path,
+            errors=errors,
         )
     )
 
@@ -129,13 +135,14 @@ async def send_problem(
     *,
     slug: str | None = None,
     detail: str | None = None,
+    errors: list[FieldError] | None = None,
     close: bool = False,
 ) -> None:
     """Answer with a problem document from ASGI middleware, where no `Request` exists yet.
 
     `close` ends the connection after the answer: for a request whose body was not read.
     """
-    body = problem_bytes(status, path, slug=slug, detail=detail)
+    body = problem_bytes(status, path, slug=slug, detail=detail, errors=errors)
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),

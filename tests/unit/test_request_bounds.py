@@ -110,6 +110,8 @@ def _unbounded(info: inspect.Type) -> str | None:
 
 
 def _parts(info: inspect.Type) -> list[tuple[inspect.Type, str]]:
+    if isinstance(info, inspect.Metadata):  # descriptions and examples around a type
+        return [(info.type, "")]
     if isinstance(info, inspect.StructType):
         return [(field.type, f".{field.encode_name}") for field in info.fields]
     if isinstance(info, inspect.UnionType):

@@ -202,6 +202,29 @@ async def test_a_body_no_json_parser_reads_is_a_400_for_every_operation(
 
 
 @pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b'{"title": "a\\u0000b"}', "title"),
+        (b'{"items": [{"speakers": [{"name": "\\u0000"}]}]}', "items[0].speakers[0].name"),
+        (b'{"outcomes": {"ru": "\\u0000"}}', "outcomes.ru"),
+    ],
+)
+async def test_a_nul_character_in_a_string_is_a_422_naming_it_for_every_operation(
+    service: Service, content: bytes, field: str
+) -> None:
+    for operation in service.with_body:
+        response = await service.send(operation, content, "application/json")
+        assert_problem(response, operation, 422, "validation")
+        assert json_of(response)["errors"] == [
+            {
+                "field": field,
+                "source": "body",
+                "message": "text cannot hold the NUL character (\\u0000)",
+            }
+        ]
+
+
+@pytest.mark.parametrize(
     "content_type",
     [
         "text/plain",

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from shared.http.bodies import MAX_DEPTH, json_refusal, media_type_refusal, nested_deeper_than
+from shared.http.bodies import (
+    MAX_DEPTH,
+    json_refusal,
+    media_type_refusal,
+    nested_deeper_than,
+    nul_field,
+)
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('[]{}"\\ab,:')),
@@ -97,3 +103,21 @@ def test_other_types_and_charsets_are_refused(content_type: bytes) -> None:
 )
 def test_what_a_parser_downstream_would_fail_on_is_refused(body: bytes) -> None:
     assert json_refusal(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"outcomes": {"ru": "a\\u0000b"}}', "outcomes.ru"),
+        (b'{"items": [{"title": "x"}, {"speakers": ["\\u0000"]}]}', "items[1].speakers[0]"),
+        (b'{"rows": [{"na\\u0000me": 1}]}', "rows[0].na\x00me"),
+        (b'"\\u0000"', ""),
+    ],
+)
+def test_the_first_string_holding_a_nul_is_found(body: bytes, field: str) -> None:
+    assert nul_field(body) == field
+
+
+@pytest.mark.parametrize("body", [b'{"a": "\\\\u0000"}', b'{"a": "u0000"}', b"[0]"])
+def test_an_escaped_backslash_before_u0000_is_no_nul(body: bytes) -> None:
+    assert nul_field(body) is None
