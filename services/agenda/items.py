@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from services.agenda.schemas import ItemWrite, ScheduledItem, Speaker
 from shared.http.problems import FieldError
 from shared.http.types import out_of_range
+from shared.timezones import timezone_error
 
 
 @dataclass(frozen=True)
@@ -142,11 +143,12 @@ def _schedule_one(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Schedule
 
 
 def _zone(name: str, path: _Path) -> ZoneInfo | None:
-    try:
+    # Looked up in the list first: ZoneInfo reads any name as a file path, and one too long
+    # for a file name raises OSError, which the kernel would take for the database's.
+    if timezone_error(name) is None:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        path.error("timezone", f"{name!r} is not an IANA time zone such as Europe/Moscow")
-        return None
+    path.error("timezone", f"{name!r} is not an IANA time zone such as Europe/Moscow")
+    return None
 
 
 def _named_session(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Session | None:

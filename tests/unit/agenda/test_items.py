@@ -225,6 +225,8 @@ def test_every_field_that_is_wrong_is_named_at_once() -> None:
             item(title="Через вечность", offset="P999999999D", session_id=str(DAY_ONE.id)),
             item(title="Конец времён", at="9999-12-31T23:59"),
             item(title="Начало времён", at="0001-01-01T00:00+03:00"),
+            item(title="Длинный пояс", at="2030-10-01T10:00", timezone="𝔸" * 64),
+            item(title="Не пояс", at="2030-10-01T10:00", timezone="localtime"),
         ]
     ) == [
         ("items[0].at", "give either `at` (a local time) or `offset` (from the session start)"),
@@ -243,6 +245,8 @@ def test_every_field_that_is_wrong_is_named_at_once() -> None:
         ("items[10].offset", "must be at most 366 days"),
         ("items[11].at", "9999-12-31T23:59:00+00:00 is not between 1900 and 2200"),
         ("items[12].at", "0001-01-01T00:00:00+00:00 is not between 1900 and 2200"),
+        ("items[13].timezone", f"{'𝔸' * 64!r} is not an IANA time zone such as Europe/Moscow"),
+        ("items[14].timezone", "'localtime' is not an IANA time zone such as Europe/Moscow"),
     ]
 
 
