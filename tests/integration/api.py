@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
+from litestar import Litestar
 from nats.js import JetStreamContext
 
 from shared.events import ApiKeyIssued, Event, MeetingEvent, Stream, new_id
@@ -150,6 +151,18 @@ async def openapi_operations(client: Any) -> set[tuple[str, str]]:
         for path, item in schema["paths"].items()
         for method in item
         if method in HTTP_METHODS
+    }
+
+
+def request_bodies(app: Litestar) -> dict[tuple[str, str], Any]:
+    """The type each operation's body is validated as, by (method, path in OpenAPI's
+    spelling)."""
+    return {
+        (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)): data.annotation
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if (data := handler.parsed_fn_signature.parameters.get("data")) is not None
+        for method in handler.http_methods
     }
 
 

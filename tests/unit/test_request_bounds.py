@@ -3,7 +3,6 @@ for every operation of the three services, so a new endpoint is held to them too
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -19,7 +18,7 @@ from services.registry.schemas import ImportRow
 from services.scheduling.app import create_app as scheduling
 from shared.http.params import MAX_INT4
 from telebridge.contracts import openapi_documents
-from tests.integration.api import HTTP_METHODS
+from tests.integration.api import HTTP_METHODS, request_bodies
 
 
 @cache
@@ -127,24 +126,15 @@ CHECKED_LATER: dict[str, Any] = {"POST /organizations/import": ImportRow}
 """Bodies with a part taken as anything, each checked on its own afterwards as this type."""
 
 
-def request_bodies(service: str) -> Iterator[tuple[str, Any]]:
-    """Where each body is taken, and the type it is validated as."""
-    app = FACTORIES[service]()
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            if (data := handler.parsed_fn_signature.parameters.get("data")) is not None:
-                path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-                yield f"{'/'.join(sorted(handler.http_methods))} {path}", data.annotation
-
-
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_list_string_and_number_in_a_request_body_is_bounded(service: str) -> None:
     # The constraints are msgspec's, where they reach the JSON Schema; Litestar's OpenAPI
     # rendering leaves some out (those of list items, a minimum of 0 on an optional field).
-    bodies = list(request_bodies(service))
+    bodies = request_bodies(FACTORIES[service]())
     assert bodies, f"{service} takes no body"
     unbounded = []
-    for where, body_type in bodies:
+    for (method, path), body_type in bodies.items():
+        where = f"{method} {path}"
         found = unbounded_in(body_type, where)
         if where in CHECKED_LATER:
             found = [entry for entry in found if not entry.endswith(": anything")]

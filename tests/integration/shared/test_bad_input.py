@@ -3,8 +3,10 @@
 The operations come from each app's own OpenAPI document, so a new endpoint is covered the
 day it is added: every operation that takes a body gets bodies that are not UTF-8, nest
 too deep, are not sent as JSON, are too large or never finish arriving; every integer
-parameter gets numbers no PostgreSQL integer holds. Each answer must be a 4xx problem
-document, and for most of them the status and problem type are known.
+parameter gets numbers no PostgreSQL integer holds; and every body is sent once with each
+field at the largest end of its range and once at the smallest. Each answer must be a 4xx
+problem document (or, for a body of extreme but valid values, a success), and for most of
+them the status and problem type are known.
 
 Each service runs in-process against the test's own PostgreSQL and NATS. Agenda
 publishing knows a meeting, so that its version numbers reach the queries that read them.
@@ -13,6 +15,7 @@ publishing knows a meeting, so that its version numbers reach the queries that r
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from msgspec import inspect
 
 from services.agenda.app import create_app as agenda_app
 from services.registry.app import create_app as registry_app
@@ -34,7 +38,12 @@ from shared.settings import (
     ServiceSettings,
 )
 from tests.integration.agenda.support import Agenda, known
-from tests.integration.api import HTTP_METHODS, PROBLEM_JSON, PROBLEM_TYPE_BASE
+from tests.integration.api import (
+    HTTP_METHODS,
+    PROBLEM_JSON,
+    PROBLEM_TYPE_BASE,
+    request_bodies,
+)
 from tests.support import OPERATOR, OPERATOR_KEY, harness, json_of, settings_for
 
 MAX_BODY_SIZE = 64 * 1024
@@ -355,3 +364,67 @@ async def test_an_integer_parameter_out_of_range_is_a_4xx_for_every_operation(
                 assert json_of(response)["errors"][0]["field"] == name, response.text
             checked += 1
     assert checked, f"{service.name} documents no integer parameter"
+
+
+@pytest.mark.parametrize("largest", [True, False], ids=["largest", "smallest"])
+async def test_a_body_of_extreme_values_is_never_a_5xx(service: Service, largest: bool) -> None:
+    """Each field at the end of its range: the longest text (in characters of four bytes),
+    the largest number, the last date a datetime holds, the longest duration; or the other
+    end. Such a body is often refused, but by a 4xx, or taken."""
+    bodies = request_bodies(service.client.app)
+    for operation in service.with_body:
+        content = extreme(inspect.type_info(bodies[operation.method, operation.path]), largest)
+        response = await service.client.request(
+            operation.method, operation.url(service.known), json=content
+        )
+        if response.status_code >= 400:
+            assert_problem(response, operation)
+
+
+_ENDS: dict[type[inspect.Type], tuple[object, object]] = {
+    inspect.DateType: ("9999-12-31", "0001-01-01"),
+    inspect.DateTimeType: ("9999-12-31T23:59:59.999999+14:00", "0001-01-01T00:00:00-12:00"),
+    inspect.TimeType: ("23:59:59.999999", "00:00"),
+    inspect.TimeDeltaType: ("P999999999D", "-P999999999D"),
+    inspect.BoolType: (True, False),
+    inspect.DictType: ({}, {}),
+    inspect.NoneType: (None, None),
+}
+
+
+def extreme(info: inspect.Type, largest: bool, examples: tuple[str, ...] = ()) -> object:
+    """A value of the type at one end of its range, as JSON gives it."""
+    value: object
+    match info:
+        case _ if type(info) in _ENDS:
+            value = _ENDS[type(info)][0 if largest else 1]
+        case inspect.Metadata(type=inner, extra_json_schema=schema):
+            value = extreme(inner, largest, tuple((schema or {}).get("examples", ())))
+        case inspect.StructType(fields=fields):
+            value = {field.encode_name: extreme(field.type, largest) for field in fields}
+        case inspect.UnionType(types=types):
+            nullable = any(isinstance(option, inspect.NoneType) for option in types)
+            options = [option for option in types if not isinstance(option, inspect.NoneType)]
+            value = None if nullable and not largest else extreme(options[0], largest)
+        case inspect.StrType():
+            value = _extreme_text(info, largest, examples)
+        case inspect.IntType(ge=ge, le=le):
+            value = le if largest else ge
+        case inspect.ListType(item_type=item, min_length=least, max_length=most):
+            count = min(most or 3, 3) if largest else least or 0
+            value = [extreme(item, largest) for _ in range(count)]
+        case inspect.UUIDType():
+            value = str(new_id())
+        case inspect.LiteralType(values=values):
+            value = values[-1] if largest else values[0]
+        case _:
+            raise AssertionError(f"no extreme value for {info}")
+    return value
+
+
+def _extreme_text(info: inspect.StrType, largest: bool, examples: tuple[str, ...]) -> object:
+    length = (info.max_length or 100) if largest else max(info.min_length or 0, 1)
+    text = ("𝔸" if largest else "a") * length
+    if info.pattern is None or re.search(info.pattern, text):
+        return text
+    return examples[0] if examples else text
