@@ -49,7 +49,9 @@ def connect_kwargs(schema: str) -> dict[str, Any]:
     }
 
 
-async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
+async def create_pool(
+    settings: DatabaseSettings, schema: str, *, max_size: int | None = None
+) -> Pool:
     """Open a pool for `schema`, retrying while the server is still starting."""
     options = connect_kwargs(schema)
     deadline = time.monotonic() + settings.connect_timeout
@@ -58,8 +60,8 @@ async def create_pool(settings: DatabaseSettings, schema: str) -> Pool:
         try:
             pool: Pool = await asyncpg.create_pool(
                 settings.url,
-                min_size=settings.pool_min_size,
-                max_size=settings.pool_max_size,
+                min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
+                max_size=max_size or settings.pool_max_size,
                 server_settings=options["server_settings"],
                 init=options["init"],
             )

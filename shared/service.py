@@ -191,6 +191,12 @@ async def _start(
     if pool is None:
         pool = await create_pool(settings.database, definition.schema)
         stack.push_async_callback(pool.close)
+        bus_pool = await create_pool(
+            settings.database, definition.schema, max_size=settings.database.consumer_pool_size
+        )
+        stack.push_async_callback(bus_pool.close)
+    else:
+        bus_pool = pool  # a test's own pool serves both
     sources = [("shared", KERNEL_MIGRATIONS), *definition.read_models]
     sources.append((definition.name, definition.migrations))
     migrations = [migration for source in sources for migration in discover(*source)]
@@ -222,7 +228,7 @@ async def _start(
     for step in definition.on_start:
         await step(runtime)
     relay = OutboxRelay(
-        pool,
+        bus_pool,
         js,
         notifier,
         definition.outbox_channel,
@@ -236,7 +242,7 @@ async def _start(
         (
             consumer.name,
             ConsumerWorker(
-                pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
+                bus_pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
             ).run,
         )
         for consumer in (

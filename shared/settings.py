@@ -28,7 +28,10 @@ class DatabaseSettings(SharedSection, frozen=True, kw_only=True):
     pool_min_size: int = 1
     """Connections each process opens at start."""
     pool_max_size: int = 10
-    """Upper bound on connections each process holds."""
+    """Upper bound on connections each process holds for requests."""
+    consumer_pool_size: int = 3
+    """Connections each process keeps apart for applying events and relaying its outbox, so
+    that requests waiting for a read model never hold every connection it needs."""
     connect_timeout: float = 30.0
     """Seconds to keep retrying the first connection before giving up."""
     acquire_timeout: float = 5.0

@@ -121,6 +121,15 @@ class ServiceProcess:
             self._process = None
         self._close_log()
 
+    def pause(self) -> None:
+        """SIGSTOP: the process stands still, as a machine that stalls; `resume` goes on."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no chance to finish anything, as in a crash."""
         if self._process is not None:

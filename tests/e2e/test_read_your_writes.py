@@ -8,6 +8,7 @@ nobody created are a 404.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,3 +116,97 @@ async def test_an_id_nobody_created_is_a_404_at_once(system: System) -> None:
         unknown_key = {"Authorization": "Bearer tb_0123456789ab_" + "x" * 43}
         response = await client.get(f"{agenda}/meetings/{new_id()}/agenda", headers=unknown_key)
         assert response.status_code == 401
+
+
+async def test_requests_waiting_for_events_do_not_starve_the_consumers(system: System) -> None:
+    """Meetings are scheduled while the registry stands still; then more sign-ups for them
+    than the registry has connections for requests (five here) reach it at once, each
+    waiting for its meeting's event while it holds a connection. The events are still
+    applied, on the connections kept for the consumers, and every sign-up succeeds."""
+    registry, scheduling = system.url("registry"), system.url("scheduling")
+    async with httpx.AsyncClient(timeout=60) as client:
+        organization = succeeded(
+            await client.post(
+                f"{registry}/organizations",
+                json={"name": "Библиотека", "region": "RU-LIP"},
+                headers=OPERATOR,
+            ),
+            "organization",
+            0,
+        )
+        people = [
+            succeeded(
+                await client.post(
+                    f"{registry}/people",
+                    json={
+                        "organization_id": organization["id"],
+                        "surname": "Ким",
+                        "given_name": "Анна",
+                        "email": f"b{number}@ex.org",
+                    },
+                    headers=OPERATOR,
+                ),
+                "person",
+                number,
+            )
+            for number in range(SIGN_UPS)
+        ]
+        await _known_to_scheduling(client, scheduling, organization["id"])
+        system.services["registry"].pause()
+        try:
+            now = datetime.now(UTC)
+            meetings = [
+                succeeded(
+                    await client.post(
+                        f"{scheduling}/meetings",
+                        json={
+                            "title": f"Встреча № {number}",
+                            "kind": "videoconference",
+                            "host_organization_id": organization["id"],
+                            "starts_at": (now + timedelta(days=1 + number)).isoformat(),
+                            "ends_at": (now + timedelta(days=1 + number, hours=1)).isoformat(),
+                            "force": True,
+                        },
+                        headers=OPERATOR,
+                    ),
+                    "meeting",
+                    number,
+                )
+                for number in range(SIGN_UPS)
+            ]
+            sign_ups = [
+                asyncio.create_task(
+                    client.post(
+                        f"{registry}/meetings/{meeting['id']}/registrations",
+                        json={"person_id": person["id"]},
+                        headers=OPERATOR,
+                    )
+                )
+                for meeting, person in zip(meetings, people, strict=True)
+            ]
+            await asyncio.sleep(0.5)  # the requests reach the stalled process's socket
+        finally:
+            system.services["registry"].resume()
+        answers = await asyncio.gather(*sign_ups)
+        assert [answer.status_code for answer in answers] == [201] * SIGN_UPS, [
+            answer.text for answer in answers if answer.status_code != 201
+        ]
+
+
+SIGN_UPS = 12
+
+
+async def _known_to_scheduling(
+    client: httpx.AsyncClient, scheduling: str, organization: str
+) -> None:
+    response = await client.post(
+        f"{scheduling}/slots",
+        json={
+            "organization_ids": [organization],
+            "duration_minutes": 60,
+            "window_start": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            "window_end": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        },
+        headers=OPERATOR,
+    )
+    assert response.status_code == 200, response.text
