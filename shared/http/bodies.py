@@ -62,7 +62,7 @@ def body_middleware(app: ASGIApp) -> ASGIApp:
             return
         except _Disconnected:
             return  # nobody is left to answer
-        await app(scope, _replaying(body, receive), send)
+        await app(scope, replaying(body, receive), send)
 
     return middleware
 
@@ -228,7 +228,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
+def replaying(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands the body read here to the app, then listens for disconnects."""
     delivered = False
 

@@ -23,16 +23,15 @@ from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
-    HTTPRequestEvent,
     Message,
     Receive,
-    ReceiveMessage,
     Scope,
     Send,
 )
 
 from shared.db import UNAVAILABLE, Connection, acquire, database_unavailable
 from shared.http.auth import Caller, caller_of
+from shared.http.bodies import replaying
 from shared.http.problems import PROBLEM_JSON, Problem, problem_bytes
 
 log = structlog.get_logger(__name__)
@@ -201,17 +200,7 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
-    delivered = False
-
-    async def replay() -> ReceiveMessage:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        request: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
-        return request
-
-    return body, replay
+    return body, replaying(body, receive)
 
 
 def _credential(caller: Caller | None, path: str) -> str:

@@ -21,6 +21,18 @@ from tests.support import ADMIN, OPERATOR
 ROUNDS = 100
 
 
+def meeting_of(organization_id: str, number: int, starts: datetime) -> dict[str, Any]:
+    """An hour's videoconference the organization hosts; staff force it past working hours."""
+    return {
+        "title": f"Встреча № {number}",
+        "kind": "videoconference",
+        "host_organization_id": organization_id,
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "force": True,
+    }
+
+
 def succeeded(response: httpx.Response, step: str, round_number: int) -> Any:
     assert response.is_success, f"round {round_number}, {step}: {response.text}"
     return response.json()
@@ -62,14 +74,7 @@ async def test_every_call_right_after_a_write_sees_it(system: System) -> None:
             meeting = succeeded(
                 await client.post(
                     f"{scheduling}/meetings",
-                    json={
-                        "title": f"Встреча № {number}",
-                        "kind": "videoconference",
-                        "host_organization_id": organization["id"],
-                        "starts_at": (now - timedelta(minutes=1)).isoformat(),
-                        "ends_at": (now + timedelta(hours=1)).isoformat(),
-                        "force": True,
-                    },
+                    json=meeting_of(organization["id"], number, now - timedelta(minutes=1)),
                     headers=OPERATOR,
                 ),
                 "meeting",
@@ -159,14 +164,9 @@ async def test_requests_waiting_for_events_do_not_starve_the_consumers(system: S
                 succeeded(
                     await client.post(
                         f"{scheduling}/meetings",
-                        json={
-                            "title": f"Встреча № {number}",
-                            "kind": "videoconference",
-                            "host_organization_id": organization["id"],
-                            "starts_at": (now + timedelta(days=1 + number)).isoformat(),
-                            "ends_at": (now + timedelta(days=1 + number, hours=1)).isoformat(),
-                            "force": True,
-                        },
+                        json=meeting_of(
+                            organization["id"], number, now + timedelta(days=1 + number)
+                        ),
                         headers=OPERATOR,
                     ),
                     "meeting",
