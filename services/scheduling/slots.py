@@ -466,15 +466,36 @@ def _why_site_blocks(site: SiteConstraints, query: SlotQuery) -> tuple[Constrain
     if not _fits(hours_only, [_working_time(site, query.window, days_off=False)]):
         return "working-hours", "no working hours long enough in the window"
     if not _fits(hours_only, [_working_time(site, query.window)]):
-        zone = site.zone
-        first = query.window[0].astimezone(zone).date()
-        last = query.window[1].astimezone(zone).date()
-        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        holiday = [day for day in days if site.day_off(day) == "public-holiday"]
+        off = _days_off_in(site, query.window)
+        holiday = [day for day, kind in off if kind == "public-holiday"]
         kind: ConstraintKind = "public-holiday" if holiday else "blackout-day"
-        listed = ", ".join(f"{day:%Y-%m-%d}" for day in (holiday or days)[:5])
-        return kind, f"its working days in the window are days off ({listed})"
+        shown = [day for day, _ in off]
+        listed = ", ".join(f"{day:%Y-%m-%d}" for day in shown[:5])
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        return kind, f"its working days in the window are days off ({listed}{more})"
     return "busy", "other meetings (with the buffer) take all its working time in the window"
+
+
+def covered_days(site: SiteConstraints, window: Interval) -> list[date]:
+    """The local dates, in the site's zone, of which the window covers some time: a window
+    that ends at midnight does not cover the day that midnight begins."""
+    zone = site.zone
+    first = window[0].astimezone(zone).date()
+    last = (window[1] - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _days_off_in(site: SiteConstraints, window: Interval) -> list[tuple[date, ConstraintKind]]:
+    """The site's days off in the window that take working time from it: days it would
+    work, within the window, were they not off."""
+    found = []
+    for day in covered_days(site, window):
+        kind = site.day_off(day)
+        if kind is None:
+            continue
+        if any(start < window[1] and window[0] < end for start, end in site.working_ranges(day)):
+            found.append((day, kind))
+    return found
 
 
 def _fits(query: SlotQuery, per_site: list[list[Interval]]) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from services.scheduling.slots import (
     violations,
 )
 from shared.events import TimeRange, WorkingHours
+from shared.regions import all_regions
 
 NAMESPACE = UUID("6f1f7c1e-3c55-4a53-9a8e-4f5f3c1d2b00")
 
@@ -282,3 +285,80 @@ def test_every_feasible_grid_time_is_found(query: SlotQuery) -> None:
     result = search(query)
     assert bool(result.candidates) == bool(brute_force)
     assert bool(result.blockers) != bool(brute_force)
+
+
+# --- what a blocker names -----------------------------------------------------------------
+
+PARTNER_ZONES = sorted(
+    {r.timezone for r in all_regions()} | {"Europe/Berlin", "Europe/Minsk", "Asia/Almaty"}
+)
+NAMED_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def test_a_window_ending_at_midnight_does_not_name_the_next_day() -> None:
+    lipetsk = replace(LIPETSK, blackout_dates=frozenset({date(2027, 3, 17)}))
+    midnight = datetime(2027, 3, 18, tzinfo=lipetsk.zone)
+    query = SlotQuery(
+        sites=[lipetsk],
+        duration=timedelta(hours=1),
+        window=(midnight - timedelta(days=1), midnight),
+    )
+    [blocker] = search(query).blockers
+    assert blocker.constraint == "blackout-day"
+    assert NAMED_DAY.findall(blocker.message) == ["2027-03-17"]
+    # The day after is a working day: the same site has time on it.
+    next_day = replace(query, window=(midnight, midnight + timedelta(days=1)))
+    assert search(next_day).candidates
+
+
+@st.composite
+def blocked_by_days_off(draw: st.DrawFn) -> tuple[SiteConstraints, SlotQuery]:
+    zone = ZoneInfo(draw(st.sampled_from(PARTNER_ZONES)))
+    first = date(2027, 1, 1) + timedelta(days=draw(st.integers(0, 364)))
+    days = draw(st.integers(1, 4))
+    # Local midnights or any quarter hour around them, so windows end exactly at a day's start
+    # as often as inside one.
+    start = datetime.combine(first, time(0), tzinfo=zone) + timedelta(
+        minutes=15 * draw(st.sampled_from([0, 0, -4, 4, 37]))
+    )
+    end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone) + timedelta(
+        minutes=15 * draw(st.sampled_from([0, 0, -4, 4, 37]))
+    )
+    blackout = {first + timedelta(days=n) for n in range(-1, days + 1) if draw(st.booleans())}
+    site_ = SiteConstraints(
+        organization_id=uuid5(NAMESPACE, zone.key),
+        name=zone.key,
+        timezone=zone.key,
+        blackout_dates=frozenset(blackout),
+        holidays_country=draw(st.sampled_from([None, "RU"])),
+    )
+    window = (start.astimezone(UTC), end.astimezone(UTC))
+    return site_, SlotQuery(sites=[site_], duration=timedelta(hours=1), window=window)
+
+
+@PROPERTY_SETTINGS
+@given(blocked_by_days_off())
+def test_a_blocker_names_exactly_the_days_off_the_window_covers(
+    case: tuple[SiteConstraints, SlotQuery],
+) -> None:
+    site_, query = case
+    result = search(query)
+    off = [b for b in result.blockers if b.constraint in ("blackout-day", "public-holiday")]
+    if not off:
+        return
+    [blocker] = off
+    named = [date.fromisoformat(day) for day in NAMED_DAY.findall(blocker.message)]
+    covered = {
+        (query.window[0] + timedelta(minutes=minute)).astimezone(site_.zone).date()
+        for minute in range(int((query.window[1] - query.window[0]).total_seconds() // 60))
+    }
+    expected = sorted(
+        day
+        for day in covered
+        if site_.day_off(day)
+        and any(s < query.window[1] and query.window[0] < e for s, e in site_.working_ranges(day))
+    )
+    assert named == expected[:5]
+    for day in named:
+        assert day in covered
+        assert site_.day_off(day) is not None
