@@ -15,6 +15,7 @@ from services.registry.schemas import (
     ImportReport,
     ImportResult,
     ImportRow,
+    OpeningHours,
     Organization,
     OrganizationCreate,
     OrganizationFields,
@@ -22,7 +23,7 @@ from services.registry.schemas import (
 )
 from shared.bus.outbox import add_event
 from shared.db import Connection
-from shared.events import OrganizationKind, OrganizationUpserted, new_id
+from shared.events import OrganizationKind, OrganizationUpserted, WorkingHours, new_id
 from shared.http.auth import KEY_SECURITY, operator_guard, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
@@ -188,7 +189,11 @@ def organization_of(row: Any) -> Organization:
     fields = dict(row)
     fields["region_name"] = fields.pop("region")
     fields["region"] = fields.pop("region_code") or ""
-    return msgspec.convert(fields, Organization)
+    if fields["working_hours"] is not None:
+        # Stored as the events carry them (HH:MM:SS); answered in the API's form.
+        stored = msgspec.convert(fields["working_hours"], WorkingHours)
+        fields["working_hours"] = OpeningHours.of(stored)
+    return msgspec.convert(fields, Organization, from_attributes=True)
 
 
 def _with_etag(organization: Organization, status: int = 200) -> Response[Organization]:
@@ -210,7 +215,7 @@ def _values(fields: OrganizationFields) -> list[Any]:
         directory.name,
         fields.city,
         fields.timezone or directory.timezone,
-        fields.working_hours,
+        None if fields.working_hours is None else fields.working_hours.as_event(),
         fields.blackout_dates,
         fields.contacts,
         fields.public,
@@ -257,7 +262,9 @@ async def _announce(connection: Connection, organization: Organization) -> Organ
             kind=organization.kind,
             region_code=organization.region,
             city=organization.city,
-            working_hours=organization.working_hours,
+            working_hours=None
+            if organization.working_hours is None
+            else organization.working_hours.as_event(),
             blackout_dates=organization.blackout_dates,
             public=organization.public,
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from shared.events import (
     OrganizationKind,
     RegistrationStatus,
     Rsvp,
+    TimeRange,
     WorkingHours,
 )
 from shared.http.auth import SCOPES
@@ -48,6 +49,73 @@ MAX_BLACKOUT_DATES = 1000
 """Years of closed days; each is in the organization's event too, so not unbounded."""
 
 
+ClockTime = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        max_length=8,
+        description="A local time of day, HH:MM or HH:MM:SS (24-hour clock).",
+        examples=["09:00"],
+    ),
+]
+
+
+def clock_time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def clock_text(moment: time) -> str:
+    """HH:MM, or HH:MM:SS when the seconds matter: the form `ClockTime` documents."""
+    return f"{moment:%H:%M:%S}" if moment.second else f"{moment:%H:%M}"
+
+
+class OpeningRange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Part of a day in the organization's local time, `start` before `end`."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+OpeningDay = Annotated[list[OpeningRange], msgspec.Meta(max_length=12)]
+
+
+class OpeningHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When an organization works, per weekday, in its own time zone; an empty day is off.
+    Times are written HH:MM (HH:MM:SS is accepted too)."""
+
+    mon: OpeningDay = msgspec.field(default_factory=list)
+    tue: OpeningDay = msgspec.field(default_factory=list)
+    wed: OpeningDay = msgspec.field(default_factory=list)
+    thu: OpeningDay = msgspec.field(default_factory=list)
+    fri: OpeningDay = msgspec.field(default_factory=list)
+    sat: OpeningDay = msgspec.field(default_factory=list)
+    sun: OpeningDay = msgspec.field(default_factory=list)
+
+    def as_event(self) -> WorkingHours:
+        """The same hours as the events carry them."""
+        return WorkingHours(
+            **{
+                day: [
+                    TimeRange(clock_time(hours.start), clock_time(hours.end))
+                    for hours in getattr(self, day)
+                ]
+                for day in self.__struct_fields__
+            }
+        )
+
+    @classmethod
+    def of(cls, hours: WorkingHours) -> OpeningHours:
+        return cls(
+            **{
+                day: [
+                    OpeningRange(clock_text(hours.start), clock_text(hours.end))
+                    for hours in getattr(hours, day)
+                ]
+                for day in cls.__struct_fields__
+            }
+        )
+
+
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Whom to reach at an organization, and how."""
 
@@ -68,7 +136,7 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     city: City | None = None
     timezone: TimeZone | None = None
     """IANA time zone; omitted, the region's default."""
-    working_hours: WorkingHours | None = None
+    working_hours: OpeningHours | None = None
     """Local opening hours per weekday; omitted, unknown (slot search assumes 9 to 18)."""
     blackout_dates: Annotated[list[date], msgspec.Meta(max_length=MAX_BLACKOUT_DATES)] = (
         msgspec.field(default_factory=list)
@@ -86,7 +154,7 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
         if self.timezone is not None and (error := timezone_error(self.timezone)):
             raise ValueError(f"timezone: {error}")
         if self.working_hours is not None:
-            for day in self.working_hours.days():
+            for day in self.working_hours.as_event().days():
                 if any(hours.start >= hours.end for hours in day):
                     raise ValueError("working_hours: every range must start before it ends")
 
@@ -107,7 +175,7 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     region_name: str
     city: str | None
     timezone: str
-    working_hours: WorkingHours | None
+    working_hours: OpeningHours | None
     blackout_dates: list[date]
     contacts: list[Contact]
     public: bool
