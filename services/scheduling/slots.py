@@ -176,6 +176,15 @@ class SlotQuery:
     granularity: timedelta = timedelta(minutes=30)
     buffer: timedelta = timedelta(0)
     limit: int = 10
+    now: datetime | None = None
+    """When the search runs: only slots that start after it are offered."""
+
+    @property
+    def earliest(self) -> datetime:
+        """The first instant a slot may start at: the window's start, or just after now."""
+        if self.now is None or self.now < self.window[0]:
+            return self.window[0]
+        return self.now + timedelta(microseconds=1)
 
 
 class SiteTime(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,7 +316,7 @@ def _intersect_two(left: list[Interval], right: list[Interval]) -> list[Interval
 
 def _grid_starts(pieces: list[Interval], query: SlotQuery) -> Iterator[datetime]:
     step = query.granularity
-    window_start, window_end = query.window
+    window_start, window_end = query.earliest, query.window[1]
     for start, end in pieces:
         candidate = _aligned(max(start, window_start), step)
         last_end = min(end, window_end)
@@ -325,7 +334,7 @@ def _aligned(moment: datetime, step: timedelta) -> datetime:
 
 def grid(query: SlotQuery) -> Iterator[datetime]:
     """Every start the search considers, fitting or not."""
-    candidate = _aligned(query.window[0], query.granularity)
+    candidate = _aligned(query.earliest, query.granularity)
     while candidate + query.duration <= query.window[1]:
         yield candidate
         candidate += query.granularity
@@ -466,7 +475,7 @@ def _why_site_blocks(site: SiteConstraints, query: SlotQuery) -> tuple[Constrain
     if not _fits(hours_only, [_working_time(site, query.window, days_off=False)]):
         return "working-hours", "no working hours long enough in the window"
     if not _fits(hours_only, [_working_time(site, query.window)]):
-        off = _days_off_in(site, query.window)
+        off = _days_off_in(site, (query.earliest, query.window[1]))
         holiday = [day for day, kind in off if kind == "public-holiday"]
         kind: ConstraintKind = "public-holiday" if holiday else "blackout-day"
         shown = [day for day, _ in off]

@@ -68,6 +68,7 @@ async def test_every_call_right_after_a_write_sees_it(system: System) -> None:
                         "starts_at": (now - timedelta(minutes=1)).isoformat(),
                         "ends_at": (now + timedelta(hours=1)).isoformat(),
                         "force": True,
+                        "record_past": True,
                     },
                     headers=OPERATOR,
                 ),

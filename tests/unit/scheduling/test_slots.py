@@ -241,6 +241,13 @@ def queries(draw: st.DrawFn) -> SlotQuery:
         st.sampled_from([utc(2026, 3, 26), utc(2026, 10, 22), utc(2026, 11, 1), utc(2026, 12, 29)])
     ) + timedelta(minutes=draw(st.integers(0, 95)) * 15 + draw(st.sampled_from([0, 7])))
     window = (start, start + timedelta(hours=draw(st.integers(2, 120))))
+    # The search runs before the window, or during it: then only later slots are offered.
+    now = draw(
+        st.none()
+        | st.integers(-60, int((window[1] - window[0]).total_seconds() // 60)).map(
+            lambda minutes: window[0] + timedelta(minutes=minutes, seconds=7)
+        )
+    )
     return SlotQuery(
         sites=draw(st.lists(sites(window), min_size=1, max_size=4)),
         duration=timedelta(minutes=15 * draw(st.integers(1, 16))),
@@ -248,6 +255,7 @@ def queries(draw: st.DrawFn) -> SlotQuery:
         granularity=timedelta(minutes=draw(st.sampled_from([15, 30, 60]))),
         buffer=timedelta(minutes=draw(st.sampled_from([0, 15, 30]))),
         limit=draw(st.integers(1, 10)),
+        now=now,
     )
 
 
@@ -263,12 +271,14 @@ def test_a_returned_slot_never_breaks_a_constraint(query: SlotQuery) -> None:
     for candidate in result.candidates:
         assert candidate.ends_at - candidate.starts_at == query.duration
         assert query.window[0] <= candidate.starts_at
+        assert query.now is None or candidate.starts_at > query.now
         assert candidate.ends_at <= query.window[1]
         assert not violations(
             query.sites, candidate.starts_at, candidate.ends_at, buffer=query.buffer
         )
     for relaxation in result.relaxations:
         first = relaxation.first
+        assert query.now is None or first.starts_at > query.now
         sites = [s for s in query.sites if s.organization_id != relaxation.without_organization_id]
         assert not violations(sites, first.starts_at, first.ends_at)
 
@@ -279,7 +289,8 @@ def test_every_feasible_grid_time_is_found(query: SlotQuery) -> None:
     brute_force = {
         start
         for start in grid(query)
-        if not violations(query.sites, start, start + query.duration, buffer=query.buffer)
+        if (query.now is None or start > query.now)
+        and not violations(query.sites, start, start + query.duration, buffer=query.buffer)
     }
     assert set(feasible_starts(query)) == brute_force
     result = search(query)
@@ -362,3 +373,18 @@ def test_a_blocker_names_exactly_the_days_off_the_window_covers(
     for day in named:
         assert day in covered
         assert site_.day_off(day) is not None
+
+
+def test_slots_start_after_now_even_in_a_window_that_began_earlier() -> None:
+    now = utc(2026, 12, 8, 6, 40)
+    query = SlotQuery(
+        sites=[LIPETSK, VLADIVOSTOK],
+        duration=timedelta(hours=1),
+        window=week_of(utc(2026, 12, 7)),
+        granularity=timedelta(minutes=15),
+        now=now,
+    )
+    result = search(query)
+    assert result.candidates
+    assert min(c.starts_at for c in result.candidates) > now
+    assert min(feasible_starts(query)) == utc(2026, 12, 8, 6, 45)
