@@ -8,8 +8,10 @@ other.
 
 A site's working time on a local date is its working ranges of that weekday, placed on that
 date's wall clock in the site's zone (so a DST change moves them in UTC), unless the date is
-a public holiday or a blackout day. A slot must lie inside one working range of every site
-and keep `buffer` away from the sites' other meetings.
+a public holiday (of its country and subdivision, and in Russia of its republic:
+`shared.calendars`) or a blackout day; a weekend day the production calendar makes a working
+day is worked with the hours of the day off it was swapped with. A slot must lie inside one
+working range of every site and keep `buffer` away from the sites' other meetings.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import holidays
 import msgspec
 
+from shared.calendars import moved_working_days, public_holidays
 from shared.events import TimeRange, WorkingHours
 
 Interval = tuple[datetime, datetime]
@@ -60,7 +61,11 @@ class SiteConstraints:
     """None: not told, `ASSUMED_WORKING_HOURS` apply."""
     blackout_dates: frozenset[date] = frozenset()
     holidays_country: str | None = None
+    """ISO 3166-1 country whose public holidays (and moved working days) apply."""
     holidays_subdivision: str | None = None
+    """The subdivision, where the `holidays` package keeps its own holidays."""
+    region_code: str | None = None
+    """For Russia: the region, whose republic holidays the project's data file lists."""
     busy: tuple[Interval, ...] = ()
     """Other meetings of the organization, in UTC."""
 
@@ -75,23 +80,27 @@ class SiteConstraints:
         if day in self.blackout_dates:
             return "blackout-day"
         if self.holidays_country and day in public_holidays(
-            self.holidays_country, self.holidays_subdivision, day.year
+            self.holidays_country, self.holidays_subdivision, self.region_code, day.year
         ):
             return "public-holiday"
         return None
 
     def working_ranges(self, day: date) -> list[Interval]:
-        """The day's working ranges on its wall clock, as UTC instants (days off aside)."""
+        """The day's working ranges on its wall clock, as UTC instants (days off aside).
+
+        A weekend day the production calendar makes a working day is worked, by an
+        organization that does not work that weekday, with the hours of the day off it was
+        swapped with."""
         zone = self.zone
+        days = self.hours().days()
+        ranges = days[day.weekday()]
+        if not ranges and self.holidays_country:
+            swapped = moved_working_days(self.holidays_country, day.year).get(day)
+            if swapped is not None:
+                ranges = days[swapped.weekday()]
         return [
-            (_instant(day, start, zone), _instant(day, end, zone))
-            for start, end in _merged(self.hours().days()[day.weekday()])
+            (_instant(day, start, zone), _instant(day, end, zone)) for start, end in _merged(ranges)
         ]
-
-
-@cache
-def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
 class Violation(msgspec.Struct, frozen=True, kw_only=True):

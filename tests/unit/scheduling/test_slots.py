@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from services.scheduling.slots import (
     violations,
 )
 from shared.events import TimeRange, WorkingHours
-from shared.regions import all_regions
+from shared.regions import all_regions, region
 
 NAMESPACE = UUID("6f1f7c1e-3c55-4a53-9a8e-4f5f3c1d2b00")
 
@@ -211,6 +212,19 @@ def _quarter(index: int) -> time:
     return time(index // 4, index % 4 * 15)
 
 
+CALENDARS = st.sampled_from(
+    [
+        {"holidays_country": None},
+        {"holidays_country": "DE", "holidays_subdivision": "BE"},
+        {"holidays_country": "BY"},
+        {"holidays_country": "KZ"},
+    ]
+) | st.sampled_from([r.code for r in all_regions()]).map(
+    lambda code: {"holidays_country": "RU", "region_code": code}
+)
+"""Every region's calendar, and the countries of partners abroad."""
+
+
 @st.composite
 def sites(draw: st.DrawFn, window: tuple[datetime, datetime]) -> SiteConstraints:
     span = int((window[1] - window[0]).total_seconds() // 900)
@@ -229,7 +243,7 @@ def sites(draw: st.DrawFn, window: tuple[datetime, datetime]) -> SiteConstraints
         timezone=draw(st.sampled_from(ZONES)),
         working_hours=hours,
         blackout_dates=frozenset(first_day + timedelta(days=n) for n in blackout),
-        holidays_country=draw(st.sampled_from([None, "RU"])),
+        **draw(CALENDARS),
         busy=tuple(sorted(busy)),
     )
 
@@ -238,7 +252,18 @@ def sites(draw: st.DrawFn, window: tuple[datetime, datetime]) -> SiteConstraints
 def queries(draw: st.DrawFn) -> SlotQuery:
     # Around the spring and autumn DST changes and the Russian holidays.
     start = draw(
-        st.sampled_from([utc(2026, 3, 26), utc(2026, 10, 22), utc(2026, 11, 1), utc(2026, 12, 29)])
+        st.sampled_from(
+            [
+                utc(2026, 3, 26),
+                utc(2026, 10, 22),
+                utc(2026, 11, 1),
+                utc(2026, 12, 29),
+                # Republic holidays, and the working Saturday of 2027.
+                utc(2026, 2, 16),
+                utc(2026, 6, 19),
+                utc(2027, 2, 18),
+            ]
+        )
     ) + timedelta(minutes=draw(st.integers(0, 95)) * 15 + draw(st.sampled_from([0, 7])))
     window = (start, start + timedelta(hours=draw(st.integers(2, 120))))
     # The search runs before the window, or during it: then only later slots are offered.
@@ -388,3 +413,49 @@ def test_slots_start_after_now_even_in_a_window_that_began_earlier() -> None:
     assert result.candidates
     assert min(c.starts_at for c in result.candidates) > now
     assert min(feasible_starts(query)) == utc(2026, 12, 8, 6, 45)
+
+
+# --- calendars by region and country --------------------------------------------------------
+
+
+def _days_with_slots(site_: SiteConstraints, first: date, last: date) -> set[date]:
+    window = (
+        datetime.combine(first, time(0), tzinfo=site_.zone).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=site_.zone).astimezone(UTC),
+    )
+    query = SlotQuery(sites=[site_], duration=timedelta(hours=1), window=window)
+    return {start.astimezone(site_.zone).date() for start in feasible_starts(query)}
+
+
+@pytest.mark.parametrize("code", [r.code for r in all_regions()])
+def test_every_region_keeps_its_own_holidays_and_the_working_saturday(code: str) -> None:
+    found = region(code)
+    assert found is not None
+    site_ = site(code, found.timezone, region_code=code)
+    # 2026-02-18: Сагаалган in Buryatia, Шагаа in Tyva, a working Wednesday elsewhere.
+    february = _days_with_slots(site_, date(2026, 2, 16), date(2026, 2, 20))
+    lunar_new_year = code in ("RU-BU", "RU-TY")
+    assert (date(2026, 2, 18) in february) != lunar_new_year
+    # 2026-03-20: Ураза-байрам in Tatarstan and Bashkortostan.
+    march = _days_with_slots(site_, date(2026, 3, 20), date(2026, 3, 20))
+    assert bool(march) != (code in ("RU-TA", "RU-BA"))
+    # 2026-06-22: Ysyakh's day off in Yakutia (the 21st is a Sunday).
+    june = _days_with_slots(site_, date(2026, 6, 22), date(2026, 6, 22))
+    assert bool(june) != (code == "RU-SA")
+    # 2027-02-20 is a working Saturday everywhere in Russia, with Monday's hours; the 22nd
+    # is the day off it was swapped with.
+    swapped = _days_with_slots(site_, date(2027, 2, 19), date(2027, 2, 23))
+    assert swapped == {date(2027, 2, 19), date(2027, 2, 20)}
+    saturday = datetime(2027, 2, 20, 10, tzinfo=site_.zone).astimezone(UTC)
+    assert not violations([site_], saturday, saturday + timedelta(hours=1))
+
+
+def test_a_partner_abroad_keeps_its_countrys_calendar_not_russias() -> None:
+    berlin = site("Berlin", "Europe/Berlin", holidays_country="DE", holidays_subdivision="BE")
+    days = _days_with_slots(berlin, date(2027, 2, 19), date(2027, 3, 9))
+    assert date(2027, 2, 20) not in days  # a Saturday in Germany
+    assert date(2027, 2, 22) in days
+    assert date(2027, 2, 23) in days
+    assert date(2027, 3, 8) not in days  # Frauentag, in Berlin
+    minsk = site("Minsk", "Europe/Minsk", holidays_country="BY")
+    assert date(2027, 2, 23) in _days_with_slots(minsk, date(2027, 2, 23), date(2027, 2, 23))
