@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from shared.calendars import RUSSIA, countries, default_zone, holiday_subdivisions
 from shared.events import (
     KeyRole,
     Language,
@@ -29,6 +30,16 @@ from shared.timezones import timezone_error
 Name = Annotated[str, one_line(300, "Липецкая областная детская библиотека")]
 ShortName = Annotated[str, one_line(100, "ЛОДБ")]
 RegionCode = Annotated[str, one_line(16, "RU-LIP")]
+CountryCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[A-Z]{2}$",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 country code, such as RU, DE, BY or KZ.",
+        examples=["RU"],
+    ),
+]
 City = Annotated[str, one_line(200, "Липецк")]
 TimeZone = Annotated[str, one_line(64, "Europe/Moscow")]
 PersonName = Annotated[str, one_line(100, "Иванова")]
@@ -131,11 +142,15 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     name: Name
     short_name: ShortName | None = None
     kind: OrganizationKind = "other"
-    region: RegionCode
-    """Code from `GET /regions`, such as RU-LIP."""
+    region: RegionCode | None = None
+    """In Russia (required): a code from `GET /regions`, such as RU-LIP. Abroad (optional):
+    the ISO 3166-2 subdivision whose own public holidays apply, such as DE-BE for Berlin."""
+    country: CountryCode = "RU"
+    """Whose public holidays the organization keeps."""
     city: City | None = None
     timezone: TimeZone | None = None
-    """IANA time zone; omitted, the region's default."""
+    """IANA time zone; omitted, the region's default (abroad, the country's when it has
+    one zone for most of it)."""
     working_hours: OpeningHours | None = None
     """Local opening hours per weekday; omitted, unknown (slot search assumes 9 to 18)."""
     blackout_dates: Annotated[list[date], msgspec.Meta(max_length=MAX_BLACKOUT_DATES)] = (
@@ -149,14 +164,33 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """Listed to anyone; a non-public organization is seen only by its own and staff keys."""
 
     def __post_init__(self) -> None:
-        if region(self.region) is None:
-            raise ValueError(f"region: {self.region!r} is not a region code from GET /regions")
+        self._check_place()
         if self.timezone is not None and (error := timezone_error(self.timezone)):
             raise ValueError(f"timezone: {error}")
         if self.working_hours is not None:
             for day in self.working_hours.as_event().days():
                 if any(hours.start >= hours.end for hours in day):
                     raise ValueError("working_hours: every range must start before it ends")
+
+    def _check_place(self) -> None:
+        if self.country not in countries():
+            raise ValueError(f"country: {self.country!r} is not an ISO 3166-1 alpha-2 code")
+        if self.country == RUSSIA:
+            if self.region is None:
+                raise ValueError("region: required in Russia: a region code from GET /regions")
+            if region(self.region) is None:
+                raise ValueError(f"region: {self.region!r} is not a region code from GET /regions")
+            return
+        if self.region is not None:
+            known = [f"{self.country}-{code}" for code in holiday_subdivisions(self.country)]
+            if self.region.upper() not in {code.upper() for code in known}:
+                allowed = ", ".join(known) if known else "none: leave it out"
+                raise ValueError(
+                    f"region: {self.region!r} is not a subdivision of {self.country} with "
+                    f"public holidays of its own ({allowed})"
+                )
+        if self.timezone is None and default_zone(self.country) is None:
+            raise ValueError(f"timezone: required in {self.country}, which has several time zones")
 
 
 class OrganizationCreate(OrganizationFields, frozen=True, kw_only=True):
@@ -170,9 +204,11 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     short_name: str | None
     kind: OrganizationKind
-    region: str
-    """Region code."""
+    region: str | None
+    """Region code; abroad, the subdivision's (ISO 3166-2), if one was given."""
     region_name: str
+    """The region's name; abroad, the country's (in Russian)."""
+    country: str
     city: str | None
     timezone: str
     working_hours: OpeningHours | None

@@ -172,3 +172,50 @@ async def test_a_private_organization_is_seen_only_by_itself_and_staff(registry:
     path = f"/organizations/{private['id']}"
     problem(await registry.client.get(path, headers=anonymous), 404, "not-found")
     body(await registry.client.get(path, headers=own))
+
+
+async def test_a_partner_abroad_has_its_country_and_no_russian_region(registry: Registry) -> None:
+    berlin = await registry.organization(
+        {
+            "name": "Zentral- und Landesbibliothek Berlin",
+            "kind": "library",
+            "country": "DE",
+            "region": "DE-BE",
+            "city": "Berlin",
+            "working_hours": {"mon": [{"start": "10:00", "end": "19:00"}]},
+        }
+    )
+    assert (berlin["country"], berlin["region"], berlin["region_name"]) == (
+        "DE",
+        "DE-BE",
+        "Германия",
+    )
+    assert berlin["timezone"] == "Europe/Berlin"
+    message = await registry.event_of(berlin["id"])
+    assert message.event["country"] == "DE"
+    assert message.event["region_code"] == "DE-BE"
+    assert message.event["region"] == "Германия"
+    minsk = await registry.organization(
+        {"name": "Национальная библиотека Беларуси", "country": "BY", "city": "Минск"}
+    )
+    assert (minsk["region"], minsk["timezone"]) == (None, "Europe/Minsk")
+    almaty = await registry.organization(
+        {"name": "Национальная библиотека Республики Казахстан", "country": "KZ"}
+    )
+    assert almaty["timezone"] == "Asia/Almaty"
+    lipetsk = await registry.organization()
+    assert lipetsk["country"] == "RU"
+    assert (await registry.event_of(lipetsk["id"])).event["country"] == "RU"
+
+
+async def test_a_country_and_its_region_are_checked_together(registry: Registry) -> None:
+    for payload, field in [
+        ({"name": "Библиотека", "region": None}, "region"),
+        ({"name": "Библиотека", "country": "SU", "timezone": "Europe/Moscow"}, "country"),
+        ({"name": "Библиотека", "country": "de", "timezone": "Europe/Berlin"}, "country"),
+        ({"name": "Bibliothek", "country": "DE", "region": "RU-LIP"}, "region"),
+        ({"name": "Bibliothek", "country": "DE", "region": "DE-XX"}, "region"),
+        ({"name": "Library", "country": "US"}, "timezone"),
+    ]:
+        response = await registry.client.post("/organizations", json=payload)
+        problem(response, 422, "validation", field=field)
