@@ -126,7 +126,8 @@ class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=T
     """An organization was registered or changed.
 
     `region` is the region's Russian name, `region_code` its code in the regions directory.
-    Contacts stay in the registry.
+    Abroad (`country` other than RU), `region` is the country's Russian name and
+    `region_code` the ISO 3166-2 subdivision, if any. Contacts stay in the registry.
     """
 
     name: NonEmpty
@@ -139,6 +140,8 @@ class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=T
     working_hours: WorkingHours | None = None
     blackout_dates: list[date] = msgspec.field(default_factory=list)
     public: bool = True
+    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")] = "RU"
+    """ISO 3166-1 alpha-2: whose public holidays the organization keeps."""
 
 
 class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):

@@ -74,7 +74,9 @@ WITH sites AS (
     UNION SELECT organization_id FROM check_ins WHERE meeting_id = $1
     UNION SELECT organization_id FROM headcounts WHERE meeting_id = $1
 )
-SELECT o.id AS organization_id, o.name, o.region_code AS region, o.region AS region_name,
+-- Abroad, an organization counts under its country (region_name is then the country's).
+SELECT o.id AS organization_id, o.name, coalesce(o.region_code, o.country) AS region,
+    o.region AS region_name,
     (SELECT count(*) FROM registrations r
      WHERE r.meeting_id = $1 AND r.organization_id = o.id AND r.status = 'registered')
         AS registered,

@@ -15,14 +15,16 @@ from services.registry.schemas import (
     ImportReport,
     ImportResult,
     ImportRow,
+    OpeningHours,
     Organization,
     OrganizationCreate,
     OrganizationFields,
     OrganizationImport,
 )
 from shared.bus.outbox import add_event
+from shared.calendars import RUSSIA, countries, default_zone
 from shared.db import Connection
-from shared.events import OrganizationKind, OrganizationUpserted, new_id
+from shared.events import OrganizationKind, OrganizationUpserted, WorkingHours, new_id
 from shared.http.auth import KEY_SECURITY, operator_guard, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
@@ -40,16 +42,16 @@ from shared.regions import region
 
 _COLUMNS: Final = (
     "name, short_name, kind, region_code, region, city, timezone, working_hours, "
-    "blackout_dates, contacts, public"
+    "blackout_dates, contacts, public, country"
 )
 _INSERT: Final = f"""
 INSERT INTO organizations (id, external_id, {_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING *
 """
 _UPDATE: Final = f"""
 UPDATE organizations SET ({_COLUMNS}, version, updated_at)
-    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, version + 1, now())
+    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, version + 1, now())
 WHERE id = $1
 RETURNING *
 """
@@ -187,8 +189,12 @@ class OrganizationController(Controller):
 def organization_of(row: Any) -> Organization:
     fields = dict(row)
     fields["region_name"] = fields.pop("region")
-    fields["region"] = fields.pop("region_code") or ""
-    return msgspec.convert(fields, Organization)
+    fields["region"] = fields.pop("region_code")
+    if fields["working_hours"] is not None:
+        # Stored as the events carry them (HH:MM:SS); answered in the API's form.
+        stored = msgspec.convert(fields["working_hours"], WorkingHours)
+        fields["working_hours"] = OpeningHours.of(stored)
+    return msgspec.convert(fields, Organization, from_attributes=True)
 
 
 def _with_etag(organization: Organization, status: int = 200) -> Response[Organization]:
@@ -200,20 +206,33 @@ def _escape_like(text: str) -> str:
 
 
 def _values(fields: OrganizationFields) -> list[Any]:
-    directory = region(fields.region)
-    assert directory is not None  # OrganizationFields checked it
+    region_code: str | None
+    zone: str | None
+    if fields.country == RUSSIA:
+        assert fields.region is not None  # OrganizationFields checked it
+        directory = region(fields.region)
+        assert directory is not None
+        region_code, region_name = directory.code, directory.name
+        zone = fields.timezone or directory.timezone
+    else:
+        # Abroad: the subdivision (if any) for its holidays, the country's name where a
+        # Russian organization shows its region.
+        region_code = fields.region.upper() if fields.region else None
+        region_name = countries()[fields.country]
+        zone = fields.timezone or default_zone(fields.country)
     return [
         fields.name,
         fields.short_name,
         fields.kind,
-        directory.code,
-        directory.name,
+        region_code,
+        region_name,
         fields.city,
-        fields.timezone or directory.timezone,
-        fields.working_hours,
+        zone,
+        None if fields.working_hours is None else fields.working_hours.as_event(),
         fields.blackout_dates,
         fields.contacts,
         fields.public,
+        fields.country,
     ]
 
 
@@ -257,9 +276,12 @@ async def _announce(connection: Connection, organization: Organization) -> Organ
             kind=organization.kind,
             region_code=organization.region,
             city=organization.city,
-            working_hours=organization.working_hours,
+            working_hours=None
+            if organization.working_hours is None
+            else organization.working_hours.as_event(),
             blackout_dates=organization.blackout_dates,
             public=organization.public,
+            country=organization.country,
         ),
     )
     return organization

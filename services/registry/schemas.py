@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 
+from shared.calendars import RUSSIA, countries, default_zone, holiday_subdivisions
 from shared.events import (
     KeyRole,
     Language,
@@ -17,6 +18,7 @@ from shared.events import (
     OrganizationKind,
     RegistrationStatus,
     Rsvp,
+    TimeRange,
     WorkingHours,
 )
 from shared.http.auth import SCOPES
@@ -28,6 +30,16 @@ from shared.timezones import timezone_error
 Name = Annotated[str, one_line(300, "Липецкая областная детская библиотека")]
 ShortName = Annotated[str, one_line(100, "ЛОДБ")]
 RegionCode = Annotated[str, one_line(16, "RU-LIP")]
+CountryCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[A-Z]{2}$",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 country code, such as RU, DE, BY or KZ.",
+        examples=["RU"],
+    ),
+]
 City = Annotated[str, one_line(200, "Липецк")]
 TimeZone = Annotated[str, one_line(64, "Europe/Moscow")]
 PersonName = Annotated[str, one_line(100, "Иванова")]
@@ -48,6 +60,73 @@ MAX_BLACKOUT_DATES = 1000
 """Years of closed days; each is in the organization's event too, so not unbounded."""
 
 
+ClockTime = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        max_length=8,
+        description="A local time of day, HH:MM or HH:MM:SS (24-hour clock).",
+        examples=["09:00"],
+    ),
+]
+
+
+def clock_time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def clock_text(moment: time) -> str:
+    """HH:MM, or HH:MM:SS when the seconds matter: the form `ClockTime` documents."""
+    return f"{moment:%H:%M:%S}" if moment.second else f"{moment:%H:%M}"
+
+
+class OpeningRange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Part of a day in the organization's local time, `start` before `end`."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+OpeningDay = Annotated[list[OpeningRange], msgspec.Meta(max_length=12)]
+
+
+class OpeningHours(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When an organization works, per weekday, in its own time zone; an empty day is off.
+    Times are written HH:MM (HH:MM:SS is accepted too)."""
+
+    mon: OpeningDay = msgspec.field(default_factory=list)
+    tue: OpeningDay = msgspec.field(default_factory=list)
+    wed: OpeningDay = msgspec.field(default_factory=list)
+    thu: OpeningDay = msgspec.field(default_factory=list)
+    fri: OpeningDay = msgspec.field(default_factory=list)
+    sat: OpeningDay = msgspec.field(default_factory=list)
+    sun: OpeningDay = msgspec.field(default_factory=list)
+
+    def as_event(self) -> WorkingHours:
+        """The same hours as the events carry them."""
+        return WorkingHours(
+            **{
+                day: [
+                    TimeRange(clock_time(hours.start), clock_time(hours.end))
+                    for hours in getattr(self, day)
+                ]
+                for day in self.__struct_fields__
+            }
+        )
+
+    @classmethod
+    def of(cls, hours: WorkingHours) -> OpeningHours:
+        return cls(
+            **{
+                day: [
+                    OpeningRange(clock_text(hours.start), clock_text(hours.end))
+                    for hours in getattr(hours, day)
+                ]
+                for day in cls.__struct_fields__
+            }
+        )
+
+
 class Contact(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """Whom to reach at an organization, and how."""
 
@@ -63,12 +142,16 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     name: Name
     short_name: ShortName | None = None
     kind: OrganizationKind = "other"
-    region: RegionCode
-    """Code from `GET /regions`, such as RU-LIP."""
+    region: RegionCode | None = None
+    """In Russia (required): a code from `GET /regions`, such as RU-LIP. Abroad (optional):
+    the ISO 3166-2 subdivision whose own public holidays apply, such as DE-BE for Berlin."""
+    country: CountryCode = "RU"
+    """Whose public holidays the organization keeps."""
     city: City | None = None
     timezone: TimeZone | None = None
-    """IANA time zone; omitted, the region's default."""
-    working_hours: WorkingHours | None = None
+    """IANA time zone; omitted, the region's default (abroad, the country's when it has
+    one zone for most of it)."""
+    working_hours: OpeningHours | None = None
     """Local opening hours per weekday; omitted, unknown (slot search assumes 9 to 18)."""
     blackout_dates: Annotated[list[date], msgspec.Meta(max_length=MAX_BLACKOUT_DATES)] = (
         msgspec.field(default_factory=list)
@@ -81,14 +164,33 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     """Listed to anyone; a non-public organization is seen only by its own and staff keys."""
 
     def __post_init__(self) -> None:
-        if region(self.region) is None:
-            raise ValueError(f"region: {self.region!r} is not a region code from GET /regions")
+        self._check_place()
         if self.timezone is not None and (error := timezone_error(self.timezone)):
             raise ValueError(f"timezone: {error}")
         if self.working_hours is not None:
-            for day in self.working_hours.days():
+            for day in self.working_hours.as_event().days():
                 if any(hours.start >= hours.end for hours in day):
                     raise ValueError("working_hours: every range must start before it ends")
+
+    def _check_place(self) -> None:
+        if self.country not in countries():
+            raise ValueError(f"country: {self.country!r} is not an ISO 3166-1 alpha-2 code")
+        if self.country == RUSSIA:
+            if self.region is None:
+                raise ValueError("region: required in Russia: a region code from GET /regions")
+            if region(self.region) is None:
+                raise ValueError(f"region: {self.region!r} is not a region code from GET /regions")
+            return
+        if self.region is not None:
+            known = [f"{self.country}-{code}" for code in holiday_subdivisions(self.country)]
+            if self.region.upper() not in {code.upper() for code in known}:
+                allowed = ", ".join(known) if known else "none: leave it out"
+                raise ValueError(
+                    f"region: {self.region!r} is not a subdivision of {self.country} with "
+                    f"public holidays of its own ({allowed})"
+                )
+        if self.timezone is None and default_zone(self.country) is None:
+            raise ValueError(f"timezone: required in {self.country}, which has several time zones")
 
 
 class OrganizationCreate(OrganizationFields, frozen=True, kw_only=True):
@@ -102,12 +204,14 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     short_name: str | None
     kind: OrganizationKind
-    region: str
-    """Region code."""
+    region: str | None
+    """Region code; abroad, the subdivision's (ISO 3166-2), if one was given."""
     region_name: str
+    """The region's name; abroad, the country's (in Russian)."""
+    country: str
     city: str | None
     timezone: str
-    working_hours: WorkingHours | None
+    working_hours: OpeningHours | None
     blackout_dates: list[date]
     contacts: list[Contact]
     public: bool

@@ -1,8 +1,9 @@
 """The sites' constraints as scheduling knows them, for slot search and for scheduling.
 
-Working hours, blackout days and regions come from the registry's events; public holidays
-from the `holidays` package by each region's country and subdivision; busy times from
-the other meetings the organizations take part in.
+Working hours, blackout days, countries and regions come from the registry's events; public
+holidays and moved working days from `shared.calendars` (the `holidays` package by country
+and subdivision, and the project's data on Russia's republics and production calendar); busy
+times from the other meetings the organizations take part in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 
 from services.scheduling import store
 from services.scheduling.slots import SiteConstraints, Violation, violations
+from shared.calendars import RUSSIA
 from shared.db import Connection
 from shared.events import WorkingHours
 from shared.http.auth import Caller
@@ -48,7 +50,13 @@ async def site_constraints(
     sites = []
     for organization_id in organization_ids:
         row = organizations[organization_id]
+        country, subdivision = row["country"], None
         found = region(row["region_code"]) if row["region_code"] else None
+        if found is not None:
+            subdivision = found.holidays.subdivision
+        elif row["region_code"] and country != RUSSIA:
+            # Abroad, region_code is the ISO 3166-2 subdivision, such as DE-BE.
+            subdivision = row["region_code"].split("-", 1)[-1]
         sites.append(
             SiteConstraints(
                 organization_id=organization_id,
@@ -58,8 +66,9 @@ async def site_constraints(
                 if row["working_hours"] is None
                 else msgspec.convert(row["working_hours"], WorkingHours),
                 blackout_dates=frozenset(row["blackout_dates"]),
-                holidays_country=found.holidays.country if found else None,
-                holidays_subdivision=found.holidays.subdivision if found else None,
+                holidays_country=country,
+                holidays_subdivision=subdivision,
+                region_code=found.code if found else None,
                 busy=tuple(sorted(busy[organization_id])),
             )
         )

@@ -8,8 +8,9 @@ the meeting's event to the outbox, its calendar entries, and the invites to mail
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -50,6 +51,7 @@ from shared.events import (
     MeetingUpdated,
     SummaryPublished,
     new_id,
+    utc_now,
 )
 from shared.http.auth import Caller
 from shared.http.problems import FieldError, Problem, invalid_fields
@@ -127,6 +129,7 @@ async def create(
     meeting_id = new_id()
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
     plan = _plan(meeting_id, data, zone, existing=[])
+    refuse_past(_times_sent(data, plan), record_past=data.record_past, caller=caller)
     status = "draft" if data.draft else "scheduled"
     forced_by = None
     if not data.draft:
@@ -160,6 +163,7 @@ async def update(
         )
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
     plan = _plan(before.id, data, zone, existing=before.sessions)
+    refuse_past(_times_sent(data, plan), record_past=data.record_past, caller=caller)
     forced_by = None
     if status == "scheduled":
         forced_by = await constraints.check(
@@ -181,12 +185,24 @@ async def update(
 
 
 async def schedule_draft(
-    connection: Connection, draft: MeetingState, *, force: bool, caller: Caller, context: Context
+    connection: Connection,
+    draft: MeetingState,
+    *,
+    force: bool,
+    record_past: bool,
+    caller: Caller,
+    context: Context,
 ) -> MeetingState:
     if draft.row["status"] != "draft":
         raise Problem(409, "not-a-draft", f"the meeting is {draft.row['status']} already")
     site_ids = [site.organization_id for site in draft.site_rows]
     intervals = [(s["starts_at"], s["ends_at"]) for s in draft.live_sessions]
+    refuse_past(
+        [(f"sessions[{index}].starts_at", start) for index, (start, _) in enumerate(intervals)],
+        record_past=record_past,
+        caller=caller,
+        detail="the draft's times have passed: change them, or record it as a past meeting",
+    )
     forced_by = await constraints.check(
         connection, site_ids, intervals, draft.id, force=force, caller=caller
     )
@@ -210,6 +226,7 @@ async def move_session(
 ) -> MeetingState:
     """Move one session (or one occurrence of a series) to another time."""
     session = _editable_session(before, session_id)
+    refuse_past([("starts_at", data.starts_at)], record_past=data.record_past, caller=caller)
     moved = [
         replace(_session_row(s), starts_at=data.starts_at, ends_at=data.ends_at)
         if s["id"] == session["id"]
@@ -379,6 +396,49 @@ async def _publish(
             )
         if changed := invitations.changed_uids(previous, calendar):
             await invitations.send_all(connection, calendar, "update", cause=cause, only=changed)
+
+
+# --- times in the past ----------------------------------------------------------------
+
+
+def refuse_past(
+    starts: Sequence[tuple[str, datetime]],
+    *,
+    record_past: bool,
+    caller: Caller,
+    detail: str | None = None,
+) -> None:
+    """Refuse times that start before now, naming each field, unless an operator records a
+    past meeting explicitly (such a meeting starts and ends as soon as it is scheduled, and
+    can then be neither moved nor cancelled)."""
+    if record_past and not caller.is_staff:
+        raise Problem(403, "forbidden", "only operator and admin keys may record past meetings")
+    if record_past:
+        return
+    now = utc_now()
+    past = [
+        FieldError(
+            message=f"{start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} has passed: a meeting is "
+            "scheduled ahead (an operator records a past one with record_past)",
+            field=field,
+            source="body",
+        )
+        for field, start in starts
+        if start <= now
+    ]
+    if past:
+        raise invalid_fields(past, slug="in-the-past", detail=detail)
+
+
+def _times_sent(data: MeetingWrite, plan: _Plan) -> list[tuple[str, datetime]]:
+    """The starts a client sent, by the field that carries them."""
+    if data.sessions:
+        return [
+            (f"sessions[{index}].starts_at", session.starts_at)
+            for index, session in enumerate(data.sessions)
+        ]
+    # One time, or the first occurrence of a series and so the earliest.
+    return [("starts_at", min(start for start, _ in plan.intervals))]
 
 
 # --- planning sessions ----------------------------------------------------------------

@@ -58,7 +58,9 @@ class MeetingController(Controller):
         "/",
         summary="Schedule a meeting, or keep it a draft",
         description="The sites' working hours, holidays, blackout days and other meetings "
-        "are checked: a 409 lists what the time breaks. An operator may send `force`.",
+        "are checked: a 409 lists what the time breaks. An operator may send `force`. Times "
+        "that have passed are a 422 naming the field, unless an operator records a past "
+        "meeting with `record_past`.",
         security=KEY_SECURITY,
     )
     async def schedule_meeting(
@@ -146,7 +148,12 @@ class MeetingController(Controller):
     ) -> Response[Meeting]:
         draft = await hosted_meeting(connection, caller, meeting_id)
         state = await meetings.schedule_draft(
-            connection, draft, force=data.force, caller=caller, context=context_of(request)
+            connection,
+            draft,
+            force=data.force,
+            record_past=data.record_past,
+            caller=caller,
+            context=context_of(request),
         )
         return _response(request, state)
 

@@ -94,6 +94,9 @@ class MeetingWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """Whether it is in the public feed."""
     force: bool = False
     """Schedule it even against working hours, holidays or other meetings (operators)."""
+    record_past: bool = False
+    """Record a meeting that took place, or began, before now (operators): without it, times
+    in the past are refused. Such a meeting starts and ends at once, as it did."""
 
     def __post_init__(self) -> None:
         self._check_times()
@@ -154,12 +157,16 @@ class MeetingCreate(MeetingWrite, frozen=True, forbid_unknown_fields=True, kw_on
 
 class ScheduleDraft(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     force: bool = False
+    record_past: bool = False
+    """Schedule a draft whose times have passed, as a record of a past meeting (operators)."""
 
 
 class SessionMove(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starts_at: Instant
     ends_at: Instant
     force: bool = False
+    record_past: bool = False
+    """Move it to a time that has passed, as a record (operators)."""
 
     def __post_init__(self) -> None:
         _check_times(self.starts_at, self.ends_at)

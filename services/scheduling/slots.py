@@ -8,8 +8,10 @@ other.
 
 A site's working time on a local date is its working ranges of that weekday, placed on that
 date's wall clock in the site's zone (so a DST change moves them in UTC), unless the date is
-a public holiday or a blackout day. A slot must lie inside one working range of every site
-and keep `buffer` away from the sites' other meetings.
+a public holiday (of its country and subdivision, and in Russia of its republic:
+`shared.calendars`) or a blackout day; a weekend day the production calendar makes a working
+day is worked with the hours of the day off it was swapped with. A slot must lie inside one
+working range of every site and keep `buffer` away from the sites' other meetings.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import holidays
 import msgspec
 
+from shared.calendars import moved_working_days, public_holidays
 from shared.events import TimeRange, WorkingHours
 
 Interval = tuple[datetime, datetime]
@@ -60,7 +61,11 @@ class SiteConstraints:
     """None: not told, `ASSUMED_WORKING_HOURS` apply."""
     blackout_dates: frozenset[date] = frozenset()
     holidays_country: str | None = None
+    """ISO 3166-1 country whose public holidays (and moved working days) apply."""
     holidays_subdivision: str | None = None
+    """The subdivision, where the `holidays` package keeps its own holidays."""
+    region_code: str | None = None
+    """For Russia: the region, whose republic holidays the project's data file lists."""
     busy: tuple[Interval, ...] = ()
     """Other meetings of the organization, in UTC."""
 
@@ -75,23 +80,27 @@ class SiteConstraints:
         if day in self.blackout_dates:
             return "blackout-day"
         if self.holidays_country and day in public_holidays(
-            self.holidays_country, self.holidays_subdivision, day.year
+            self.holidays_country, self.holidays_subdivision, self.region_code, day.year
         ):
             return "public-holiday"
         return None
 
     def working_ranges(self, day: date) -> list[Interval]:
-        """The day's working ranges on its wall clock, as UTC instants (days off aside)."""
+        """The day's working ranges on its wall clock, as UTC instants (days off aside).
+
+        A weekend day the production calendar makes a working day is worked, by an
+        organization that does not work that weekday, with the hours of the day off it was
+        swapped with."""
         zone = self.zone
+        days = self.hours().days()
+        ranges = days[day.weekday()]
+        if not ranges and self.holidays_country:
+            swapped = moved_working_days(self.holidays_country, day.year).get(day)
+            if swapped is not None:
+                ranges = days[swapped.weekday()]
         return [
-            (_instant(day, start, zone), _instant(day, end, zone))
-            for start, end in _merged(self.hours().days()[day.weekday()])
+            (_instant(day, start, zone), _instant(day, end, zone)) for start, end in _merged(ranges)
         ]
-
-
-@cache
-def public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
 class Violation(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,6 +185,15 @@ class SlotQuery:
     granularity: timedelta = timedelta(minutes=30)
     buffer: timedelta = timedelta(0)
     limit: int = 10
+    now: datetime | None = None
+    """When the search runs: only slots that start after it are offered."""
+
+    @property
+    def earliest(self) -> datetime:
+        """The first instant a slot may start at: the window's start, or just after now."""
+        if self.now is None or self.now < self.window[0]:
+            return self.window[0]
+        return self.now + timedelta(microseconds=1)
 
 
 class SiteTime(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,7 +325,7 @@ def _intersect_two(left: list[Interval], right: list[Interval]) -> list[Interval
 
 def _grid_starts(pieces: list[Interval], query: SlotQuery) -> Iterator[datetime]:
     step = query.granularity
-    window_start, window_end = query.window
+    window_start, window_end = query.earliest, query.window[1]
     for start, end in pieces:
         candidate = _aligned(max(start, window_start), step)
         last_end = min(end, window_end)
@@ -325,7 +343,7 @@ def _aligned(moment: datetime, step: timedelta) -> datetime:
 
 def grid(query: SlotQuery) -> Iterator[datetime]:
     """Every start the search considers, fitting or not."""
-    candidate = _aligned(query.window[0], query.granularity)
+    candidate = _aligned(query.earliest, query.granularity)
     while candidate + query.duration <= query.window[1]:
         yield candidate
         candidate += query.granularity
@@ -466,15 +484,36 @@ def _why_site_blocks(site: SiteConstraints, query: SlotQuery) -> tuple[Constrain
     if not _fits(hours_only, [_working_time(site, query.window, days_off=False)]):
         return "working-hours", "no working hours long enough in the window"
     if not _fits(hours_only, [_working_time(site, query.window)]):
-        zone = site.zone
-        first = query.window[0].astimezone(zone).date()
-        last = query.window[1].astimezone(zone).date()
-        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        holiday = [day for day in days if site.day_off(day) == "public-holiday"]
+        off = _days_off_in(site, (query.earliest, query.window[1]))
+        holiday = [day for day, kind in off if kind == "public-holiday"]
         kind: ConstraintKind = "public-holiday" if holiday else "blackout-day"
-        listed = ", ".join(f"{day:%Y-%m-%d}" for day in (holiday or days)[:5])
-        return kind, f"its working days in the window are days off ({listed})"
+        shown = [day for day, _ in off]
+        listed = ", ".join(f"{day:%Y-%m-%d}" for day in shown[:5])
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        return kind, f"its working days in the window are days off ({listed}{more})"
     return "busy", "other meetings (with the buffer) take all its working time in the window"
+
+
+def covered_days(site: SiteConstraints, window: Interval) -> list[date]:
+    """The local dates, in the site's zone, of which the window covers some time: a window
+    that ends at midnight does not cover the day that midnight begins."""
+    zone = site.zone
+    first = window[0].astimezone(zone).date()
+    last = (window[1] - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _days_off_in(site: SiteConstraints, window: Interval) -> list[tuple[date, ConstraintKind]]:
+    """The site's days off in the window that take working time from it: days it would
+    work, within the window, were they not off."""
+    found = []
+    for day in covered_days(site, window):
+        kind = site.day_off(day)
+        if kind is None:
+            continue
+        if any(start < window[1] and window[0] < end for start, end in site.working_ranges(day)):
+            found.append((day, kind))
+    return found
 
 
 def _fits(query: SlotQuery, per_site: list[list[Interval]]) -> bool:

@@ -25,14 +25,14 @@ MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations"
 
 _UPSERT_ORGANIZATION: Final = """
 INSERT INTO organizations (id, name, region, timezone, version, short_name, kind, region_code,
-                           city, working_hours, blackout_dates, public)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                           city, working_hours, blackout_dates, public, country)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
     timezone = EXCLUDED.timezone, version = EXCLUDED.version,
     short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
     region_code = EXCLUDED.region_code, city = EXCLUDED.city,
     working_hours = EXCLUDED.working_hours, blackout_dates = EXCLUDED.blackout_dates,
-    public = EXCLUDED.public
+    public = EXCLUDED.public, country = EXCLUDED.country
 WHERE organizations.version < EXCLUDED.version
 """
 _UPSERT_PERSON: Final = """
@@ -78,6 +78,7 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.working_hours,
                 event.blackout_dates,
                 event.public,
+                event.country,
             )
         case PersonUpserted():
             await connection.execute(

@@ -116,6 +116,7 @@ class Flow:
                     "starts_at": starts.isoformat(),
                     "ends_at": (starts + timedelta(hours=2)).isoformat(),
                     "force": True,
+                    "record_past": True,
                 },
             ),
             201,

@@ -30,6 +30,8 @@ def meeting_of(organization_id: str, number: int, starts: datetime) -> dict[str,
         "starts_at": starts.isoformat(),
         "ends_at": (starts + timedelta(hours=1)).isoformat(),
         "force": True,
+        # A meeting under way is recorded, as only staff may.
+        "record_past": starts < datetime.now(UTC),
     }
 
 

@@ -50,7 +50,7 @@ class Registry:
         )
         return secret
 
-    async def organization(self, payload: dict[str, str] | None = None) -> dict[str, Any]:
+    async def organization(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         created: dict[str, Any] = body(
             await self.client.post("/organizations", json=payload or LIPETSK), 201
         )

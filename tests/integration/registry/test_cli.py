@@ -215,7 +215,7 @@ async def test_good_rows_go_in_and_bad_ones_are_reported_with_their_row_numbers(
     assert stored["msk-1"]["kind"] == "museum"
 
     organization = (await registry.request("GET", f"/organizations/{lipetsk['id']}")).json()
-    assert organization["working_hours"]["sat"] == [{"start": "10:00:00", "end": "16:00:00"}]
+    assert organization["working_hours"]["sat"] == [{"start": "10:00", "end": "16:00"}]
     assert organization["working_hours"]["sun"] == []
     assert organization["contacts"] == [
         {"name": "Ольга Арутинова", "email": "olga@example.org", "phone": "+7 4742 22-33-44"}

@@ -3,12 +3,14 @@ filters, and what is public."""
 
 from __future__ import annotations
 
+import re
+
 from tests.integration.api import body, problem
 from tests.integration.registry.support import LIPETSK, VLADIVOSTOK, Registry
 
 HOURS = {
-    "mon": [{"start": "09:00:00", "end": "13:00:00"}, {"start": "14:00:00", "end": "18:00:00"}],
-    "sat": [{"start": "10:00:00", "end": "16:00:00"}],
+    "mon": [{"start": "09:00", "end": "13:00"}, {"start": "14:00", "end": "18:00"}],
+    "sat": [{"start": "10:00", "end": "16:00"}],
 }
 
 
@@ -44,7 +46,8 @@ async def test_the_time_zone_defaults_to_the_regions_and_details_are_kept(
     assert created["working_hours"]["sun"] == []
     message = await registry.event_of(created["id"])
     assert message.event["region_code"] == "RU-AST"
-    assert message.event["working_hours"]["sat"] == HOURS["sat"]
+    # The events keep the form they always had.
+    assert message.event["working_hours"]["sat"] == [{"start": "10:00:00", "end": "16:00:00"}]
     assert message.event["blackout_dates"] == ["2026-12-31"]
     assert "contacts" not in message.event
 
@@ -57,10 +60,44 @@ async def test_bad_regions_and_hours_are_422s_naming_the_field(registry: Registr
             {**LIPETSK, "working_hours": {"mon": [{"start": "18:00:00", "end": "09:00:00"}]}},
             "working_hours",
         ),
+        ({**LIPETSK, "working_hours": {"mon": [{"start": "9:00", "end": "18:00"}]}}, None),
+        ({**LIPETSK, "working_hours": {"mon": [{"start": "09:00", "end": "24:00"}]}}, None),
+        ({**LIPETSK, "working_hours": {"mon": [{"start": "PT9H", "end": "18:00"}]}}, None),
         ({**LIPETSK, "working_hours": {"monday": []}}, "working_hours.monday"),
     ]:
         response = await registry.client.post("/organizations", json=payload)
-        problem(response, 422, "validation", field=field)
+        if field is None:
+            assert response.status_code == 422, response.text
+            assert "working_hours.mon[0]" in response.text
+        else:
+            problem(response, 422, "validation", field=field)
+
+
+async def test_working_hours_are_taken_as_hh_mm_or_hh_mm_ss_and_answered_as_documented(
+    registry: Registry,
+) -> None:
+    schema = (await registry.client.get("/schema/openapi.json")).json()
+    clock = schema["components"]["schemas"]["OpeningRange"]["properties"]["start"]
+    pattern = re.compile(clock["pattern"])
+    assert "format" not in clock  # no `duration`, no `time` (which would mean HH:MM:SS+offset)
+    sent = {
+        "mon": [{"start": "09:00", "end": "13:30:00"}, {"start": "14:15:00", "end": "18:00"}],
+        "sat": [{"start": "10:00:30", "end": "16:00"}],
+    }
+    created = await registry.organization({**LIPETSK, "working_hours": sent})
+    assert created["working_hours"]["mon"] == [
+        {"start": "09:00", "end": "13:30"},
+        {"start": "14:15", "end": "18:00"},
+    ]
+    assert created["working_hours"]["sat"] == [{"start": "10:00:30", "end": "16:00"}]
+    for ranges in created["working_hours"].values():
+        for hours in ranges:
+            assert pattern.fullmatch(hours["start"])
+            assert pattern.fullmatch(hours["end"])
+    read = body(await registry.client.get(f"/organizations/{created['id']}"))
+    assert read["working_hours"] == created["working_hours"]
+    message = await registry.event_of(created["id"])
+    assert message.event["working_hours"]["mon"][0] == {"start": "09:00:00", "end": "13:30:00"}
 
 
 async def test_an_update_needs_the_version_it_was_based_on(registry: Registry) -> None:
@@ -135,3 +172,50 @@ async def test_a_private_organization_is_seen_only_by_itself_and_staff(registry:
     path = f"/organizations/{private['id']}"
     problem(await registry.client.get(path, headers=anonymous), 404, "not-found")
     body(await registry.client.get(path, headers=own))
+
+
+async def test_a_partner_abroad_has_its_country_and_no_russian_region(registry: Registry) -> None:
+    berlin = await registry.organization(
+        {
+            "name": "Zentral- und Landesbibliothek Berlin",
+            "kind": "library",
+            "country": "DE",
+            "region": "DE-BE",
+            "city": "Berlin",
+            "working_hours": {"mon": [{"start": "10:00", "end": "19:00"}]},
+        }
+    )
+    assert (berlin["country"], berlin["region"], berlin["region_name"]) == (
+        "DE",
+        "DE-BE",
+        "Германия",
+    )
+    assert berlin["timezone"] == "Europe/Berlin"
+    message = await registry.event_of(berlin["id"])
+    assert message.event["country"] == "DE"
+    assert message.event["region_code"] == "DE-BE"
+    assert message.event["region"] == "Германия"
+    minsk = await registry.organization(
+        {"name": "Национальная библиотека Беларуси", "country": "BY", "city": "Минск"}
+    )
+    assert (minsk["region"], minsk["timezone"]) == (None, "Europe/Minsk")
+    almaty = await registry.organization(
+        {"name": "Национальная библиотека Республики Казахстан", "country": "KZ"}
+    )
+    assert almaty["timezone"] == "Asia/Almaty"
+    lipetsk = await registry.organization()
+    assert lipetsk["country"] == "RU"
+    assert (await registry.event_of(lipetsk["id"])).event["country"] == "RU"
+
+
+async def test_a_country_and_its_region_are_checked_together(registry: Registry) -> None:
+    for payload, field in [
+        ({"name": "Библиотека", "region": None}, "region"),
+        ({"name": "Библиотека", "country": "SU", "timezone": "Europe/Moscow"}, "country"),
+        ({"name": "Библиотека", "country": "de", "timezone": "Europe/Berlin"}, "country"),
+        ({"name": "Bibliothek", "country": "DE", "region": "RU-LIP"}, "region"),
+        ({"name": "Bibliothek", "country": "DE", "region": "DE-XX"}, "region"),
+        ({"name": "Library", "country": "US"}, "timezone"),
+    ]:
+        response = await registry.client.post("/organizations", json=payload)
+        problem(response, 422, "validation", field=field)

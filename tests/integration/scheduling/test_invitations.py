@@ -202,6 +202,7 @@ async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Schedul
         "starts_at": "2020-10-01T11:00:00+03:00",
         "ends_at": "2020-10-01T13:00:00+03:00",
         "force": True,
+        "record_past": True,
     }
     meeting = await scheduling.telebridge(lipetsk, vladivostok, **past)
     await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")

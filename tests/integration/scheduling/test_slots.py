@@ -194,3 +194,55 @@ async def test_a_draft_is_checked_when_it_is_scheduled(scheduling: Scheduling) -
     scheduled = body(await scheduling.client.post(path, json={}, headers=partner))
     assert scheduled["status"] == "scheduled"
     assert scheduled["forced_by"] is None
+
+
+async def test_each_site_keeps_its_countrys_and_republics_calendar(scheduling: Scheduling) -> None:
+    """Working hours unknown (09:00-18:00 Monday to Friday), so that holidays and the
+    production calendar's working Saturday show."""
+    hours: dict[str, Any] = {"working_hours": None}
+    berlin = await scheduling.organization(
+        "Zentral- und Landesbibliothek Berlin",
+        "Германия",
+        "Europe/Berlin",
+        country="DE",
+        region_code="DE-BE",
+        **hours,
+    )
+    lipetsk = await scheduling.organization(
+        "Липецкая областная детская библиотека",
+        "Липецкая область",
+        "Europe/Moscow",
+        region_code="RU-LIP",
+        **hours,
+    )
+
+    async def days(organization: Any, first: str, last: str) -> set[str]:
+        search = {
+            "organization_ids": [str(organization)],
+            "duration_minutes": 60,
+            "window_start": f"{first}T00:00:00+03:00",
+            "window_end": f"{last}T00:00:00+03:00",
+            "limit": 50,
+        }
+        found = body(await scheduling.client.post("/slots", json=search))
+        return {c["sites"][0]["starts_at"][:10] for c in found["candidates"]}
+
+    # 20 February 2027 is a working Saturday in Russia (Monday the 22nd is off), not in Berlin;
+    # 8 March is Women's Day in both.
+    assert await days(lipetsk, "2027-02-19", "2027-02-24") == {"2027-02-19", "2027-02-20"}
+    assert await days(berlin, "2027-02-19", "2027-02-24") == {
+        "2027-02-19",
+        "2027-02-22",
+        "2027-02-23",
+    }
+    assert await days(berlin, "2027-03-08", "2027-03-10") == {"2027-03-09"}
+    # Scheduling checks the same calendar.
+    saturday = {
+        "starts_at": "2027-02-20T10:00:00+01:00",
+        "ends_at": "2027-02-20T11:00:00+01:00",
+    }
+    meeting = telebridge(berlin, lipetsk, **saturday)
+    document = problem(
+        await scheduling.client.post("/meetings", json=meeting), 409, "constraints-violated"
+    )
+    assert {v["organization_id"] for v in document["violations"]} == {str(berlin)}
