@@ -124,7 +124,7 @@ def counted(count: int, noun: str, language: Language) -> str:
 
 def lead(summary: SummaryContent, language: Language) -> str | None:
     """The opening sentence: when, how many, from where. In Russian, places as an editor
-    names them, which needs every organization's town and region; in English, the regions.
+    names them: by town, or by region where the town is not known; in English, the regions.
     None when the data cannot tell where everyone came from."""
     named = [found for org in summary.organizations if (found := _region_of(org))]
     if not named or len(named) < len(summary.organizations):
@@ -141,12 +141,8 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
             f"{format_list(names, locale='en')}."
         )
     places = [
-        Place(org.city, found)
-        for org, found in zip(summary.organizations, named, strict=True)
-        if org.city
+        Place(org.city, found) for org, found in zip(summary.organizations, named, strict=True)
     ]
-    if len(places) < len(named):
-        return None
     return (
         f"{capitalized(date_range(first, last))} — {more_than(people, 'участник')} "
         f"из {places_phrase(places)}."

@@ -539,3 +539,28 @@ def test_english_names_regions_in_english() -> None:
     assert "- ЛОДБ (Липецк, Lipetsk Oblast; site): 1 participant" in english
     assert "## Regions\n\n- Lipetsk Oblast\n- Ulyanovsk Oblast\n" in english
     assert "## Регионы\n\n- Липецкая область\n- Ульяновская область\n" in render_markdown(summary)
+
+
+TUVA = UUID("0190a000-0000-7000-8000-000000000006")
+
+
+@pytest.mark.parametrize("code", ["RU-TY", "RU-MOW", "RU-LIP"])
+def test_an_organization_without_a_town_is_named_by_its_region_in_the_lead(code: str) -> None:
+    found = region(code)
+    assert found is not None
+    townless = OrganizationFacts(
+        TUVA, "Библиотека без города", found.name, found.timezone, region_code=code
+    )
+    summary = write_summary(
+        meeting(site_ids=[LIPETSK, ULYANOVSK, TUVA]),
+        PLACED | {TUVA: townless},
+        [LIPETSK, ULYANOVSK, TUVA],
+        [],
+    )
+    expected = {
+        # Lipetsk's region has an organization whose town is not known: named as a whole.
+        "RU-LIP": "Ульяновска и Липецкой области",
+        "RU-MOW": "Липецка, Москвы, Ульяновска",
+        "RU-TY": "Липецка, Ульяновска, Республики Тыва",
+    }[code]
+    assert f"1 октября 2020 года — 3 участника из {expected}." in render_markdown(summary)
