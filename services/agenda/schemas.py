@@ -158,6 +158,9 @@ class SummaryContent(msgspec.Struct, frozen=True):
     headcount: int = 0
     """People the sites' rooms counted besides those checked in (each site's largest)."""
     sessions: list[SummarySession] = []
+    items_planned: int | None = None
+    """Items of the agenda published when the summary was written, delivered or not; None
+    when no agenda was published (and in versions written before this was recorded)."""
 
 
 OutcomeText = Annotated[

@@ -80,6 +80,7 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
             *(record.organization_id for record in attendance),
         }
     )
+    published = await store.published_version(connection, meeting_id)
     organizations = {
         row["id"]: OrganizationFacts(
             row["id"],
@@ -111,10 +112,7 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
         ),
         organizations,
         participant_organizations,
-        [
-            delivered_item(item)
-            for item in store.items_of(await store.published_version(connection, meeting_id))
-        ],
+        None if published is None else [delivered_item(item) for item in store.items_of(published)],
         attendance,
     )
 

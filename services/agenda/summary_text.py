@@ -84,6 +84,10 @@ _LABELS: dict[Language, dict[str, str]] = {
         "site": "площадка",
         "materials": "Материалы",
         "no_items": "Программа не была опубликована.",
+        "empty_agenda": "В опубликованной программе не было пунктов.",
+        "none_delivered": (
+            "Программа была опубликована, но встреча завершилась до начала её первого пункта."
+        ),
     },
     "en": {
         "summary": "Summary",
@@ -105,6 +109,8 @@ _LABELS: dict[Language, dict[str, str]] = {
         "site": "site",
         "materials": "Materials",
         "no_items": "No agenda was published.",
+        "empty_agenda": "The published agenda had no items.",
+        "none_delivered": "An agenda was published, but the meeting ended before its first item.",
     },
 }
 
@@ -244,13 +250,13 @@ def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
     for heading, entries in _listings(content, language):
         lines += [f"## {heading}", "", *(f"- {entry}" for entry in entries), ""]
     lines += [f"## {labels['programme']}", ""]
-    if not content.items_delivered:
-        lines.append(labels["no_items"])
     for item in content.items_delivered:
         lines.append(f"- {item_line(item, zone, language)}")
         if item.materials:
             links = ", ".join(link(m.title, m.url) for m in item.materials)
             lines.append(f"  {labels['materials']}: {links}")
+    if note := programme_note(content, language):
+        lines += ["", note] if content.items_delivered else [note]
     return "\n".join(lines) + "\n"
 
 
@@ -283,9 +289,7 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
     for heading, entries in _listings(content, language):
         parts += [f"<h2>{heading}</h2>", "<ul>", *(f"<li>{text(e)}</li>" for e in entries), "</ul>"]
     parts.append(f"<h2>{labels['programme']}</h2>")
-    if not content.items_delivered:
-        parts.append(f"<p>{labels['no_items']}</p>")
-    else:
+    if content.items_delivered:
         parts.append("<ul>")
         for item in content.items_delivered:
             line = text(item_line(item, zone, language))
@@ -294,7 +298,34 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
                 line += f"<br>{labels['materials']}: {links}"
             parts.append(f"<li>{line}</li>")
         parts.append("</ul>")
+    if note := programme_note(content, language):
+        parts.append(f"<p>{text(note)}</p>")
     return page(f"{labels['summary']}: {content.title}", language, parts)
+
+
+def programme_note(content: SummaryContent, language: Language) -> str | None:
+    """What the programme's list leaves unsaid: that no agenda was published, that the one
+    published was empty, or that the meeting ended before some of its items (how many of
+    them took place); None when every published item was delivered."""
+    labels = _LABELS[language]
+    delivered, planned = len(content.items_delivered), content.items_planned
+    if planned is None:
+        return labels["no_items"] if not delivered else None
+    if not planned:
+        return labels["empty_agenda"]
+    if not delivered:
+        return labels["none_delivered"]
+    if delivered >= planned:
+        return None
+    if language == "ru":
+        return (
+            f"Проведено {delivered} из {russian.counted(planned, 'пункт', genitive=True)} "
+            "программы: встреча завершилась до начала остальных."
+        )
+    return (
+        f"{delivered} of {planned} agenda items took place: the meeting ended before the "
+        "others began."
+    )
 
 
 # --- pieces -----------------------------------------------------------------------------------

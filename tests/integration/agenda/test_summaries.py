@@ -63,6 +63,10 @@ async def test_a_draft_is_written_when_the_meeting_ends_and_waits_to_be_publishe
     assert "Открытие телемоста — Светлана Умеренко" in text.text
     assert "[Рисунки](https://lib.example/drawings)" in text.text
     assert "Подведение итогов" not in text.text
+    # The meeting ended before the agenda's second item: published all the same.
+    assert content["items_planned"] == 2
+    assert "Проведено 1 из 2 пунктов программы: встреча завершилась" in text.text
+    assert "не была опубликована" not in text.text
 
     # Nobody has published it: readers learn why there is nothing to read yet.
     for public in (path, f"{path}.md", f"{path}.html"):

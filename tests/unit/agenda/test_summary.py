@@ -75,7 +75,7 @@ def summary_of(
         facts or meeting(),
         ORGANIZATIONS,
         [LIPETSK, DONETSK, DONETSK, UNKNOWN] if participants is None else participants,
-        agenda or [],
+        agenda,
     )
 
 
@@ -564,3 +564,52 @@ def test_an_organization_without_a_town_is_named_by_its_region_in_the_lead(code:
         "RU-TY": "Липецка, Ульяновска, Республики Тыва",
     }[code]
     assert f"1 октября 2020 года — 3 участника из {expected}." in render_markdown(summary)
+
+
+FIVE_ITEMS = [item(minutes, f"Пункт {minutes}") for minutes in (0, 30, 60, 90, 120)]
+
+
+@pytest.mark.parametrize("ended_after", [0, 15, 45, 75, 105, 150, 180])
+def test_a_published_agenda_is_never_said_to_be_unpublished(ended_after: int) -> None:
+    """Published and delivered are different facts: an agenda the meeting ended before is
+    still one that was published, and the text says how much of it took place."""
+    facts = meeting(ended_at=START + timedelta(minutes=ended_after))
+    summary = summary_of(facts=facts, agenda=FIVE_ITEMS)
+    delivered = sum(1 for i in FIVE_ITEMS if i.starts_at < START + timedelta(minutes=ended_after))
+    russian, english = render_markdown(summary, "ru"), render_markdown(summary, "en")
+    page = render_html(SummaryText(summary, Outcomes(), version=1), "ru")
+
+    assert summary.items_planned == 5
+    assert len(summary.items_delivered) == delivered
+    for text in (russian, english, page):
+        assert "не была опубликована" not in text
+        assert "No agenda was published" not in text
+    if delivered == 0:
+        assert (
+            "Программа была опубликована, но встреча завершилась до начала её первого пункта."
+        ) in russian
+        assert "the meeting ended before its first item." in english
+    elif delivered < 5:
+        assert f"Проведено {delivered} из 5 пунктов программы: встреча завершилась" in russian
+        assert f"{delivered} of 5 agenda items took place" in english
+        assert "Проведено" in page
+    else:
+        assert "Проведено" not in russian
+        assert "took place" not in english
+
+
+def test_only_a_meeting_without_a_published_agenda_says_so() -> None:
+    never = summary_of(agenda=None)
+    empty = summary_of(agenda=[])
+
+    assert never.items_planned is None
+    assert "Программа не была опубликована." in render_markdown(never, "ru")
+    assert "В опубликованной программе не было пунктов." in render_markdown(empty, "ru")
+    assert "The published agenda had no items." in render_markdown(empty, "en")
+    assert "не была опубликована" not in render_markdown(empty, "ru")
+
+
+def test_the_remaining_items_agree_with_their_number() -> None:
+    agenda = [item(minutes, "Пункт") for minutes in range(0, 21 * 5, 5)]  # 21 items
+    summary = summary_of(facts=meeting(ended_at=START + timedelta(minutes=1)), agenda=agenda)
+    assert "Проведено 1 из 21 пункта программы" in render_markdown(summary, "ru")
