@@ -37,6 +37,7 @@ from services.agenda.schemas import (
 )
 from shared.events import MEETING_KINDS
 from shared.regions import Region, region
+from shared.timezones import zone_label
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,7 @@ def _facts(content: SummaryContent, language: Language) -> list[tuple[str, str]]
     zone = ZoneInfo(content.timezone)
     start, end = content.held_from.astimezone(zone), content.held_until.astimezone(zone)
     facts = [
-        (labels["when"], f"{_period(start, end, language)} ({content.timezone})"),
+        (labels["when"], f"{_period(start, end, language)} ({zone_label(zone, start, language)})"),
         (labels["took_part"], counted(content.participants, "participant", language)),
         (labels["from"], _from(content, language)),
     ]

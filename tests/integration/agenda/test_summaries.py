@@ -59,7 +59,7 @@ async def test_a_draft_is_written_when_the_meeting_ends_and_waits_to_be_publishe
     assert text.headers["content-type"].split(";")[0] == "text/markdown"
     assert "- **Зарегистрировались:** 2 участника\n" in text.text
     assert "- **Откуда:** 2 организации из 2 регионов\n" in text.text
-    assert "1 октября 2030, 11:00–12:00 (Europe/Moscow)" in text.text
+    assert "1 октября 2030, 11:00–12:00 (Москва, UTC+3)" in text.text
     assert "Открытие телемоста — Светлана Умеренко" in text.text
     assert "[Рисунки](https://lib.example/drawings)" in text.text
     assert "Подведение итогов" not in text.text

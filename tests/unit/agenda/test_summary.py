@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -18,8 +19,10 @@ from services.agenda.summary import (
 )
 from services.agenda.summary_text import SummaryText, counted, render_html
 from services.agenda.summary_text import render_markdown as render_text
-from shared.regions import region
+from services.scheduling.mail.compose import when
+from shared.regions import all_regions, region
 from telebridge.demo import demo_plan
+from tests.unit.scheduling.test_mail_compose import MAIL
 
 LIPETSK = UUID("0190a000-0000-7000-8000-000000000001")
 ULYANOVSK = UUID("0190a000-0000-7000-8000-000000000002")
@@ -400,7 +403,7 @@ def test_the_russian_text_says_who_took_part_and_from_where() -> None:
     assert (
         "- **Зарегистрировались:** 2 участника\n- **Откуда:** 2 организации из 2 регионов" in text
     )
-    assert "1 октября 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "1 октября 2020, 10:00–13:00 (Москва, UTC+3)" in text
     assert "- Липецкая областная научная библиотека (Липецкая область; площадка): 1 участник" in (
         text
     )
@@ -415,7 +418,7 @@ def test_the_english_text_says_the_same() -> None:
     assert text.startswith("# Summary: Телемост «Георгиевск — Антрацит»\n")
     assert "Telebridge · Summary, version 1" in text
     assert "- **Registered:** 2 participants\n- **From:** 2 organizations in 2 regions" in text
-    assert "October 1, 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "October 1, 2020, 10:00–13:00 (Moscow, UTC+3)" in text
     assert "(Липецкая область; site): 1 participant" in text
 
 
@@ -434,7 +437,7 @@ def test_a_meeting_over_several_days_gives_both_dates() -> None:
     facts = meeting(ended_at=START + timedelta(days=8, hours=2))
     text = render_markdown(summary_of(facts=facts), "ru")
 
-    assert "1 октября 2020 10:00 – 9 октября 2020 12:00 (Europe/Moscow)" in text
+    assert "1 октября 2020 10:00 – 9 октября 2020 12:00 (Москва, UTC+3)" in text
 
 
 def test_without_delivered_items_the_text_says_so() -> None:
@@ -613,3 +616,29 @@ def test_the_remaining_items_agree_with_their_number() -> None:
     agenda = [item(minutes, "Пункт") for minutes in range(0, 21 * 5, 5)]  # 21 items
     summary = summary_of(facts=meeting(ended_at=START + timedelta(minutes=1)), agenda=agenda)
     assert "Проведено 1 из 21 пункта программы" in render_markdown(summary, "ru")
+
+
+ZONES = sorted(
+    {found.timezone for found in all_regions()}
+    | {"Europe/Berlin", "Europe/Minsk", "Asia/Almaty", "Europe/Samara", "Asia/Kolkata"}
+)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_the_summary_names_its_zone_as_the_invitation_mail_does(
+    zone: str, language: Literal["ru", "en"]
+) -> None:
+    """One way of naming a zone in the reader's language: the summary's «Когда» shows the
+    zone the way the invitation mail shows it, never as an IANA name."""
+    host = OrganizationFacts(LIPETSK, "Библиотека", "Липецкая область", zone)
+    summary = write_summary(meeting(site_ids=[LIPETSK]), {LIPETSK: host}, [LIPETSK], None)
+    mail = replace(MAIL, starts_at=START, ends_at=START + timedelta(hours=3), timezone=zone)
+    mail_label = when(mail, language).rsplit(" (", 1)[1].removesuffix(")")
+    text = render_markdown(summary, language)
+    page = render_html(SummaryText(summary, Outcomes(), version=1), language)
+
+    assert f"({mail_label})" in text
+    assert zone not in text
+    assert zone not in page
+    assert "UTC" in mail_label
