@@ -156,7 +156,8 @@ class PersonFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     given_name: PersonName
     patronymic: PersonName | None = None
     display_name: Name | None = None
-    """How the person is named on lists and badges; omitted, given name and surname."""
+    """How the person is named on lists and badges; omitted, surname and initials
+    («Алехина И. Л.») when the patronymic is given, otherwise given name and surname."""
     email: Email
     """Unique within the organization."""
     position: Position | None = None

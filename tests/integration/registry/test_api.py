@@ -238,6 +238,25 @@ async def test_a_wrong_method_is_a_405_problem(registry: Registry) -> None:
 # --- people ---------------------------------------------------------------------------
 
 
+async def test_a_person_without_a_display_name_is_named_by_surname_and_initials(
+    registry: Registry,
+) -> None:
+    organization = await registry.organization()
+    fields = {"organization_id": organization["id"], "surname": "Алехина", "given_name": "Ирина"}
+    with_patronymic = body(
+        await registry.client.post(
+            "/people", json=fields | {"patronymic": "Леонидовна", "email": "a@lib.example"}
+        ),
+        201,
+    )
+    without = body(
+        await registry.client.post("/people", json=fields | {"email": "b@lib.example"}), 201
+    )
+    assert with_patronymic["display_name"] == "Алехина И. Л."
+    assert without["display_name"] == "Ирина Алехина"
+    assert (await registry.event_of(with_patronymic["id"])).event["name"] == "Алехина И. Л."
+
+
 async def test_a_person_is_created_and_read_back(registry: Registry) -> None:
     organization = await registry.organization()
     person = await registry.person(organization, "Ирина Викторовна Пожидаева", "irina@lib.example")
