@@ -139,6 +139,9 @@ class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=T
     working_hours: WorkingHours | None = None
     blackout_dates: list[date] = msgspec.field(default_factory=list)
     public: bool = True
+    name_en: str | None = None
+    """The name in English, when the organization gave one."""
+    city_en: str | None = None
 
 
 class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):

@@ -126,6 +126,9 @@ class SummaryOrganization(msgspec.Struct, frozen=True):
     """The most people its room counted at one session, besides those checked in."""
     track: str | None = None
     """The workshop track it took part in as a site."""
+    name_en: str | None = None
+    """Its name in English, when it gave one; English texts transliterate it otherwise."""
+    city_en: str | None = None
 
 
 class SummarySession(msgspec.Struct, frozen=True):

@@ -89,6 +89,8 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
             row["timezone"],
             city=row["city"],
             region_code=row["region_code"],
+            name_en=row["name_en"],
+            city_en=row["city_en"],
         )
         for row in await store.organizations(connection, organization_ids)
     }

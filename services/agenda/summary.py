@@ -56,6 +56,8 @@ class OrganizationFacts:
     timezone: str
     city: str | None = None
     region_code: str | None = None
+    name_en: str | None = None
+    city_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ def write_summary(
                     attended=attended_by[org.id],
                     headcount=headcount_of.get(org.id, 0),
                     track=meeting.site_tracks.get(org.id),
+                    name_en=org.name_en,
+                    city_en=org.city_en,
                 )
                 for org in known
             ),

@@ -18,7 +18,7 @@ from babel.dates import format_date
 from babel.lists import format_list
 from markdown_it import MarkdownIt
 
-from services.agenda import russian
+from services.agenda import english, russian
 from services.agenda.renderings import KIND_NAMES, Language, anchor, link, page, text
 from services.agenda.russian import (
     Place,
@@ -143,9 +143,9 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
     if language == "en":
         names = sorted({found.name_en for found in named})
         return (
-            f"{_english_date_range(first, last)}, {_english_more_than(people)} "
-            f"from {_english_count(len(names), 'region')} took part: "
-            f"{format_list(names, locale='en')}."
+            f"{_english_date_range(first, last)}, {_english_more_than(people)} took part, "
+            f"coming from {_english_count(len(names), 'region')}: "
+            f"{format_list([english.in_sentence(name) for name in names], locale='en')}."
         )
     places = [
         Place(org.city, found) for org, found in zip(summary.organizations, named, strict=True)
@@ -177,7 +177,11 @@ def organization_line(org: SummaryOrganization, language: Language) -> str:
     """«Липецкая областная детская библиотека (Липецк, Липецкая область; площадка
     «Квест»): 5 участников, отмечено: 4, в зале: 12 человек»."""
     labels = _LABELS[language]
-    where = ", ".join(part for part in (org.city, region_name(org, language)) if part)
+    name, city = org.name, org.city
+    if language == "en":
+        name = org.name_en or english.latin(org.name)
+        city = org.city_en or (english.latin(org.city) if org.city else None)
+    where = ", ".join(part for part in (city, region_name(org, language)) if part)
     if org.site:
         where += f"; {labels['site']}" + (f" {_quoted(org.track, language)}" if org.track else "")
     counts = [counted(org.participants, "participant", language)]
@@ -185,7 +189,7 @@ def organization_line(org: SummaryOrganization, language: Language) -> str:
         counts.append(f"{labels['checked_in_short']}: {org.attended}")
     if org.headcount:
         counts.append(f"{labels['in_room']}: {counted(org.headcount, 'person', language)}")
-    return f"{org.name} ({where}): {', '.join(counts)}"
+    return f"{name} ({where}): {', '.join(counts)}"
 
 
 def region_name(org: SummaryOrganization, language: Language) -> str:
@@ -224,7 +228,8 @@ def item_line(item: AgendaItem, zone: ZoneInfo, language: Language) -> str:
     at = item.starts_at.astimezone(zone)
     kind = KIND_NAMES[language][item.kind]
     track = f" [{item.track}]" if item.track else ""
-    speakers = f" — {'; '.join(item.speakers)}" if item.speakers else ""
+    names = item.speakers if language == "ru" else [english.latin(s) for s in item.speakers]
+    speakers = f" — {'; '.join(names)}" if names else ""
     return f"{_day(at, language)} {at:%H:%M} · {kind}{track}: {item.title}{speakers}"
 
 

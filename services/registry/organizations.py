@@ -40,16 +40,16 @@ from shared.regions import region
 
 _COLUMNS: Final = (
     "name, short_name, kind, region_code, region, city, timezone, working_hours, "
-    "blackout_dates, contacts, public"
+    "blackout_dates, contacts, public, name_en, city_en"
 )
 _INSERT: Final = f"""
 INSERT INTO organizations (id, external_id, {_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 RETURNING *
 """
 _UPDATE: Final = f"""
 UPDATE organizations SET ({_COLUMNS}, version, updated_at)
-    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, version + 1, now())
+    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, version + 1, now())
 WHERE id = $1
 RETURNING *
 """
@@ -214,6 +214,8 @@ def _values(fields: OrganizationFields) -> list[Any]:
         fields.blackout_dates,
         fields.contacts,
         fields.public,
+        fields.name_en,
+        fields.city_en,
     ]
 
 
@@ -260,6 +262,8 @@ async def _announce(connection: Connection, organization: Organization) -> Organ
             working_hours=organization.working_hours,
             blackout_dates=organization.blackout_dates,
             public=organization.public,
+            name_en=organization.name_en,
+            city_en=organization.city_en,
         ),
     )
     return organization

@@ -79,6 +79,10 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     )
     public: bool = True
     """Listed to anyone; a non-public organization is seen only by its own and staff keys."""
+    name_en: Name | None = None
+    """The name in English, for English texts; omitted, the name is transliterated."""
+    city_en: City | None = None
+    """The town in English («Lipetsk»); omitted, the town is transliterated."""
 
     def __post_init__(self) -> None:
         if region(self.region) is None:
@@ -114,6 +118,8 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    name_en: str | None = None
+    city_en: str | None = None
 
 
 class ImportRow(OrganizationCreate, frozen=True, kw_only=True):

@@ -25,14 +25,14 @@ MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations"
 
 _UPSERT_ORGANIZATION: Final = """
 INSERT INTO organizations (id, name, region, timezone, version, short_name, kind, region_code,
-                           city, working_hours, blackout_dates, public)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                           city, working_hours, blackout_dates, public, name_en, city_en)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
     timezone = EXCLUDED.timezone, version = EXCLUDED.version,
     short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
     region_code = EXCLUDED.region_code, city = EXCLUDED.city,
     working_hours = EXCLUDED.working_hours, blackout_dates = EXCLUDED.blackout_dates,
-    public = EXCLUDED.public
+    public = EXCLUDED.public, name_en = EXCLUDED.name_en, city_en = EXCLUDED.city_en
 WHERE organizations.version < EXCLUDED.version
 """
 _UPSERT_PERSON: Final = """
@@ -78,6 +78,8 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.working_hours,
                 event.blackout_dates,
                 event.public,
+                event.name_en,
+                event.city_en,
             )
         case PersonUpserted():
             await connection.execute(

@@ -70,6 +70,18 @@ async def test_an_organization_is_created_and_read_back_with_its_cyrillic_name(
     assert message.event["timezone"] == "Asia/Vladivostok"
 
 
+async def test_an_organization_may_give_its_name_and_town_in_english(
+    registry: Registry,
+) -> None:
+    english = {"name_en": "Lipetsk Regional Children's Library", "city_en": "Lipetsk"}
+    created = await registry.organization(VLADIVOSTOK | english)
+    assert {k: created[k] for k in english} == english
+    event = (await registry.event_of(created["id"])).event
+    assert (event["name_en"], event["city_en"]) == (english["name_en"], "Lipetsk")
+    plain = await registry.organization(VLADIVOSTOK | {"name": "Без английского"})
+    assert (plain["name_en"], plain["city_en"]) == (None, None)
+
+
 async def test_an_unknown_organization_is_a_404_problem(registry: Registry) -> None:
     missing = new_id()
     document = problem(await registry.client.get(f"/organizations/{missing}"), 404, "not-found")

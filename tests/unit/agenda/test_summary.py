@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from services.agenda.summary import (
 from services.agenda.summary_text import SummaryText, counted, render_html
 from services.agenda.summary_text import render_markdown as render_text
 from services.scheduling.mail.compose import when
-from shared.regions import all_regions, region
+from shared.regions import Region, all_regions, region
 from telebridge.demo import demo_plan
 from tests.unit.scheduling.test_mail_compose import MAIL
 
@@ -491,10 +492,11 @@ def test_the_workshop_with_the_seeds_participants_reads_as_the_seed() -> None:
     )
     english = render_markdown(content, "en")
     assert (
-        "From October 1 to 9, 2020, more than a hundred participants from 18 regions took "
-        "part: Astrakhan Oblast, Bryansk Oblast, "
+        "From October 1 to 9, 2020, more than a hundred participants took part, coming from "
+        "18 regions: Astrakhan Oblast, Bryansk Oblast, "
     ) in english
-    assert ", Tula Oblast, Tuva Republic, Ulyanovsk Oblast, and Vladimir Oblast." in english
+    assert ", Primorsky Krai, the Republic of Crimea, Saratov Oblast, " in english
+    assert ", Tula Oblast, the Tuva Republic, Ulyanovsk Oblast, and Vladimir Oblast." in english
 
 
 def region_name(code: str) -> str:
@@ -536,10 +538,10 @@ def test_english_names_regions_in_english() -> None:
     english = render_markdown(summary, "en")
 
     assert (
-        "On October 1, 2020, two participants from two regions took part: "
+        "On October 1, 2020, two participants took part, coming from two regions: "
         "Lipetsk Oblast and Ulyanovsk Oblast."
     ) in english
-    assert "- ЛОДБ (Липецк, Lipetsk Oblast; site): 1 participant" in english
+    assert "- LODB (Lipetsk, Lipetsk Oblast; site): 1 participant" in english
     assert "## Regions\n\n- Lipetsk Oblast\n- Ulyanovsk Oblast\n" in english
     assert "## Регионы\n\n- Липецкая область\n- Ульяновская область\n" in render_markdown(summary)
 
@@ -642,3 +644,61 @@ def test_the_summary_names_its_zone_as_the_invitation_mail_does(
     assert zone not in text
     assert zone not in page
     assert "UTC" in mail_label
+
+
+@pytest.mark.parametrize("subject", all_regions(), ids=lambda found: found.code)
+def test_the_english_lead_says_where_participants_came_from_with_the_article_names_take(
+    subject: Region,
+) -> None:
+    """Republics and autonomous subjects take "the" in a sentence; oblasts, krais and the
+    federal cities do not. The lead says the participants came from the regions."""
+    here = OrganizationFacts(
+        TUVA, "Библиотека", subject.name, subject.timezone, city="Город", region_code=subject.code
+    )
+    summary = write_summary(meeting(site_ids=[TUVA]), {TUVA: here}, [TUVA, TUVA], [])
+    english = render_markdown(summary, "en")
+    takes_the = subject.type in ("республика", "автономная область", "автономный округ")
+    named = f"the {subject.name_en}" if takes_the else subject.name_en
+    assert (
+        f"On October 1, 2020, two participants took part, coming from one region: {named}.\n"
+    ) in english
+    assert f"\n- {subject.name_en}\n" in english  # a list item takes no article
+
+
+def test_english_lines_are_in_latin_letters() -> None:
+    """Organizations and towns in their English names when given, transliterated when not;
+    speakers transliterated. Titles stay as the operator wrote them."""
+    plan = demo_plan()
+    ids = {org.key: UUID(int=number) for number, org in enumerate(plan.organizations, start=1)}
+    organizations = {
+        ids[org.key]: OrganizationFacts(
+            ids[org.key], org.name, region_name(org.region), org.timezone, org.city, org.region
+        )
+        for org in plan.organizations
+    }
+    organizations[ids["lodb"]] = replace(
+        organizations[ids["lodb"]], name_en="Lipetsk Regional Children's Library", city_en="Lipetsk"
+    )
+    summary = write_summary(
+        meeting(host_organization_id=ids["lodb"], site_ids=list(organizations)),
+        organizations,
+        [],
+        [
+            item(
+                0,
+                "Открытие",
+                "Алехина И. Л. (Донецкая республиканская универсальная научная библиотека)",
+            )
+        ],
+    )
+    english = render_markdown(summary, "en")
+    lines = english.split("## Organizations and sites\n\n")[1].split("\n\n")[0].splitlines()
+
+    assert len(lines) == len(plan.organizations)
+    assert not [line for line in lines if re.search("[А-Яа-яЁё]", line)]
+    assert (
+        "- Lipetsk Regional Children's Library (Lipetsk, Lipetsk Oblast; site): 0 participants"
+        in (lines)
+    )
+    assert "- Ulyanovskaya oblastnaya nauchnaya biblioteka" in english
+    assert "Открытие — Alekhina I. L. (Donetskaya respublikanskaya" in english
