@@ -142,6 +142,9 @@ class OrganizationUpserted(Event, tag="registry.organization.upserted", frozen=T
     public: bool = True
     country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")] = "RU"
     """ISO 3166-1 alpha-2: whose public holidays the organization keeps."""
+    name_en: str | None = None
+    """The name in English, when the organization gave one."""
+    city_en: str | None = None
 
 
 class PersonUpserted(Event, tag="registry.person.upserted", frozen=True, kw_only=True):

@@ -5,6 +5,7 @@ Where the server is, which key, and the exit codes: see `telebridge.operator_cli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,9 +18,16 @@ from rich.table import Table
 
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion
-from telebridge.agenda_file import AgendaFile, parse_agenda_file
+from telebridge.agenda_file import (
+    AgendaFile,
+    AgendaFileError,
+    CheckableRest,
+    Problem,
+    parse_agenda_file,
+)
 from telebridge.operator_client import (
     ConfigOption,
+    Connection,
     ExitCode,
     KeyOption,
     ServerOption,
@@ -28,6 +36,7 @@ from telebridge.operator_client import (
     client_for,
     connection,
     ending,
+    field_problems,
     out,
     problem_type,
     read_file,
@@ -59,7 +68,7 @@ def validate(
 ) -> None:
     """Check a file; with a meeting (in the file or --meeting), also against the meeting."""
     with ending():
-        parsed = _read(file)
+        parsed = _read(file, meeting, lambda: connection(server, key, config))
         meeting_id = meeting or parsed.meeting
         if meeting_id is None:
             out.print(f"{file}: {len(parsed.agenda.items)} items, well-formed")
@@ -79,7 +88,7 @@ def diff_file(
 ) -> None:
     """What publishing the file would change in the published agenda."""
     with ending():
-        parsed = _read(file)
+        parsed = _read(file, meeting, lambda: connection(server, key, config))
         meeting_id = _meeting_of(parsed, meeting)
         with client_for(connection(server, key, config)) as client:
             published = _published(client, meeting_id)
@@ -101,7 +110,7 @@ def publish(
 ) -> None:
     """Publish the file as the meeting's agenda: a new version, unless nothing changed."""
     with ending():
-        parsed = _read(file)
+        parsed = _read(file, meeting, lambda: connection(server, key, config))
         meeting_id = _meeting_of(parsed, meeting)
         with client_for(connection(server, key, config)) as client:
             base = _latest(client, meeting_id)
@@ -151,8 +160,52 @@ def show(
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _read(file: Path) -> AgendaFile:
-    return read_file(file, parse_agenda_file)
+def _read(file: Path, meeting: UUID | None, connect: Callable[[], Connection]) -> AgendaFile:
+    """The file's agenda; if the file is invalid, every problem it has at once: what the
+    file's own check finds and, when the meeting is known, what the meeting's check finds
+    in the rest (an item with an unknown kind may also be outside its session)."""
+
+    def against_meeting(invalid: AgendaFileError) -> list[Problem]:
+        rest = invalid.rest
+        meeting_id = meeting or (rest.meeting if rest else None)
+        if rest is None or meeting_id is None:
+            return []
+        try:
+            with client_for(connect()) as client:
+                return _checked_by_server(client, meeting_id, rest)
+        except Stop as stop:
+            return [Problem(None, None, f"not checked against meeting {meeting_id}: {stop}")]
+
+    return read_file(file, parse_agenda_file, against_meeting)
+
+
+def _checked_by_server(
+    client: httpx.Client, meeting_id: UUID, rest: CheckableRest
+) -> list[Problem]:
+    """What the server finds in the checkable rest of a file (a dry run writes nothing),
+    leaving out what it says of fields the file's check has named already."""
+    body = msgspec.to_builtins(rest.agenda)
+    response = request(
+        client,
+        "PUT",
+        f"/meetings/{meeting_id}/agenda",
+        json=body,
+        headers=_latest(client, meeting_id),
+        params={"dry_run": "true"},
+    )
+    if response.is_success:
+        return []
+    found = field_problems(response, rest.line_of, rest.in_file)
+    if not found:
+        check_response(response)
+    return [p for p in found if not _within(p.field, rest.reported)]
+
+
+def _within(field: str | None, reported: frozenset[str]) -> bool:
+    """Whether `field` is one of `reported` or inside one of them."""
+    return field is not None and any(
+        field == name or field.startswith((f"{name}.", f"{name}[")) for name in reported
+    )
 
 
 def _meeting_of(parsed: AgendaFile, meeting: UUID | None) -> UUID:

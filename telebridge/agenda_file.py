@@ -21,13 +21,15 @@ Pure: text in, the request body or the problems out.
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
+import msgspec.inspect as mi
 import yaml
 
 from services.agenda.schemas import AgendaWrite, ItemWrite, Outcomes
@@ -63,37 +65,77 @@ class AgendaFile:
         return _line(self.lines, field)
 
 
+@dataclass(frozen=True)
+class CheckableRest:
+    """What of an invalid agenda file can still be checked against its meeting: its items
+    with each invalid field left out (or, where it is needed, stood in for), so that the
+    server names the problems the file's own check cannot see (an item outside its
+    session, overlapping another, an unknown speaker) in the same round."""
+
+    meeting: UUID | None
+    agenda: AgendaWrite
+    lines: dict[str, int]
+    reported: frozenset[str]
+    """Fields already found invalid: what the server says about them adds nothing."""
+    file_index: list[int] = field(default_factory=list)
+    """The file's index of each item sent (items that are not mappings are left out)."""
+
+    def line_of(self, field: str | None) -> int | None:
+        return _line(self.lines, self.in_file(field))
+
+    def in_file(self, field: str | None) -> str | None:
+        """A field of the checked body as the file numbers it."""
+        if field is None:
+            return None
+        return re.sub(r"^items\[(\d+)\]", lambda m: f"items[{self.file_index[int(m[1])]}]", field)
+
+
 class AgendaFileError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], rest: CheckableRest | None = None) -> None:
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
+        self.rest = rest
 
 
 def parse_agenda_file(text: str) -> AgendaFile:
-    """The agenda a file describes, or AgendaFileError with each problem's line."""
+    """The agenda a file describes, or AgendaFileError with every problem the file has,
+    each with its line, and what of the file can still be checked against its meeting."""
     data, lines = _mapping(text, "the file must be a mapping with `items`")
     problems: list[Problem] = []
-    items = data.get("items")
-    if not isinstance(items, list):
-        raise AgendaFileError(
-            [Problem(lines.get("items", 1), "items", "a list of items is needed")]
-        )
-    zone = data.get("timezone")
-    body = {
-        "items": [_item(raw, zone, f"items[{n}]", lines, problems) for n, raw in enumerate(items)]
-    }
     unknown = set(data) - {"meeting", "timezone", "items"}
     problems += [
         Problem(lines.get(name), name, "not a field of an agenda file (meeting, timezone, items)")
         for name in sorted(unknown, key=str)
     ]
     meeting = _meeting(data.get("meeting"), lines, problems)
-    for number, item in enumerate(body["items"]):
-        _check_shape(item, ItemWrite, f"items[{number}]", lines, problems)
-    agenda = _check_shape(body, AgendaWrite, "", lines, problems) if not problems else None
-    if problems or agenda is None:
-        raise AgendaFileError(sorted(problems, key=lambda p: (p.line or 0, p.field or "")))
-    return AgendaFile(meeting, agenda, lines)
+    items = data.get("items")
+    if not isinstance(items, list):
+        problems.append(Problem(lines.get("items", 1), "items", "a list of items is needed"))
+        raise AgendaFileError(_in_order(problems))
+    zone = data.get("timezone")
+    written = [_item(raw, zone, f"items[{n}]", lines, problems) for n, raw in enumerate(items)]
+    checked: list[ItemWrite] = []
+    file_index: list[int] = []
+    for number, item in enumerate(written):
+        found = _check_shape(item, ItemWrite, f"items[{number}]", lines, problems)
+        if found is not None:
+            checked.append(found)
+            file_index.append(number)
+    limit = _check_shape({"items": written}, AgendaWrite, "", lines, []) if not problems else None
+    if problems or limit is None:
+        rest = CheckableRest(
+            meeting,
+            AgendaWrite(items=checked),
+            lines,
+            frozenset(p.field for p in problems if p.field),
+            file_index,
+        )
+        raise AgendaFileError(_in_order(problems), rest if checked else None)
+    return AgendaFile(meeting, limit, lines)
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.field or ""))
 
 
 @dataclass(frozen=True)
@@ -139,7 +181,7 @@ def parse_outcomes_file(text: str) -> OutcomesFile:
     meeting = _meeting(data.get("meeting"), lines, problems)
     outcomes = _check_shape(texts, Outcomes, "", lines, problems)
     if problems or outcomes is None:
-        raise AgendaFileError(sorted(problems, key=lambda p: (p.line or 0, p.field or "")))
+        raise AgendaFileError(_in_order(problems))
     return OutcomesFile(meeting, outcomes, lines, frozenset(texts))
 
 
@@ -160,15 +202,150 @@ def _mapping(text: str, expected: str) -> tuple[dict[Any, Any], dict[str, int]]:
 def _check_shape(
     value: Any, shape: type[T], path: str, lines: dict[str, int], problems: list[Problem]
 ) -> T | None:
-    """`value` as `shape`, or None with the first problem msgspec finds in it."""
-    try:
-        return msgspec.convert(value, shape)
-    except msgspec.ValidationError as error:
-        message, _, where = str(error).partition(" - at ")
-        inner = _field_of(where) if where else None
-        field = ".".join(part for part in (path, inner) if part).replace(".[", "[") or None
-        problems.append(Problem(_line(lines, field), field, message))
+    """`value` as `shape` once every invalid field is set aside, each named among
+    `problems`; None when `value` cannot be read as `shape` at all. msgspec stops at the
+    first error, so each is taken out (an optional field left out, a required one stood in
+    for) and the value checked again, until nothing is left to find."""
+    current = copy.deepcopy(value)
+    reported: set[str | None] = set()
+    for _ in range(_MAX_PROBLEMS):
+        try:
+            return msgspec.convert(current, shape)
+        except msgspec.ValidationError as error:
+            message, _, where = str(error).partition(" - at ")
+            inner = _field_of(where) or ""
+            if named := _UNKNOWN_FIELD.match(message) or _MISSING_FIELD.match(message):
+                inner = ".".join(part for part in (inner, named["name"]) if part)
+            field = ".".join(part for part in (path, inner) if part).replace(".[", "[") or None
+            if field not in reported:
+                reported.add(field)
+                problems.append(Problem(_line(lines, field), field, _said(message, shape, inner)))
+            if not inner or not _set_aside(current, shape, _segments(inner), message):
+                return None
+    return None
+
+
+_MAX_PROBLEMS = 200
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_STAND_INS: dict[type[mi.Type], Any] = {
+    mi.StrType: "?",
+    mi.TimeDeltaType: "PT1M",
+    mi.IntType: 0,
+    mi.BoolType: False,
+}
+"""What stands in for a required field that is invalid or missing, so that the rest of its
+item can still be checked."""
+
+
+@dataclass(frozen=True)
+class _Described:
+    description: str | None
+    examples: list[Any]
+
+
+def _said(message: str, shape: type, inner: str) -> str:
+    """msgspec's message, with what it leaves out for an operator: the values an enumeration
+    allows, and what a text that fails its pattern should look like."""
+    found = _type_at(shape, _segments(inner))
+    if found is None:
+        return message
+    kind, meta = found
+    if message.startswith("Invalid enum value") and isinstance(kind, mi.LiteralType):
+        allowed = ", ".join(map(str, kind.values))
+        return f"{message.removeprefix('Invalid enum value ')} is not one of: {allowed}"
+    if "matching regex" in message and meta is not None and meta.examples:
+        said = meta.description or "of the expected form"
+        return f"{said.rstrip('.')}, such as {meta.examples[0]!r}"
+    return message
+
+
+def _type_at(shape: type, segments: list[str | int]) -> tuple[mi.Type, _Described | None] | None:
+    """The type of the field `segments` lead to in `shape`, with the metadata it was
+    declared with (its description and examples)."""
+    node: mi.Type = mi.type_info(shape)
+    meta: mi.Metadata | None = None
+    for segment in [*segments, None]:
+        while True:
+            if isinstance(node, mi.Metadata):
+                meta = node if node.extra_json_schema or node.extra else meta
+                node = node.type
+            elif isinstance(node, mi.UnionType):
+                others = [t for t in node.types if not isinstance(t, mi.NoneType)]
+                if len(others) != 1:
+                    break
+                node = others[0]
+            else:
+                break
+        if segment is None:
+            return node, _with_examples(meta)
+        if isinstance(segment, int) and isinstance(node, mi.ListType):
+            node, meta = node.item_type, None
+        elif isinstance(segment, str) and isinstance(node, mi.StructType):
+            fields = {f.name: f for f in node.fields}
+            if segment not in fields:
+                return None
+            node, meta = fields[segment].type, None
+        else:
+            return None
+    return None
+
+
+def _with_examples(meta: mi.Metadata | None) -> _Described | None:
+    if meta is None:
         return None
+    schema = meta.extra_json_schema or {}
+    return _Described(schema.get("description"), list(schema.get("examples") or []))
+
+
+def _set_aside(value: Any, shape: type, segments: list[str | int], message: str) -> bool:
+    """Take the invalid field out of `value`: left out when it may be, stood in for when it
+    is required; False when there is nothing that can be done about it."""
+    *parents, last = segments
+    holder = _at(value, parents)
+    if isinstance(last, int):
+        if isinstance(holder, list) and last < len(holder):
+            del holder[last]
+            return True
+        return False
+    if not isinstance(holder, dict):
+        return False
+    if _UNKNOWN_FIELD.match(message) or not _required(shape, parents, last):
+        return holder.pop(last, _ABSENT) is not _ABSENT
+    field_type = _type_at(shape, segments)
+    stand_in = _STAND_INS.get(type(field_type[0])) if field_type else None
+    if stand_in is None or holder.get(last) == stand_in:
+        return False
+    holder[last] = stand_in
+    return True
+
+
+_ABSENT = object()
+
+
+def _at(value: Any, segments: list[str | int]) -> Any:
+    """What `segments` lead to in `value`; None where they lead nowhere."""
+    for segment in segments:
+        try:
+            value = value[segment]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _required(shape: type, parents: list[str | int], name: str) -> bool:
+    found = _type_at(shape, parents)
+    struct = found[0] if found else None
+    fields = {f.name: f for f in struct.fields} if isinstance(struct, mi.StructType) else {}
+    return name not in fields or fields[name].required
+
+
+def _segments(path: str) -> list[str | int]:
+    """«speakers[0].name» as ["speakers", 0, "name"]."""
+    return [
+        int(part[1:-1]) if part.startswith("[") else part
+        for part in re.findall(r"\[\d+\]|[^.\[\]]+", path)
+    ]
 
 
 def _item(raw: Any, zone: Any, path: str, lines: dict[str, int], problems: list[Problem]) -> Any:

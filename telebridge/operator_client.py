@@ -27,7 +27,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from telebridge.agenda_file import AgendaFileError
+from telebridge.agenda_file import AgendaFileError, Problem
 
 T = TypeVar("T")
 
@@ -97,16 +97,22 @@ def ending() -> Iterator[None]:
         raise typer.Exit(int(stop.code)) from None
 
 
-def read_file(file: Path, parse: Callable[[str], T]) -> T:
-    """What an operator's file holds, or the Stop that names each problem's line."""
+def read_file(
+    file: Path,
+    parse: Callable[[str], T],
+    more: Callable[[AgendaFileError], list[Problem]] | None = None,
+) -> T:
+    """What an operator's file holds, or the Stop that names each problem's line: those
+    the file's own check finds, and those `more` finds of what could still be checked, so
+    that one round reports them all."""
     try:
         return parse(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
         raise Stop(ExitCode.INVALID, f"{file}: not UTF-8 text ({error.reason})") from error
     except AgendaFileError as invalid:
-        raise Stop(
-            ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in invalid.problems)
-        ) from invalid
+        problems = [*invalid.problems, *(more(invalid) if more else [])]
+        problems.sort(key=lambda p: (p.line is None, p.line or 0, p.field or ""))
+        raise Stop(ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in problems)) from invalid
 
 
 def connection(
@@ -173,15 +179,8 @@ def check_response(
     document = problem(response)
     detail = document.get("detail") or response.reason_phrase
     status = response.status_code
-    if status == 422 and line_of is not None and document.get("errors"):
-        raise Stop(
-            ExitCode.INVALID,
-            "\n".join(
-                f"{file}: line {line_of(e.get('field')) or '?'}: {e.get('field')}: "
-                f"{e.get('message')}"
-                for e in document["errors"]
-            ),
-        )
+    if line_of is not None and (found := field_problems(response, line_of)):
+        raise Stop(ExitCode.INVALID, "\n".join(f"{file}: {p}" for p in found))
     codes = {
         401: ExitCode.REFUSED,
         403: ExitCode.REFUSED,
@@ -196,6 +195,23 @@ def check_response(
     if str(document.get("type", "")).endswith(NOT_YET):
         code = ExitCode.CONFLICT  # it exists, but not in a state to do this yet
     raise Stop(code, f"{status}: {detail}")
+
+
+def field_problems(
+    response: httpx.Response,
+    line_of: Callable[[str | None], int | None],
+    in_file: Callable[[str | None], str | None] = lambda field: field,
+) -> list[Problem]:
+    """The fields a 422 names, each at its line of the file (`in_file` renames a field of
+    the body sent as the file numbers it); none for any other answer."""
+    errors = problem(response).get("errors") if response.status_code == 422 else None
+    if not isinstance(errors, list):
+        return []
+    return [
+        Problem(line_of(error.get("field")), in_file(error.get("field")), str(error.get("message")))
+        for error in errors
+        if isinstance(error, dict)
+    ]
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:

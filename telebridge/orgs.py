@@ -38,6 +38,8 @@ COLUMNS: Final = (
     "contact_email",
     "contact_phone",
     "public",
+    "name_en",
+    "city_en",
 )
 REQUIRED_COLUMNS: Final = ("external_id", "name", "region")
 BATCH_SIZE: Final = 200
@@ -254,7 +256,7 @@ def parse_row(number: int, values: dict[str, str]) -> dict[str, Any]:
             row[name] = values[name]
         else:
             reasons.append(f"{name} is empty")
-    for name in ("short_name", "city", "timezone"):
+    for name in ("short_name", "city", "timezone", "name_en", "city_en"):
         if values.get(name):
             row[name] = values[name]
     parsers: dict[str, Callable[[str], Any]] = {

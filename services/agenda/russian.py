@@ -171,20 +171,21 @@ def city_genitive(city: str) -> str:
 
 @dataclass(frozen=True)
 class Place:
-    """Where an organization that took part is: its town and its region."""
+    """Where an organization that took part is: its town, when it is known, and its region."""
 
-    city: str
+    city: str | None
     region: Region
 
 
 def places_phrase(places: Iterable[Place]) -> str:
     """The places people came from, in the genitive, as after «из»: a region whose
-    organizations are all in one town is named by the town; one with several towns by
-    itself. Towns come first, then oblasts sharing one plural noun, then krais, then
-    republics, then autonomous okrugs and oblasts, each group in alphabetical order:
-    «Астрахани, Брянска, Липецкой, Саратовской областей, Приморского края, республик
-    Крым, Тыва»; two places alone are joined by «и»: «Донецка и Ульяновска»."""
-    towns_by_region: dict[str, set[str]] = {}
+    organizations are all in one town is named by the town; one with several towns, or
+    with an organization whose town is not known, by itself. Towns come first, then oblasts
+    sharing one plural noun, then krais, then republics, then autonomous okrugs and
+    oblasts, each group in alphabetical order: «Астрахани, Брянска, Липецкой, Саратовской
+    областей, Приморского края, республик Крым, Тыва»; two places alone are joined by «и»:
+    «Донецка и Ульяновска»."""
+    towns_by_region: dict[str, set[str | None]] = {}
     regions: dict[str, Region] = {}
     for place in places:
         towns_by_region.setdefault(place.region.code, set()).add(place.city)
@@ -195,8 +196,8 @@ def places_phrase(places: Iterable[Place]) -> str:
         region = regions[code]
         if region.type == "город федерального значения":
             towns.append(region.name)
-        elif len(found) == 1:
-            towns.append(next(iter(found)))
+        elif len(found) == 1 and (town := next(iter(found))) is not None:
+            towns.append(town)
         else:
             named.setdefault(_group(region), []).append(region)
     parts = [city_genitive(town) for town in _alphabetical(towns)]
@@ -218,34 +219,49 @@ def _group(region: Region) -> str:
 
 
 def _shared_noun(regions: Sequence[Region], plural: str) -> list[str]:
-    """«Липецкой, Саратовской областей»; one alone keeps its singular: «Приморского края»."""
-    if not regions:
-        return []
-    if len(regions) == 1:
-        return [_main_part(region_genitive(regions[0].name))]
-    adjectives = [
-        _main_part(region_genitive(region.name)).rsplit(" ", 1)[0]
-        for region in _alphabetical_regions(regions)
-    ]
-    adjectives[-1] = f"{adjectives[-1]} {plural}"
-    return adjectives
+    """«Липецкой, Саратовской областей»; one alone keeps its singular: «Приморского края».
+    Names with a word between the adjective and the noun share it too, in the plural:
+    «Донецкой, Луганской народных республик»; those that differ in it are listed apart."""
+    by_qualifier: dict[str, list[Region]] = {}
+    for region in _alphabetical_regions(regions):
+        by_qualifier.setdefault(_qualifier(region.name), []).append(region)
+    parts: list[str] = []
+    for qualifier, group in by_qualifier.items():
+        if len(group) == 1:
+            parts.append(_main_part(region_genitive(group[0].name)))
+            continue
+        adjectives = [_main_part(region_genitive(region.name)).split(" ", 1)[0] for region in group]
+        shared = " ".join([*map(_plural_genitive, qualifier.split()), plural])
+        parts += [*adjectives[:-1], f"{adjectives[-1]} {shared}"]
+    return parts
+
+
+def _qualifier(name: str) -> str:
+    """The words between a name's first and its last: «Народная» in «Донецкая Народная
+    Республика», nothing in «Липецкая область»."""
+    return " ".join(_main_part(name).split()[1:-1])
+
+
+def _plural_genitive(word: str) -> str:
+    """«народных» for «Народная»: lower case, since the plural is no longer a proper name."""
+    parses = [p for p in _morph().parse(word) if p.tag.case == "nomn" and p.tag.POS == "ADJF"]
+    inflected = parses[0].inflect({"plur", "gent"}) if parses else None
+    return inflected.word if inflected is not None else word.lower()
 
 
 def _republics(regions: Sequence[Region]) -> list[str]:
-    """«республик Крым, Тыва» for republics named after the word; «Удмуртской, Чувашской
-    республик» for those named by an adjective; one alone as its genitive."""
+    """«республик Крым, Саха (Якутия), Тыва» for republics named after the word, each name
+    whole as the official name has it; «Удмуртской, Чувашской республик» for those named by
+    an adjective; one alone as its genitive."""
     parts: list[str] = []
     called = [region for region in regions if region.name.startswith(f"{_REPUBLIC} ")]
     adjectival = [region for region in regions if region not in called]
     if len(called) == 1:
         parts.append(region_genitive(called[0].name))
     elif called:
-        names = [_main_part(r.name).removeprefix(f"{_REPUBLIC} ") for r in called]
+        names = [r.name.removeprefix(f"{_REPUBLIC} ") for r in called]
         parts.append("республик " + ", ".join(_alphabetical(names)))
-    if len(adjectival) == 1:
-        parts.append(region_genitive(adjectival[0].name))
-    elif adjectival:
-        parts += _shared_noun(adjectival, "республик")
+    parts += _shared_noun(adjectival, "республик")
     return parts
 
 

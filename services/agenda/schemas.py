@@ -126,6 +126,9 @@ class SummaryOrganization(msgspec.Struct, frozen=True):
     """The most people its room counted at one session, besides those checked in."""
     track: str | None = None
     """The workshop track it took part in as a site."""
+    name_en: str | None = None
+    """Its name in English, when it gave one; English texts transliterate it otherwise."""
+    city_en: str | None = None
 
 
 class SummarySession(msgspec.Struct, frozen=True):
@@ -158,6 +161,9 @@ class SummaryContent(msgspec.Struct, frozen=True):
     headcount: int = 0
     """People the sites' rooms counted besides those checked in (each site's largest)."""
     sessions: list[SummarySession] = []
+    items_planned: int | None = None
+    """Items of the agenda published when the summary was written, delivered or not; None
+    when no agenda was published (and in versions written before this was recorded)."""
 
 
 OutcomeText = Annotated[

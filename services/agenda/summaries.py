@@ -80,6 +80,7 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
             *(record.organization_id for record in attendance),
         }
     )
+    published = await store.published_version(connection, meeting_id)
     organizations = {
         row["id"]: OrganizationFacts(
             row["id"],
@@ -88,6 +89,8 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
             row["timezone"],
             city=row["city"],
             region_code=row["region_code"],
+            name_en=row["name_en"],
+            city_en=row["city_en"],
         )
         for row in await store.organizations(connection, organization_ids)
     }
@@ -111,10 +114,7 @@ async def _written_from_data(connection: Connection, meeting: asyncpg.Record) ->
         ),
         organizations,
         participant_organizations,
-        [
-            delivered_item(item)
-            for item in store.items_of(await store.published_version(connection, meeting_id))
-        ],
+        None if published is None else [delivered_item(item) for item in store.items_of(published)],
         attendance,
     )
 

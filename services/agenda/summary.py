@@ -56,6 +56,8 @@ class OrganizationFacts:
     timezone: str
     city: str | None = None
     region_code: str | None = None
+    name_en: str | None = None
+    city_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,14 @@ def write_summary(
     meeting: MeetingFacts,
     organizations: dict[UUID, OrganizationFacts],
     participant_organizations: list[UUID],
-    agenda: list[AgendaItem],
+    agenda: list[AgendaItem] | None,
     attendance: list[Attendance] | None = None,
 ) -> SummaryContent:
     """The summary of an ended meeting.
+
+    `agenda` is the published agenda's items, None when none was published: published
+    and delivered are different facts, so an agenda whose items all came after an early
+    end is not one that was never published.
 
     `participant_organizations` has one entry per registered person: the organization they
     came from. Organizations the service does not know yet are left out until they are.
@@ -133,13 +139,16 @@ def write_summary(
                     attended=attended_by[org.id],
                     headcount=headcount_of.get(org.id, 0),
                     track=meeting.site_tracks.get(org.id),
+                    name_en=org.name_en,
+                    city_en=org.city_en,
                 )
                 for org in known
             ),
             key=lambda org: (-org.participants, org.name.casefold()),
         ),
         regions=sorted({org.region for org in known}, key=str.casefold),
-        items_delivered=[item for item in agenda if item.starts_at < held_until],
+        items_delivered=[item for item in agenda or [] if item.starts_at < held_until],
+        items_planned=None if agenda is None else len(agenda),
         sessions=_sessions(meeting, held_until, records),
     )
 

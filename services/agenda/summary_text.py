@@ -18,7 +18,7 @@ from babel.dates import format_date
 from babel.lists import format_list
 from markdown_it import MarkdownIt
 
-from services.agenda import russian
+from services.agenda import english, russian
 from services.agenda.renderings import KIND_NAMES, Language, anchor, link, page, text
 from services.agenda.russian import (
     Place,
@@ -37,6 +37,7 @@ from services.agenda.schemas import (
 )
 from shared.events import MEETING_KINDS
 from shared.regions import Region, region
+from shared.timezones import zone_label
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,10 @@ _LABELS: dict[Language, dict[str, str]] = {
         "site": "площадка",
         "materials": "Материалы",
         "no_items": "Программа не была опубликована.",
+        "empty_agenda": "В опубликованной программе не было пунктов.",
+        "none_delivered": (
+            "Программа была опубликована, но встреча завершилась до начала её первого пункта."
+        ),
     },
     "en": {
         "summary": "Summary",
@@ -105,6 +110,8 @@ _LABELS: dict[Language, dict[str, str]] = {
         "site": "site",
         "materials": "Materials",
         "no_items": "No agenda was published.",
+        "empty_agenda": "The published agenda had no items.",
+        "none_delivered": "An agenda was published, but the meeting ended before its first item.",
     },
 }
 
@@ -124,7 +131,7 @@ def counted(count: int, noun: str, language: Language) -> str:
 
 def lead(summary: SummaryContent, language: Language) -> str | None:
     """The opening sentence: when, how many, from where. In Russian, places as an editor
-    names them, which needs every organization's town and region; in English, the regions.
+    names them: by town, or by region where the town is not known; in English, the regions.
     None when the data cannot tell where everyone came from."""
     named = [found for org in summary.organizations if (found := _region_of(org))]
     if not named or len(named) < len(summary.organizations):
@@ -136,17 +143,13 @@ def lead(summary: SummaryContent, language: Language) -> str | None:
     if language == "en":
         names = sorted({found.name_en for found in named})
         return (
-            f"{_english_date_range(first, last)}, {_english_more_than(people)} "
-            f"from {_english_count(len(names), 'region')} took part: "
-            f"{format_list(names, locale='en')}."
+            f"{_english_date_range(first, last)}, {_english_more_than(people)} took part, "
+            f"coming from {_english_count(len(names), 'region')}: "
+            f"{format_list([english.in_sentence(name) for name in names], locale='en')}."
         )
     places = [
-        Place(org.city, found)
-        for org, found in zip(summary.organizations, named, strict=True)
-        if org.city
+        Place(org.city, found) for org, found in zip(summary.organizations, named, strict=True)
     ]
-    if len(places) < len(named):
-        return None
     return (
         f"{capitalized(date_range(first, last))} — {more_than(people, 'участник')} "
         f"из {places_phrase(places)}."
@@ -174,7 +177,11 @@ def organization_line(org: SummaryOrganization, language: Language) -> str:
     """«Липецкая областная детская библиотека (Липецк, Липецкая область; площадка
     «Квест»): 5 участников, отмечено: 4, в зале: 12 человек»."""
     labels = _LABELS[language]
-    where = ", ".join(part for part in (org.city, region_name(org, language)) if part)
+    name, city = org.name, org.city
+    if language == "en":
+        name = org.name_en or english.latin(org.name)
+        city = org.city_en or (english.latin(org.city) if org.city else None)
+    where = ", ".join(part for part in (city, region_name(org, language)) if part)
     if org.site:
         where += f"; {labels['site']}" + (f" {_quoted(org.track, language)}" if org.track else "")
     counts = [counted(org.participants, "participant", language)]
@@ -182,7 +189,7 @@ def organization_line(org: SummaryOrganization, language: Language) -> str:
         counts.append(f"{labels['checked_in_short']}: {org.attended}")
     if org.headcount:
         counts.append(f"{labels['in_room']}: {counted(org.headcount, 'person', language)}")
-    return f"{org.name} ({where}): {', '.join(counts)}"
+    return f"{name} ({where}): {', '.join(counts)}"
 
 
 def region_name(org: SummaryOrganization, language: Language) -> str:
@@ -221,7 +228,8 @@ def item_line(item: AgendaItem, zone: ZoneInfo, language: Language) -> str:
     at = item.starts_at.astimezone(zone)
     kind = KIND_NAMES[language][item.kind]
     track = f" [{item.track}]" if item.track else ""
-    speakers = f" — {'; '.join(item.speakers)}" if item.speakers else ""
+    names = item.speakers if language == "ru" else [english.latin(s) for s in item.speakers]
+    speakers = f" — {'; '.join(names)}" if names else ""
     return f"{_day(at, language)} {at:%H:%M} · {kind}{track}: {item.title}{speakers}"
 
 
@@ -248,13 +256,13 @@ def render_markdown(summary: SummaryText, language: Language = "ru") -> str:
     for heading, entries in _listings(content, language):
         lines += [f"## {heading}", "", *(f"- {entry}" for entry in entries), ""]
     lines += [f"## {labels['programme']}", ""]
-    if not content.items_delivered:
-        lines.append(labels["no_items"])
     for item in content.items_delivered:
         lines.append(f"- {item_line(item, zone, language)}")
         if item.materials:
             links = ", ".join(link(m.title, m.url) for m in item.materials)
             lines.append(f"  {labels['materials']}: {links}")
+    if note := programme_note(content, language):
+        lines += ["", note] if content.items_delivered else [note]
     return "\n".join(lines) + "\n"
 
 
@@ -287,9 +295,7 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
     for heading, entries in _listings(content, language):
         parts += [f"<h2>{heading}</h2>", "<ul>", *(f"<li>{text(e)}</li>" for e in entries), "</ul>"]
     parts.append(f"<h2>{labels['programme']}</h2>")
-    if not content.items_delivered:
-        parts.append(f"<p>{labels['no_items']}</p>")
-    else:
+    if content.items_delivered:
         parts.append("<ul>")
         for item in content.items_delivered:
             line = text(item_line(item, zone, language))
@@ -298,7 +304,34 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
                 line += f"<br>{labels['materials']}: {links}"
             parts.append(f"<li>{line}</li>")
         parts.append("</ul>")
+    if note := programme_note(content, language):
+        parts.append(f"<p>{text(note)}</p>")
     return page(f"{labels['summary']}: {content.title}", language, parts)
+
+
+def programme_note(content: SummaryContent, language: Language) -> str | None:
+    """What the programme's list leaves unsaid: that no agenda was published, that the one
+    published was empty, or that the meeting ended before some of its items (how many of
+    them took place); None when every published item was delivered."""
+    labels = _LABELS[language]
+    delivered, planned = len(content.items_delivered), content.items_planned
+    if planned is None:
+        return labels["no_items"] if not delivered else None
+    if not planned:
+        return labels["empty_agenda"]
+    if not delivered:
+        return labels["none_delivered"]
+    if delivered >= planned:
+        return None
+    if language == "ru":
+        return (
+            f"Проведено {delivered} из {russian.counted(planned, 'пункт', genitive=True)} "
+            "программы: встреча завершилась до начала остальных."
+        )
+    return (
+        f"{delivered} of {planned} agenda items took place: the meeting ended before the "
+        "others began."
+    )
 
 
 # --- pieces -----------------------------------------------------------------------------------
@@ -325,7 +358,7 @@ def _facts(content: SummaryContent, language: Language) -> list[tuple[str, str]]
     zone = ZoneInfo(content.timezone)
     start, end = content.held_from.astimezone(zone), content.held_until.astimezone(zone)
     facts = [
-        (labels["when"], f"{_period(start, end, language)} ({content.timezone})"),
+        (labels["when"], f"{_period(start, end, language)} ({zone_label(zone, start, language)})"),
         (labels["took_part"], counted(content.participants, "participant", language)),
         (labels["from"], _from(content, language)),
     ]

@@ -42,16 +42,16 @@ from shared.regions import region
 
 _COLUMNS: Final = (
     "name, short_name, kind, region_code, region, city, timezone, working_hours, "
-    "blackout_dates, contacts, public, country"
+    "blackout_dates, contacts, public, country, name_en, city_en"
 )
 _INSERT: Final = f"""
 INSERT INTO organizations (id, external_id, {_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING *
 """
 _UPDATE: Final = f"""
 UPDATE organizations SET ({_COLUMNS}, version, updated_at)
-    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, version + 1, now())
+    = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, version + 1, now())
 WHERE id = $1
 RETURNING *
 """
@@ -233,6 +233,8 @@ def _values(fields: OrganizationFields) -> list[Any]:
         fields.contacts,
         fields.public,
         fields.country,
+        fields.name_en,
+        fields.city_en,
     ]
 
 
@@ -282,6 +284,8 @@ async def _announce(connection: Connection, organization: Organization) -> Organ
             blackout_dates=organization.blackout_dates,
             public=organization.public,
             country=organization.country,
+            name_en=organization.name_en,
+            city_en=organization.city_en,
         ),
     )
     return organization

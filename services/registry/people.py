@@ -20,6 +20,7 @@ from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, 
 from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem, invalid
 from shared.http.versions import check_version, etag
+from shared.names import display_name as default_display_name
 
 _INSERT: Final = """
 INSERT INTO people (id, organization_id, surname, given_name, patronymic, display_name, email,
@@ -117,7 +118,9 @@ class PersonController(Controller):
 
 
 def _values(fields: PersonFields) -> list[Any]:
-    display_name = fields.display_name or f"{fields.given_name} {fields.surname}"
+    display_name = fields.display_name or default_display_name(
+        fields.surname, fields.given_name, fields.patronymic
+    )
     return [
         fields.surname,
         fields.given_name,

@@ -162,6 +162,10 @@ class OrganizationFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     )
     public: bool = True
     """Listed to anyone; a non-public organization is seen only by its own and staff keys."""
+    name_en: Name | None = None
+    """The name in English, for English texts; omitted, the name is transliterated."""
+    city_en: City | None = None
+    """The town in English («Lipetsk»); omitted, the town is transliterated."""
 
     def __post_init__(self) -> None:
         self._check_place()
@@ -218,6 +222,8 @@ class Organization(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     created_at: datetime
     updated_at: datetime
+    name_en: str | None = None
+    city_en: str | None = None
 
 
 class ImportRow(OrganizationCreate, frozen=True, kw_only=True):
@@ -260,7 +266,8 @@ class PersonFields(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     given_name: PersonName
     patronymic: PersonName | None = None
     display_name: Name | None = None
-    """How the person is named on lists and badges; omitted, given name and surname."""
+    """How the person is named on lists and badges; omitted, surname and initials
+    («Алехина И. Л.») when the patronymic is given, otherwise given name and surname."""
     email: Email
     """Unique within the organization."""
     position: Position | None = None

@@ -38,6 +38,7 @@ from shared.events import (
     Rsvp,
     SessionStatus,
 )
+from shared.timezones import zone_label
 
 PRODID = "-//Telebridge//Scheduling//RU"
 CRLF = "\r\n"
@@ -303,7 +304,7 @@ def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
             room = f", {site.room}" if site.room else ""
             lines.append(
                 f"— {site.name}{room} ({site.region}): {start:%d.%m.%Y %H:%M}–{until} "
-                f"({site.timezone}, {utc_offset(start)})"
+                f"({zone_label(zone, start, 'ru')})"
             )
     if meeting.conference is not None:
         lines += ["", f"Подключение: {meeting.conference.url}"]
@@ -314,8 +315,7 @@ def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
     if entries := [
         entry for entry in meeting.agenda if session.starts_at <= entry.starts_at < session.ends_at
     ]:
-        offset = utc_offset(session.starts_at.astimezone(meeting.zone))
-        lines += ["", f"Программа ({meeting.timezone}, {offset}):"]
+        lines += ["", f"Программа ({zone_label(meeting.zone, session.starts_at, 'ru')}):"]
         for entry in entries:
             speakers = f" ({', '.join(entry.speakers)})" if entry.speakers else ""
             lines.append(

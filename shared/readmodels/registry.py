@@ -25,14 +25,16 @@ MIGRATIONS: Final = ("registry-read-model", Path(__file__).parent / "migrations"
 
 _UPSERT_ORGANIZATION: Final = """
 INSERT INTO organizations (id, name, region, timezone, version, short_name, kind, region_code,
-                           city, working_hours, blackout_dates, public, country)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                           city, working_hours, blackout_dates, public, country, name_en,
+                           city_en)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
     timezone = EXCLUDED.timezone, version = EXCLUDED.version,
     short_name = EXCLUDED.short_name, kind = EXCLUDED.kind,
     region_code = EXCLUDED.region_code, city = EXCLUDED.city,
     working_hours = EXCLUDED.working_hours, blackout_dates = EXCLUDED.blackout_dates,
-    public = EXCLUDED.public, country = EXCLUDED.country
+    public = EXCLUDED.public, country = EXCLUDED.country, name_en = EXCLUDED.name_en,
+    city_en = EXCLUDED.city_en
 WHERE organizations.version < EXCLUDED.version
 """
 _UPSERT_PERSON: Final = """
@@ -79,6 +81,8 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.blackout_dates,
                 event.public,
                 event.country,
+                event.name_en,
+                event.city_en,
             )
         case PersonUpserted():
             await connection.execute(

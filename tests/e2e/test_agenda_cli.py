@@ -122,6 +122,24 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
         assert f"{late}: line 32: items[4].at: " in refused
         assert "is not inside its session" in refused
 
+        # An unknown kind used to hide the item outside its session until it was fixed:
+        # every problem of the file comes in one round, each with its line and field.
+        late_and_unknown = tmp_path / "late-and-unknown.yaml"
+        late_and_unknown.write_text(
+            late.read_text(encoding="utf-8").replace("kind: tour", "kind: excursion"),
+            encoding="utf-8",
+        )
+        for command in ("validate", "publish"):
+            refused = script.run(
+                command, str(late_and_unknown), "--meeting", georgievsk, expect=ExitCode.INVALID
+            )
+            assert f"{late_and_unknown}: line 24: items[2].kind: 'excursion' is not one of: " in (
+                refused
+            )
+            assert "master-class, opening, other, presentation, quest-task, talk, tour" in refused
+            assert f"{late_and_unknown}: line 32: items[4].at: " in refused
+            assert "is not inside its session" in refused
+
         broken = tmp_path / "broken.yaml"
         broken.write_text("items:\n  - title: Без длительности\n", encoding="utf-8")
         assert "line 2" in script.run("validate", str(broken), expect=ExitCode.INVALID)

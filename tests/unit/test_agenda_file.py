@@ -7,9 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
+import msgspec
 import pytest
 
-from services.agenda.schemas import Outcomes
+from services.agenda.schemas import ItemWrite, Outcomes
 from telebridge.agenda_file import AgendaFileError, parse_agenda_file, parse_outcomes_file
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "agendas").glob("*.yaml"))
@@ -95,7 +96,8 @@ items:
         "line 5: items[0].duration: 'ten minutes' is not a duration such as 10m, 1h30m or PT10M",
         "line 7: items[1].at: a time is needed, not only a date",
         "line 12: items[2].title: Expected `str`, got `int`",
-        "line 16: items[3].kind: Invalid enum value 'speech'",
+        "line 16: items[3].kind: 'speech' is not one of: break, closing, discussion, "
+        "master-class, opening, other, presentation, quest-task, talk, tour, welcome",
     ]
 
 
@@ -107,7 +109,7 @@ items:
         ("timezone: UTC\n", "line 1: items: a list of items is needed"),
         (
             "items:\n  - title: Без длительности\n",
-            "line 2: items[0]: Object missing required field `duration`",
+            "line 2: items[0].duration: Object missing required field `duration`",
         ),
     ],
     ids=["broken-yaml", "not-a-mapping", "no-items", "missing-field"],
@@ -168,3 +170,94 @@ def test_an_outcomes_file_changes_only_the_languages_it_names() -> None:
     before = Outcomes(ru="Было", en="Was")
     assert parse_outcomes_file("ru: Стало\n").applied_to(before) == Outcomes(ru="Стало", en="Was")
     assert parse_outcomes_file("ru: Стало\nen: null\n").applied_to(before) == Outcomes(ru="Стало")
+
+
+def raised_by(text: str) -> AgendaFileError:
+    with pytest.raises(AgendaFileError) as raised:
+        parse_agenda_file(text)
+    return raised.value
+
+
+def test_every_problem_of_an_item_is_reported_at_once() -> None:
+    """msgspec stops at an item's first error; the file's check goes on to the others."""
+    assert problems_of(
+        """\
+items:
+  - at: 2023-08-25 11:00
+    duration: 10m
+    title: 42
+    kind: speech
+    colour: blue
+    speakers:
+      - name: 7
+    materials:
+      - title: Рисунки
+  - at: not a time
+    duration: 10m
+    title: Доклад
+    track: 12
+"""
+    ) == [
+        "line 4: items[0].title: Expected `str`, got `int`",
+        "line 5: items[0].kind: 'speech' is not one of: break, closing, discussion, "
+        "master-class, opening, other, presentation, quest-task, talk, tour, welcome",
+        "line 6: items[0].colour: Object contains unknown field `colour`",
+        "line 8: items[0].speakers[0].name: Expected `str | null`, got `int`",
+        "line 10: items[0].materials[0].url: Object missing required field `url`",
+        "line 11: items[1].at: A wall-clock time, seconds optional; with an offset, an "
+        "instant, such as '2020-10-01T10:00'",
+        "line 14: items[1].track: Expected `str | null`, got `int`",
+    ]
+
+
+ENUMERATED = [
+    (field.name, field.type.values)
+    for field in msgspec.inspect.type_info(ItemWrite).fields  # type: ignore[attr-defined]
+    if isinstance(field.type, msgspec.inspect.LiteralType)
+]
+
+
+@pytest.mark.parametrize(("name", "allowed"), ENUMERATED, ids=[name for name, _ in ENUMERATED])
+def test_an_invalid_enumeration_names_every_allowed_value(name: str, allowed: tuple[str]) -> None:
+    [problem] = problems_of(f"items:\n  - duration: 10m\n    title: Т\n    {name}: nonsense\n")
+    assert problem.startswith(f"line 4: items[0].{name}: 'nonsense' is not one of: ")
+    assert problem.split(": ", 3)[3].split(", ") == sorted(allowed)
+
+
+def test_what_the_meeting_must_judge_is_still_sent_with_the_invalid_fields_set_aside() -> None:
+    """An unknown kind must not hide that the item is outside its session: the item goes to
+    the server without its kind, and the server's fields are renumbered as in the file."""
+    error = raised_by(
+        """\
+meeting: 01a203f3-c1bd-70d6-aa3e-c4f610480a9c
+items:
+  - just a string
+  - at: 2023-08-25 23:00
+    duration: 10m
+    title: Поздний доклад
+    kind: speech
+  - offset: 10m
+    duration: 1 week
+    title: Без длительности
+"""
+    )
+    assert [p.field for p in error.problems] == ["items[0]", "items[1].kind", "items[2].duration"]
+    rest = error.rest
+    assert rest is not None
+    assert rest.meeting == UUID("01a203f3-c1bd-70d6-aa3e-c4f610480a9c")
+    late, untimed = rest.agenda.items
+    assert (late.at, late.kind, late.title) == ("2023-08-25 23:00", "talk", "Поздний доклад")
+    assert untimed.offset == timedelta(minutes=10)
+    assert rest.in_file("items[0].at") == "items[1].at"
+    assert rest.line_of("items[0].at") == 4
+    assert rest.reported == {"items[0]", "items[1].kind", "items[2].duration"}
+
+
+def test_every_problem_of_an_outcomes_file_is_reported_at_once() -> None:
+    with pytest.raises(AgendaFileError) as raised:
+        parse_outcomes_file("ru: 1\nen: [a]\nde: x\n")
+    assert [str(p) for p in raised.value.problems] == [
+        "line 1: ru: Expected `str | null`, got `int`",
+        "line 2: en: Expected `str | null`, got `array`",
+        "line 3: de: not a field of an outcomes file (meeting, ru, en)",
+    ]

@@ -157,6 +157,19 @@ def test_empty_cells_are_left_out_for_the_registry_to_default() -> None:
     assert parsed.rows == [{"row": 2, "external_id": "a-1", "name": "Музей", "region": "RU-MOW"}]
 
 
+def test_the_english_name_and_town_are_columns_too() -> None:
+    parsed = parse_csv(
+        "external_id,name,region,city,name_en,city_en\n"
+        "lodb,Липецкая областная детская библиотека,RU-LIP,Липецк,"
+        "Lipetsk Regional Children's Library,Lipetsk\n"
+    )
+
+    assert parsed.problems == []
+    assert parsed.ignored_columns == []
+    [row] = parsed.rows
+    assert (row["name_en"], row["city_en"]) == ("Lipetsk Regional Children's Library", "Lipetsk")
+
+
 def test_rows_are_numbered_as_a_spreadsheet_shows_them() -> None:
     parsed = parse_csv(
         "external_id,name,region\n"

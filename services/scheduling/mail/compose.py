@@ -19,10 +19,10 @@ from email.utils import format_datetime as rfc5322_date
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, get_timezone_location
+from babel.dates import format_datetime
 
-from services.scheduling.ical import utc_offset
 from shared.events import utc_now
+from shared.timezones import zone_label
 
 MailKind = Literal["invitation", "update", "cancellation"]
 Language = Literal["ru", "en"]
@@ -127,8 +127,7 @@ def when(mail: InviteMail, language: Language) -> str:
     text = f"{format_datetime(starts, pattern, locale=language)}, {starts:%H:%M}–"
     if ends.date() != starts.date():
         text += f"{format_datetime(ends, pattern, locale=language)}, "
-    place = get_timezone_location(zone, locale=language, return_city=True)
-    return f"{text}{ends:%H:%M} ({place}, {utc_offset(starts)})"
+    return f"{text}{ends:%H:%M} ({zone_label(zone, starts, language)})"
 
 
 def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from shared.events import AttendanceRecorded, new_id
 from tests.integration.agenda.support import (
     ENDS,
@@ -59,10 +61,14 @@ async def test_a_draft_is_written_when_the_meeting_ends_and_waits_to_be_publishe
     assert text.headers["content-type"].split(";")[0] == "text/markdown"
     assert "- **Зарегистрировались:** 2 участника\n" in text.text
     assert "- **Откуда:** 2 организации из 2 регионов\n" in text.text
-    assert "1 октября 2030, 11:00–12:00 (Europe/Moscow)" in text.text
+    assert "1 октября 2030, 11:00–12:00 (Москва, UTC+3)" in text.text
     assert "Открытие телемоста — Светлана Умеренко" in text.text
     assert "[Рисунки](https://lib.example/drawings)" in text.text
     assert "Подведение итогов" not in text.text
+    # The meeting ended before the agenda's second item: published all the same.
+    assert content["items_planned"] == 2
+    assert "Проведено 1 из 2 пунктов программы: встреча завершилась" in text.text
+    assert "не была опубликована" not in text.text
 
     # Nobody has published it: readers learn why there is nothing to read yet.
     for public in (path, f"{path}.md", f"{path}.html"):
@@ -277,3 +283,30 @@ async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
     await publish(agenda.js, ended(fine, ENDS))
     summary = await agenda.draft(fine.aggregate_id, participants=0)
     assert summary["version"] == 1
+
+
+async def test_english_texts_name_an_organization_and_its_town_in_english(agenda: Agenda) -> None:
+    """The names it gave in English, through the registry's event and the read model; the
+    others transliterated, never in Cyrillic."""
+    meeting = await ended_with_two(agenda)
+    await agenda.draft(meeting.aggregate_id, participants=2)
+    english = msgspec.structs.replace(
+        VLADIVOSTOK,
+        event_id=new_id(),
+        aggregate_version=2,
+        city="Владивосток",
+        region_code="RU-PRI",
+        name_en="Gorky Primorsky Regional Public Library",
+        city_en="Vladivostok",
+    )
+    await publish(agenda.js, english)
+
+    rewritten = await agenda.draft(meeting.aggregate_id, participants=2, version=2)
+    [named] = [o for o in rewritten["content"]["organizations"] if o["name_en"]]
+    assert (named["name_en"], named["city_en"]) == (english.name_en, "Vladivostok")
+    path = f"/meetings/{meeting.aggregate_id}/summary/versions/2/markdown"
+    text = (await agenda.client.get(path, params={"lang": "en"})).text
+    assert "- Gorky Primorsky Regional Public Library (Vladivostok, Primorsky Krai; site)" in text
+    assert "- Mezhposelencheskaya tsentralnaya biblioteka Georgiyevskogo okruga (" in text
+    russian = (await agenda.client.get(path)).text
+    assert f"- {VLADIVOSTOK.name} (Владивосток, Приморский край; площадка)" in russian

@@ -70,6 +70,18 @@ async def test_an_organization_is_created_and_read_back_with_its_cyrillic_name(
     assert message.event["timezone"] == "Asia/Vladivostok"
 
 
+async def test_an_organization_may_give_its_name_and_town_in_english(
+    registry: Registry,
+) -> None:
+    english = {"name_en": "Lipetsk Regional Children's Library", "city_en": "Lipetsk"}
+    created = await registry.organization(VLADIVOSTOK | english)
+    assert {k: created[k] for k in english} == english
+    event = (await registry.event_of(created["id"])).event
+    assert (event["name_en"], event["city_en"]) == (english["name_en"], "Lipetsk")
+    plain = await registry.organization(VLADIVOSTOK | {"name": "Без английского"})
+    assert (plain["name_en"], plain["city_en"]) == (None, None)
+
+
 async def test_an_unknown_organization_is_a_404_problem(registry: Registry) -> None:
     missing = new_id()
     document = problem(await registry.client.get(f"/organizations/{missing}"), 404, "not-found")
@@ -236,6 +248,25 @@ async def test_a_wrong_method_is_a_405_problem(registry: Registry) -> None:
 
 
 # --- people ---------------------------------------------------------------------------
+
+
+async def test_a_person_without_a_display_name_is_named_by_surname_and_initials(
+    registry: Registry,
+) -> None:
+    organization = await registry.organization()
+    fields = {"organization_id": organization["id"], "surname": "Алехина", "given_name": "Ирина"}
+    with_patronymic = body(
+        await registry.client.post(
+            "/people", json=fields | {"patronymic": "Леонидовна", "email": "a@lib.example"}
+        ),
+        201,
+    )
+    without = body(
+        await registry.client.post("/people", json=fields | {"email": "b@lib.example"}), 201
+    )
+    assert with_patronymic["display_name"] == "Алехина И. Л."
+    assert without["display_name"] == "Ирина Алехина"
+    assert (await registry.event_of(with_patronymic["id"])).event["name"] == "Алехина И. Л."
 
 
 async def test_a_person_is_created_and_read_back(registry: Registry) -> None:

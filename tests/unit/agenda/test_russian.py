@@ -188,3 +188,91 @@ def test_two_places_are_joined_by_and() -> None:
     donetsk = place("Донецк", "Донецкая Народная Республика")
     ulyanovsk = place("Ульяновск", "Ульяновская область")
     assert places_phrase([donetsk, ulyanovsk]) == "Донецка и Ульяновска"
+
+
+def _kind_of_name(region: Region) -> str:
+    """How a federal subject's name is built, which decides how a list names it."""
+    if region.type == "город федерального значения":
+        return "city"
+    if region.name.startswith("Республика "):
+        return "called"  # «Республика Саха (Якутия)»: the name follows the word
+    return region.type + ("" if len(region.name.split(" — ")[0].split()) == 2 else "+")
+
+
+def _companion(region: Region) -> Region:
+    """Another subject whose name is built the same way (or of the same type, for the
+    only autonomous oblast), to list it with."""
+    others = [other for other in all_regions() if other != region]
+    alike = [other for other in others if _kind_of_name(other) == _kind_of_name(region)]
+    autonomous = [other for other in others if other.type.startswith("автономн")]
+    return (alike or autonomous)[0]
+
+
+def _two_towns(region: Region) -> list[Place]:
+    return [Place(f"Город {region.number}-1", region), Place(f"Город {region.number}-2", region)]
+
+
+@pytest.mark.parametrize("region", all_regions(), ids=lambda region: region.code)
+def test_every_subject_listed_with_another_of_its_kind_keeps_its_whole_name(
+    region: Region,
+) -> None:
+    """A republic named after the word keeps all of its name, brackets and dash included
+    («республик Бурятия, Саха (Якутия)»); a subject named by an adjective keeps it before
+    the shared noun."""
+    phrase = places_phrase([*_two_towns(region), *_two_towns(_companion(region))])
+    kind = _kind_of_name(region)
+    if kind == "city":
+        assert city_genitive(region.name) in phrase.split(" и ")
+    elif kind == "called":
+        assert phrase.startswith("республик ")
+        assert region.name.removeprefix("Республика ") in phrase.removeprefix("республик ").split(
+            ", "
+        )
+    else:
+        adjective = region.name_genitive.split()[0]
+        assert adjective in phrase.replace(",", "").split(), phrase
+
+
+def test_republics_named_after_the_word_are_listed_whole() -> None:
+    places = [
+        *_two_towns(_region("Республика Саха (Якутия)")),
+        *_two_towns(_region("Республика Бурятия")),
+        *_two_towns(_region("Республика Северная Осетия — Алания")),
+    ]
+    assert places_phrase(places) == "республик Бурятия, Саха (Якутия), Северная Осетия — Алания"
+
+
+def test_a_word_between_adjective_and_noun_is_shared_in_the_plural() -> None:
+    places = [
+        *_two_towns(_region("Донецкая Народная Республика")),
+        *_two_towns(_region("Луганская Народная Республика")),
+        *_two_towns(_region("Чувашская Республика")),
+        *_two_towns(_region("Удмуртская Республика")),
+    ]
+    assert places_phrase(places) == (
+        "Донецкой, Луганской народных республик, Удмуртской, Чувашской республик"
+    )
+    assert places_phrase(
+        [*_two_towns(_region("Донецкая Народная Республика")), place("Пенза", "Пензенская область")]
+    ) == ("Пензы и Донецкой Народной Республики")
+
+
+@pytest.mark.parametrize("region", all_regions(), ids=lambda region: region.code)
+def test_an_organization_without_a_town_is_named_by_its_region(region: Region) -> None:
+    """Even when the region's other organization has a town: it may be elsewhere."""
+    elsewhere = place("Пенза", "Пензенская область") if region.code != "RU-PNZ" else None
+    places = [Place(None, region), Place("Город", region), *([elsewhere] if elsewhere else [])]
+    phrase = places_phrase(places)
+    if region.type == "город федерального значения":
+        assert phrase == (" и ".join(sorted([city_genitive(region.name), "Пензы"])))
+        return
+    # Oblasts and krais drop what follows a dash, as they do when they share their noun.
+    shared = region.type in ("область", "край")
+    named = region.name_genitive.split(" — ")[0] if shared else region.name_genitive
+    assert phrase == (f"Пензы и {named}" if elsewhere else named)
+
+
+def _region(name: str) -> Region:
+    found = find_region(name)
+    assert found is not None
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -18,8 +20,10 @@ from services.agenda.summary import (
 )
 from services.agenda.summary_text import SummaryText, counted, render_html
 from services.agenda.summary_text import render_markdown as render_text
-from shared.regions import region
+from services.scheduling.mail.compose import when
+from shared.regions import Region, all_regions, region
 from telebridge.demo import demo_plan
+from tests.unit.scheduling.test_mail_compose import MAIL
 
 LIPETSK = UUID("0190a000-0000-7000-8000-000000000001")
 ULYANOVSK = UUID("0190a000-0000-7000-8000-000000000002")
@@ -75,7 +79,7 @@ def summary_of(
         facts or meeting(),
         ORGANIZATIONS,
         [LIPETSK, DONETSK, DONETSK, UNKNOWN] if participants is None else participants,
-        agenda or [],
+        agenda,
     )
 
 
@@ -400,7 +404,7 @@ def test_the_russian_text_says_who_took_part_and_from_where() -> None:
     assert (
         "- **Зарегистрировались:** 2 участника\n- **Откуда:** 2 организации из 2 регионов" in text
     )
-    assert "1 октября 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "1 октября 2020, 10:00–13:00 (Москва, UTC+3)" in text
     assert "- Липецкая областная научная библиотека (Липецкая область; площадка): 1 участник" in (
         text
     )
@@ -415,7 +419,7 @@ def test_the_english_text_says_the_same() -> None:
     assert text.startswith("# Summary: Телемост «Георгиевск — Антрацит»\n")
     assert "Telebridge · Summary, version 1" in text
     assert "- **Registered:** 2 participants\n- **From:** 2 organizations in 2 regions" in text
-    assert "October 1, 2020, 10:00–13:00 (Europe/Moscow)" in text
+    assert "October 1, 2020, 10:00–13:00 (Moscow, UTC+3)" in text
     assert "(Липецкая область; site): 1 participant" in text
 
 
@@ -434,7 +438,7 @@ def test_a_meeting_over_several_days_gives_both_dates() -> None:
     facts = meeting(ended_at=START + timedelta(days=8, hours=2))
     text = render_markdown(summary_of(facts=facts), "ru")
 
-    assert "1 октября 2020 10:00 – 9 октября 2020 12:00 (Europe/Moscow)" in text
+    assert "1 октября 2020 10:00 – 9 октября 2020 12:00 (Москва, UTC+3)" in text
 
 
 def test_without_delivered_items_the_text_says_so() -> None:
@@ -488,10 +492,11 @@ def test_the_workshop_with_the_seeds_participants_reads_as_the_seed() -> None:
     )
     english = render_markdown(content, "en")
     assert (
-        "From October 1 to 9, 2020, more than a hundred participants from 18 regions took "
-        "part: Astrakhan Oblast, Bryansk Oblast, "
+        "From October 1 to 9, 2020, more than a hundred participants took part, coming from "
+        "18 regions: Astrakhan Oblast, Bryansk Oblast, "
     ) in english
-    assert ", Tula Oblast, Tuva Republic, Ulyanovsk Oblast, and Vladimir Oblast." in english
+    assert ", Primorsky Krai, the Republic of Crimea, Saratov Oblast, " in english
+    assert ", Tula Oblast, the Tuva Republic, Ulyanovsk Oblast, and Vladimir Oblast." in english
 
 
 def region_name(code: str) -> str:
@@ -533,9 +538,167 @@ def test_english_names_regions_in_english() -> None:
     english = render_markdown(summary, "en")
 
     assert (
-        "On October 1, 2020, two participants from two regions took part: "
+        "On October 1, 2020, two participants took part, coming from two regions: "
         "Lipetsk Oblast and Ulyanovsk Oblast."
     ) in english
-    assert "- ЛОДБ (Липецк, Lipetsk Oblast; site): 1 participant" in english
+    assert "- LODB (Lipetsk, Lipetsk Oblast; site): 1 participant" in english
     assert "## Regions\n\n- Lipetsk Oblast\n- Ulyanovsk Oblast\n" in english
     assert "## Регионы\n\n- Липецкая область\n- Ульяновская область\n" in render_markdown(summary)
+
+
+TUVA = UUID("0190a000-0000-7000-8000-000000000006")
+
+
+@pytest.mark.parametrize("code", ["RU-TY", "RU-MOW", "RU-LIP"])
+def test_an_organization_without_a_town_is_named_by_its_region_in_the_lead(code: str) -> None:
+    found = region(code)
+    assert found is not None
+    townless = OrganizationFacts(
+        TUVA, "Библиотека без города", found.name, found.timezone, region_code=code
+    )
+    summary = write_summary(
+        meeting(site_ids=[LIPETSK, ULYANOVSK, TUVA]),
+        PLACED | {TUVA: townless},
+        [LIPETSK, ULYANOVSK, TUVA],
+        [],
+    )
+    expected = {
+        # Lipetsk's region has an organization whose town is not known: named as a whole.
+        "RU-LIP": "Ульяновска и Липецкой области",
+        "RU-MOW": "Липецка, Москвы, Ульяновска",
+        "RU-TY": "Липецка, Ульяновска, Республики Тыва",
+    }[code]
+    assert f"1 октября 2020 года — 3 участника из {expected}." in render_markdown(summary)
+
+
+FIVE_ITEMS = [item(minutes, f"Пункт {minutes}") for minutes in (0, 30, 60, 90, 120)]
+
+
+@pytest.mark.parametrize("ended_after", [0, 15, 45, 75, 105, 150, 180])
+def test_a_published_agenda_is_never_said_to_be_unpublished(ended_after: int) -> None:
+    """Published and delivered are different facts: an agenda the meeting ended before is
+    still one that was published, and the text says how much of it took place."""
+    facts = meeting(ended_at=START + timedelta(minutes=ended_after))
+    summary = summary_of(facts=facts, agenda=FIVE_ITEMS)
+    delivered = sum(1 for i in FIVE_ITEMS if i.starts_at < START + timedelta(minutes=ended_after))
+    russian, english = render_markdown(summary, "ru"), render_markdown(summary, "en")
+    page = render_html(SummaryText(summary, Outcomes(), version=1), "ru")
+
+    assert summary.items_planned == 5
+    assert len(summary.items_delivered) == delivered
+    for text in (russian, english, page):
+        assert "не была опубликована" not in text
+        assert "No agenda was published" not in text
+    if delivered == 0:
+        assert (
+            "Программа была опубликована, но встреча завершилась до начала её первого пункта."
+        ) in russian
+        assert "the meeting ended before its first item." in english
+    elif delivered < 5:
+        assert f"Проведено {delivered} из 5 пунктов программы: встреча завершилась" in russian
+        assert f"{delivered} of 5 agenda items took place" in english
+        assert "Проведено" in page
+    else:
+        assert "Проведено" not in russian
+        assert "took place" not in english
+
+
+def test_only_a_meeting_without_a_published_agenda_says_so() -> None:
+    never = summary_of(agenda=None)
+    empty = summary_of(agenda=[])
+
+    assert never.items_planned is None
+    assert "Программа не была опубликована." in render_markdown(never, "ru")
+    assert "В опубликованной программе не было пунктов." in render_markdown(empty, "ru")
+    assert "The published agenda had no items." in render_markdown(empty, "en")
+    assert "не была опубликована" not in render_markdown(empty, "ru")
+
+
+def test_the_remaining_items_agree_with_their_number() -> None:
+    agenda = [item(minutes, "Пункт") for minutes in range(0, 21 * 5, 5)]  # 21 items
+    summary = summary_of(facts=meeting(ended_at=START + timedelta(minutes=1)), agenda=agenda)
+    assert "Проведено 1 из 21 пункта программы" in render_markdown(summary, "ru")
+
+
+ZONES = sorted(
+    {found.timezone for found in all_regions()}
+    | {"Europe/Berlin", "Europe/Minsk", "Asia/Almaty", "Europe/Samara", "Asia/Kolkata"}
+)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_the_summary_names_its_zone_as_the_invitation_mail_does(
+    zone: str, language: Literal["ru", "en"]
+) -> None:
+    """One way of naming a zone in the reader's language: the summary's «Когда» shows the
+    zone the way the invitation mail shows it, never as an IANA name."""
+    host = OrganizationFacts(LIPETSK, "Библиотека", "Липецкая область", zone)
+    summary = write_summary(meeting(site_ids=[LIPETSK]), {LIPETSK: host}, [LIPETSK], None)
+    mail = replace(MAIL, starts_at=START, ends_at=START + timedelta(hours=3), timezone=zone)
+    mail_label = when(mail, language).rsplit(" (", 1)[1].removesuffix(")")
+    text = render_markdown(summary, language)
+    page = render_html(SummaryText(summary, Outcomes(), version=1), language)
+
+    assert f"({mail_label})" in text
+    assert zone not in text
+    assert zone not in page
+    assert "UTC" in mail_label
+
+
+@pytest.mark.parametrize("subject", all_regions(), ids=lambda found: found.code)
+def test_the_english_lead_says_where_participants_came_from_with_the_article_names_take(
+    subject: Region,
+) -> None:
+    """Republics and autonomous subjects take "the" in a sentence; oblasts, krais and the
+    federal cities do not. The lead says the participants came from the regions."""
+    here = OrganizationFacts(
+        TUVA, "Библиотека", subject.name, subject.timezone, city="Город", region_code=subject.code
+    )
+    summary = write_summary(meeting(site_ids=[TUVA]), {TUVA: here}, [TUVA, TUVA], [])
+    english = render_markdown(summary, "en")
+    takes_the = subject.type in ("республика", "автономная область", "автономный округ")
+    named = f"the {subject.name_en}" if takes_the else subject.name_en
+    assert (
+        f"On October 1, 2020, two participants took part, coming from one region: {named}.\n"
+    ) in english
+    assert f"\n- {subject.name_en}\n" in english  # a list item takes no article
+
+
+def test_english_lines_are_in_latin_letters() -> None:
+    """Organizations and towns in their English names when given, transliterated when not;
+    speakers transliterated. Titles stay as the operator wrote them."""
+    plan = demo_plan()
+    ids = {org.key: UUID(int=number) for number, org in enumerate(plan.organizations, start=1)}
+    organizations = {
+        ids[org.key]: OrganizationFacts(
+            ids[org.key], org.name, region_name(org.region), org.timezone, org.city, org.region
+        )
+        for org in plan.organizations
+    }
+    organizations[ids["lodb"]] = replace(
+        organizations[ids["lodb"]], name_en="Lipetsk Regional Children's Library", city_en="Lipetsk"
+    )
+    summary = write_summary(
+        meeting(host_organization_id=ids["lodb"], site_ids=list(organizations)),
+        organizations,
+        [],
+        [
+            item(
+                0,
+                "Открытие",
+                "Алехина И. Л. (Донецкая республиканская универсальная научная библиотека)",
+            )
+        ],
+    )
+    english = render_markdown(summary, "en")
+    lines = english.split("## Organizations and sites\n\n")[1].split("\n\n")[0].splitlines()
+
+    assert len(lines) == len(plan.organizations)
+    assert not [line for line in lines if re.search("[А-Яа-яЁё]", line)]
+    assert (
+        "- Lipetsk Regional Children's Library (Lipetsk, Lipetsk Oblast; site): 0 participants"
+        in (lines)
+    )
+    assert "- Ulyanovskaya oblastnaya nauchnaya biblioteka" in english
+    assert "Открытие — Alekhina I. L. (Donetskaya respublikanskaya" in english

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from shared.timezones import known_zones, timezone_error
+from shared.timezones import known_zones, timezone_error, zone_label
 
 
 @pytest.mark.parametrize(
@@ -50,3 +53,22 @@ def test_names_are_case_sensitive() -> None:
 def test_names_that_are_not_places_are_refused(name: str) -> None:
     """Such files may sit in a host's tz folder, but no other host can load them."""
     assert timezone_error(name) is not None
+
+
+@pytest.mark.parametrize(
+    ("zone", "language", "label"),
+    [
+        ("Europe/Moscow", "ru", "Москва, UTC+3"),
+        ("Europe/Moscow", "en", "Moscow, UTC+3"),
+        ("Asia/Kamchatka", "ru", "Петропавловск-Камчатский, UTC+12"),
+        ("Asia/Kolkata", "en", "Kolkata, UTC+5:30"),
+        ("Europe/Berlin", "ru", "Берлин, UTC+2"),  # summer time on 1 October
+        ("America/St_Johns", "en", "St. John’s, UTC-2:30"),
+        ("UTC", "ru", "UTC"),
+        ("Etc/GMT-3", "ru", "UTC+3"),
+    ],
+)
+def test_a_zone_is_named_by_its_place_and_its_offset_then(
+    zone: str, language: str, label: str
+) -> None:
+    assert zone_label(ZoneInfo(zone), datetime(2020, 10, 1, 7, tzinfo=UTC), language) == label
