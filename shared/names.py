@@ -19,3 +19,12 @@ def initials(name: str) -> str:
     part's first letter, upper-cased, with its dot."""
     parts = [part.strip(" .") for part in name.split("-")]
     return "-".join(f"{part[0].upper()}." for part in parts if part) or name
+
+
+def salutation(surname: str, given_name: str, patronymic: str | None, language: str) -> str:
+    """How a letter greets the person: in Russian by name and patronymic when it is known
+    («Ирина Леонидовна»), else by name and surname; in English by name and surname."""
+    given_name, surname = given_name.strip(), surname.strip()
+    if language == "ru" and patronymic and patronymic.strip():
+        return f"{given_name} {patronymic.strip()}"
+    return f"{given_name} {surname}"

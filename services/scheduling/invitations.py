@@ -36,6 +36,7 @@ from services.scheduling.mail.compose import InviteMail, MailKind, compose
 from services.scheduling.mail.queue import enqueue
 from shared.db import Connection
 from shared.events import utc_now
+from shared.names import salutation
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,17 @@ class Recipient:
     attendee: Attendee
     language: str
     timezone: str
+    greeting_name: str
+    """How the letter greets the person (see `shared.names.salutation`)."""
 
     @classmethod
     def of(cls, row: asyncpg.Record, fallback_zone: str) -> Recipient:
+        language = row["language"] if row["language"] in ("ru", "en") else "ru"
+        greeting_name = row["name"]
+        if row["given_name"] and row["surname"]:
+            greeting_name = salutation(
+                row["surname"], row["given_name"], row["patronymic"], language
+            )
         return cls(
             person_id=row["id"],
             attendee=Attendee(
@@ -56,8 +65,9 @@ class Recipient:
                 role=row["role"],
                 organization_id=row["organization_id"],
             ),
-            language=row["language"] if row["language"] in ("ru", "en") else "ru",
+            language=language,
             timezone=row["timezone"] or fallback_zone,
+            greeting_name=greeting_name,
         )
 
 
@@ -181,6 +191,7 @@ async def _queue(
             starts_at=found.starts_at,
             ends_at=found.ends_at,
             recipient_name=recipient.attendee.name,
+            greeting_name=recipient.greeting_name,
             recipient_email=recipient.attendee.email,
             language=recipient.language,
             timezone=recipient.timezone,

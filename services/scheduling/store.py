@@ -119,7 +119,8 @@ WHERE s.organization_id = ANY($1::uuid[])
   AND m.id <> $4
 """
 _ATTENDEES: Final = """
-SELECT p.id, p.name, p.email, p.language, p.organization_id, o.timezone, r.rsvp, r.role
+SELECT p.id, p.name, p.email, p.language, p.organization_id, o.timezone, r.rsvp, r.role,
+       p.surname, p.given_name, p.patronymic
 FROM registrations r
 JOIN people p ON p.id = r.person_id
 LEFT JOIN organizations o ON o.id = p.organization_id
@@ -128,7 +129,8 @@ ORDER BY p.name, p.id
 """
 _RAISE_SEQUENCE: Final = "UPDATE meetings SET sequence = sequence + 1 WHERE id = $1 RETURNING *"
 _ATTENDEE: Final = """
-SELECT p.id, p.name, p.email, p.language, p.organization_id, o.timezone, r.rsvp, r.role
+SELECT p.id, p.name, p.email, p.language, p.organization_id, o.timezone, r.rsvp, r.role,
+       p.surname, p.given_name, p.patronymic
 FROM registrations r
 JOIN people p ON p.id = r.person_id
 LEFT JOIN organizations o ON o.id = p.organization_id

@@ -38,11 +38,13 @@ ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
 WHERE organizations.version < EXCLUDED.version
 """
 _UPSERT_PERSON: Final = """
-INSERT INTO people (id, organization_id, name, email, version, language)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO people (id, organization_id, name, email, version, language, surname,
+                    given_name, patronymic)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
     name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version,
-    language = EXCLUDED.language
+    language = EXCLUDED.language, surname = EXCLUDED.surname,
+    given_name = EXCLUDED.given_name, patronymic = EXCLUDED.patronymic
 WHERE people.version < EXCLUDED.version
 """
 _UPSERT_REGISTRATION: Final = """
@@ -93,6 +95,9 @@ async def apply(connection: Connection, event: RegistryEvent) -> None:
                 event.email,
                 event.aggregate_version,
                 event.language,
+                event.surname,
+                event.given_name,
+                event.patronymic,
             )
         case RegistrationEvent():
             await connection.execute(

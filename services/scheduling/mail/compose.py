@@ -52,6 +52,8 @@ class InviteMail:
     """Each site's name and zone, host first."""
     calendar: bytes
     message_id: str
+    greeting_name: str | None = None
+    """How the text greets the recipient («Ирина Леонидовна»); the display name if None."""
 
 
 _SUBJECTS: dict[Language, dict[MailKind, str]] = {
@@ -135,7 +137,7 @@ def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:
     labels = _LABELS[language]
     title = mail.title
     lines = [
-        _same(labels["greeting"].format(name=mail.recipient_name)),
+        _same(labels["greeting"].format(name=mail.greeting_name or mail.recipient_name)),
         _same(_LEADS[language][mail.kind].format(title=title)),
         _same(f"{labels['when']}: {when(mail, language)}"),
     ]

@@ -211,8 +211,14 @@ def email_of(person_id: UUID) -> str:
 
 
 async def signed_up(
-    scheduling: Scheduling, meeting_id: str, organization: UUID, name: str, language: str = "ru"
+    scheduling: Scheduling,
+    meeting_id: str,
+    organization: UUID,
+    name: str,
+    language: str = "ru",
+    **name_parts: str,
 ) -> RegistrationCreated:
+    """`name` is the display name; `name_parts` may give surname, given_name, patronymic."""
     person_id = new_id()
     person = PersonUpserted(
         aggregate_id=person_id,
@@ -222,6 +228,7 @@ async def signed_up(
         name=name,
         email=email_of(person_id),
         language=language,  # type: ignore[arg-type]
+        **name_parts,
     )
     registration = RegistrationCreated(
         aggregate_id=new_id(),

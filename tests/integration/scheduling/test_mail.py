@@ -82,6 +82,40 @@ async def test_an_invite_arrives_once_with_its_names_and_calendar_intact(
     assert state["attempts"] == 1
 
 
+async def test_a_letter_greets_people_as_they_are_greeted(scheduling: Scheduling) -> None:
+    """Lists name a person «Алехина И. Л.»; a Russian letter greets her by name and
+    patronymic, an English one by name and surname."""
+    lipetsk = await scheduling.moscow()
+    vladivostok = await scheduling.vladivostok()
+    meeting = await scheduling.telebridge(lipetsk, vladivostok)
+    await signed_up(
+        scheduling,
+        meeting["id"],
+        lipetsk,
+        "Алехина И. Л.",
+        surname="Алехина",
+        given_name="Ирина",
+        patronymic="Леонидовна",
+    )
+    await signed_up(
+        scheduling,
+        meeting["id"],
+        vladivostok,
+        "Schmidt A.",
+        "en",
+        surname="Schmidt",
+        given_name="Anna",
+    )
+    texts = {}
+    for raw in await delivered_once(scheduling.maildir, 2):
+        received = email.message_from_bytes(raw, policy=email.policy.default)
+        body = received.get_body(preferencelist=("plain",))
+        assert body is not None
+        texts[display_name(raw, "To")] = body.get_content()
+    assert texts["Алехина И. Л."].startswith("Здравствуйте, Ирина Леонидовна!")
+    assert texts["Schmidt A."].startswith("Dear Anna Schmidt,")
+
+
 class MoodyServer:
     """Answers the first messages with the given replies, then keeps what it receives."""
 

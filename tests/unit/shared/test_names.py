@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from shared.names import display_name, initials
+from shared.names import display_name, initials, salutation
 
 SURNAMES = ["Алехина", "Романенко-Куренная", "Ли", "Schmidt", "Ёлкин"]
 GIVEN = ["Ирина", "И.", "и", "Анна-Мария", "Юлия", "Anna", "Эдуард"]
@@ -44,3 +44,19 @@ def test_the_seeds_speakers() -> None:
     )
     assert initials("Анна-Мария") == "А.-М."
     assert initials("И.") == "И."
+
+
+@pytest.mark.parametrize(
+    ("parts", "language", "expected"),
+    [
+        (("Алехина", "Ирина", "Леонидовна"), "ru", "Ирина Леонидовна"),
+        (("Алехина", "Ирина", None), "ru", "Ирина Алехина"),
+        (("Алехина", "Ирина", "  "), "ru", "Ирина Алехина"),
+        (("Алехина", "Ирина", "Леонидовна"), "en", "Ирина Алехина"),
+        (("Schmidt", " Anna ", None), "en", "Anna Schmidt"),
+    ],
+)
+def test_a_letter_greets_by_name_and_patronymic_in_russian_else_by_name_and_surname(
+    parts: tuple[str, str, str | None], language: str, expected: str
+) -> None:
+    assert salutation(*parts, language) == expected
