@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
+from shared.errors import Forbidden
 from shared.http.auth import Caller
-from shared.http.problems import Problem
 
 
 def takes_part(caller: Caller | None, site_ids: Iterable[UUID]) -> bool:
@@ -40,8 +40,7 @@ def require_host(caller: Caller, host_organization_id: UUID) -> None:
     """Only the host organization's key or staff change a meeting: a 403 naming the rule
     for a caller that sees the meeting but does not host it."""
     if not caller.acts_for(host_organization_id):
-        raise Problem(
-            403,
+        raise Forbidden(
             "not-the-host",
             f"only the host organization {host_organization_id} or an operator may do this",
         )

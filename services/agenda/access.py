@@ -14,8 +14,8 @@ import asyncpg
 from services.agenda import store
 from shared.access import require_host, sees_meeting
 from shared.db import Connection
+from shared.errors import unknown_meeting
 from shared.http.auth import Caller
-from shared.http.problems import unknown_meeting
 from shared.readmodels import catchup
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from services.agenda.schemas import ItemWrite, ScheduledItem, Speaker
-from shared.http.problems import FieldError
+from shared.errors import FieldError
 from shared.http.types import out_of_range
 from shared.timezones import timezone_error
 

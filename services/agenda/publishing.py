@@ -24,6 +24,7 @@ from services.agenda.schemas import (
 )
 from shared.bus.outbox import add_event
 from shared.db import Connection
+from shared.errors import Conflict, NotFound, invalid_fields
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
@@ -34,7 +35,6 @@ from shared.events import (
     utc_now,
 )
 from shared.http.auth import Caller
-from shared.http.problems import Problem, invalid_fields
 from shared.http.versions import require_version
 from shared.readmodels import catchup
 
@@ -166,7 +166,7 @@ async def unpublish(connection: Connection, meeting_id: UUID, caller: Caller) ->
     await hosted_meeting(connection, caller, meeting_id)
     head = await store.agenda(connection, meeting_id, for_update=True)
     if head is None or head["published_version"] is None:
-        raise Problem(409, "not-published", f"meeting {meeting_id} has no published agenda")
+        raise Conflict("not-published", f"meeting {meeting_id} has no published agenda")
     head = await store.unpublish(connection, meeting_id)
     await add_event(
         connection,
@@ -189,7 +189,7 @@ async def agenda_version(connection: Connection, meeting_id: UUID, number: int) 
 async def _version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record:
     found = await store.version(connection, meeting_id, number)
     if found is None:
-        raise Problem(404, "no-such-version", f"the agenda of {meeting_id} has no version {number}")
+        raise NotFound("no-such-version", f"the agenda of {meeting_id} has no version {number}")
     return found
 
 
@@ -213,7 +213,7 @@ async def published_programme(
     meeting = await visible_meeting(connection, visitor, meeting_id)
     found = await store.published_version(connection, meeting_id)
     if found is None:
-        raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
+        raise NotFound("no-agenda", f"meeting {meeting_id} has no published agenda")
     tracks = site_tracks(meeting)
     sites = {
         row["id"]: Site(row["name"], row["region"], row["timezone"], tracks.get(row["id"]))

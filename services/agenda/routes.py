@@ -12,10 +12,10 @@ from services.agenda import publishing, renderings, store, summaries, summary_te
 from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
+from shared.errors import NotFound
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem
 from shared.http.versions import etag, sent_version
 from shared.settings import AgendaSettings
 
@@ -75,7 +75,7 @@ class AgendaController(Controller):
         await visible_meeting(connection, visitor, meeting_id)
         found = await store.published_version(connection, meeting_id)
         if found is None:
-            raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
+            raise NotFound("no-agenda", f"meeting {meeting_id} has no published agenda")
         return await publishing.agenda_version(connection, meeting_id, found["version"])
 
     @get("/versions", summary="Every version of the agenda, newest first", security=KEY_SECURITY)
@@ -102,7 +102,7 @@ class AgendaController(Controller):
         await hosted_meeting(connection, caller, meeting_id)
         head = await store.agenda(connection, meeting_id)
         if head is None or not head["latest_version"]:
-            raise Problem(404, "no-agenda", f"meeting {meeting_id} has no agenda yet")
+            raise NotFound("no-agenda", f"meeting {meeting_id} has no agenda yet")
         return _versioned(
             await publishing.agenda_version(connection, meeting_id, head["latest_version"])
         )

@@ -34,9 +34,9 @@ from services.agenda.summary import MeetingFacts, OrganizationFacts, SessionFact
 from services.agenda.summary_text import SummaryText
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire, database_unavailable
+from shared.errors import Conflict, NotFound
 from shared.events import SummaryPublished, new_id
 from shared.http.auth import Caller
-from shared.http.problems import Problem
 from shared.http.versions import require_version
 
 log = structlog.get_logger(__name__)
@@ -251,8 +251,7 @@ async def published_version(
     if head is None or not head["latest_version"]:
         raise _not_written(meeting)
     if head["published_version"] is None:
-        raise Problem(
-            404,
+        raise NotFound(
             "summary-not-published",
             f"meeting {meeting_id}: its summary is written and waits for the host or an "
             "operator to publish it",
@@ -287,17 +286,16 @@ async def _latest(connection: Connection, head: asyncpg.Record) -> asyncpg.Recor
 async def _version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record:
     found = await summary_store.version(connection, meeting_id, number)
     if found is None:
-        raise Problem(
-            404, "no-such-version", f"the summary of {meeting_id} has no version {number}"
-        )
+        raise NotFound("no-such-version", f"the summary of {meeting_id} has no version {number}")
     return found
 
 
-def _not_written(meeting: asyncpg.Record, *, conflict: bool = False) -> Problem:
+def _not_written(meeting: asyncpg.Record, *, conflict: bool = False) -> Conflict | NotFound:
     status = meeting["status"]
     detail = (
         "it has ended; its summary is being written"
         if status == "ended"
         else f"it is {status}: its summary is written when it ends"
     )
-    return Problem(409 if conflict else 404, "no-summary-yet", f"meeting {meeting['id']}: {detail}")
+    kind = Conflict if conflict else NotFound
+    return kind("no-summary-yet", f"meeting {meeting['id']}: {detail}")

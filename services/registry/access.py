@@ -12,8 +12,8 @@ from uuid import UUID
 
 from shared.access import sees_meeting, sees_organization
 from shared.db import Connection
+from shared.errors import not_found, unknown_meeting
 from shared.http.auth import Caller
-from shared.http.problems import not_found, unknown_meeting
 from shared.readmodels import catchup
 
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"

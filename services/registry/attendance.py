@@ -31,11 +31,11 @@ from services.registry.schemas import (
 )
 from shared.bus.outbox import add_event
 from shared.db import Connection, acquire, as_struct, as_structs, fetch_one
+from shared.errors import Conflict, invalid, not_found
 from shared.events import AttendanceRecorded, new_id, utc_now
 from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.params import Caller as CallerParam
 from shared.http.params import Transaction
-from shared.http.problems import Problem, invalid, not_found
 from shared.service import VERSION, Runtime
 
 log = structlog.get_logger(__name__)
@@ -249,8 +249,7 @@ def _session(meeting: Any, session_id: UUID | None) -> UUID:
     # at the start must not wait for the registry to hear that the meeting started.
     not_yet = meeting["status"] == "scheduled" and meeting["starts_at"] > utc_now()
     if meeting["status"] == "cancelled" or not_yet:
-        raise Problem(
-            409,
+        raise Conflict(
             f"meeting-{meeting['status']}",
             f"meeting {meeting_id} is {meeting['status']}: attendance is recorded once it starts",
         )

@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody
 from services.registry.schemas import ApiKey, IssuedKey, KeyCreate
 from shared.bus.outbox import add_event
 from shared.db import Connection, StartupError, acquire, as_struct, as_structs
+from shared.errors import invalid, not_found
 from shared.events import ApiKeyEvent, ApiKeyIssued, ApiKeyRevoked, KeyRole, new_id, utc_now
 from shared.http.auth import (
     KEY_SECURITY,
@@ -29,7 +30,6 @@ from shared.http.auth import (
     sha256_of,
 )
 from shared.http.params import Transaction
-from shared.http.problems import Problem, invalid, not_found
 from shared.service import Runtime
 from shared.settings import RegistrySettings
 
@@ -171,7 +171,7 @@ async def _check(connection: Connection, data: KeyCreate) -> None:
     if unknown:
         raise invalid("scopes", f"unknown scopes {', '.join(unknown)}; known: {', '.join(SCOPES)}")
     if data.expires_at is not None and data.expires_at <= utc_now():
-        raise Problem(422, "validation", "expires_at: the key would be expired already")
+        raise invalid("expires_at", "the key would be expired already")
 
 
 def _event(event_type: type[ApiKeyEvent], row: Any) -> ApiKeyEvent:

@@ -24,6 +24,7 @@ from services.registry.schemas import (
 from shared.bus.outbox import add_event
 from shared.calendars import RUSSIA, countries, default_zone
 from shared.db import Connection
+from shared.errors import Conflict
 from shared.events import OrganizationKind, OrganizationUpserted, WorkingHours, new_id
 from shared.http.auth import KEY_SECURITY, operator_guard, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
@@ -36,7 +37,6 @@ from shared.http.params import (
     Visitor,
 )
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem
 from shared.http.versions import check_version, etag
 from shared.regions import region
 
@@ -99,8 +99,8 @@ class OrganizationController(Controller):
         if data.external_id is not None and await connection.fetchrow(
             _BY_EXTERNAL_ID_FOR_UPDATE, data.external_id
         ):
-            raise Problem(
-                409, "duplicate-external-id", f"an organization has external id {data.external_id}"
+            raise Conflict(
+                "duplicate-external-id", f"an organization has external id {data.external_id}"
             )
         organization = await _insert(connection, data, data.external_id)
         return _with_etag(organization, status=201)

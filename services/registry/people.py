@@ -13,12 +13,12 @@ from services.registry.access import own_person
 from services.registry.schemas import Person, PersonCreate, PersonFields
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct
+from shared.errors import Conflict, invalid
 from shared.events import PersonUpserted, new_id
 from shared.http.auth import KEY_SECURITY, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, invalid
 from shared.http.versions import check_version, etag
 from shared.names import display_name as default_display_name
 
@@ -132,10 +132,8 @@ def _values(fields: PersonFields) -> list[Any]:
     ]
 
 
-def _duplicate_email(email: str) -> Problem:
-    return Problem(
-        409, "duplicate-email", f"{email} already belongs to someone of this organization"
-    )
+def _duplicate_email(email: str) -> Conflict:
+    return Conflict("duplicate-email", f"{email} already belongs to someone of this organization")
 
 
 def _with_etag(person: Person, status: int = 200) -> Response[Person]:

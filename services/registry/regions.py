@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.params import FromPath
 
-from shared.http.problems import not_found
+from shared.errors import not_found
 from shared.regions import Region, all_regions, region
 
 

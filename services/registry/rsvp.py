@@ -20,11 +20,11 @@ from services.registry import links
 from services.registry.schemas import Registration, RsvpFields, RsvpInvitation, RsvpLink
 from services.registry.signup import announce, registration, visible_registration
 from shared.db import Connection
+from shared.errors import Conflict, Gone, NotFound
 from shared.events import Rsvp, RsvpChanged, utc_now
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import AnyRequest, Transaction
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem
 from shared.service import Runtime
 from shared.settings import RegistrySettings
 
@@ -114,10 +114,10 @@ async def answer(connection: Connection, registration_id: UUID, rsvp: Rsvp) -> R
     state = await connection.fetchrow(_LOCK, registration_id)
     assert state is not None  # the caller found it
     if state["status"] == "cancelled":
-        raise Problem(409, "registration-cancelled", "this registration was cancelled")
+        raise Conflict("registration-cancelled", "this registration was cancelled")
     if state["meeting_status"] in ("ended", "cancelled"):
-        raise Problem(
-            409, f"meeting-{state['meeting_status']}", f"the meeting is {state['meeting_status']}"
+        raise Conflict(
+            f"meeting-{state['meeting_status']}", f"the meeting is {state['meeting_status']}"
         )
     if state["rsvp"] == rsvp:
         return await registration(connection, registration_id)
@@ -137,7 +137,7 @@ async def _secret(connection: Connection) -> bytes:
 
 async def _registration_of(connection: Connection, token: str) -> UUID:
     """The registration a link is for, while its meeting has not ended."""
-    invalid = Problem(404, "invalid-link", "this link is not one the registry made")
+    invalid = NotFound("invalid-link", "this link is not one the registry made")
     try:
         registration_id = links.verify(await _secret(connection), "rsvp", token)
     except links.LinkError as error:
@@ -146,7 +146,7 @@ async def _registration_of(connection: Connection, token: str) -> UUID:
     if meeting is None:  # signed, but for no registration this registry has
         raise invalid
     if meeting["ended"] or meeting["expires_at"] <= utc_now():
-        raise Problem(410, "link-expired", "this link has expired: its meeting has ended")
+        raise Gone("link-expired", "this link has expired: its meeting has ended")
     return registration_id
 
 

@@ -24,6 +24,7 @@ from services.registry.schemas import (
 )
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct, fetch_one
+from shared.errors import Conflict, Forbidden, invalid, not_found
 from shared.events import (
     RegistrationCancelled,
     RegistrationCreated,
@@ -36,7 +37,6 @@ from shared.http.auth import KEY_SECURITY, Caller, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, Cursor, PageSize, Transaction, Visitor
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, invalid, not_found
 
 _CAPACITY: Final = "SELECT capacity FROM meeting_capacity WHERE meeting_id = $1"
 _SITES: Final = """
@@ -170,15 +170,13 @@ class MeetingController(Controller):
         if person is None or not caller.acts_for(person["organization_id"]):
             raise invalid("person_id", f"no person {data.person_id}")
         if data.role in _STAFF_ROLES and not caller.acts_for(meeting["host_organization_id"]):
-            raise Problem(
-                403,
+            raise Forbidden(
                 "role-not-allowed",
                 f"only staff or the host organization may name a {data.role}",
             )
         existing = await connection.fetchrow(_EXISTING, meeting_id, person["id"])
         if existing is not None and existing["status"] != "cancelled":
-            raise Problem(
-                409,
+            raise Conflict(
                 "already-registered",
                 f"person {person['id']} is already signed up for meeting {meeting_id}",
                 extensions={"registration_id": str(existing["id"])},
@@ -354,6 +352,6 @@ async def _has_place(
 
 def _check_open(meeting: Any, caller: Caller) -> None:
     if meeting["status"] == "cancelled":
-        raise Problem(409, "meeting-cancelled", f"meeting {meeting['id']} was cancelled")
+        raise Conflict("meeting-cancelled", f"meeting {meeting['id']} was cancelled")
     if meeting["status"] == "ended" and not caller.is_staff:
-        raise Problem(409, "meeting-ended", f"meeting {meeting['id']} has ended")
+        raise Conflict("meeting-ended", f"meeting {meeting['id']} has ended")

@@ -14,8 +14,8 @@ from services.scheduling import meetings, store
 from services.scheduling.meetings import MeetingState
 from shared.access import require_host, sees_meeting, takes_part
 from shared.db import Connection
+from shared.errors import FieldError, invalid_fields, not_found
 from shared.http.auth import Caller
-from shared.http.problems import FieldError, invalid_fields, not_found
 from shared.readmodels import catchup
 
 

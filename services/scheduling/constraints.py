@@ -19,9 +19,9 @@ from services.scheduling import store
 from services.scheduling.slots import SiteConstraints, Violation, violations
 from shared.calendars import RUSSIA
 from shared.db import Connection
+from shared.errors import Conflict, Forbidden
 from shared.events import WorkingHours
 from shared.http.auth import Caller
-from shared.http.problems import Problem
 from shared.regions import region
 
 SCHEDULING_BUFFER = timedelta(0)
@@ -87,7 +87,7 @@ async def check(
     """Refuse with a 409 listing every constraint the meeting's sessions break, unless an
     operator forces it; returns who forced it, if anyone had to."""
     if force and not caller.is_staff:
-        raise Problem(403, "forbidden", "only operator and admin keys may force a meeting")
+        raise Forbidden("forbidden", "only operator and admin keys may force a meeting")
     window = (min(start for start, _ in intervals), max(end for _, end in intervals))
     sites = await site_constraints(connection, organization_ids, window, except_meeting=meeting_id)
     broken: list[Violation] = []
@@ -98,8 +98,7 @@ async def check(
     if force:
         return str(caller.key_id) if caller.key_id else "operator"
     shown = broken[:50]
-    raise Problem(
-        409,
+    raise Conflict(
         "constraints-violated",
         "the meeting's time does not suit its sites: "
         + "; ".join(violation.message for violation in shown[:3])

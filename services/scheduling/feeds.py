@@ -24,12 +24,12 @@ from services.scheduling.access import unseen_organizations
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import Feed, FeedCreate
 from shared.db import Connection, fetch_one
+from shared.errors import Conflict, Forbidden, Gone, NotFound, not_found
 from shared.events import new_id
 from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, not_found
 from shared.readmodels import catchup
 from shared.settings import SchedulingSettings
 
@@ -129,7 +129,7 @@ class FeedController(Controller):
     ) -> Feed:
         old = await _own_feed(connection, caller, feed_id, for_update=True)
         if old["revoked_at"] is not None:
-            raise Problem(409, "feed-revoked", f"feed {feed_id} is revoked: create a new one")
+            raise Conflict("feed-revoked", f"feed {feed_id} is revoked: create a new one")
         new = await fetch_one(
             connection,
             _INSERT,
@@ -170,9 +170,9 @@ class CalendarController(Controller):
     ) -> Response[bytes]:
         feed = await connection.fetchrow(_BY_ADDRESS, token.removesuffix(".ics"))
         if feed is None:
-            raise Problem(404, "not-found", "no feed has this address")
+            raise NotFound("not-found", "no feed has this address")
         if feed["revoked_at"] is not None:
-            raise Problem(410, "feed-revoked", "this feed's address was revoked or replaced")
+            raise Gone("feed-revoked", "this feed's address was revoked or replaced")
         subject = feed["organization_id"] or feed["person_id"]
         state = await calendar_entries.feed_state(connection, feed["kind"], subject)
         headers = {
@@ -236,7 +236,7 @@ async def _require_subject(
     """A partner makes feeds of its own organization and people; staff any, and the public."""
     if kind == "public":
         if not caller.is_staff:
-            raise Problem(403, "forbidden", "only operator and admin keys make the public feed")
+            raise Forbidden("forbidden", "only operator and admin keys make the public feed")
     elif kind == "organization":
         assert organization_id is not None
         if await unseen_organizations(connection, caller, [organization_id]):

@@ -38,6 +38,7 @@ from services.scheduling.schemas import (
 from services.scheduling.series import occurrences
 from shared.bus.outbox import add_event
 from shared.db import Connection
+from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
@@ -54,7 +55,6 @@ from shared.events import (
     utc_now,
 )
 from shared.http.auth import Caller
-from shared.http.problems import FieldError, Problem, invalid_fields
 from shared.settings import SchedulingSettings
 
 
@@ -156,8 +156,7 @@ async def update(
 ) -> MeetingState:
     status = before.row["status"]
     if status not in ("draft", "scheduled"):
-        raise Problem(
-            409,
+        raise Conflict(
             "meeting-not-editable",
             f"the meeting is {status}: only drafts and meetings that have not started change",
         )
@@ -194,7 +193,7 @@ async def schedule_draft(
     context: Context,
 ) -> MeetingState:
     if draft.row["status"] != "draft":
-        raise Problem(409, "not-a-draft", f"the meeting is {draft.row['status']} already")
+        raise Conflict("not-a-draft", f"the meeting is {draft.row['status']} already")
     site_ids = [site.organization_id for site in draft.site_rows]
     intervals = [(s["starts_at"], s["ends_at"]) for s in draft.live_sessions]
     refuse_past(
@@ -253,10 +252,9 @@ async def cancel_session(
 ) -> MeetingState:
     session = _editable_session(before, session_id)
     if session["status"] == "cancelled":
-        raise Problem(409, "session-cancelled", f"session {session_id} is cancelled already")
+        raise Conflict("session-cancelled", f"session {session_id} is cancelled already")
     if len(before.live_sessions) == 1:
-        raise Problem(
-            409,
+        raise Conflict(
             "last-session",
             "this is the meeting's only session left: cancel the meeting instead",
         )
@@ -269,15 +267,14 @@ async def cancel_session(
 
 def _editable_session(state: MeetingState, session_id: UUID) -> asyncpg.Record:
     if state.row["status"] not in ("draft", "scheduled"):
-        raise Problem(
-            409,
+        raise Conflict(
             "meeting-not-editable",
             f"the meeting is {state.row['status']}: its sessions no longer change",
         )
     for session in state.sessions:
         if session["id"] == session_id:
             return session
-    raise Problem(404, "not-found", f"the meeting has no session {session_id}")
+    raise NotFound("not-found", f"the meeting has no session {session_id}")
 
 
 async def _save_sessions(
@@ -412,7 +409,7 @@ def refuse_past(
     past meeting explicitly (such a meeting starts and ends as soon as it is scheduled, and
     can then be neither moved nor cancelled)."""
     if record_past and not caller.is_staff:
-        raise Problem(403, "forbidden", "only operator and admin keys may record past meetings")
+        raise Forbidden("forbidden", "only operator and admin keys may record past meetings")
     if record_past:
         return
     now = utc_now()

@@ -33,12 +33,12 @@ from services.scheduling.schemas import (
 )
 from shared.access import require_host
 from shared.db import Connection
+from shared.errors import Conflict, not_found
 from shared.events import utc_now
 from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction, Visitor
 from shared.http.params import Caller as CallerParam
-from shared.http.problems import Problem, not_found
 from shared.http.versions import check_version, etag
 from shared.settings import SchedulingSettings
 
@@ -315,7 +315,7 @@ async def _transition(
     try:
         steps = steps_for(store.lifecycle_of(meeting))
     except TransitionError as error:
-        raise Problem(409, refusal, str(error)) from error
+        raise Conflict(refusal, str(error)) from error
     state = await meetings.apply_steps(connection, meeting, steps, context_of(request))
     return _response(request, state)
 

@@ -11,10 +11,10 @@ from services.scheduling import constraints
 from services.scheduling.access import require_seen_organizations
 from services.scheduling.schemas import SlotSearch
 from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchResult, search
+from shared.errors import FieldError, invalid_fields
 from shared.events import utc_now
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import Caller, Transaction
-from shared.http.problems import FieldError, invalid_fields
 
 
 class SlotController(Controller):

@@ -28,7 +28,8 @@ from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
-from shared.http.problems import FieldError, send_problem
+from shared.errors import FieldError
+from shared.http.problems import send_problem
 from shared.settings import HttpSettings
 
 MAX_DEPTH: Final = 32

@@ -1,6 +1,7 @@
 """RFC 9457 problem details for every error a service answers with.
 
-Handlers raise `Problem` for expected failures. Everything else is mapped here too: request
+Use cases raise the kernel's domain errors (`shared.errors`), mapped here to a status each;
+HTTP-only code (keys, If-Match) raises `Problem`. Everything else is mapped here too: request
 validation (422 with one entry per field), malformed bodies (400), unknown routes (404),
 wrong methods (405), and unexpected errors (500, logged, with nothing internal leaked).
 """
@@ -21,6 +22,16 @@ from litestar.types import ExceptionHandlersMap, Send
 
 from shared.bus.outbox import EventTooLargeError
 from shared.db import UNAVAILABLE, database_unavailable
+from shared.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    NotYetKnown,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -28,14 +39,6 @@ PROBLEM_JSON: Final = "application/problem+json"
 _TYPE_BASE: Final = "tag:telebridge,2026:problems/"
 _FIELD_MESSAGE = re.compile(r"(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)", re.DOTALL)
 _NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
-
-
-class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
-    message: str
-    field: str | None = None
-    """Dotted path of the offending field, when one field is to blame."""
-    source: str | None = None
-    """Where the field was sent: body, query, path or header."""
 
 
 class ProblemDetails(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -68,39 +71,6 @@ class Problem(HTTPException):
         self.title = title or HTTPStatus(status).phrase
         self.errors = errors
         self.extensions = extensions or {}
-
-
-def invalid(field: str, message: str) -> Problem:
-    """A 422 for one field that is well-formed but not acceptable."""
-    return invalid_fields([FieldError(message=message, field=field, source="body")])
-
-
-def invalid_fields(
-    errors: list[FieldError], slug: str = "validation", detail: str | None = None
-) -> Problem:
-    """A 422 naming every field that is well-formed but not acceptable."""
-    return Problem(
-        422,
-        slug,
-        detail or "; ".join(f"{error.field}: {error.message}" for error in errors),
-        title="Request is not valid",
-        errors=errors,
-    )
-
-
-def not_found(what: str, identifier: object) -> Problem:
-    return Problem(404, "not-found", f"{what} {identifier} does not exist", title=f"No such {what}")
-
-
-def unknown_meeting(meeting_id: object, service: str) -> Problem:
-    """A meeting this service has no read model row for: never scheduled, or not yet heard of."""
-    return Problem(
-        404,
-        "unknown-meeting",
-        f"meeting {meeting_id} is not known to {service}: it was never scheduled, "
-        "or scheduling's event has not arrived yet",
-        title="No such meeting",
-    )
 
 
 def problem_type(slug: str | None) -> str:
@@ -188,6 +158,31 @@ def _handle_problem(request: Request[Any, Any, Any], problem: Problem) -> Respon
         errors=problem.errors,
         extensions=problem.extensions,
         headers=problem.headers,
+    )
+
+
+_STATUS_OF: Final[dict[type[DomainError], int]] = {
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Gone: 410,
+    Invalid: 422,
+    NotYetKnown: 503,
+}
+
+
+def _handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    status = next((_STATUS_OF[kind] for kind in type(error).__mro__ if kind in _STATUS_OF), 500)
+    retry_after = getattr(error, "retry_after", None)
+    return problem_response(
+        request,
+        status,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        extensions=error.extensions,
+        headers=None if retry_after is None else {"Retry-After": str(retry_after)},
     )
 
 
@@ -304,6 +299,7 @@ def _handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Res
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Problem: _handle_problem,
+    DomainError: _handle_domain_error,
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
     EventTooLargeError: _handle_event_too_large,

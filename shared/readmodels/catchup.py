@@ -34,7 +34,7 @@ from nats.micro import add_service
 from nats.micro.request import Request as MicroRequest
 
 from shared.db import Connection, Pool, acquire
-from shared.http.problems import Problem
+from shared.errors import NotYetKnown
 from shared.notify import Notifier
 
 log = structlog.get_logger(__name__)
@@ -142,14 +142,12 @@ async def find(
     return await catch_up.find(kind, str(identifier), lookup)
 
 
-def not_yet_known(kind: str, identifier: str, service: str) -> Problem:
-    return Problem(
-        503,
+def not_yet_known(kind: str, identifier: str, service: str) -> NotYetKnown:
+    return NotYetKnown(
         "not-yet-known",
         f"{kind} {identifier} was created a moment ago and {service} has not heard of it "
         "yet: send the request again in a moment",
-        title="Not known here yet",
-        headers={"Retry-After": "1"},
+        retry_after=1,
     )
 
 
