@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from shared.backoff import Backoff
 from shared.settings import DatabaseSettings
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,7 @@ async def create_pool(
     """Open a pool for `schema`, retrying while the server is still starting."""
     options = connect_kwargs(schema)
     deadline = time.monotonic() + settings.connect_timeout
-    delay = 0.2
+    backoff = Backoff(first=0.2, longest=2.0)
     while True:
         try:
             pool: Pool = await asyncpg.create_pool(
@@ -66,6 +67,7 @@ async def create_pool(
                 init=options["init"],
             )
         except (OSError, asyncpg.CannotConnectNowError) as error:
+            delay = backoff.delay()
             if time.monotonic() + delay > deadline:
                 raise StartupError(
                     f"PostgreSQL at {_where(settings.url)} did not answer within "
@@ -74,7 +76,6 @@ async def create_pool(
                 ) from error
             log.warning("database not reachable yet", error=str(error), retry_in=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
         except asyncpg.PostgresError as error:
             raise StartupError(
                 f"PostgreSQL at {_where(settings.url)} refused the connection: {error}"

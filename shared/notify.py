@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import asyncpg
 import structlog
 
+from shared.backoff import Backoff
 from shared.db import Connection, connect
 from shared.settings import DatabaseSettings
 
@@ -61,16 +62,16 @@ class Notifier:
 
     async def run(self) -> None:
         """Keep a listening connection open, reconnecting after the server goes away."""
-        delay = 0.2
+        backoff = Backoff(first=0.2)
         while True:
             try:
                 connection = await connect(self._settings, self._schema)
             except (OSError, asyncpg.PostgresError) as error:
+                delay = backoff.delay()
                 log.warning("cannot listen for notifications", error=str(error), retry_in=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
-            delay = 0.2
+            backoff.reset()
             await self._listen(connection)
 
     async def _listen(self, connection: Connection) -> None:

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from shared.backoff import Backoff
+
 log = structlog.get_logger(__name__)
 
 
 async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    delay = 0.5
+    backoff = Backoff(first=0.5)
     while True:
         started = time.monotonic()
         try:
@@ -21,11 +23,10 @@ async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("worker failed; restarting", worker=name, retry_in=delay)
+            log.exception("worker failed; restarting", worker=name)
         if time.monotonic() - started > 60:
-            delay = 0.5
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
+            backoff.reset()
+        await backoff.wait()
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:

@@ -14,7 +14,6 @@ which the inbox recognises.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import types
 import typing
@@ -28,6 +27,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from shared.backoff import Backoff, doubling
 from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
 from shared.db import UNAVAILABLE, Connection, Pool, acquire, database_unavailable
@@ -72,9 +72,7 @@ def _is_union(annotation: object) -> bool:
 
 def retry_delay(settings: NatsSettings, deliveries: int) -> float:
     """Seconds before the next attempt after `deliveries` failed ones: doubling, capped."""
-    # Past 2**60 any sensible backoff is at the cap; a larger power overflows a float.
-    exponent = min(max(deliveries - 1, 0), 60)
-    return float(min(settings.retry_backoff * 2.0**exponent, 60.0))
+    return doubling(settings.retry_backoff, deliveries, longest=60.0)
 
 
 class ConsumerWorker(Generic[E]):
@@ -114,7 +112,7 @@ class ConsumerWorker(Generic[E]):
                 await subscription.unsubscribe()
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
-        delay = 0.1
+        backoff = Backoff(first=0.1)
         while True:
             try:
                 messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
@@ -124,10 +122,9 @@ class ConsumerWorker(Generic[E]):
                 continue
             except nats.errors.Error as error:
                 self._log.warning("fetch failed", error=str(error) or type(error).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait()
                 continue
-            delay = 0.1
+            backoff.reset()
             for message in messages:
                 await self.process(message)
 
@@ -168,7 +165,7 @@ class ConsumerWorker(Generic[E]):
         delivery and end in the dead-letter subject), only kept in progress until the
         database answers again.
         """
-        delay = 0.2
+        backoff = Backoff(first=0.2)
         while True:
             try:
                 async with acquire(self._pool) as connection, connection.transaction():
@@ -186,8 +183,7 @@ class ConsumerWorker(Generic[E]):
                 self._log.warning("database unavailable; holding the message", error=str(error))
                 with contextlib.suppress(nats.errors.Error, TimeoutError):
                     await message.in_progress()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait()
             else:
                 return delivery
 

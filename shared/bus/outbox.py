@@ -26,6 +26,7 @@ import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 
+from shared.backoff import Backoff
 from shared.db import Connection, Pool, acquire
 from shared.events import Event, stream_of
 from shared.notify import Notifier
@@ -179,17 +180,17 @@ class OutboxRelay:
         self._retention_seconds = retention_seconds
 
     async def run(self) -> None:
-        delay = 0.1
+        backoff = Backoff(first=0.1)
         next_prune = 0.0
         while True:
             try:
                 published = await self.publish_pending()
             except PublishError as interruption:
+                delay = backoff.delay()
                 log.warning("outbox publish failed", error=str(interruption), retry_in=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
-            delay = 0.1
+            backoff.reset()
             if time.monotonic() >= next_prune:
                 await self._prune()
                 next_prune = time.monotonic() + 3600

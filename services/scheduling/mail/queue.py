@@ -15,6 +15,7 @@ from typing import Final
 from uuid import UUID
 
 from services.scheduling.mail.compose import POLICY
+from shared.backoff import doubling
 from shared.db import Connection
 from shared.events import new_id
 
@@ -94,7 +95,10 @@ async def mark_sent(connection: Connection, mail_id: UUID) -> None:
 async def retry_later(
     connection: Connection, mail: QueuedMail, error: str, first_wait: timedelta
 ) -> None:
-    wait = min(first_wait * 2 ** (mail.attempts - 1), LONGEST_WAIT)
+    seconds = doubling(
+        first_wait.total_seconds(), mail.attempts, longest=LONGEST_WAIT.total_seconds()
+    )
+    wait = timedelta(seconds=seconds)
     await connection.execute(_RETRY, mail.id, wait, error)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 
 from shared.bus.consumer import EventConsumer, retry_delay
 from shared.db import Connection
@@ -25,33 +22,16 @@ async def ignore(connection: Connection, event: object) -> None:
     return None
 
 
-def test_retry_delay_doubles_from_the_configured_backoff() -> None:
+def test_retry_delay_doubles_from_the_configured_backoff_up_to_a_minute() -> None:
     settings = NatsSettings(retry_backoff=1.0)
-    delays = [retry_delay(settings, deliveries) for deliveries in range(1, 9)]
+    ceilings = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
 
-    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
-
-
-def test_retry_delay_scales_with_the_backoff() -> None:
-    settings = NatsSettings(retry_backoff=0.25)
-    assert [retry_delay(settings, n) for n in (1, 2, 3)] == [0.25, 0.5, 1.0]
+    for deliveries, ceiling in enumerate(ceilings, start=1):
+        assert ceiling / 2 <= retry_delay(settings, deliveries) <= ceiling
 
 
-def test_retry_delay_before_any_delivery_is_the_backoff() -> None:
-    assert retry_delay(NatsSettings(retry_backoff=3.0), 0) == 3.0
-
-
-@hypothesis_settings(max_examples=200)
-@given(
-    backoff=st.floats(min_value=0.01, max_value=120.0),
-    deliveries=st.integers(min_value=1, max_value=5_000),
-)
-def test_retry_delay_grows_and_never_exceeds_a_minute(backoff: float, deliveries: int) -> None:
-    settings = NatsSettings(retry_backoff=backoff)
-    delay = retry_delay(settings, deliveries)
-
-    assert 0 < delay <= 60.0
-    assert retry_delay(settings, deliveries + 1) >= delay
+def test_retry_delay_before_any_delivery_is_at_most_the_backoff() -> None:
+    assert 1.5 <= retry_delay(NatsSettings(retry_backoff=3.0), 0) <= 3.0
 
 
 def test_a_consumer_of_a_union_takes_the_subjects_of_its_members() -> None:
