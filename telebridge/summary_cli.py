@@ -7,7 +7,7 @@ Where the server is, which key, and the exit codes: see `telebridge.operator_cli
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import httpx
@@ -15,6 +15,7 @@ import msgspec
 import typer
 
 from services.agenda.schemas import Outcomes, SummaryVersion
+from shared.events import Language
 from telebridge.agenda_file import OutcomesFile, parse_outcomes_file
 from telebridge.operator_client import (
     ConfigOption,
@@ -40,7 +41,7 @@ MeetingArgument = Annotated[
     typer.Argument(help="The meeting's id; with --outcomes, `meeting:` in the file will do."),
 ]
 LanguageOption = Annotated[
-    Literal["ru", "en"], typer.Option("--lang", help="The language of the text: ru or en.")
+    Language, typer.Option("--lang", help="The language of the text: ru or en.")
 ]
 
 

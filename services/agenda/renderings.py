@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Literal
 from uuid import UUID, uuid5
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -24,9 +23,7 @@ from icalendar import Calendar, Event
 from services.agenda.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
-from shared.events import MEETING_KINDS, MeetingKind
-
-Language = Literal["ru", "en"]
+from shared.events import MEETING_KINDS, Language, MeetingKind
 
 KIND_NAMES: dict[Language, dict[ItemKind, str]] = {
     "ru": {

@@ -13,6 +13,7 @@ from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
 from shared.errors import NotFound
+from shared.events import Language
 from shared.http.auth import KEY_SECURITY
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
@@ -24,7 +25,7 @@ MARKDOWN = "text/markdown"
 HTML = "text/html"
 CALENDAR = "text/calendar"
 XML = "application/xml"
-PageLanguage = Annotated[renderings.Language, QueryParameter(description="ru or en")]
+PageLanguage = Annotated[Language, QueryParameter(description="ru or en")]
 Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 
 

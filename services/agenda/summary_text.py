@@ -19,7 +19,7 @@ from babel.lists import format_list
 from markdown_it import MarkdownIt
 
 from services.agenda import english, russian
-from services.agenda.renderings import KIND_NAMES, Language, anchor, link, page, text
+from services.agenda.renderings import KIND_NAMES, anchor, link, page, text
 from services.agenda.russian import (
     Place,
     capitalized,
@@ -35,7 +35,7 @@ from services.agenda.schemas import (
     SummaryOrganization,
     SummarySession,
 )
-from shared.events import MEETING_KINDS
+from shared.events import MEETING_KINDS, Language
 from shared.regions import Region, region
 from shared.timezones import zone_label
 

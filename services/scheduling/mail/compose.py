@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from shared.events import utc_now
+from shared.events import Language, utc_now
 from shared.timezones import zone_label
 
 MailKind = Literal["invitation", "update", "cancellation"]
-Language = Literal["ru", "en"]
 
 POLICY = SMTP
 """CRLF line ends and RFC 2047 encoded words: what any SMTP server takes."""
