@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import msgspec
 from litestar import Litestar
 from nats.js import JetStreamContext
 
-from shared.events import ApiKeyIssued, Event, MeetingEvent, Stream, new_id
+from shared.events import ApiKeyIssued, Event, Stream, new_id
 from shared.http.auth import SCOPES, generate_key
 from tests.support import bearer, eventually, json_of, stream_messages
 
@@ -175,17 +175,3 @@ def served_operations(client: Any) -> set[tuple[str, str]]:
         for method in getattr(route, "methods", ())
         if method not in {"HEAD", "OPTIONS"}
     }
-
-
-M = TypeVar("M", bound=MeetingEvent)
-
-
-def later(meeting: MeetingEvent, event_type: type[M], versions: int = 1, **changes: Any) -> M:
-    """The meeting's event `versions` changes later, as scheduling would publish it."""
-    carried = {
-        field: getattr(meeting, field)
-        for field in meeting.__struct_fields__
-        if field not in ("event_id", "occurred_at")
-    }
-    carried["aggregate_version"] = meeting.aggregate_version + versions
-    return event_type(**(carried | changes))

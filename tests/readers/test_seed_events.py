@@ -21,11 +21,11 @@ import pytest
 
 from shared.regions import find_region
 from telebridge.demo import DemoMeeting, demo_plan
+from tests.events import email_of
 from tests.integration.api import body
 from tests.integration.scheduling.support import (
     Scheduling,
     calendar_part,
-    email_of,
     mails_once,
     path_of,
     scheduling_service,

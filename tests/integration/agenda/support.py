@@ -5,7 +5,7 @@ and the registry do not run here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,26 +15,14 @@ from nats.js import JetStreamContext
 
 from shared.events import (
     AGENDA,
-    MeetingEnded,
     MeetingScheduled,
-    OrganizationUpserted,
-    PersonUpserted,
-    RegistrationCreated,
-    new_id,
 )
-from tests.integration.api import (
-    Published,
-    body,
-    later,
-    publish,
-    published,
-)
+from tests import events
+from tests.events import STARTS, ended, organization, signed_up
+from tests.integration.api import Published, body, publish, published
 from tests.support import eventually, json_of
 
-STARTS = datetime(2030, 10, 1, 8, 0, tzinfo=UTC)
-"""11:00 in Moscow, 18:00 in Vladivostok."""
 ENDS = STARTS + timedelta(hours=2)
-TITLE = "Телемост «От сердца к сердцу»"
 
 
 @dataclass
@@ -121,17 +109,6 @@ class Agenda:
         return await eventually(relayed)
 
 
-def organization(name: str, region: str, timezone: str) -> OrganizationUpserted:
-    return OrganizationUpserted(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="registry",
-        name=name,
-        region=region,
-        timezone=timezone,
-    )
-
-
 MOSCOW = organization(
     "Межпоселенческая центральная библиотека Георгиевского округа",
     "Ставропольский край",
@@ -144,51 +121,9 @@ VLADIVOSTOK = organization(
 )
 
 
-def scheduled() -> MeetingScheduled:
-    return MeetingScheduled(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="scheduling",
-        title=TITLE,
-        kind="telebridge",
-        status="scheduled",
-        host_organization_id=MOSCOW.aggregate_id,
-        organization_ids=[MOSCOW.aggregate_id, VLADIVOSTOK.aggregate_id],
-        starts_at=STARTS,
-        ends_at=ENDS,
-    )
-
-
-def ended(meeting: MeetingScheduled, at: datetime) -> MeetingEnded:
-    return later(
-        meeting, MeetingEnded, versions=2, status="ended", started_at=meeting.starts_at, ended_at=at
-    )
-
-
-def signed_up(
-    meeting: MeetingScheduled, organization: OrganizationUpserted, name: str, email: str
-) -> tuple[PersonUpserted, RegistrationCreated]:
-    person = PersonUpserted(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="registry",
-        organization_id=organization.aggregate_id,
-        name=name,
-        email=email,
-    )
-    registration = RegistrationCreated(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="registry",
-        meeting_id=meeting.aggregate_id,
-        person_id=person.aggregate_id,
-        organization_id=organization.aggregate_id,
-    )
-    return person, registration
-
-
-def instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def moscow_with_vladivostok() -> MeetingScheduled:
+    """A telebridge hosted in Moscow with Vladivostok, at STARTS."""
+    return events.scheduled(MOSCOW.aggregate_id, VLADIVOSTOK.aggregate_id)
 
 
 ITEMS: list[dict[str, Any]] = [
@@ -215,7 +150,7 @@ ITEMS: list[dict[str, Any]] = [
 
 async def known(agenda: Agenda) -> UUID:
     """A meeting agenda publishing knows, hosted in Moscow."""
-    meeting = scheduled()
+    meeting = moscow_with_vladivostok()
     await publish(agenda.js, MOSCOW, VLADIVOSTOK)
     await agenda.meeting_known(meeting)
 
@@ -238,7 +173,7 @@ OUTCOMES = {
 async def ended_with_two(agenda: Agenda) -> MeetingScheduled:
     """A telebridge with an agenda and one person from each site, ended early, at 12:00 in
     Moscow: its closing item was never delivered."""
-    meeting = scheduled()
+    meeting = moscow_with_vladivostok()
     await agenda.meeting_known(meeting)
     body(
         await agenda.put(
@@ -255,8 +190,13 @@ async def ended_with_two(agenda: Agenda) -> MeetingScheduled:
             ],
         )
     )
-    umerenko = signed_up(meeting, MOSCOW, "Светлана Умеренко", "umerenko@georgievsk.example")
-    kim = signed_up(meeting, VLADIVOSTOK, "Анна Ким", "kim@pkpb.example")
+    umerenko = signed_up(
+        meeting.aggregate_id,
+        MOSCOW.aggregate_id,
+        "Светлана Умеренко",
+        "umerenko@georgievsk.example",
+    )
+    kim = signed_up(meeting.aggregate_id, VLADIVOSTOK.aggregate_id, "Анна Ким", "kim@pkpb.example")
     await publish(agenda.js, MOSCOW, VLADIVOSTOK, *umerenko, *kim)
     await agenda.registrations_known(meeting.aggregate_id, 2)
     await publish(agenda.js, ended(meeting, STARTS + timedelta(hours=1)))

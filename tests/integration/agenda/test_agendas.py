@@ -15,16 +15,14 @@ from services.agenda.app import create_app
 from shared.bus.outbox import EVENT_LIMIT, HEADER_ROOM
 from shared.events import new_id
 from shared.settings import AgendaSettings, NatsSettings
+from tests.events import STARTS, instant, signed_up
 from tests.integration.agenda.support import (
     ITEMS,
     MOSCOW,
-    STARTS,
     VLADIVOSTOK,
     Agenda,
-    instant,
     known,
-    scheduled,
-    signed_up,
+    moscow_with_vladivostok,
 )
 from tests.integration.api import body, partner_key, problem, publish
 from tests.support import OPERATOR, eventually, harness, settings_for
@@ -147,7 +145,12 @@ async def test_an_unpublished_agenda_keeps_its_versions_and_may_be_published_aga
 
 async def test_every_problem_of_the_items_is_named_and_nothing_is_kept(agenda: Agenda) -> None:
     meeting_id = await known(agenda)
-    person, registration = signed_up(scheduled(), MOSCOW, "Светлана Умеренко", "u@example.org")
+    person, registration = signed_up(
+        moscow_with_vladivostok().aggregate_id,
+        MOSCOW.aggregate_id,
+        "Светлана Умеренко",
+        "u@example.org",
+    )
     await publish(agenda.js, person, registration)
     response = await agenda.put(
         meeting_id,
@@ -178,7 +181,12 @@ async def test_every_problem_of_the_items_is_named_and_nothing_is_kept(agenda: A
 
 async def test_a_registered_speaker_is_named_with_their_organization(agenda: Agenda) -> None:
     meeting_id = await known(agenda)
-    person, registration = signed_up(scheduled(), MOSCOW, "Светлана Умеренко", "u@example.org")
+    person, registration = signed_up(
+        moscow_with_vladivostok().aggregate_id,
+        MOSCOW.aggregate_id,
+        "Светлана Умеренко",
+        "u@example.org",
+    )
     await publish(agenda.js, person, registration)
 
     async def person_known() -> bool:

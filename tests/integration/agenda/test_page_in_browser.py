@@ -17,14 +17,8 @@ import pytest
 from httpx import Response
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 
-from tests.integration.agenda.support import (
-    ITEMS,
-    OUTCOMES,
-    TITLE,
-    Agenda,
-    ended_with_two,
-    known,
-)
+from tests.events import TITLE
+from tests.integration.agenda.support import ITEMS, OUTCOMES, Agenda, ended_with_two, known
 from tests.integration.api import body
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"

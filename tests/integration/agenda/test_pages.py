@@ -7,7 +7,8 @@ from xml.etree import ElementTree
 
 from icalendar import Calendar
 
-from tests.integration.agenda.support import ITEMS, STARTS, Agenda, known
+from tests.events import STARTS
+from tests.integration.agenda.support import ITEMS, Agenda, known
 from tests.integration.api import body, problem
 
 

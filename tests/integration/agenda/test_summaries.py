@@ -10,19 +10,15 @@ from uuid import UUID
 import msgspec
 
 from shared.events import AttendanceRecorded, new_id
+from tests.events import STARTS, TITLE, ended, instant, signed_up
 from tests.integration.agenda.support import (
     ENDS,
     MOSCOW,
     OUTCOMES,
-    STARTS,
-    TITLE,
     VLADIVOSTOK,
     Agenda,
-    ended,
     ended_with_two,
-    instant,
-    scheduled,
-    signed_up,
+    moscow_with_vladivostok,
 )
 from tests.integration.api import body, partner_key, problem, publish
 from tests.support import eventually
@@ -146,7 +142,10 @@ async def test_late_data_makes_a_new_draft_with_the_outcomes_while_readers_keep_
 
     # Someone from Georgievsk is recorded after the fact.
     await publish(
-        agenda.js, *signed_up(meeting, MOSCOW, "Ольга Бунина", "bunina@georgievsk.example")
+        agenda.js,
+        *signed_up(
+            meeting.aggregate_id, MOSCOW.aggregate_id, "Ольга Бунина", "bunina@georgievsk.example"
+        ),
     )
     draft = await agenda.draft(meeting.aggregate_id, participants=3)
     assert (draft["version"], draft["published"], draft["created_by"]) == (3, False, "writer")
@@ -215,7 +214,7 @@ def attendance(
 
 
 async def test_only_the_host_or_an_operator_writes_and_reads_drafts(agenda: Agenda) -> None:
-    meeting = scheduled()
+    meeting = moscow_with_vladivostok()
     await agenda.meeting_known(meeting)
     path = f"/meetings/{meeting.aggregate_id}/summary"
     problem(await agenda.client.get(path), 404, "no-summary-yet")
@@ -242,9 +241,9 @@ async def test_only_the_host_or_an_operator_writes_and_reads_drafts(agenda: Agen
 async def test_a_site_heard_of_after_the_draft_is_written_joins_it(agenda: Agenda) -> None:
     """The two consumers (meetings, registry) are not ordered: a site whose organization
     arrives after its meeting's summary was written must still make it into the summary."""
-    meeting = scheduled()
+    meeting = moscow_with_vladivostok()
     await agenda.meeting_known(meeting)
-    kim = signed_up(meeting, VLADIVOSTOK, "Анна Ким", "kim@pkpb.example")
+    kim = signed_up(meeting.aggregate_id, VLADIVOSTOK.aggregate_id, "Анна Ким", "kim@pkpb.example")
     await publish(agenda.js, VLADIVOSTOK, *kim)
     await agenda.registrations_known(meeting.aggregate_id, 1)
     await publish(agenda.js, ended(meeting, ENDS))
@@ -259,7 +258,7 @@ async def test_a_site_heard_of_after_the_draft_is_written_joins_it(agenda: Agend
 
 
 async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
-    broken, fine = scheduled(), scheduled()
+    broken, fine = moscow_with_vladivostok(), moscow_with_vladivostok()
     await publish(agenda.js, MOSCOW, VLADIVOSTOK)
     await agenda.meeting_known(broken)
     await publish(agenda.js, ended(broken, ENDS))
@@ -269,7 +268,10 @@ async def test_a_summary_that_fails_holds_up_no_other(agenda: Agenda) -> None:
         "UPDATE agenda.summary_versions SET content = '{\"bogus\": 1}' WHERE meeting_id = $1",
         broken.aggregate_id,
     )
-    await publish(agenda.js, *signed_up(broken, MOSCOW, "Анна Ким", "kim@example.org"))
+    await publish(
+        agenda.js,
+        *signed_up(broken.aggregate_id, MOSCOW.aggregate_id, "Анна Ким", "kim@example.org"),
+    )
 
     async def failed_once() -> bool:
         failures = await agenda.database.fetchval(

@@ -6,7 +6,13 @@ from __future__ import annotations
 import msgspec
 
 from shared.events import new_id
-from tests.integration.agenda.support import ITEMS, MOSCOW, VLADIVOSTOK, Agenda, scheduled
+from tests.integration.agenda.support import (
+    ITEMS,
+    MOSCOW,
+    VLADIVOSTOK,
+    Agenda,
+    moscow_with_vladivostok,
+)
 from tests.integration.api import body, partner_key, publish
 from tests.support import eventually, json_of
 
@@ -28,7 +34,7 @@ READS = (
 
 async def test_a_private_meeting_reads_as_unknown_to_anyone_but_its_sites(agenda: Agenda) -> None:
     await publish(agenda.js, MOSCOW, VLADIVOSTOK)
-    meeting = msgspec.structs.replace(scheduled(), public=False)
+    meeting = msgspec.structs.replace(moscow_with_vladivostok(), public=False)
     await publish(agenda.js, meeting)
 
     async def known() -> bool:

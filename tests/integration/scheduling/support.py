@@ -22,16 +22,14 @@ from nats.js import JetStreamContext
 from services.scheduling.app import create_app
 from shared.events import (
     SCHEDULING,
-    OrganizationUpserted,
-    PersonUpserted,
     RegistrationCreated,
     TimeRange,
     WorkingHours,
-    new_id,
 )
 from shared.settings import SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
 from telebridge.mailsink import mail_sink
+from tests import events
 from tests.integration.api import Published, body, partner_key, publish, published
 from tests.support import OPERATOR, eventually, harness, settings_for
 
@@ -69,14 +67,8 @@ class Scheduling:
         Unless told otherwise it works every day from 07:00 to 23:00, so that meetings of
         tests that are not about working hours fit.
         """
-        event = OrganizationUpserted(
-            aggregate_id=new_id(),
-            aggregate_version=1,
-            producer="registry",
-            name=name,
-            region=region,
-            timezone=timezone,
-            **{"working_hours": LONG_DAYS} | details,
+        event = events.organization(
+            name, region, timezone, **{"working_hours": LONG_DAYS} | details
         )
         await publish(self.js, event)
 
@@ -168,10 +160,6 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
-def instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 def vevent(calendar: icalendar.Calendar) -> Any:
     [event] = calendar.walk("VEVENT")
     return event
@@ -205,11 +193,6 @@ def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:
     )
 
 
-def email_of(person_id: UUID) -> str:
-    """The address `signed_up` gives a person (all of the id: its first half is a time)."""
-    return f"{person_id.hex}@libraries.example"
-
-
 async def signed_up(
     scheduling: Scheduling,
     meeting_id: str,
@@ -219,24 +202,8 @@ async def signed_up(
     **name_parts: str,
 ) -> RegistrationCreated:
     """`name` is the display name; `name_parts` may give surname, given_name, patronymic."""
-    person_id = new_id()
-    person = PersonUpserted(
-        aggregate_id=person_id,
-        aggregate_version=1,
-        producer="registry",
-        organization_id=organization,
-        name=name,
-        email=email_of(person_id),
-        language=language,  # type: ignore[arg-type]
-        **name_parts,
-    )
-    registration = RegistrationCreated(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="registry",
-        meeting_id=UUID(meeting_id),
-        person_id=person.aggregate_id,
-        organization_id=organization,
+    person, registration = events.signed_up(
+        UUID(meeting_id), organization, name, language=language, **name_parts
     )
     await publish(scheduling.js, person, registration)
     return registration

@@ -22,6 +22,7 @@ from shared.events import (
     new_id,
 )
 from shared.http.auth import SCOPES, generate_key
+from tests.events import instant
 from tests.integration.api import (
     assert_live_and_ready,
     body,
@@ -35,7 +36,6 @@ from tests.integration.scheduling.support import (
     STARTS,
     TITLE,
     Scheduling,
-    instant,
     telebridge,
     vevent,
 )

@@ -3,12 +3,9 @@ twice; the agenda's items re-issued in the description."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
-
-import msgspec
 
 from shared.events import (
     AgendaEntry,
@@ -19,11 +16,11 @@ from shared.events import (
     SummaryPublished,
     new_id,
 )
+from tests.events import applied, changed, email_of
 from tests.integration.api import body, publish
 from tests.integration.scheduling.support import (
     Scheduling,
     calendar_part,
-    email_of,
     mails,
     mails_once,
     signed_up,
@@ -172,7 +169,7 @@ async def test_a_registration_that_arrives_before_its_person_is_mailed_once_they
         organization_id=lipetsk,
     )
     await publish(scheduling.js, registration)
-    await asyncio.sleep(0.3)
+    await applied(scheduling.database, "scheduling", registration)
     assert await mails(scheduling) == []
 
     person = PersonUpserted(
@@ -188,9 +185,9 @@ async def test_a_registration_that_arrives_before_its_person_is_mailed_once_they
     assert invite["To"].addresses[0].addr_spec == email_of(person_id)
     assert calendar_part(invite)[0] == "REQUEST"
 
-    renamed = msgspec.structs.replace(person, aggregate_version=2, name="Анна Ахматова")
+    renamed = changed(person, name="Анна Ахматова")
     await publish(scheduling.js, renamed)
-    await asyncio.sleep(0.5)
+    await applied(scheduling.database, "scheduling", renamed)
     assert len(await mails(scheduling)) == 1
 
 
@@ -205,7 +202,7 @@ async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Schedul
         "record_past": True,
     }
     meeting = await scheduling.telebridge(lipetsk, vladivostok, **past)
-    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
+    registration = await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
     agenda = AgendaPublished(
         aggregate_id=new_id(),
         aggregate_version=1,
@@ -225,7 +222,7 @@ async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Schedul
         return registered == 1 and "Итоги" in str(vevent(calendar)["DESCRIPTION"])
 
     await eventually(both_arrived)
-    await asyncio.sleep(0.3)
+    await applied(scheduling.database, "scheduling", registration, agenda)
     assert await mails(scheduling) == []
 
 
@@ -257,8 +254,9 @@ async def test_a_published_summary_is_linked_from_the_calendar_without_mail(
     _, calendar = await scheduling.invite(meeting["id"])
     assert f"Итоги встречи: {summary.url}" in str(vevent(calendar)["DESCRIPTION"])
     # A republished version with the same link changes nothing calendars show.
-    await publish(scheduling.js, msgspec.structs.replace(summary, aggregate_version=2))
-    await asyncio.sleep(0.5)
+    republished = changed(summary)
+    await publish(scheduling.js, republished)
+    await applied(scheduling.database, "scheduling", republished)
     again = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
     assert again["sequence"] == 1
     assert len(await mails(scheduling)) == 1

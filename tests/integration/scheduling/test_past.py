@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.events import instant
 from tests.integration.api import body, problem
-from tests.integration.scheduling.support import Scheduling, instant, telebridge
+from tests.integration.scheduling.support import Scheduling, telebridge
 from tests.support import eventually
 
 
