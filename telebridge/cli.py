@@ -47,8 +47,23 @@ class Delimiter(StrEnum):
     SEMICOLON = ";"
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from shared.version import VERSION  # noqa: PLC0415 - only when asked
+
+        console.print(f"telebridge {VERSION}", markup=False)
+        raise typer.Exit
+
+
 @app.callback()
-def telebridge() -> None:
+def telebridge(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """Telebridge: online meetings between institutions across regions and time zones."""
 
 
