@@ -24,7 +24,6 @@ from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, Servic
 
 ROOT = Path(__file__).resolve().parents[1]
 """The checkout: tests find its files here, never in the folder they are run from."""
-EXAMPLES = ROOT / "examples"
 
 OPERATOR_KEY = "test-operator-key"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
