@@ -214,7 +214,7 @@ def _within(field: str | None, reported: frozenset[str]) -> bool:
 def _meeting_of(parsed: AgendaFile, meeting: UUID | None) -> UUID:
     found = meeting or parsed.meeting
     if found is None:
-        raise usage_error("which meeting? give --meeting ID or `meeting:` in the file")
+        raise usage_error("which meeting? give --meeting ID or `meeting:` in the file", "--meeting")
     return found
 
 

@@ -24,7 +24,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
-import click
 import httpx
 import msgspec
 import typer
@@ -192,9 +191,10 @@ def ending() -> Iterator[None]:
         raise typer.Exit(int(stop.code)) from None
 
 
-def usage_error(message: str) -> click.UsageError:
-    """Click's own usage error (exit 2), for what the command line leaves out."""
-    return click.UsageError(message, click.get_current_context(silent=True))
+def usage_error(message: str, param_hint: str) -> typer.BadParameter:
+    """Click's own usage error (exit 2), for what the command line leaves out. (Typer
+    carries a Click of its own: `click.UsageError` would not be Click's here.)"""
+    return typer.BadParameter(message, param_hint=param_hint)
 
 
 def read_file(

@@ -111,7 +111,7 @@ def publish(
         parsed = _read(outcomes) if outcomes else None
         meeting_id = meeting or (parsed.meeting if parsed else None)
         if meeting_id is None:
-            raise usage_error("which meeting? give MEETING or `meeting:` in the file")
+            raise usage_error("which meeting? give MEETING or `meeting:` in the file", "MEETING")
         path = f"/meetings/{meeting_id}/summary"
         with client_for(connection(AGENDA, server, key, config)) as client:
             latest_response = request(client, "GET", f"{path}/versions/latest")
