@@ -5,6 +5,7 @@ file a 422 names."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import pytest
 
 from telebridge.client import (
     AGENDA,
+    LABELS,
     REGISTRY,
     Connection,
     ExitCode,
@@ -227,3 +229,11 @@ def test_no_test_sees_what_telebridge_dev_and_the_shell_left(tmp_path: Path) -> 
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_readme_has_the_table_of_exit_codes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| ([^:|]+?) ?[:|]", readme, re.MULTILINE)
+    assert [(int(code), label) for code, label in rows] == [
+        (code, LABELS[code]) for code in ExitCode
+    ]
