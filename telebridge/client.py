@@ -151,7 +151,7 @@ def _server_option(service: Service) -> Any:
         envvar=service.variable,
         show_default=False,
         callback=check_server,
-        help=f"Where {service.name} answers; else `{service.config_name}` in the config file, "
+        help=f"The {service.name} service's URL; else `{service.config_name}` in the config file, "
         f"else {service.dev_url} as `telebridge dev` runs it.",
     )
 
