@@ -1,6 +1,6 @@
 """`telebridge agenda …`: operators check, compare and publish agenda files from scripts.
 
-Where the server is, which key, and the exit codes: see `telebridge.operator_client`.
+Where the server is, which key, and the exit codes: see `telebridge.client`.
 """
 
 from __future__ import annotations
@@ -25,22 +25,25 @@ from telebridge.agenda_file import (
     Problem,
     parse_agenda_file,
 )
-from telebridge.operator_client import (
+from telebridge.client import (
+    AGENDA,
+    AgendaServerOption,
     ConfigOption,
     Connection,
     ExitCode,
     KeyOption,
-    ServerOption,
     Stop,
     check_response,
     client_for,
     connection,
+    decoded,
     ending,
     field_problems,
     out,
     problem_type,
     read_file,
     request,
+    usage_error,
 )
 
 agenda_app = typer.Typer(
@@ -62,18 +65,18 @@ MeetingOption = Annotated[
 def validate(
     file: FileArgument,
     meeting: MeetingOption = None,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Check a file; with a meeting (in the file or --meeting), also against the meeting."""
     with ending():
-        parsed = _read(file, meeting, lambda: connection(server, key, config))
+        parsed = _read(file, meeting, lambda: connection(AGENDA, server, key, config))
         meeting_id = meeting or parsed.meeting
         if meeting_id is None:
             out.print(f"{file}: {len(parsed.agenda.items)} items, well-formed")
             return
-        with client_for(connection(server, key, config)) as client:
+        with client_for(connection(AGENDA, server, key, config)) as client:
             found = _put(client, meeting_id, parsed, file, publish=False, dry_run=True)
         out.print(f"{file}: {len(found.items)} items, valid for meeting {meeting_id}")
 
@@ -82,15 +85,15 @@ def validate(
 def diff_file(
     file: FileArgument,
     meeting: MeetingOption = None,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """What publishing the file would change in the published agenda."""
     with ending():
-        parsed = _read(file, meeting, lambda: connection(server, key, config))
+        parsed = _read(file, meeting, lambda: connection(AGENDA, server, key, config))
         meeting_id = _meeting_of(parsed, meeting)
-        with client_for(connection(server, key, config)) as client:
+        with client_for(connection(AGENDA, server, key, config)) as client:
             published = _published(client, meeting_id)
             found = _put(client, meeting_id, parsed, file, publish=True, dry_run=True)
         _print_diff(diff(published.items if published else [], found.items), published)
@@ -104,15 +107,15 @@ def publish(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and show the changes; publish nothing.")
     ] = False,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Publish the file as the meeting's agenda: a new version, unless nothing changed."""
     with ending():
-        parsed = _read(file, meeting, lambda: connection(server, key, config))
+        parsed = _read(file, meeting, lambda: connection(AGENDA, server, key, config))
         meeting_id = _meeting_of(parsed, meeting)
-        with client_for(connection(server, key, config)) as client:
+        with client_for(connection(AGENDA, server, key, config)) as client:
             base = _latest(client, meeting_id)
             published = _published(client, meeting_id)
             preview = _put(client, meeting_id, parsed, file, publish=True, dry_run=True, base=base)
@@ -132,16 +135,16 @@ def publish(
 def show(
     meeting: Annotated[UUID, typer.Argument(help="The meeting's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="The version as JSON.")] = False,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """The published agenda of a meeting."""
     with ending():
-        with client_for(connection(server, key, config)) as client:
+        with client_for(connection(AGENDA, server, key, config)) as client:
             published = _published(client, meeting)
         if published is None:
-            raise Stop(ExitCode.NOT_FOUND, f"meeting {meeting} has no published agenda")
+            raise Stop(ExitCode.NOT_FOUND, f"not found: meeting {meeting} has no published agenda")
         if as_json:
             out.print(msgspec.json.encode(published).decode(), markup=False)
             return
@@ -211,7 +214,7 @@ def _within(field: str | None, reported: frozenset[str]) -> bool:
 def _meeting_of(parsed: AgendaFile, meeting: UUID | None) -> UUID:
     found = meeting or parsed.meeting
     if found is None:
-        raise Stop(ExitCode.INVALID, "which meeting? give --meeting ID or `meeting:` in the file")
+        raise usage_error("which meeting? give --meeting ID or `meeting:` in the file", "--meeting")
     return found
 
 
@@ -220,7 +223,7 @@ def _published(client: httpx.Client, meeting_id: UUID) -> AgendaVersion | None:
     if response.status_code == 404 and problem_type(response).endswith("no-agenda"):
         return None
     check_response(response)
-    return msgspec.json.decode(response.content, type=AgendaVersion)
+    return decoded(response, AgendaVersion)
 
 
 def _latest(client: httpx.Client, meeting_id: UUID) -> dict[str, str]:
@@ -255,7 +258,7 @@ def _put(
         params={"dry_run": str(dry_run).lower()},
     )
     check_response(response, parsed.line_of, file)
-    return msgspec.json.decode(response.content, type=AgendaVersion)
+    return decoded(response, AgendaVersion)
 
 
 def _print_diff(changes: AgendaDiff, published: AgendaVersion | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from telebridge.agenda_cli import agenda_app
+from telebridge.client import (
+    EXIT_CODES,
+    REGISTRY,
+    ConfigOption,
+    ExitCode,
+    KeyOption,
+    RegistryServerOption,
+    Stop,
+    check_server,
+    client_for,
+    connection,
+    ending,
+    err,
+)
 from telebridge.dev import DevError, DevOptions, run_dev
 from telebridge.summary_cli import summary_app
 
@@ -21,6 +35,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Telebridge: online meetings between institutions across regions and time zones.",
+    epilog=EXIT_CODES + " See the README.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -37,8 +52,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(agenda_app, name="agenda")
 app.add_typer(summary_app, name="summary")
 
-DEFAULT_REGISTRY_URL = "http://127.0.0.1:8001"
-
 
 class Delimiter(StrEnum):
     """What separates cells: a comma, or a semicolon as Excel writes CSV in Russian locales."""
@@ -47,8 +60,23 @@ class Delimiter(StrEnum):
     SEMICOLON = ";"
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from shared.version import VERSION  # noqa: PLC0415 - only when asked
+
+        console.print(f"telebridge {VERSION}", markup=False)
+        raise typer.Exit
+
+
 @app.callback()
-def telebridge() -> None:
+def telebridge(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """Telebridge: online meetings between institutions across regions and time zones."""
 
 
@@ -68,8 +96,8 @@ def dev(
     try:
         run_dev(DevOptions(data_dir=data_dir, demo=demo), console)
     except DevError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from error
+        console.print(f"[red]error:[/] {escape(str(error))}")
+        raise typer.Exit(ExitCode.INVALID) from error
 
 
 @app.command()
@@ -87,7 +115,7 @@ def contracts(
             console.print(f"out of date: contracts/{path}")
         if stale:
             console.print("run `uv run telebridge contracts` and commit the result")
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.INVALID)
         console.print("contracts are up to date")
         return
     written = generated.write()
@@ -112,58 +140,51 @@ def import_organizations(
             "contact_phone and public may follow, in any order.",
         ),
     ],
-    registry_url: Annotated[
-        str, typer.Option(envvar="TELEBRIDGE_REGISTRY_URL", help="Where the registry answers.")
-    ] = DEFAULT_REGISTRY_URL,
-    key: Annotated[
-        str,
-        typer.Option(
-            envvar="TELEBRIDGE_API_KEY", show_default=False, help="An operator or admin key."
-        ),
-    ] = "",
+    *,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check every row and report; change nothing.")
     ] = False,
     delimiter: Annotated[
         Delimiter, typer.Option(help="What separates the cells of a row.")
     ] = Delimiter.COMMA,
+    server: RegistryServerOption = None,
+    key: KeyOption = None,
+    config: ConfigOption = None,
+    registry_url: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-url", hidden=True, callback=check_server, help="Deprecated: --server."
+        ),
+    ] = None,
 ) -> None:
     """Create or update organizations from a CSV file, matched by external_id.
 
-    Exit code 0: every row went in. 1: some rows were invalid; the others went in.
-
-    2: nothing could be imported (a wrong file, key or URL).
+    Every row that can go in goes in; each one that cannot is named with its row number
+    and field, and the command then ends with exit code 1. The exit codes of every
+    command are in the README.
     """
-    import httpx  # noqa: PLC0415 - only this command talks HTTP
+    from telebridge import orgs  # noqa: PLC0415 - imports the registry's Structs
 
-    from telebridge import orgs  # noqa: PLC0415
-
-    if not key:
-        _usage_error("no API key: pass --key or set TELEBRIDGE_API_KEY (operator or admin)")
-    try:
-        parsed = orgs.read_csv(file, delimiter.value)
-    except (orgs.FileError, OSError) as error:
-        _usage_error(str(error))
-    if parsed.ignored_columns:
-        console.print(
-            f"ignoring unknown columns: {', '.join(parsed.ignored_columns)}",
-            markup=False,
-            soft_wrap=True,
+    with ending():
+        try:
+            parsed = orgs.read_csv(file, delimiter.value)
+        except orgs.FileError as error:
+            raise Stop(ExitCode.INVALID, f"{file}: {error}") from error
+        except OSError as error:
+            raise Stop(ExitCode.INVALID, f"{file}: {error.strerror or error}") from error
+        if parsed.ignored_columns:
+            err.print(f"ignoring unknown columns: {', '.join(parsed.ignored_columns)}")
+        if registry_url is not None:
+            err.print("--registry-url is deprecated: use --server")
+        registry = connection(REGISTRY, server or registry_url, key, config)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         )
-    client = httpx.Client(
-        base_url=registry_url,
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-        timeout=httpx.Timeout(60.0, connect=10.0),
-    )
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    try:
-        with client, progress:
+        with client_for(registry, timeout=60.0) as client, progress:
             task = progress.add_task("checking" if dry_run else "importing", total=parsed.total)
             progress.advance(task, len(parsed.problems))
             summary = orgs.import_rows(
@@ -172,16 +193,9 @@ def import_organizations(
                 dry_run=dry_run,
                 on_batch=lambda count: progress.advance(task, count),
             )
-    except orgs.RegistryError as error:
-        message = str(error)
-        if error.status not in (None, 401, 403):
-            message = f"{message} ({error.status})"
-        if error.sent and not dry_run:
-            message += f"; the {error.sent} rows sent before this were imported"
-        _usage_error(message)
-    _print_summary(summary, file)
-    if summary.problems:
-        raise typer.Exit(1)
+        _print_summary(summary, file)
+        if summary.problems:
+            raise Stop(ExitCode.INVALID, f"{file}: {summary.invalid} invalid rows")
 
 
 def _print_summary(summary: ImportSummary, file: Path) -> None:
@@ -201,11 +215,20 @@ def _print_summary(summary: ImportSummary, file: Path) -> None:
         console.print(f"row {problem.row}: {problem.reason}", markup=False, soft_wrap=True)
 
 
+def _key_name(name: str) -> str:
+    """A key name as the registry's API takes one: one line of 1 to 200 characters."""
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise typer.BadParameter("must be one line of 1 to 200 characters")
+    return name
+
+
 @keys_app.command("create-admin")
 def create_admin(
-    name: Annotated[str, typer.Option(help="What the key is for, as the key list shows it.")] = (
-        "admin key from telebridge keys create-admin"
-    ),
+    name: Annotated[
+        str,
+        typer.Option(callback=_key_name, help="What the key is for, as the key list shows it."),
+    ] = "admin key from telebridge keys create-admin",
     print_only: Annotated[
         bool,
         typer.Option(
@@ -235,22 +258,18 @@ def create_admin(
     from shared.settings import RegistrySettings, SettingsError, load_settings  # noqa: PLC0415
     from telebridge import keys  # noqa: PLC0415 - imports the registry's code
 
-    try:
-        settings = load_settings(RegistrySettings, "registry")
-        issued = asyncio.run(keys.create_admin_key(settings, keys.check_name(name)))
-    except (SettingsError, keys.KeysError) as error:
-        _usage_error(str(error))
-    notes.print(
-        f"Issued admin key {issued.key.prefix} ({issued.key.name}) with every scope:",
-        markup=False,
-    )
-    console.print(issued.secret, markup=False, soft_wrap=True)
-    notes.print("Keep it now: it will not be shown again.", markup=False)
-
-
-def _usage_error(message: str) -> NoReturn:
-    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(2)
+    with ending():
+        try:
+            settings = load_settings(RegistrySettings, "registry")
+        except SettingsError as error:
+            raise Stop(ExitCode.INVALID, str(error)) from error
+        issued = asyncio.run(keys.create_admin_key(settings, name))
+        notes.print(
+            f"Issued admin key {issued.key.prefix} ({issued.key.name}) with every scope:",
+            markup=False,
+        )
+        console.print(issued.secret, markup=False, soft_wrap=True)
+        notes.print("Keep it now: it will not be shown again.", markup=False)
 
 
 def main() -> None:

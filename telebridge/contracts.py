@@ -17,7 +17,7 @@ import yaml
 from litestar import Litestar
 
 from shared.events import ALL_EVENTS, STREAMS, Event, stream_of, subject_of
-from shared.service import VERSION
+from shared.version import VERSION
 
 ROOT = Path(__file__).resolve().parent.parent / "contracts"
 

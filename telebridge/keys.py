@@ -19,15 +19,12 @@ from services.registry.schemas import ApiKey
 from shared.db import connect
 from shared.http.auth import SCOPES, NewKey, generate_key
 from shared.settings import RegistrySettings
+from telebridge.client import ExitCode, Stop
 
 _TABLES_EXIST: Final = (
     "SELECT to_regclass('api_keys') IS NOT NULL AND to_regclass('outbox') IS NOT NULL"
 )
 _ATTEMPTS: Final = 3
-
-
-class KeysError(RuntimeError):
-    """The key cannot be issued; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -36,29 +33,25 @@ class IssuedAdminKey:
     secret: str
 
 
-def check_name(name: str) -> str:
-    """A key name as the registry's API accepts one: one line of at most 200 characters."""
-    name = name.strip()
-    if not name or len(name) > 200 or any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise KeysError("--name must be one line of 1 to 200 characters")
-    return name
-
-
 async def create_admin_key(settings: RegistrySettings, name: str) -> IssuedAdminKey:
-    """Issue an admin key with every scope in the registry's database."""
+    """Issue an admin key with every scope in the registry's database; the Stop says why
+    not (its exit code: the database unreachable, the registry's tables not made yet, the
+    database failing)."""
     where = _where(settings.database.url)
     try:
         connection = await connect(settings.database, DEFINITION.schema)
     except (OSError, asyncpg.PostgresError) as error:
-        raise KeysError(
+        raise Stop(
+            ExitCode.UNREACHABLE,
             f"cannot reach the registry's database at {where}: {error} "
-            "(is TELEBRIDGE_DATABASE_URL right?)"
+            "(is TELEBRIDGE_DATABASE_URL right?)",
         ) from error
     try:
         if not await connection.fetchval(_TABLES_EXIST):
-            raise KeysError(
+            raise Stop(
+                ExitCode.CONFLICT,
                 f"the registry's tables are not in {where} yet: start the registry once first "
-                "(it creates them), then run this again"
+                "(it creates them), then run this again",
             )
         for _ in range(_ATTEMPTS):
             new: NewKey = generate_key()
@@ -75,11 +68,13 @@ async def create_admin_key(settings: RegistrySettings, name: str) -> IssuedAdmin
             if key is not None:
                 return IssuedAdminKey(key=key, secret=new.secret)
     except (OSError, asyncpg.PostgresError) as error:
-        raise KeysError(f"the registry's database at {where} failed: {error}") from error
+        raise Stop(
+            ExitCode.SERVER_ERROR, f"the registry's database at {where} failed: {error}"
+        ) from error
     finally:
         await connection.close()
     # A prefix is 48 random bits: three collisions in a row mean something else is wrong.
-    raise KeysError("every generated key prefix was taken already; try again")
+    raise Stop(ExitCode.SERVER_ERROR, "every generated key prefix was taken already; try again")
 
 
 def _where(url: str) -> str:

@@ -21,8 +21,10 @@ from typing import Any, Final, get_args
 import httpx
 import msgspec
 
+from services.registry.schemas import ImportReport, OrganizationImport
 from shared.events import OrganizationKind
 from shared.regions import find_region
+from telebridge.client import Stop, check_response, decoded, request
 
 COLUMNS: Final = (
     "external_id",
@@ -73,16 +75,6 @@ class FileError(ValueError):
     """The file as a whole cannot be imported; the message says why."""
 
 
-class RegistryError(RuntimeError):
-    """The registry could not take the rows; `status` is its HTTP status, if it answered."""
-
-    def __init__(self, message: str, *, status: int | None = None, sent: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-        self.sent = sent
-        """Rows the registry had taken before this failure."""
-
-
 class RowError(ValueError):
     """One cell, or one row, that cannot be imported."""
 
@@ -122,23 +114,6 @@ class ImportSummary:
     @property
     def invalid(self) -> int:
         return len(self.problems)
-
-
-class _Result(msgspec.Struct, frozen=True):
-    row: int
-    outcome: str
-    external_id: str | None = None
-    error: str | None = None
-
-
-class _Report(msgspec.Struct, frozen=True):
-    dry_run: bool
-    results: list[_Result]
-
-
-class _Problem(msgspec.Struct, frozen=True):
-    title: str | None = None
-    detail: str | None = None
 
 
 # --- reading the file -----------------------------------------------------------------
@@ -457,14 +432,21 @@ def import_rows(
     """Send the good rows in batches; the summary counts every row of the file.
 
     `client` has the registry's base URL and the `Authorization` header; `on_batch` hears
-    how many rows each answered batch held. Raises RegistryError if the registry cannot be
-    reached or refuses a whole batch; the batches before it stay imported.
+    how many rows each answered batch held. Raises the client's Stop if the registry
+    cannot be reached or refuses a whole batch; the batches before it stay imported.
     """
     summary = ImportSummary(dry_run=dry_run, problems=list(parsed.problems))
     sent = 0
     for start in range(0, len(parsed.rows), batch_size):
         batch = parsed.rows[start : start + batch_size]
-        for result in _post(client, batch, dry_run=dry_run, sent=sent):
+        try:
+            report = _post(client, batch, dry_run=dry_run)
+        except Stop as stop:
+            if sent and not dry_run:
+                note = f"the {sent} rows sent before this were imported"
+                raise Stop(stop.code, f"{stop}\n{note}") from stop
+            raise
+        for result in report.results:
             if result.outcome == "created":
                 summary.created += 1
             elif result.outcome == "updated":
@@ -493,37 +475,13 @@ def import_file(
     return import_rows(client, read_csv(path, delimiter), dry_run=dry_run, batch_size=batch_size)
 
 
-def _post(
-    client: httpx.Client, batch: list[dict[str, Any]], *, dry_run: bool, sent: int
-) -> list[_Result]:
-    try:
-        response = client.post(
-            IMPORT_PATH,
-            content=msgspec.json.encode({"rows": batch, "dry_run": dry_run}),
-            headers={"Content-Type": "application/json"},
-        )
-    except httpx.TransportError as error:
-        where = f"{client.base_url}".rstrip("/")
-        reason = str(error) or type(error).__name__
-        raise RegistryError(
-            f"the registry at {where} did not answer: {reason}", sent=sent
-        ) from error
-    if response.status_code != 200:
-        raise RegistryError(_detail(response), status=response.status_code, sent=sent)
-    try:
-        report = msgspec.json.decode(response.content, type=_Report)
-    except msgspec.DecodeError as error:
-        raise RegistryError(
-            f"the registry answered something unexpected: {error}", status=200, sent=sent
-        ) from error
-    return report.results
-
-
-def _detail(response: httpx.Response) -> str:
-    """What a problem document says went wrong, or the start of whatever else came back."""
-    try:
-        problem = msgspec.json.decode(response.content, type=_Problem)
-    except msgspec.DecodeError:
-        text = response.text.strip()[:200]
-        return f"the registry answered {response.status_code}" + (f": {text}" if text else "")
-    return problem.detail or problem.title or f"the registry answered {response.status_code}"
+def _post(client: httpx.Client, batch: list[dict[str, Any]], *, dry_run: bool) -> ImportReport:
+    response = request(
+        client,
+        "POST",
+        IMPORT_PATH,
+        content=msgspec.json.encode(OrganizationImport(rows=batch, dry_run=dry_run)),
+        headers={"Content-Type": "application/json"},
+    )
+    check_response(response)
+    return decoded(response, ImportReport)

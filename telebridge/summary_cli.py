@@ -1,7 +1,7 @@
 """`telebridge summary …`: operators read a meeting's post-event summary and publish it,
 with the outcomes they write in a file (YAML: `ru`, `en`; see `telebridge.agenda_file`).
 
-Where the server is, which key, and the exit codes: see `telebridge.operator_client`.
+Where the server is, which key, and the exit codes: see `telebridge.client`.
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ import typer
 from services.agenda.schemas import Outcomes, SummaryVersion
 from shared.events import Language
 from telebridge.agenda_file import OutcomesFile, parse_outcomes_file
-from telebridge.operator_client import (
+from telebridge.client import (
+    AGENDA,
+    AgendaServerOption,
     ConfigOption,
-    ExitCode,
     KeyOption,
-    ServerOption,
-    Stop,
     check_response,
     client_for,
     connection,
+    decoded,
     ending,
     out,
     read_file,
     request,
+    usage_error,
 )
 
 summary_app = typer.Typer(
@@ -54,13 +55,13 @@ def show(
     ] = False,
     lang: LanguageOption = "ru",
     as_json: Annotated[bool, typer.Option("--json", help="The version as JSON.")] = False,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
     """The published summary of a meeting as Markdown (or the latest draft, or JSON). The
     published one is public: no key is needed for it."""
-    with ending(), client_for(connection(server, key, config, key_needed=draft)) as client:
+    with ending(), client_for(connection(AGENDA, server, key, config, key_needed=draft)) as client:
         path = f"/meetings/{meeting}/summary"
         if not draft:
             response = request(
@@ -102,7 +103,7 @@ def publish(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and say what would be published.")
     ] = False,
-    server: ServerOption = None,
+    server: AgendaServerOption = None,
     key: KeyOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -111,12 +112,12 @@ def publish(
         parsed = _read(outcomes) if outcomes else None
         meeting_id = meeting or (parsed.meeting if parsed else None)
         if meeting_id is None:
-            raise Stop(ExitCode.INVALID, "which meeting? give MEETING or `meeting:` in the file")
+            raise usage_error("which meeting? give MEETING or `meeting:` in the file", "MEETING")
         path = f"/meetings/{meeting_id}/summary"
-        with client_for(connection(server, key, config)) as client:
+        with client_for(connection(AGENDA, server, key, config)) as client:
             latest_response = request(client, "GET", f"{path}/versions/latest")
             check_response(latest_response)
-            latest = msgspec.json.decode(latest_response.content, type=SummaryVersion)
+            latest = decoded(latest_response, SummaryVersion)
             wanted = parsed.applied_to(latest.outcomes) if parsed else latest.outcomes
             if latest.published and wanted == latest.outcomes:
                 out.print(f"meeting {meeting_id}: version {latest.version} is published already")
@@ -138,7 +139,7 @@ def publish(
                     headers={"If-Match": latest_response.headers["ETag"]},
                 )
                 check_response(response, parsed.line_of if parsed else None, outcomes)
-        published = msgspec.json.decode(response.content, type=SummaryVersion)
+        published = decoded(response, SummaryVersion)
         out.print(f"meeting {meeting_id}: version {published.version} published")
         out.print(published.links.html, markup=False)
 
@@ -146,7 +147,7 @@ def publish(
 def _summary(client: httpx.Client, url: str) -> SummaryVersion:
     response = request(client, "GET", url)
     check_response(response)
-    return msgspec.json.decode(response.content, type=SummaryVersion)
+    return decoded(response, SummaryVersion)
 
 
 def _read(file: Path) -> OutcomesFile:

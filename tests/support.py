@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -20,6 +21,9 @@ from nats.js.api import RawStreamMsg
 from shared.events import Stream
 from shared.http.auth import generate_key
 from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout: tests find its files here, never in the folder they are run from."""
 
 OPERATOR_KEY = "test-operator-key"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}

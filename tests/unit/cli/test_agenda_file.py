@@ -12,8 +12,9 @@ import pytest
 
 from services.agenda.schemas import ItemWrite, Outcomes
 from telebridge.agenda_file import AgendaFileError, parse_agenda_file, parse_outcomes_file
+from tests.support import ROOT
 
-EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "agendas").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples" / "agendas").glob("*.yaml"))
 
 
 def test_there_is_an_example_for_each_seed_event() -> None:
@@ -123,7 +124,7 @@ def test_a_file_of_the_wrong_shape_says_so(text: str, problem: str) -> None:
 
 
 def test_the_example_outcomes_read() -> None:
-    folder = Path(__file__).parents[2] / "examples" / "summaries"
+    folder = ROOT / "examples" / "summaries"
     examples = sorted(folder.glob("*.yaml"))
     assert examples
     for path in examples:

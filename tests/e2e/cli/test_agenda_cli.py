@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from telebridge.client import ExitCode, Stop, check_response
 from telebridge.demo import demo_plan
 from telebridge.embedded import free_port
-from telebridge.operator_client import ExitCode, Stop, check_response
 from tests.e2e.test_dev import TELEBRIDGE, stop, telebridge_dev, wait_for_line
+from tests.support import ROOT
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "agendas"
+EXAMPLES = ROOT / "examples" / "agendas"
 
 
 class Script:
@@ -143,7 +144,7 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
         broken = tmp_path / "broken.yaml"
         broken.write_text("items:\n  - title: Без длительности\n", encoding="utf-8")
         assert "line 2" in script.run("validate", str(broken), expect=ExitCode.INVALID)
-        script.run("publish", str(file), expect=ExitCode.INVALID)  # which meeting?
+        script.run("publish", str(file), expect=ExitCode.USAGE)  # which meeting?
 
         script.run(
             "publish", str(file), "--meeting", georgievsk, "--server", "http://127.0.0.1:1",
@@ -220,7 +221,7 @@ def publish_new_outcomes(script: Script, meeting_id: str, folder: Path) -> None:
     assert f"{broken}: line 2: de: not a field of an outcomes file" in refused
     unknown = "01a203f3-0000-7000-8000-000000000000"
     script.summary("show", unknown, expect=ExitCode.NOT_FOUND)
-    script.summary("publish", expect=ExitCode.INVALID)  # which meeting?
+    script.summary("publish", expect=ExitCode.USAGE)  # which meeting?
 
 
 def eventually_sync(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from shared.events import REGISTRY
 from shared.http.auth import prefix_of
 from shared.settings import RegistrySettings
 from telebridge.cli import app as cli
+from telebridge.client import ExitCode
 from telebridge.orgs import ImportSummary, import_file
 from tests.integration.api import Published, published
 from tests.support import OPERATOR, OPERATOR_KEY, eventually, settings_for
@@ -151,7 +152,7 @@ async def telebridge(*args: str, env: dict[str, str] | None = None) -> Result:
 
 async def import_csv(registry: Registry, path: Path, *options: str) -> Result:
     return await telebridge(
-        "orgs", "import", str(path), "--registry-url", registry.url, "--key", OPERATOR_KEY, *options
+        "orgs", "import", str(path), "--server", registry.url, "--key", OPERATOR_KEY, *options
     )
 
 
@@ -312,11 +313,11 @@ async def test_a_key_the_registry_does_not_know_is_refused_with_its_detail(
     path = csv_file(tmp_path, *GOOD)
 
     result = await telebridge(
-        "orgs", "import", str(path), "--registry-url", registry.url, "--key", "tb_nope"
+        "orgs", "import", str(path), "--server", registry.url, "--key", "tb_nope"
     )
 
-    assert result.exit_code == 2, result.output
-    assert "this API key is not known" in result.output
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "refused: 401 Unauthorized: this API key is not known" in result.output
     assert await registry.organizations() == {}
 
 
@@ -339,14 +340,14 @@ async def test_a_partner_key_is_refused_as_forbidden(registry: Registry, tmp_pat
         "orgs",
         "import",
         str(csv_file(tmp_path, *GOOD)),
-        "--registry-url",
+        "--server",
         registry.url,
         "--key",
         partner.json()["secret"],
     )
 
-    assert result.exit_code == 2, result.output
-    assert "only operator and admin keys may do this" in result.output
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "refused: 403 Forbidden: only operator and admin keys may do this" in result.output
 
 
 async def test_the_key_and_url_come_from_the_environment(
@@ -365,13 +366,40 @@ async def test_the_key_and_url_come_from_the_environment(
     assert "created 1" in result.output
 
 
+async def test_the_key_and_url_come_from_the_config_file(
+    registry: Registry, tmp_path: Path
+) -> None:
+    config = tmp_path / "telebridge.toml"
+    config.write_text(f'registry_url = "{registry.url}"\nkey = "{OPERATOR_KEY}"\n', "utf-8")
+
+    result = await telebridge(
+        "orgs", "import", str(csv_file(tmp_path, MUSEUM)), "--config", str(config)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "created 1" in result.output
+
+
+async def test_registry_url_still_works_and_says_it_is_deprecated(
+    registry: Registry, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, MUSEUM)
+
+    result = await telebridge(
+        "orgs", "import", str(path), "--registry-url", registry.url, "--key", OPERATOR_KEY
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "--registry-url is deprecated: use --server" in result.stderr
+
+
 # --- the command's surface, without a registry -----------------------------------------
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["orgs", "import", str(tmp_path / "none.csv"), "--key", "k"])
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.USAGE
     assert "Invalid value for 'file'" in result.output
 
 
@@ -381,7 +409,7 @@ def test_missing_header_columns_are_named(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["orgs", "import", str(path), "--key", "k"])
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID
     assert "lacks the required columns external_id, region" in result.output
 
 
@@ -391,7 +419,7 @@ def test_a_workbook_is_not_a_csv(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["orgs", "import", str(path), "--key", "k"])
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID
     assert "not CSV" in result.output
 
 
@@ -402,21 +430,21 @@ def test_a_delimiter_other_than_comma_or_semicolon_is_refused(tmp_path: Path) ->
         cli, ["orgs", "import", str(path), "--key", "k", "--delimiter", "|"]
     )
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.USAGE
 
 
 def test_semicolons_are_read_with_the_delimiter_option(tmp_path: Path) -> None:
     path = tmp_path / "orgs.csv"
     path.write_text("external_id;name;region\na;A;RU-LIP\n", encoding="utf-8")
-    unreachable = ["--registry-url", "http://127.0.0.1:9", "--key", "k"]
+    unreachable = ["--server", "http://127.0.0.1:9", "--key", "k"]
 
     guessed = CliRunner().invoke(cli, ["orgs", "import", str(path), *unreachable])
     told = CliRunner().invoke(cli, ["orgs", "import", str(path), *unreachable, "--delimiter", ";"])
 
-    assert guessed.exit_code == 2
+    assert guessed.exit_code == ExitCode.INVALID
     assert "try --delimiter ';'" in guessed.output
-    assert told.exit_code == 2
-    assert "did not answer" in told.output  # the file was read; the registry is not there
+    assert told.exit_code == ExitCode.UNREACHABLE  # the file was read; the registry is not there
+    assert "did not answer" in told.output
 
 
 def test_without_a_key_nothing_is_sent(tmp_path: Path) -> None:
@@ -424,29 +452,29 @@ def test_without_a_key_nothing_is_sent(tmp_path: Path) -> None:
         cli, ["orgs", "import", str(csv_file(tmp_path, MUSEUM))], env={"TELEBRIDGE_API_KEY": ""}
     )
 
-    assert result.exit_code == 2
-    assert "no API key" in result.output
+    assert result.exit_code == ExitCode.REFUSED
+    assert "no key: pass --key" in result.output
 
 
-def test_an_unreachable_registry_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_unreachable_registry_is_unreachable(tmp_path: Path) -> None:
     path = csv_file(tmp_path, MUSEUM)
 
     result = CliRunner().invoke(
-        cli, ["orgs", "import", str(path), "--registry-url", "http://127.0.0.1:9", "--key", "k"]
+        cli, ["orgs", "import", str(path), "--server", "http://127.0.0.1:9", "--key", "k"]
     )
 
-    assert result.exit_code == 2
-    assert "the registry at http://127.0.0.1:9 did not answer" in result.output
+    assert result.exit_code == ExitCode.UNREACHABLE
+    assert "unreachable: http://127.0.0.1:9 did not answer" in result.output
 
 
 def test_a_file_of_bad_rows_only_sends_nothing(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "x,Атлантида,,other,Atlantis,,,,,,,,")
 
     result = CliRunner().invoke(
-        cli, ["orgs", "import", str(path), "--registry-url", "http://127.0.0.1:9", "--key", "k"]
+        cli, ["orgs", "import", str(path), "--server", "http://127.0.0.1:9", "--key", "k"]
     )
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.INVALID, result.output
     assert "created 0, updated 0, unchanged 0, invalid 1" in result.output
     assert "row 2: region: 'Atlantis' is not a region" in result.output
 
@@ -486,7 +514,7 @@ async def test_create_admin_before_the_registry_ever_ran_says_to_start_it(
 ) -> None:
     result = await telebridge("keys", "create-admin", env={"TELEBRIDGE_DATABASE_URL": database_url})
 
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitCode.CONFLICT, result.output
     assert "start the registry once first" in result.output
 
 
@@ -497,8 +525,15 @@ async def test_create_admin_without_a_database_says_where_it_looked() -> None:
         env={"TELEBRIDGE_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/telebridge"},
     )
 
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitCode.UNREACHABLE, result.output
     assert "cannot reach the registry's database at 127.0.0.1:9/telebridge" in result.output
+
+
+def test_a_key_name_the_registry_would_refuse_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["keys", "create-admin", "--name", "x" * 201])
+
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "must be one line of 1 to 200 characters" in result.output
 
 
 async def test_a_printed_key_becomes_the_admin_key_the_registry_registers(

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+import msgspec
 import pytest
 
+from services.registry.schemas import ImportReport, ImportResult, OrganizationImport
+from telebridge.client import ExitCode, Stop
 from telebridge.orgs import (
     COLUMNS,
     FileError,
     RowError,
+    import_rows,
     parse_boolean,
     parse_csv,
     parse_dates,
@@ -305,3 +310,27 @@ def test_a_file_that_is_not_csv_is_refused(tmp_path: Path, data: bytes, reason: 
 
     with pytest.raises(FileError, match=reason):
         read_csv(path)
+
+
+def test_a_batch_the_registry_fails_says_which_rows_went_in_before_it() -> None:
+    """The rows are sent as the registry's own OrganizationImport, its ImportReport read."""
+    answers = iter([200, 503])
+
+    def registry(request: httpx.Request) -> httpx.Response:
+        sent = msgspec.json.decode(request.content, type=OrganizationImport)
+        status = next(answers)
+        if status != 200:
+            return httpx.Response(status, json={"type": "x", "title": "Down", "status": status})
+        results = [ImportResult(row["row"], "created") for row in sent.rows]
+        return httpx.Response(200, content=msgspec.json.encode(ImportReport(False, results)))
+
+    parsed = parse_csv("external_id,name,region\n" + "".join(f"o{n},O,RU-LIP\n" for n in range(3)))
+    client = httpx.Client(base_url="http://registry", transport=httpx.MockTransport(registry))
+
+    with pytest.raises(Stop) as stopped:
+        import_rows(client, parsed, batch_size=2)
+
+    assert stopped.value.code == ExitCode.SERVER_ERROR
+    assert str(stopped.value) == (
+        "server error: 503 Down\nthe 2 rows sent before this were imported"
+    )
