@@ -29,11 +29,12 @@ from services.registry.schemas import (
     OrganizationAttendance,
     RegionAttendance,
 )
+from shared.access import require_own_organization
 from shared.bus.outbox import add_event
 from shared.db import Connection, acquire, as_struct, as_structs, fetch_one
 from shared.errors import Conflict, invalid, not_found
 from shared.events import AttendanceRecorded, new_id, utc_now
-from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
+from shared.http.auth import KEY_SECURITY, Caller
 from shared.http.params import Caller as CallerParam
 from shared.http.params import Transaction
 from shared.service import VERSION, Runtime

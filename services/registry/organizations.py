@@ -21,12 +21,13 @@ from services.registry.schemas import (
     OrganizationFields,
     OrganizationImport,
 )
+from shared.access import require_own_organization
 from shared.bus.outbox import add_event
 from shared.calendars import RUSSIA, countries, default_zone
 from shared.db import Connection
 from shared.errors import Conflict
 from shared.events import OrganizationKind, OrganizationUpserted, WorkingHours, new_id
-from shared.http.auth import KEY_SECURITY, operator_guard, require_own_organization
+from shared.http.auth import KEY_SECURITY, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,

@@ -11,11 +11,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.registry.access import own_person
 from services.registry.schemas import Person, PersonCreate, PersonFields
+from shared.access import require_own_organization
 from shared.bus.outbox import add_event
 from shared.db import Connection, as_struct
 from shared.errors import Conflict, invalid
 from shared.events import PersonUpserted, new_id
-from shared.http.auth import KEY_SECURITY, require_own_organization
+from shared.http.auth import KEY_SECURITY
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
