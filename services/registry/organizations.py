@@ -7,7 +7,6 @@ import equal to what is stored changes nothing, so importing a file twice is har
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
@@ -21,6 +20,7 @@ from services.registry.schemas import (
     Organization,
     OrganizationCreate,
     OrganizationFields,
+    RawRow,
 )
 from services.registry.store import OrganizationValues, StoredOrganization
 from shared.bus.outbox import add_event
@@ -49,7 +49,7 @@ async def update(
 
 
 async def import_rows(
-    connection: Connection, rows: Sequence[dict[str, Any]], *, dry_run: bool
+    connection: Connection, rows: Sequence[RawRow], *, dry_run: bool
 ) -> ImportReport:
     """Create or update each good row by its external id; report each bad one instead."""
     checked: list[ImportRow | ImportResult] = []
@@ -173,9 +173,7 @@ async def _announce(connection: Connection, organization: StoredOrganization) ->
     )
 
 
-def _checked_row(
-    raw: dict[str, Any], index: int, first_row_of: dict[str, int]
-) -> ImportRow | ImportResult:
+def _checked_row(raw: RawRow, index: int, first_row_of: dict[str, int]) -> ImportRow | ImportResult:
     """The row, if it is a good one and its external id is not on an earlier row; else
     the result that says why not."""
     try:
