@@ -22,6 +22,7 @@ from services.registry.schemas import (
     RegistrationCreate,
 )
 from services.registry.store import StoredMeeting
+from shared.access import hosts
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden, invalid
@@ -80,7 +81,7 @@ async def register(
     person = await store.person(connection, data.person_id)
     if person is None or not caller.acts_for(person.organization_id):
         raise invalid("person_id", f"no person {data.person_id}")
-    if data.role in _STAFF_ROLES and not caller.acts_for(meeting.host_organization_id):
+    if data.role in _STAFF_ROLES and not hosts(caller, meeting.host_organization_id):
         raise Forbidden(
             "role-not-allowed",
             f"only staff or the host organization may name a {data.role}",
