@@ -55,7 +55,7 @@ async def check_in(
         attended=data.attended,
     )
     for record in changed:
-        await _announce(connection, record, person_id=record.person_id, attended=record.attended)
+        await _announce(connection, record)
     return await store.check_ins(connection, meeting.id, session_id, wanted)
 
 
@@ -75,7 +75,7 @@ async def record_headcount(
         headcount=data.headcount,
     )
     if recorded is not None:
-        await _announce(connection, recorded, headcount=recorded.headcount)
+        await _announce(connection, recorded)
         return recorded
     unchanged = await store.headcount(connection, meeting.id, session_id, organization_id)
     assert unchanged is not None
@@ -129,14 +129,8 @@ def _session(meeting: StoredMeeting, session_id: UUID | None) -> UUID:
     return session_id
 
 
-async def _announce(
-    connection: Connection,
-    record: CheckIn | Headcount,
-    *,
-    person_id: UUID | None = None,
-    attended: bool = True,
-    headcount: int | None = None,
-) -> None:
+async def _announce(connection: Connection, record: CheckIn | Headcount) -> None:
+    checked_in = record if isinstance(record, CheckIn) else None
     await add_event(
         connection,
         AttendanceRecorded(
@@ -145,8 +139,8 @@ async def _announce(
             meeting_id=record.meeting_id,
             session_id=record.session_id,
             organization_id=record.organization_id,
-            person_id=person_id,
-            attended=attended,
-            headcount=headcount,
+            person_id=checked_in.person_id if checked_in else None,
+            attended=checked_in.attended if checked_in else True,
+            headcount=record.headcount if isinstance(record, Headcount) else None,
         ),
     )
