@@ -65,7 +65,8 @@ def _is_uuid(text: str) -> bool:
 
 
 class OrganizationValues(msgspec.Struct, frozen=True, kw_only=True):
-    """What a client's description of an organization makes of its columns."""
+    """What a client's description of an organization makes of its columns: the fields are
+    the columns, named and ordered as the statements below write them."""
 
     name: str
     short_name: str | None
@@ -226,7 +227,8 @@ async def has_organization(connection: Connection, identifier: str) -> bool:
 
 
 class PersonValues(msgspec.Struct, frozen=True, kw_only=True):
-    """The columns a client's description of a person sets."""
+    """The columns a client's description of a person sets, in the order the statements
+    below write them."""
 
     surname: str
     given_name: str
