@@ -36,10 +36,24 @@ def sees_organization(caller: Caller | None, organization_id: UUID, *, public: b
     return public or (caller is not None and caller.acts_for(organization_id))
 
 
+def require_own_organization(caller: Caller, organization_id: UUID) -> None:
+    """A partner key acts for its own organization only: 403 for any other (they are public)."""
+    if not caller.acts_for(organization_id):
+        raise Forbidden(
+            "other-organization",
+            f"this key acts for organization {caller.organization_id}, not {organization_id}",
+        )
+
+
+def hosts(caller: Caller, host_organization_id: UUID) -> bool:
+    """Staff, or a key of the meeting's host organization."""
+    return caller.acts_for(host_organization_id)
+
+
 def require_host(caller: Caller, host_organization_id: UUID) -> None:
     """Only the host organization's key or staff change a meeting: a 403 naming the rule
     for a caller that sees the meeting but does not host it."""
-    if not caller.acts_for(host_organization_id):
+    if not hosts(caller, host_organization_id):
         raise Forbidden(
             "not-the-host",
             f"only the host organization {host_organization_id} or an operator may do this",

@@ -1,47 +1,39 @@
-"""Who may see what of the registry's: every lookup by id a caller names goes through here.
+"""Who may see what of the registry's: every lookup by an id a caller names goes through here.
 
-The rules are `shared.access`'s (and the table in docs/design.md). Each function returns the
+The rules are `shared.access`'s (and the table in docs/design.md). Each lookup returns the
 row when the caller may see it, and otherwise raises exactly what an id that does not exist
 raises, so that no answer tells one from the other.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
 from uuid import UUID
 
-from shared.access import sees_meeting, sees_organization
+from services.registry import store
+from services.registry.schemas import Person, Registration
+from services.registry.store import StoredMeeting, StoredOrganization
+from shared.access import require_own_organization, sees_meeting, sees_organization
 from shared.db import Connection
 from shared.errors import not_found, unknown_meeting
+from shared.events import OrganizationKind
 from shared.http.auth import Caller
 from shared.readmodels import catchup
-
-_MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
-_MEETING_FOR_UPDATE: Final = "SELECT * FROM meetings WHERE id = $1 FOR UPDATE"
-_ORGANIZATION: Final = "SELECT * FROM organizations WHERE id = $1"
-_ORGANIZATION_FOR_UPDATE: Final = "SELECT * FROM organizations WHERE id = $1 FOR UPDATE"
-_PERSON: Final = "SELECT * FROM people WHERE id = $1"
-_PERSON_FOR_UPDATE: Final = "SELECT * FROM people WHERE id = $1 FOR UPDATE"
-_ORGANIZATION_EXISTS: Final = "SELECT EXISTS (SELECT FROM organizations WHERE id = $1::uuid)"
-_PERSON_EXISTS: Final = "SELECT EXISTS (SELECT FROM people WHERE id = $1::uuid)"
-_KEY_EXISTS: Final = "SELECT EXISTS (SELECT FROM api_keys WHERE prefix = $1)"
 
 
 async def visible_meeting(
     connection: Connection, caller: Caller | None, meeting_id: UUID, *, for_update: bool = False
-) -> Any:
+) -> StoredMeeting:
     """The meeting as the registry knows it, if the caller may see it."""
-    query = _MEETING_FOR_UPDATE if for_update else _MEETING
 
-    async def lookup() -> Any:
-        return await connection.fetchrow(query, meeting_id)
+    async def lookup() -> StoredMeeting | None:
+        return await store.meeting(connection, meeting_id, for_update=for_update)
 
-    row = await catchup.find("meeting", meeting_id, lookup)
-    if row is None or not sees_meeting(
-        caller, public=row["public"], status=row["status"], site_ids=row["organization_ids"]
+    found = await catchup.find("meeting", meeting_id, lookup)
+    if found is None or not sees_meeting(
+        caller, public=found.public, status=found.status, site_ids=found.organization_ids
     ):
         raise unknown_meeting(meeting_id, "the registry")
-    return row
+    return found
 
 
 async def visible_organization(
@@ -50,49 +42,66 @@ async def visible_organization(
     organization_id: UUID,
     *,
     for_update: bool = False,
-) -> Any:
-    query = _ORGANIZATION_FOR_UPDATE if for_update else _ORGANIZATION
-    row = await connection.fetchrow(query, organization_id)
-    if row is None or not sees_organization(caller, organization_id, public=row["public"]):
+) -> StoredOrganization:
+    found = await store.organization(connection, organization_id, for_update=for_update)
+    if found is None or not sees_organization(caller, organization_id, public=found.public):
         raise not_found("organization", organization_id)
-    return row
+    return found
+
+
+async def visible_organizations(
+    connection: Connection,
+    visitor: Caller | None,
+    *,
+    after: UUID | None,
+    limit: int,
+    region: str | None,
+    kind: OrganizationKind | None,
+    text: str | None,
+) -> list[StoredOrganization]:
+    """A page of organizations: public ones to anyone, a partner's own too, all to staff."""
+    return await store.list_organizations(
+        connection,
+        after=after,
+        limit=limit,
+        region=region,
+        kind=kind,
+        text=text,
+        every=visitor is not None and visitor.is_staff,
+        own=visitor.organization_id if visitor else None,
+    )
 
 
 async def own_person(
     connection: Connection, caller: Caller, person_id: UUID, *, for_update: bool = False
-) -> Any:
+) -> Person:
     """A person of the caller's organization (any, for staff): people are never public."""
-    row = await connection.fetchrow(_PERSON_FOR_UPDATE if for_update else _PERSON, person_id)
-    if row is None or not caller.acts_for(row["organization_id"]):
+    found = await store.person(connection, person_id, for_update=for_update)
+    if found is None or not caller.acts_for(found.organization_id):
         raise not_found("person", person_id)
-    return row
+    return found
 
 
-def is_site(meeting: Any, organization_id: UUID) -> bool:
+async def visible_registration(
+    connection: Connection, caller: Caller, registration_id: UUID
+) -> Registration:
+    """A registration of a person of the caller's organization (any, for staff)."""
+    found = await store.registration(connection, registration_id)
+    if found is None or not caller.acts_for(found.organization_id):
+        raise not_found("registration", registration_id)
+    return found
+
+
+def listed_organization(caller: Caller, asked: UUID | None = None) -> UUID | None:
+    """The organization whose people, registrations or numbers a list shows the caller: the
+    one asked for, if the caller acts for it; else a partner's own; None (every one's) for
+    staff."""
+    if asked is not None:
+        require_own_organization(caller, asked)
+        return asked
+    return None if caller.is_staff else caller.organization_id
+
+
+def is_site(meeting: StoredMeeting, organization_id: UUID) -> bool:
     """Whether the organization is one of the meeting's sites (the host is one)."""
-    return organization_id in meeting["organization_ids"]
-
-
-def _exists(query: str) -> catchup.Answer:
-    async def answer(connection: Connection, identifier: str) -> bool:
-        if query != _KEY_EXISTS and not _is_uuid(identifier):
-            return False
-        return bool(await connection.fetchval(query, identifier))
-
-    return answer
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-IDS: Final[dict[catchup.Kind, catchup.Answer]] = {
-    "organization": _exists(_ORGANIZATION_EXISTS),
-    "person": _exists(_PERSON_EXISTS),
-    "key": _exists(_KEY_EXISTS),
-}
-"""The ids the registry creates, as other services ask after them (read-your-writes)."""
+    return organization_id in meeting.organization_ids

@@ -8,15 +8,11 @@ from pathlib import Path
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
-from services.registry.access import IDS
-from services.registry.attendance import AttendanceController, serve_statistics
+from services.registry import routes, store
 from services.registry.consumers import MEETINGS
-from services.registry.keys import KeyController, register_admin_key
-from services.registry.organizations import OrganizationController
-from services.registry.people import PersonController
-from services.registry.regions import RegionController
-from services.registry.rsvp import RsvpController, SignedRsvpController, make_link_secret
-from services.registry.signup import MeetingController, RegistrationController
+from services.registry.keys import register_admin_key
+from services.registry.micro import serve_statistics
+from services.registry.rsvp import make_link_secret
 from shared.db import Pool
 from shared.readmodels import meetings
 from shared.service import ServiceDefinition, build_app
@@ -29,22 +25,26 @@ DEFINITION = ServiceDefinition(
     description="Organizations across regions and time zones, their people, partner API "
     "keys, sign-up for meetings with places and a waitlist, RSVP, and attendance.",
     route_handlers=[
-        RegionController,
-        OrganizationController,
-        PersonController,
-        KeyController,
-        MeetingController,
-        RegistrationController,
-        RsvpController,
-        SignedRsvpController,
-        AttendanceController,
+        routes.RegionController,
+        routes.OrganizationController,
+        routes.PersonController,
+        routes.KeyController,
+        routes.MeetingController,
+        routes.RegistrationController,
+        routes.RsvpController,
+        routes.SignedRsvpController,
+        routes.AttendanceController,
     ],
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS],
     consumers=[MEETINGS],
     workers=[("attendance-statistics", serve_statistics)],
     on_start=[register_admin_key, make_link_secret],
-    ids=IDS,
+    ids={
+        "organization": store.has_organization,
+        "person": store.has_person,
+        "key": store.has_key,
+    },
 )
 
 

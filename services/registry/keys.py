@@ -8,100 +8,37 @@ first admin key comes from `TELEBRIDGE_REGISTRY_ADMIN_KEY` on start, or from
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody
 
+from services.registry import store
 from services.registry.schemas import ApiKey, IssuedKey, KeyCreate
+from services.registry.store import StoredKey
 from shared.bus.outbox import add_event
-from shared.db import Connection, StartupError, acquire, as_struct, as_structs
+from shared.db import Connection, StartupError, acquire
 from shared.errors import invalid, not_found
 from shared.events import ApiKeyEvent, ApiKeyIssued, ApiKeyRevoked, KeyRole, new_id, utc_now
-from shared.http.auth import (
-    KEY_SECURITY,
-    SCOPES,
-    NewKey,
-    admin_guard,
-    generate_key,
-    prefix_of,
-    sha256_of,
-)
-from shared.http.params import Transaction
+from shared.http.auth import SCOPES, NewKey, generate_key, prefix_of, sha256_of
 from shared.service import Runtime
 from shared.settings import RegistrySettings
 
-_INSERT: Final = """
-INSERT INTO api_keys (id, name, prefix, secret_sha256, role, organization_id, scopes, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (prefix) DO NOTHING
-RETURNING *
-"""
-_REVOKE: Final = """
-UPDATE api_keys SET revoked_at = now(), version = version + 1
-WHERE id = $1 AND revoked_at IS NULL
-RETURNING *
-"""
-_BY_ID: Final = "SELECT * FROM api_keys WHERE id = $1"
-_LIST: Final = "SELECT * FROM api_keys ORDER BY id"
-_ORGANIZATION_EXISTS: Final = "SELECT true FROM organizations WHERE id = $1"
 
-
-class KeyController(Controller):
-    path = "/keys"
-    tags = ["keys"]
-    guards = [admin_guard]
-    security = KEY_SECURITY
-
-    @post(
-        "/",
-        summary="Issue an API key",
-        description="Admin only. The answer holds the secret: it is not shown again.",
+async def create(connection: Connection, data: KeyCreate) -> IssuedKey:
+    """A new key as asked for, with its secret."""
+    await _check(connection, data)
+    new = generate_key()
+    key = await issue(
+        connection,
+        new,
+        name=data.name,
+        role=data.role,
+        organization_id=data.organization_id,
+        scopes=data.scopes if data.scopes is not None else list(SCOPES),
+        expires_at=data.expires_at,
     )
-    async def issue_key(self, connection: Transaction, data: JSONBody[KeyCreate]) -> IssuedKey:
-        await _check(connection, data)
-        new = generate_key()
-        key = await issue(
-            connection,
-            new,
-            name=data.name,
-            role=data.role,
-            organization_id=data.organization_id,
-            scopes=data.scopes if data.scopes is not None else list(SCOPES),
-            expires_at=data.expires_at,
-        )
-        assert key is not None  # a fresh prefix
-        return IssuedKey(**msgspec.structs.asdict(key), secret=new.secret)
-
-    @get("/", summary="Every key, without secrets")
-    async def list_keys(self, connection: Transaction) -> list[ApiKey]:
-        return as_structs(await connection.fetch(_LIST), ApiKey)
-
-    @get("/{key_id:uuid}", summary="One key, without its secret")
-    async def get_key(self, connection: Transaction, key_id: FromPath[UUID]) -> ApiKey:
-        row = await connection.fetchrow(_BY_ID, key_id)
-        if row is None:
-            raise not_found("key", key_id)
-        return as_struct(row, ApiKey)
-
-    @post(
-        "/{key_id:uuid}/revoke",
-        summary="Revoke a key",
-        status_code=200,
-        description="Every service refuses the key as soon as it hears of this, within a "
-        "second. Revoking a revoked key changes nothing.",
-    )
-    async def revoke_key(self, connection: Transaction, key_id: FromPath[UUID]) -> ApiKey:
-        row = await connection.fetchrow(_REVOKE, key_id)
-        if row is not None:
-            await add_event(connection, _event(ApiKeyRevoked, row))
-        else:
-            row = await connection.fetchrow(_BY_ID, key_id)
-            if row is None:
-                raise not_found("key", key_id)
-        return as_struct(row, ApiKey)
+    assert key is not None  # a fresh prefix
+    return IssuedKey(**msgspec.structs.asdict(key), secret=new.secret)
 
 
 async def issue(
@@ -115,21 +52,33 @@ async def issue(
     expires_at: datetime | None,
 ) -> ApiKey | None:
     """Store a key and announce it; None if a key with its prefix exists already."""
-    row = await connection.fetchrow(
-        _INSERT,
+    stored = await store.insert_key(
+        connection,
         new_id(),
-        name,
-        new.prefix,
-        new.secret_sha256,
-        role,
-        organization_id,
-        scopes,
-        expires_at,
+        name=name,
+        prefix=new.prefix,
+        secret_sha256=new.secret_sha256,
+        role=role,
+        organization_id=organization_id,
+        scopes=scopes,
+        expires_at=expires_at,
     )
-    if row is None:
+    if stored is None:
         return None
-    await add_event(connection, _event(ApiKeyIssued, row))
-    return as_struct(row, ApiKey)
+    await add_event(connection, _event(ApiKeyIssued, stored))
+    return _shown(stored)
+
+
+async def revoke(connection: Connection, key_id: UUID) -> ApiKey:
+    """The key, revoked: now, or before if it was already."""
+    revoked = await store.revoke_key(connection, key_id)
+    if revoked is not None:
+        await add_event(connection, _event(ApiKeyRevoked, revoked))
+        return _shown(revoked)
+    key = await store.key(connection, key_id)
+    if key is None:
+        raise not_found("key", key_id)
+    return key
 
 
 async def register_admin_key(runtime: Runtime) -> None:
@@ -163,7 +112,7 @@ async def _check(connection: Connection, data: KeyCreate) -> None:
     if data.role == "partner":
         if data.organization_id is None:
             raise invalid("organization_id", "a partner key acts for one organization: name it")
-        if not await connection.fetchval(_ORGANIZATION_EXISTS, data.organization_id):
+        if not await store.organizations_exist(connection, [data.organization_id]):
             raise invalid("organization_id", f"no organization {data.organization_id}")
     elif data.organization_id is not None:
         raise invalid("organization_id", f"{data.role} keys act for no one organization")
@@ -174,15 +123,20 @@ async def _check(connection: Connection, data: KeyCreate) -> None:
         raise invalid("expires_at", "the key would be expired already")
 
 
-def _event(event_type: type[ApiKeyEvent], row: Any) -> ApiKeyEvent:
+def _shown(key: StoredKey) -> ApiKey:
+    """The key without the hash of its secret."""
+    return msgspec.convert(key, ApiKey, from_attributes=True)
+
+
+def _event(event_type: type[ApiKeyEvent], key: StoredKey) -> ApiKeyEvent:
     return event_type(
-        aggregate_id=row["id"],
-        aggregate_version=row["version"],
-        prefix=row["prefix"],
-        secret_sha256=row["secret_sha256"],
-        role=row["role"],
-        organization_id=row["organization_id"],
-        scopes=row["scopes"],
-        expires_at=row["expires_at"],
-        revoked_at=row["revoked_at"],
+        aggregate_id=key.id,
+        aggregate_version=key.version,
+        prefix=key.prefix,
+        secret_sha256=key.secret_sha256,
+        role=key.role,
+        organization_id=key.organization_id,
+        scopes=key.scopes,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
     )

@@ -233,13 +233,3 @@ async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
 async def is_operator(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     caller = await caller_of(connection)
     return caller is not None and caller.is_staff
-
-
-def require_own_organization(caller: Caller, organization_id: UUID) -> None:
-    """A partner key acts for its own organization only: 403 for any other (they are public)."""
-    if not caller.acts_for(organization_id):
-        raise Problem(
-            403,
-            "other-organization",
-            f"this key acts for organization {caller.organization_id}, not {organization_id}",
-        )

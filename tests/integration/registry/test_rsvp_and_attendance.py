@@ -15,7 +15,7 @@ import nats
 import pytest
 
 from services.registry import links
-from services.registry.attendance import STATISTICS_SUBJECT
+from services.registry.micro import STATISTICS_SUBJECT
 from shared.events import MeetingEnded, MeetingSession, new_id
 from tests.integration.api import body, later, problem
 from tests.integration.registry.support import (
