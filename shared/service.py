@@ -50,7 +50,7 @@ from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
 from shared.readmodels.catchup import Answer, CatchUp, Kind, serve_exists
 from shared.settings import ServiceSettings
-from shared.version import VERSION as VERSION  # noqa: PLC0414 - services import it from here
+from shared.version import VERSION
 from shared.workers import cancel_all, supervise
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,8 @@ from nats.micro.request import Request as MicroRequest
 from services.registry import store
 from services.registry.attendance import statistics
 from shared.db import acquire
-from shared.service import VERSION, Runtime
+from shared.service import Runtime
+from shared.version import VERSION
 
 STATISTICS_SUBJECT: Final = "telebridge.registry.attendance"
 """Request subject of the statistics endpoint: the meeting id as text in, JSON out."""

@@ -4,7 +4,7 @@ organizations, people and scheduling events they need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,14 +14,11 @@ from nats.js import JetStreamContext
 
 from shared.events import (
     REGISTRY,
-    MeetingCancelled,
-    MeetingEnded,
     MeetingEvent,
     MeetingScheduled,
-    MeetingStarted,
-    new_id,
 )
-from tests.integration.api import Published, body, later, publish, published
+from tests import events
+from tests.integration.api import Published, body, publish, published
 from tests.support import ADMIN, bearer, eventually, json_of
 
 LIPETSK = {
@@ -140,35 +137,5 @@ def person_fields(name: str, email: str) -> dict[str, str]:
 
 
 def scheduled(organization_id: str) -> MeetingScheduled:
-    starts = datetime(2030, 10, 1, 7, 0, tzinfo=UTC)
-    return MeetingScheduled(
-        aggregate_id=new_id(),
-        aggregate_version=1,
-        producer="scheduling",
-        title="Телемост «От сердца к сердцу»",
-        kind="telebridge",
-        status="scheduled",
-        host_organization_id=UUID(organization_id),
-        organization_ids=[UUID(organization_id)],
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=2),
-    )
-
-
-def cancelled(meeting: MeetingScheduled) -> MeetingCancelled:
-    return later(meeting, MeetingCancelled, status="cancelled")
-
-
-def started(meeting: MeetingScheduled) -> MeetingStarted:
-    return later(meeting, MeetingStarted, status="live", started_at=meeting.starts_at)
-
-
-def ended(meeting: MeetingScheduled) -> MeetingEnded:
-    return later(
-        meeting,
-        MeetingEnded,
-        versions=2,
-        status="ended",
-        started_at=meeting.starts_at,
-        ended_at=meeting.ends_at,
-    )
+    """A telebridge the organization hosts alone, at 10:00 in Moscow."""
+    return events.scheduled(UUID(organization_id), starts=datetime(2030, 10, 1, 7, 0, tzinfo=UTC))

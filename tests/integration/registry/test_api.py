@@ -19,6 +19,7 @@ from shared.events import (
 )
 from shared.settings import RegistrySettings
 from telebridge.embedded import EmbeddedNats
+from tests.events import cancelled, ended
 from tests.integration.api import (
     Published,
     assert_live_and_ready,
@@ -33,8 +34,6 @@ from tests.integration.registry.support import (
     LIPETSK,
     VLADIVOSTOK,
     Registry,
-    cancelled,
-    ended,
     person_fields,
     scheduled,
 )

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from shared.events import new_id
+from tests.events import started
 from tests.integration.api import body, problem, publish
 from tests.integration.registry.support import (
     LIPETSK,
@@ -15,7 +16,6 @@ from tests.integration.registry.support import (
     Registry,
     person_fields,
     scheduled,
-    started,
 )
 from tests.support import ADMIN, OPERATOR, bearer, json_of
 

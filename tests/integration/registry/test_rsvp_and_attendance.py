@@ -17,14 +17,9 @@ import pytest
 from services.registry import links
 from services.registry.micro import STATISTICS_SUBJECT
 from shared.events import MeetingEnded, MeetingSession, new_id
-from tests.integration.api import body, later, problem
-from tests.integration.registry.support import (
-    VLADIVOSTOK,
-    Registry,
-    ended,
-    scheduled,
-    started,
-)
+from tests.events import ended, later, started
+from tests.integration.api import body, problem
+from tests.integration.registry.support import VLADIVOSTOK, Registry, scheduled
 from tests.support import eventually
 
 ANONYMOUS = {"Authorization": ""}
