@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,13 +20,13 @@ from icalendar import (
     Calendar,
     Component,
     Event,
-    Timezone,
     vCalAddress,
     vDuration,
     vRecur,
     vUri,
 )
 
+from services.scheduling.vtimezone import vtimezone
 from shared.events import (
     MEETING_KINDS,
     AgendaEntry,
@@ -428,16 +427,6 @@ def _timezones(objects: Iterable[CalendarObject]) -> list[Component]:
         Calendar.from_ical(vtimezone(tzid, first.year - 1, last.year + 1))
         for tzid, (first, last) in sorted(spans.items())
     ]
-
-
-@cache
-def vtimezone(tzid: str, first_year: int, last_year: int) -> str:
-    """The VTIMEZONE of a zone with every transition of these years, as iCalendar text."""
-    component = Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 12, 31)
-    )
-    text: str = component.to_ical().decode("utf-8")
-    return text
 
 
 # --- feeds ----------------------------------------------------------------------------

