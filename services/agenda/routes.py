@@ -13,17 +13,13 @@ from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, SummaryWrite
 from shared.http.auth import KEY_SECURITY
+from shared.http.media import CALENDAR, HTML, MARKDOWN, XML
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.problems import Problem
 from shared.http.versions import etag, sent_version
 from shared.settings import AgendaSettings
 
-# Litestar adds "; charset=utf-8" to text/* types itself.
-MARKDOWN = "text/markdown"
-HTML = "text/html"
-CALENDAR = "text/calendar"
-XML = "application/xml"
 PageLanguage = Annotated[renderings.Language, QueryParameter(description="ru or en")]
 Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 

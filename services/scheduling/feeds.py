@@ -26,6 +26,7 @@ from services.scheduling.schemas import Feed, FeedCreate
 from shared.db import Connection, fetch_one
 from shared.events import new_id
 from shared.http.auth import KEY_SECURITY, Caller, require_own_organization
+from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
@@ -33,7 +34,6 @@ from shared.http.problems import Problem, not_found
 from shared.readmodels import catchup
 from shared.settings import SchedulingSettings
 
-CALENDAR = "text/calendar; charset=utf-8"
 REFRESH: Final = timedelta(hours=1)
 """How often calendar programs are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."""
 

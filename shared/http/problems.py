@@ -21,10 +21,10 @@ from litestar.types import ExceptionHandlersMap, Send
 
 from shared.bus.outbox import EventTooLargeError
 from shared.db import UNAVAILABLE, database_unavailable
+from shared.http.media import PROBLEM_JSON
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_JSON: Final = "application/problem+json"
 _TYPE_BASE: Final = "tag:telebridge,2026:problems/"
 _FIELD_MESSAGE = re.compile(r"(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)", re.DOTALL)
 _NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
