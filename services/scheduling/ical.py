@@ -291,7 +291,7 @@ def _address(email: str, name: str | None) -> vCalAddress:
 
 
 def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
-    lines = [f"{MEETING_KINDS['ru'][meeting.kind]}: {meeting.title}"]
+    lines = [_kind_and_title(meeting)]
     if session.title:
         lines.append(session.title)
     if meeting.sites:
@@ -326,6 +326,15 @@ def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
     if meeting.summary_url:
         lines += ["", f"Итоги встречи: {meeting.summary_url}"]
     return "\n".join(lines)
+
+
+def _kind_and_title(meeting: CalendarMeeting) -> str:
+    """`Телемост: Читаем вместе`; a title that begins with the kind's name, such as
+    `Телемост «Читаем вместе»`, is not told the kind again."""
+    kind = MEETING_KINDS["ru"][meeting.kind]
+    if meeting.title.casefold().startswith(kind.casefold()):
+        return meeting.title
+    return f"{kind}: {meeting.title}"
 
 
 def utc_offset(moment: datetime) -> str:

@@ -23,6 +23,7 @@ from babel.dates import format_datetime
 
 from shared.events import utc_now
 from shared.timezones import zone_label
+from shared.typography import quoted
 
 MailKind = Literal["invitation", "update", "cancellation"]
 Language = Literal["ru", "en"]
@@ -62,16 +63,17 @@ _SUBJECTS: dict[Language, dict[MailKind, str]] = {
 }
 _LEADS: dict[Language, dict[MailKind, str]] = {
     "ru": {
-        "invitation": "Приглашаем вас на встречу «{title}».",
-        "update": "Встреча «{title}» изменилась: вот её новое описание.",
-        "cancellation": "Встреча «{title}» отменена.",
+        "invitation": "Приглашаем вас на встречу {title}.",
+        "update": "Встреча {title} изменилась: вот её новое описание.",
+        "cancellation": "Встреча {title} отменена.",
     },
     "en": {
-        "invitation": "You are invited to “{title}”.",
-        "update": "“{title}” has changed; here is how it stands now.",
-        "cancellation": "“{title}” is cancelled.",
+        "invitation": "You are invited to {title}.",
+        "update": "{title} has changed; here is how it stands now.",
+        "cancellation": "{title} is cancelled.",
     },
 }
+"""The first line of the text; `{title}` comes in the language's quotation marks."""
 _LABELS: dict[Language, dict[str, str]] = {
     "ru": {
         "greeting": "Здравствуйте, {name}!",
@@ -135,10 +137,9 @@ def when(mail: InviteMail, language: Language) -> str:
 def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:
     """Each paragraph as plain text and as HTML."""
     labels = _LABELS[language]
-    title = mail.title
     lines = [
         _same(labels["greeting"].format(name=mail.greeting_name or mail.recipient_name)),
-        _same(_LEADS[language][mail.kind].format(title=title)),
+        _same(_LEADS[language][mail.kind].format(title=quoted(mail.title, language))),
         _same(f"{labels['when']}: {when(mail, language)}"),
     ]
     if len(mail.sites) > 1:

@@ -130,7 +130,7 @@ def test_a_russian_invitation_reads_in_russian_with_each_sites_local_time() -> N
     _, message = sent(MAIL)
     text = text_of(message, "plain")
     assert text.startswith(f"Здравствуйте, {MAIL.recipient_name}!")
-    assert "Приглашаем вас на встречу «Телемост «Липецк — Владивосток»»." in text
+    assert "Приглашаем вас на встречу «Телемост „Липецк — Владивосток“»." in text
     assert "Когда: четверг, 3 декабря 2026 г., 18:00–19:30" in text
     assert (
         "Площадки: Липецкая областная научная библиотека — 11:00, "
@@ -148,6 +148,7 @@ def test_an_english_invitation_reads_in_english() -> None:
     assert message["Subject"] == "Invitation: Телемост «Липецк — Владивосток»"
     assert message["Content-Language"] == "en"
     assert text.startswith("Dear John Smith,")
+    assert "You are invited to “Телемост ‘Липецк — Владивосток’”." in text
     assert "When: Thursday, 3 December 2026, 18:00–19:30 (Vladivostok, UTC+10)" in text
     assert "The calendar invitation is attached." in text
 
@@ -164,7 +165,7 @@ def test_an_update_and_a_cancellation_say_so() -> None:
     _, cancelled = sent(replace(MAIL, kind="cancellation", method="CANCEL"))
     text = text_of(cancelled, "plain")
     assert cancelled["Subject"] == "Отменено: Телемост «Липецк — Владивосток»"
-    assert "Встреча «Телемост «Липецк — Владивосток»» отменена." in text
+    assert "Встреча «Телемост „Липецк — Владивосток“» отменена." in text
     assert "Подключение" not in text
     assert "Приложенный файл уберёт встречу из вашего календаря." in text
 
