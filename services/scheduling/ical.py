@@ -101,13 +101,14 @@ class CalendarMeeting:
     sites: Sequence[CalendarSite]
     """Host first. Sites whose organization is not known yet are left out."""
     organizer_email: str
-    url: str
     recurrence: str | None = None
     series_length: timedelta | None = None
     """How long each occurrence of a series lasts unless moved."""
     conference: Conference | None = None
     agenda: Sequence[AgendaEntry] = ()
     agenda_url: str | None = None
+    """The published agenda's page: the event's URL, the link of the description and the
+    mail. A meeting without one links nowhere: its other addresses are for programs."""
     summary_url: str | None = None
 
     @property
@@ -239,7 +240,8 @@ def _event(
     event.add("summary", f"{meeting.title}. {session.title}" if session.title else meeting.title)
     event.add("description", _description(meeting, session))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("url", meeting.agenda_url or meeting.url)
+    if meeting.agenda_url:
+        event.add("url", meeting.agenda_url)
     locations = [site] if site is not None else meeting.sites
     if locations:
         event.add("location", "; ".join(place.location for place in locations))

@@ -615,7 +615,6 @@ def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
         sessions=[CalendarSession(**_session_fields(session)) for session in state.sessions],
         sites=[calendar_site(site) for site in state.sites],
         organizer_email=context.organizer_email,
-        url=f"{context.base_url}/meetings/{row['id']}",
         recurrence=row["recurrence"],
         series_length=row["series_length"],
         conference=_conference(row["conference"]),

@@ -49,6 +49,7 @@ class InviteMail:
     conference_url: str | None
     dial_in: str | None
     url: str | None
+    """The published agenda's page («Программа и подробности»); None before there is one."""
     sites: list[tuple[str, str]]
     """Each site's name and zone, host first."""
     calendar: bytes

@@ -61,7 +61,6 @@ def invite(**changes: Any) -> CalendarMeeting:
         "sessions": [CalendarSession(meeting_id, starts_at, ends_at)],
         "sites": sites,
         "organizer_email": "meetings@telebridge.example",
-        "url": f"https://scheduling.example/meetings/{MEETING}",
     }
     return CalendarMeeting(**(fields | changes))
 
@@ -117,7 +116,7 @@ def test_an_invite_is_a_request_with_the_meeting_in_it() -> None:
     assert event["STATUS"] == "CONFIRMED"
     assert event["UID"] == f"{MEETING}@telebridge"
     assert event["SEQUENCE"] == 4
-    assert str(event["URL"]) == f"https://scheduling.example/meetings/{MEETING}"
+    assert "URL" not in event  # no agenda's page yet; the meeting's JSON is for programs
     assert "Георгиевск" in str(event["LOCATION"])
     assert "Горького" in str(event["LOCATION"])
 
@@ -237,6 +236,13 @@ def test_the_description_names_the_kind_once(
     line = str(event["DESCRIPTION"]).split("\n")[0]
     assert line == first_line
     assert line.casefold().count(MEETING_KINDS["ru"][kind].casefold()) == 1
+
+
+def test_a_published_agenda_is_the_events_address_and_linked_from_its_description() -> None:
+    page = f"https://agenda.example/meetings/{MEETING}/agenda.html"
+    _, event = parse(render(invite(agenda_url=page)))
+    assert str(event["URL"]) == page
+    assert f"Программа на сайте: {page}" in str(event["DESCRIPTION"])
 
 
 # --- the bytes ------------------------------------------------------------------------

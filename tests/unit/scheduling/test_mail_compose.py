@@ -35,7 +35,7 @@ MAIL = InviteMail(
     organizer_name="Липецкая областная научная библиотека",
     conference_url="https://telemost.example/j/12345?pwd=a&b=<c>",
     dial_in="tel:+7-495-000-00-00",
-    url="https://lipetsk-library.example/agenda",
+    url="https://agenda.example/meetings/7/agenda.html",
     sites=[
         ("Липецкая областная научная библиотека", "Europe/Moscow"),
         ("Приморская краевая библиотека", "Asia/Vladivostok"),
@@ -138,7 +138,7 @@ def test_a_russian_invitation_reads_in_russian_with_each_sites_local_time() -> N
     ) in text
     assert f"Подключение: {MAIL.conference_url}" in text
     assert "По телефону: +7-495-000-00-00" in text
-    assert "Программа и подробности: https://lipetsk-library.example/agenda" in text
+    assert "Программа и подробности: https://agenda.example/meetings/7/agenda.html" in text
     assert "Приглашение для календаря приложено к письму." in text
 
 
@@ -168,6 +168,12 @@ def test_an_update_and_a_cancellation_say_so() -> None:
     assert "Встреча «Телемост „Липецк — Владивосток“» отменена." in text
     assert "Подключение" not in text
     assert "Приложенный файл уберёт встречу из вашего календаря." in text
+
+
+def test_only_a_published_agenda_is_linked() -> None:
+    _, message = sent(replace(MAIL, url=None))
+    assert "Программа" not in text_of(message, "plain")
+    assert "Программа" not in text_of(message, "html")
 
 
 def test_html_escapes_what_partners_typed_and_links_the_conference() -> None:
