@@ -37,7 +37,7 @@ from services.scheduling.schemas import (
 )
 from services.scheduling.series import occurrences
 from shared.bus.outbox import add_event
-from shared.db import Connection
+from shared.db import Connection, Pool, acquire
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
@@ -344,6 +344,26 @@ async def apply_summary(connection: Connection, event: SummaryPublished, context
     if changed is not None:
         state = await load(connection, changed)
         await _publish(connection, MeetingUpdated, state, context, mail=False)
+
+
+async def render_stale_entries(pool: Pool, context: Context, batch: int = 100) -> int:
+    """Render again the calendar entries an earlier rendering wrote; how many meetings'.
+
+    Nothing about the meetings changed, so no event, no SEQUENCE and no mail: the feeds
+    that hold them change (their ETag with them) and calendar programs read them anew.
+    """
+    count = 0
+    while True:
+        async with acquire(pool) as connection, connection.transaction():
+            found = await calendar_entries.stale(connection, batch)
+            for meeting_id in found:
+                row = await store.meeting(connection, meeting_id, for_update=True)
+                if row is not None:
+                    state = await load(connection, row)
+                    await calendar_entries.write(connection, calendar_of(state, context))
+        count += len(found)
+        if len(found) < batch:
+            return count
 
 
 async def _raise_sequence_if_seen(
