@@ -16,6 +16,7 @@ from services.agenda.schemas import ItemWrite, ScheduledItem, Speaker
 from shared.errors import FieldError
 from shared.http.types import out_of_range
 from shared.timezones import timezone_error
+from shared.typography import quoted
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def _check_overlaps(scheduled: list[tuple[int, ScheduledItem]], errors: list[Fie
                 zone = ZoneInfo(item.timezone)
                 errors.append(
                     FieldError(
-                        message=f"overlaps items[{earlier_index}] «{earlier.title}» "
+                        message=f"overlaps items[{earlier_index}] {quoted(earlier.title)} "
                         f"({_span(earlier.starts_at, earlier.ends_at, zone)})"
                         + (f" on track {item.track!r}" if item.track else ""),
                         field=f"items[{index}].at",

@@ -15,16 +15,12 @@ from services.agenda.schemas import AgendaVersion, AgendaWrite, SummaryVersion, 
 from shared.errors import NotFound
 from shared.events import Language
 from shared.http.auth import KEY_SECURITY
+from shared.http.media import CALENDAR, HTML, MARKDOWN, XML
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import etag, sent_version
 from shared.settings import AgendaSettings
 
-# Litestar adds "; charset=utf-8" to text/* types itself.
-MARKDOWN = "text/markdown"
-HTML = "text/html"
-CALENDAR = "text/calendar"
-XML = "application/xml"
 PageLanguage = Annotated[Language, QueryParameter(description="ru or en")]
 Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 
