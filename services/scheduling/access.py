@@ -30,9 +30,7 @@ async def visible_meeting(
     if row is None:
         raise not_found("meeting", meeting_id)
     state = await meetings.load(connection, row)
-    if not sees_meeting(
-        caller, public=row["public"], status=row["status"], site_ids=site_ids(state)
-    ):
+    if not sees_meeting(caller, public=row.public, status=row.status, site_ids=site_ids(state)):
         raise not_found("meeting", meeting_id)
     return state
 
@@ -41,7 +39,7 @@ async def hosted_meeting(connection: Connection, caller: Caller, meeting_id: UUI
     """The meeting, locked, if the caller's organization hosts it (or the caller is staff):
     404 if the caller cannot see it, 403 if it can but does not host it."""
     state = await visible_meeting(connection, caller, meeting_id, for_update=True)
-    require_host(caller, state.row["host_organization_id"])
+    require_host(caller, state.row.host_organization_id)
     return state
 
 
@@ -111,7 +109,7 @@ async def _meeting_exists(connection: Connection, identifier: str) -> bool:
         return False
     row = await store.meeting(connection, meeting_id)
     # A draft is scheduling's own: no event carries it to anyone.
-    return row is not None and row["status"] != "draft"
+    return row is not None and row.status != "draft"
 
 
 IDS: Final[dict[catchup.Kind, catchup.Answer]] = {"meeting": _meeting_exists}

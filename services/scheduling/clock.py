@@ -29,13 +29,13 @@ async def fire_due(pool: Pool, context: Context) -> int:
             now = utc_now()
             due = await store.due_meetings(connection, now, limit=1)
             for meeting in due:
-                steps = due_steps(store.lifecycle_of(meeting), now)
+                steps = due_steps(meeting.lifecycle(), now)
                 after = await apply_steps(connection, meeting, steps, context)
                 log.info(
                     "meeting clock fired",
-                    meeting_id=str(meeting["id"]),
+                    meeting_id=str(meeting.id),
                     events=[step.event_type.__name__ for step in steps],
-                    status=after.row["status"],
+                    status=after.row.status,
                 )
         if not due:
             return changed

@@ -20,7 +20,6 @@ from services.scheduling.slots import SiteConstraints, Violation, violations
 from shared.calendars import RUSSIA
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden
-from shared.events import WorkingHours
 from shared.http.auth import Caller
 from shared.regions import region
 
@@ -46,26 +45,24 @@ async def site_constraints(
         window[1] + padding,
         except_meeting=except_meeting or UUID(int=0),
     ):
-        busy[row["organization_id"]].append((row["starts_at"], row["ends_at"]))
+        busy[row.organization_id].append((row.starts_at, row.ends_at))
     sites = []
     for organization_id in organization_ids:
-        row = organizations[organization_id]
-        country, subdivision = row["country"], None
-        found = region(row["region_code"]) if row["region_code"] else None
+        organization = organizations[organization_id]
+        country, subdivision = organization.country, None
+        found = region(organization.region_code) if organization.region_code else None
         if found is not None:
             subdivision = found.holidays.subdivision
-        elif row["region_code"] and country != RUSSIA:
+        elif organization.region_code and country != RUSSIA:
             # Abroad, region_code is the ISO 3166-2 subdivision, such as DE-BE.
-            subdivision = row["region_code"].split("-", 1)[-1]
+            subdivision = organization.region_code.split("-", 1)[-1]
         sites.append(
             SiteConstraints(
                 organization_id=organization_id,
-                name=row["short_name"] or row["name"],
-                timezone=row["timezone"],
-                working_hours=None
-                if row["working_hours"] is None
-                else msgspec.convert(row["working_hours"], WorkingHours),
-                blackout_dates=frozenset(row["blackout_dates"]),
+                name=organization.short_name or organization.name,
+                timezone=organization.timezone,
+                working_hours=organization.working_hours,
+                blackout_dates=frozenset(organization.blackout_dates),
                 holidays_country=country,
                 holidays_subdivision=subdivision,
                 region_code=found.code if found else None,

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from services.scheduling import invitations, store
 from services.scheduling.mail.compose import MailKind
-from services.scheduling.meetings import Context, apply_agenda, apply_summary, calendar_of, load
+from services.scheduling.meetings import Context, apply_agenda, apply_summary, load
+from services.scheduling.views import calendar_of
 from shared.bus.consumer import EventConsumer
 from shared.db import Connection
 from shared.events import (
@@ -76,10 +77,10 @@ async def _mail_registrations_waiting_for(
     for registration in await store.registrations_of(connection, person_id):
         await _mail(
             connection,
-            registration["meeting_id"],
+            registration.meeting_id,
             person_id,
             kind="invitation",
-            registration_version=registration["version"],
+            registration_version=registration.version,
             context=context,
         )
 
@@ -94,7 +95,7 @@ async def _mail(
     context: Context,
 ) -> None:
     row = await store.meeting(connection, meeting_id)
-    if row is None or row["status"] not in ("scheduled", "live"):
+    if row is None or row.status not in ("scheduled", "live"):
         return
     person = await store.attendee(connection, meeting_id, person_id)
     if person is None:

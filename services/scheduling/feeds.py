@@ -14,17 +14,16 @@ from functools import partial
 from typing import Final
 from uuid import UUID
 
-import asyncpg
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from services.scheduling import calendar_entries
+from services.scheduling import calendar_entries, store
 from services.scheduling.access import unseen_organizations
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import Feed, FeedCreate
 from shared.access import require_own_organization
-from shared.db import Connection, fetch_one
+from shared.db import Connection
 from shared.errors import Conflict, Forbidden, Gone, NotFound, not_found
 from shared.events import new_id
 from shared.http.auth import KEY_SECURITY, Caller
@@ -37,31 +36,6 @@ from shared.settings import SchedulingSettings
 
 REFRESH: Final = timedelta(hours=1)
 """How often calendar programs are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."""
-
-_INSERT: Final = """
-INSERT INTO feeds (id, kind, organization_id, person_id, token)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING *
-"""
-_BY_ID: Final = "SELECT * FROM feeds WHERE id = $1"
-_BY_ID_FOR_UPDATE: Final = "SELECT * FROM feeds WHERE id = $1 FOR UPDATE"
-_BY_ADDRESS: Final = "SELECT * FROM feeds WHERE token = $1"
-_REVOKE: Final = """
-UPDATE feeds SET revoked_at = coalesce(revoked_at, now()), replaced_by = $2
-WHERE id = $1
-RETURNING *
-"""
-_LIST: Final = """
-SELECT f.* FROM feeds f
-LEFT JOIN people p ON p.id = f.person_id
-WHERE ($1::uuid IS NULL OR f.id > $1)
-  AND ($3::uuid IS NULL OR f.organization_id = $3 OR p.organization_id = $3)
-  AND ($4::bool OR f.revoked_at IS NULL)
-ORDER BY f.id
-LIMIT $2
-"""
-_PERSON: Final = "SELECT id, organization_id, name, language FROM people WHERE id = $1"
-_ORGANIZATION: Final = "SELECT id, name FROM organizations WHERE id = $1"
 
 
 class FeedController(Controller):
@@ -78,14 +52,8 @@ class FeedController(Controller):
         data: JSONBody[FeedCreate],
     ) -> Feed:
         await _require_subject(connection, caller, data.kind, data.organization_id, data.person_id)
-        row = await fetch_one(
-            connection,
-            _INSERT,
-            new_id(),
-            data.kind,
-            data.organization_id,
-            data.person_id,
-            _new_token(),
+        row = await store.insert_feed(
+            connection, new_id(), data.kind, data.organization_id, data.person_id, _new_token()
         )
         return _feed(request, row)
 
@@ -101,10 +69,14 @@ class FeedController(Controller):
         revoked: FromQuery[bool] = False,
     ) -> Page[Feed]:
         organization_id = None if caller.is_staff else caller.organization_id
-        rows = await connection.fetch(
-            _LIST, decode_cursor(cursor), limit + 1, organization_id, revoked
+        rows = await store.feeds(
+            connection,
+            decode_cursor(cursor),
+            limit + 1,
+            organization_id=organization_id,
+            revoked=revoked,
         )
-        return page_of([_feed(request, row) for row in rows], [row["id"] for row in rows], limit)
+        return page_of([_feed(request, row) for row in rows], [row.id for row in rows], limit)
 
     @get("/{feed_id:uuid}", summary="One feed")
     async def get_feed(
@@ -129,18 +101,12 @@ class FeedController(Controller):
         feed_id: FromPath[UUID],
     ) -> Feed:
         old = await _own_feed(connection, caller, feed_id, for_update=True)
-        if old["revoked_at"] is not None:
+        if old.revoked_at is not None:
             raise Conflict("feed-revoked", f"feed {feed_id} is revoked: create a new one")
-        new = await fetch_one(
-            connection,
-            _INSERT,
-            new_id(),
-            old["kind"],
-            old["organization_id"],
-            old["person_id"],
-            _new_token(),
+        new = await store.insert_feed(
+            connection, new_id(), old.kind, old.organization_id, old.person_id, _new_token()
         )
-        await connection.execute(_REVOKE, feed_id, new["id"])
+        await store.revoke_feed(connection, feed_id, new.id)
         return _feed(request, new)
 
     @post("/{feed_id:uuid}/revoke", summary="Stop the feed's URL working (410)", status_code=200)
@@ -152,7 +118,7 @@ class FeedController(Controller):
         feed_id: FromPath[UUID],
     ) -> Feed:
         await _own_feed(connection, caller, feed_id, for_update=True)
-        return _feed(request, await fetch_one(connection, _REVOKE, feed_id, None))
+        return _feed(request, await store.revoke_feed(connection, feed_id, None))
 
 
 class CalendarController(Controller):
@@ -169,13 +135,13 @@ class CalendarController(Controller):
     async def get_calendar(
         self, request: AnyRequest, connection: Transaction, token: FromPath[str]
     ) -> Response[bytes]:
-        feed = await connection.fetchrow(_BY_ADDRESS, token.removesuffix(".ics"))
+        feed = await store.feed_at(connection, token.removesuffix(".ics"))
         if feed is None:
             raise NotFound("not-found", "no feed has this address")
-        if feed["revoked_at"] is not None:
+        if feed.revoked_at is not None:
             raise Gone("feed-revoked", "this feed's address was revoked or replaced")
-        subject = feed["organization_id"] or feed["person_id"]
-        state = await calendar_entries.feed_state(connection, feed["kind"], subject)
+        subject = feed.organization_id or feed.person_id
+        state = await calendar_entries.feed_state(connection, feed.kind, subject)
         headers = {
             "ETag": state.etag,
             "Cache-Control": "private, no-cache",
@@ -184,7 +150,7 @@ class CalendarController(Controller):
             headers["Last-Modified"] = format_datetime(state.last_modified, usegmt=True)
         if _not_modified(request, state.etag, state.last_modified):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        entries = await calendar_entries.feed_entries(connection, feed["kind"], subject)
+        entries = await calendar_entries.feed_entries(connection, feed.kind, subject)
         name = await _feed_name(connection, feed)
         return Response(
             assemble_feed(name, REFRESH, entries),
@@ -208,17 +174,19 @@ def _not_modified(request: AnyRequest, tag: str, last_modified: datetime | None)
     return last_modified.replace(microsecond=0) <= moment
 
 
-async def _feed_name(connection: Connection, feed: asyncpg.Record) -> str:
-    if feed["kind"] == "organization":
-        organization = await connection.fetchrow(_ORGANIZATION, feed["organization_id"])
-        return f"Телемосты: {organization['name']}" if organization else "Телемосты"
-    if feed["kind"] == "person":
-        person = await connection.fetchrow(_PERSON, feed["person_id"])
+async def _feed_name(connection: Connection, feed: store.StoredFeed) -> str:
+    if feed.kind == "organization" and feed.organization_id is not None:
+        organization = await store.organization(connection, feed.organization_id)
+        return f"Телемосты: {organization.name}" if organization else "Телемосты"
+    if feed.kind == "organization":
+        return "Телемосты"
+    if feed.kind == "person":
+        person = await store.person(connection, feed.person_id)
         if person is None:
             return "Telebridge"
-        if person["language"] == "en":
-            return f"Telebridge: {person['name']}"
-        return f"Телемосты: {person['name']}"
+        if person.language == "en":
+            return f"Telebridge: {person.name}"
+        return f"Телемосты: {person.name}"
     return "Телемосты: открытые встречи"
 
 
@@ -245,39 +213,39 @@ async def _require_subject(
         require_own_organization(caller, organization_id)
     else:
         person = await catchup.find(
-            "person", person_id, partial(connection.fetchrow, _PERSON, person_id)
+            "person", person_id, partial(store.person, connection, person_id)
         )
-        if person is None or not caller.acts_for(person["organization_id"]):
+        if person is None or not caller.acts_for(person.organization_id):
             raise not_found("person", person_id)
 
 
 async def _own_feed(
     connection: Connection, caller: Caller, feed_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record:
+) -> store.StoredFeed:
     """The feed if the caller may manage it; a 404 as if it did not exist if not."""
-    feed = await connection.fetchrow(_BY_ID_FOR_UPDATE if for_update else _BY_ID, feed_id)
+    feed = await store.feed(connection, feed_id, for_update=for_update)
     if feed is None:
         raise not_found("feed", feed_id)
     if not caller.is_staff:
-        owner = feed["organization_id"]
-        if feed["kind"] == "person":
-            person = await connection.fetchrow(_PERSON, feed["person_id"])
-            owner = person["organization_id"] if person else None
+        owner = feed.organization_id
+        if feed.kind == "person":
+            person = await store.person(connection, feed.person_id)
+            owner = person.organization_id if person else None
         if owner != caller.organization_id:
             raise not_found("feed", feed_id)
     return feed
 
 
-def _feed(request: AnyRequest, row: asyncpg.Record) -> Feed:
+def _feed(request: AnyRequest, row: store.StoredFeed) -> Feed:
     settings: SchedulingSettings = request.app.state.settings
-    url = f"{settings.http.base_url}/calendars/{row['token']}.ics"
+    url = f"{settings.http.base_url}/calendars/{row.token}.ics"
     return Feed(
-        id=row["id"],
-        kind=row["kind"],
-        organization_id=row["organization_id"],
-        person_id=row["person_id"],
+        id=row.id,
+        kind=row.kind,
+        organization_id=row.organization_id,
+        person_id=row.person_id,
         url=url,
         webcal_url="webcal://" + url.split("://", 1)[1],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )

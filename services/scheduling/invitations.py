@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-import asyncpg
-
 from services.scheduling import store
 from services.scheduling.ical import (
     Attendee,
@@ -49,24 +47,22 @@ class Recipient:
     """How the letter greets the person (see `shared.names.salutation`)."""
 
     @classmethod
-    def of(cls, row: asyncpg.Record, fallback_zone: str) -> Recipient:
-        language = row["language"] if row["language"] in ("ru", "en") else "ru"
-        greeting_name = row["name"]
-        if row["given_name"] and row["surname"]:
-            greeting_name = salutation(
-                row["surname"], row["given_name"], row["patronymic"], language
-            )
+    def of(cls, row: store.Attendee, fallback_zone: str) -> Recipient:
+        language = row.language if row.language in ("ru", "en") else "ru"
+        greeting_name = row.name
+        if row.given_name and row.surname:
+            greeting_name = salutation(row.surname, row.given_name, row.patronymic, language)
         return cls(
-            person_id=row["id"],
+            person_id=row.id,
             attendee=Attendee(
-                name=row["name"],
-                email=row["email"],
-                rsvp=row["rsvp"],
-                role=row["role"],
-                organization_id=row["organization_id"],
+                name=row.name,
+                email=row.email,
+                rsvp=row.rsvp,
+                role=row.role,
+                organization_id=row.organization_id,
             ),
             language=language,
-            timezone=row["timezone"] or fallback_zone,
+            timezone=row.timezone or fallback_zone,
             greeting_name=greeting_name,
         )
 

@@ -11,44 +11,32 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import msgspec
 
 from services.scheduling import calendar_entries, constraints, invitations, store
-from services.scheduling.ical import (
-    Attendee,
-    CalendarMeeting,
-    CalendarSession,
-    CalendarSite,
-)
 from services.scheduling.lifecycle import Step
 from services.scheduling.schemas import (
-    ConferenceWrite,
-    Meeting,
     MeetingCreate,
     MeetingWrite,
-    Session,
     SessionMove,
-    Site,
 )
 from services.scheduling.series import occurrences
+from services.scheduling.views import calendar_of, event_of
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
 from shared.events import (
-    AgendaEntry,
     AgendaPublished,
     AgendaUnpublished,
     Conference,
     MeetingCancelled,
     MeetingEvent,
     MeetingScheduled,
-    MeetingSession,
-    MeetingSite,
+    MeetingStatus,
     MeetingUpdated,
     SummaryPublished,
     new_id,
@@ -74,50 +62,62 @@ class Context:
 class MeetingState:
     """A meeting with its sites and sessions, as read in one transaction."""
 
-    row: asyncpg.Record
-    site_rows: list[store.SiteRow]
-    sites: list[asyncpg.Record]
+    row: store.StoredMeeting
+    site_rows: list[store.StoredSite]
+    sites: list[store.KnownSite]
     """The sites whose organization scheduling knows, with its name and zone."""
-    sessions: list[asyncpg.Record]
+    sessions: list[store.StoredSession]
 
     @property
     def id(self) -> UUID:
-        meeting_id: UUID = self.row["id"]
-        return meeting_id
+        return self.row.id
 
     @property
     def timezone(self) -> str:
-        if zone := self.row["timezone"]:
-            return str(zone)
-        return str(self.sites[0]["timezone"]) if self.sites else "UTC"
+        if zone := self.row.timezone:
+            return zone
+        return self.sites[0].timezone if self.sites else "UTC"
 
     @property
-    def live_sessions(self) -> list[asyncpg.Record]:
-        return [session for session in self.sessions if session["status"] == "scheduled"]
+    def live_sessions(self) -> list[store.StoredSession]:
+        return [session for session in self.sessions if session.status == "scheduled"]
 
 
-async def load(connection: Connection, row: asyncpg.Record) -> MeetingState:
+async def load(connection: Connection, row: store.StoredMeeting) -> MeetingState:
     [state] = await load_many(connection, [row])
     return state
 
 
-async def load_many(connection: Connection, rows: list[asyncpg.Record]) -> list[MeetingState]:
-    ids = [row["id"] for row in rows]
-    sites: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
-    for site in await store.sites(connection, ids):
-        sites[site["meeting_id"]].append(site)
-    sessions: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
-    for session in await store.sessions(connection, ids):
-        sessions[session["meeting_id"]].append(session)
+async def load_many(connection: Connection, rows: list[store.StoredMeeting]) -> list[MeetingState]:
+    """The meetings with their sites and sessions: three statements however many."""
+    ids = [row.id for row in rows]
+    site_rows = _by_meeting(await store.site_rows(connection, ids))
+    sites = _by_meeting(await store.sites(connection, ids))
+    sessions = _by_meeting(await store.sessions(connection, ids))
     return [
         MeetingState(
             row=row,
-            site_rows=await store.site_rows(connection, row["id"]),
-            sites=sites[row["id"]],
-            sessions=sessions[row["id"]],
+            site_rows=site_rows[row.id],
+            sites=sites[row.id],
+            sessions=sessions[row.id],
         )
         for row in rows
     ]
+
+
+class _OfMeeting(Protocol):
+    @property
+    def meeting_id(self) -> UUID: ...
+
+
+M = TypeVar("M", bound=_OfMeeting)
+
+
+def _by_meeting(rows: list[M]) -> dict[UUID, list[M]]:
+    grouped: dict[UUID, list[M]] = defaultdict(list)
+    for row in rows:
+        grouped[row.meeting_id].append(row)
+    return grouped
 
 
 # --- writing meetings -----------------------------------------------------------------
@@ -130,7 +130,7 @@ async def create(
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
     plan = _plan(meeting_id, data, zone, existing=[])
     refuse_past(_times_sent(data, plan), record_past=data.record_past, caller=caller)
-    status = "draft" if data.draft else "scheduled"
+    status: MeetingStatus = "draft" if data.draft else "scheduled"
     forced_by = None
     if not data.draft:
         forced_by = await constraints.check(
@@ -154,7 +154,7 @@ async def update(
     caller: Caller,
     context: Context,
 ) -> MeetingState:
-    status = before.row["status"]
+    status = before.row.status
     if status not in ("draft", "scheduled"):
         raise Conflict(
             "meeting-not-editable",
@@ -174,7 +174,7 @@ async def update(
         connection,
         before.id,
         plan.sessions,
-        drop_others=plan.series or before.row["recurrence"] is not None,
+        drop_others=plan.series or before.row.recurrence is not None,
     )
     row = await store.update_meeting(
         connection, before.id, fields, forced_by=forced_by, changes_invite=False
@@ -192,10 +192,10 @@ async def schedule_draft(
     caller: Caller,
     context: Context,
 ) -> MeetingState:
-    if draft.row["status"] != "draft":
-        raise Conflict("not-a-draft", f"the meeting is {draft.row['status']} already")
+    if draft.row.status != "draft":
+        raise Conflict("not-a-draft", f"the meeting is {draft.row.status} already")
     site_ids = [site.organization_id for site in draft.site_rows]
-    intervals = [(s["starts_at"], s["ends_at"]) for s in draft.live_sessions]
+    intervals = [(s.starts_at, s.ends_at) for s in draft.live_sessions]
     refuse_past(
         [(f"sessions[{index}].starts_at", start) for index, (start, _) in enumerate(intervals)],
         record_past=record_past,
@@ -205,7 +205,7 @@ async def schedule_draft(
     forced_by = await constraints.check(
         connection, site_ids, intervals, draft.id, force=force, caller=caller
     )
-    fields = replace(_fields_of(draft), status="scheduled")
+    fields = msgspec.structs.replace(_fields_of(draft), status="scheduled")
     row = await store.update_meeting(
         connection, draft.id, fields, forced_by=forced_by, changes_invite=False
     )
@@ -226,13 +226,13 @@ async def move_session(
     """Move one session (or one occurrence of a series) to another time."""
     session = _editable_session(before, session_id)
     refuse_past([("starts_at", data.starts_at)], record_past=data.record_past, caller=caller)
-    moved = [
-        replace(_session_row(s), starts_at=data.starts_at, ends_at=data.ends_at)
-        if s["id"] == session["id"]
-        else _session_row(s)
+    moved: list[store.SessionRow] = [
+        msgspec.structs.replace(s, starts_at=data.starts_at, ends_at=data.ends_at)
+        if s.id == session.id
+        else s
         for s in before.sessions
     ]
-    if before.row["status"] == "scheduled":
+    if before.row.status == "scheduled":
         site_ids = [site.organization_id for site in before.site_rows]
         forced_by = await constraints.check(
             connection,
@@ -251,28 +251,28 @@ async def cancel_session(
     connection: Connection, before: MeetingState, session_id: UUID, context: Context
 ) -> MeetingState:
     session = _editable_session(before, session_id)
-    if session["status"] == "cancelled":
+    if session.status == "cancelled":
         raise Conflict("session-cancelled", f"session {session_id} is cancelled already")
     if len(before.live_sessions) == 1:
         raise Conflict(
             "last-session",
             "this is the meeting's only session left: cancel the meeting instead",
         )
-    changed = [
-        replace(_session_row(s), status="cancelled") if s["id"] == session_id else _session_row(s)
+    changed: list[store.SessionRow] = [
+        msgspec.structs.replace(s, status="cancelled") if s.id == session_id else s
         for s in before.sessions
     ]
     return await _save_sessions(connection, before, changed, None, context)
 
 
-def _editable_session(state: MeetingState, session_id: UUID) -> asyncpg.Record:
-    if state.row["status"] not in ("draft", "scheduled"):
+def _editable_session(state: MeetingState, session_id: UUID) -> store.StoredSession:
+    if state.row.status not in ("draft", "scheduled"):
         raise Conflict(
             "meeting-not-editable",
-            f"the meeting is {state.row['status']}: its sessions no longer change",
+            f"the meeting is {state.row.status}: its sessions no longer change",
         )
     for session in state.sessions:
-        if session["id"] == session_id:
+        if session.id == session_id:
             return session
     raise NotFound("not-found", f"the meeting has no session {session_id}")
 
@@ -286,7 +286,7 @@ async def _save_sessions(
 ) -> MeetingState:
     await store.save_sessions(connection, before.id, sessions, drop_others=False)
     live = [s for s in sessions if s.status == "scheduled"]
-    fields = replace(
+    fields = msgspec.structs.replace(
         _fields_of(before),
         starts_at=min(s.starts_at for s in live),
         ends_at=max(s.ends_at for s in live),
@@ -298,13 +298,13 @@ async def _save_sessions(
 
 
 async def apply_steps(
-    connection: Connection, meeting: asyncpg.Record, steps: list[Step], context: Context
+    connection: Connection, meeting: store.StoredMeeting, steps: list[Step], context: Context
 ) -> MeetingState:
     """Apply lifecycle steps to a meeting locked by the caller, one event per step."""
     state = await load(connection, meeting)
     for step in steps:
         row = await store.apply_lifecycle(
-            connection, meeting["id"], step.after, changes_invite=step.changes_invite
+            connection, meeting.id, step.after, changes_invite=step.changes_invite
         )
         state = replace(state, row=row)
         await _publish(connection, step.event_type, state, context)
@@ -323,7 +323,7 @@ async def apply_agenda(
     changed = await store.set_agenda(
         connection, event.meeting_id, entries, url, event.aggregate_version
     )
-    if changed is None or changed["status"] == "draft":
+    if changed is None or changed.status == "draft":
         return
     state = await load(connection, changed)
     await _publish(connection, MeetingUpdated, state, context)
@@ -333,7 +333,7 @@ async def apply_summary(connection: Connection, event: SummaryPublished, context
     """Link the meeting's calendar event to its post-event summary. Nobody is mailed: the
     meeting is over; calendars that subscribe see the link on their next refresh."""
     row = await store.meeting(connection, event.meeting_id, for_update=True)
-    if row is None or row["summary_url"] == event.url:
+    if row is None or row.summary_url == event.url:
         return  # a new version of the summary at the same address: calendars see no change
     changed = await store.set_summary(
         connection, event.meeting_id, event.url, event.aggregate_version
@@ -368,7 +368,7 @@ async def _raise_sequence_if_seen(
 ) -> MeetingState:
     """Publish the change of a scheduled meeting, raising its SEQUENCE if attendees'
     calendars would show anything different, and mail them what changed."""
-    if after.row["status"] == "draft":
+    if after.row.status == "draft":
         return after
     if invitations.changed_uids(calendar_of(before, context), calendar_of(after, context)):
         after = replace(after, row=await store.raise_sequence(connection, after.id))
@@ -391,7 +391,7 @@ async def _publish(
     await calendar_entries.write(connection, calendar)
     if not mail:
         return
-    cause = f"meeting-v{state.row['version']}"
+    cause = f"meeting-v{state.row.version}"
     if event_type is MeetingScheduled:
         await invitations.send_all(connection, calendar, "invitation", cause=cause)
     elif event_type is MeetingCancelled:
@@ -472,17 +472,19 @@ class _Plan:
         return [(s.starts_at, s.ends_at) for s in self.sessions if s.status == "scheduled"]
 
 
-def _plan(meeting_id: UUID, data: MeetingWrite, zone: str, existing: list[asyncpg.Record]) -> _Plan:
+def _plan(
+    meeting_id: UUID, data: MeetingWrite, zone: str, existing: Sequence[store.StoredSession]
+) -> _Plan:
     if data.recurrence is not None:
         assert data.starts_at is not None
         assert data.ends_at is not None
-        kept = {row["recurrence_id"]: row for row in existing if row["recurrence_id"]}
-        rows = []
+        kept = {row.recurrence_id: row for row in existing if row.recurrence_id}
+        rows: list[store.SessionRow] = []
         for occurrence in occurrences(
             data.recurrence, data.starts_at, data.ends_at, ZoneInfo(zone)
         ):
             if (old := kept.get(occurrence.recurrence_id)) is not None:
-                rows.append(_session_row(old))
+                rows.append(old)
             else:
                 rows.append(
                     store.SessionRow(
@@ -496,8 +498,11 @@ def _plan(meeting_id: UUID, data: MeetingWrite, zone: str, existing: list[asyncp
     if not data.sessions:
         assert data.starts_at is not None
         assert data.ends_at is not None
-        return _Plan([store.SessionRow(meeting_id, data.starts_at, data.ends_at)], series=False)
-    known = {row["id"] for row in existing}
+        return _Plan(
+            [store.SessionRow(id=meeting_id, starts_at=data.starts_at, ends_at=data.ends_at)],
+            series=False,
+        )
+    known = {row.id for row in existing}
     unknown = [
         FieldError(
             message=f"the meeting has no session {session.id}",
@@ -524,19 +529,9 @@ def _plan(meeting_id: UUID, data: MeetingWrite, zone: str, existing: list[asyncp
     )
 
 
-def _session_row(row: asyncpg.Record) -> store.SessionRow:
-    return store.SessionRow(
-        id=row["id"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        title=row["title"],
-        track=row["track"],
-        recurrence_id=row["recurrence_id"],
-        status=row["status"],
-    )
-
-
-def _fields(data: MeetingWrite, plan: _Plan, zone: str, status: str) -> store.MeetingFields:
+def _fields(
+    data: MeetingWrite, plan: _Plan, zone: str, status: MeetingStatus
+) -> store.MeetingFields:
     return store.MeetingFields(
         title=data.title,
         kind=data.kind,
@@ -545,7 +540,9 @@ def _fields(data: MeetingWrite, plan: _Plan, zone: str, status: str) -> store.Me
         starts_at=min(start for start, _ in plan.intervals),
         ends_at=max(end for _, end in plan.intervals),
         timezone=zone,
-        conference=data.conference,
+        conference=None
+        if data.conference is None
+        else msgspec.convert(msgspec.to_builtins(data.conference), Conference),
         recurrence=data.recurrence and data.recurrence.upper().removeprefix("RRULE:"),
         series_length=plan.series_length,
         public=data.public,
@@ -553,170 +550,20 @@ def _fields(data: MeetingWrite, plan: _Plan, zone: str, status: str) -> store.Me
 
 
 def _fields_of(state: MeetingState) -> store.MeetingFields:
-    row = state.row
+    """The meeting's settable fields as stored: a `StoredMeeting` is its `MeetingFields`
+    and more, so this is a narrowing copy, field for field."""
     return store.MeetingFields(
-        title=row["title"],
-        kind=row["kind"],
-        status=row["status"],
-        host_organization_id=row["host_organization_id"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        timezone=row["timezone"],
-        conference=row["conference"],
-        recurrence=row["recurrence"],
-        series_length=row["series_length"],
-        public=row["public"],
+        **{name: getattr(state.row, name) for name in store.MeetingFields.__struct_fields__}
     )
 
 
 def _site_rows(data: MeetingWrite) -> list[store.SiteRow]:
-    return [store.SiteRow(site.organization_id, site.room, site.track) for site in data.site_list]
+    return [
+        store.SiteRow(organization_id=site.organization_id, room=site.room, track=site.track)
+        for site in data.site_list
+    ]
 
 
 async def _host_zone(connection: Connection, host_organization_id: UUID) -> str:
     host = (await store.organizations(connection, [host_organization_id]))[host_organization_id]
-    return str(host["timezone"])
-
-
-# --- what others see ------------------------------------------------------------------
-
-
-def _conference(value: Any) -> Conference | None:
-    return None if value is None else msgspec.convert(value, Conference)
-
-
-def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEvent:
-    row = state.row
-    return event_type(
-        aggregate_id=row["id"],
-        aggregate_version=row["version"],
-        title=row["title"],
-        kind=row["kind"],
-        status=row["status"],
-        host_organization_id=row["host_organization_id"],
-        organization_ids=[site.organization_id for site in state.site_rows],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        sessions=[MeetingSession(**_session_fields(session)) for session in state.sessions],
-        timezone=state.timezone,
-        recurrence=row["recurrence"],
-        conference=_conference(row["conference"]),
-        sites=[
-            MeetingSite(organization_id=site.organization_id, room=site.room, track=site.track)
-            for site in state.site_rows
-        ],
-        sequence=row["sequence"],
-        public=row["public"],
-    )
-
-
-def _session_fields(session: asyncpg.Record) -> dict[str, Any]:
-    """A session row as both the event and the calendar describe a session."""
-    return {field: session[field] for field in _SESSION_FIELDS}
-
-
-_SESSION_FIELDS = ("id", "starts_at", "ends_at", "status", "title", "track", "recurrence_id")
-
-
-def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
-    row = state.row
-    return CalendarMeeting(
-        meeting_id=row["id"],
-        title=row["title"],
-        kind=row["kind"],
-        status=row["status"],
-        timezone=state.timezone,
-        sequence=row["sequence"],
-        sessions=[CalendarSession(**_session_fields(session)) for session in state.sessions],
-        sites=[calendar_site(site) for site in state.sites],
-        organizer_email=context.organizer_email,
-        recurrence=row["recurrence"],
-        series_length=row["series_length"],
-        conference=_conference(row["conference"]),
-        agenda=msgspec.convert(row["agenda"] or [], list[AgendaEntry]),
-        agenda_url=row["agenda_url"],
-        summary_url=row["summary_url"],
-    )
-
-
-def calendar_site(site: asyncpg.Record) -> CalendarSite:
-    return CalendarSite(
-        organization_id=site["organization_id"],
-        name=site["name"],
-        region=site["region"],
-        timezone=site["timezone"],
-        room=site["room"],
-        track=site["track"],
-    )
-
-
-def attendee_of(row: asyncpg.Record) -> Attendee:
-    return Attendee(
-        name=row["name"],
-        email=row["email"],
-        rsvp=row["rsvp"],
-        role=row["role"],
-        organization_id=row["organization_id"],
-    )
-
-
-def view_of(state: MeetingState, base_url: str) -> Meeting:
-    """The meeting as the API shows it, with every site's local times."""
-    row = state.row
-    meeting_url = f"{base_url}/meetings/{row['id']}"
-    first = min(state.live_sessions or state.sessions, key=lambda session: session["starts_at"])
-    return Meeting(
-        id=row["id"],
-        title=row["title"],
-        kind=row["kind"],
-        status=row["status"],
-        host_organization_id=row["host_organization_id"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        timezone=state.timezone,
-        recurrence=row["recurrence"],
-        conference=None
-        if row["conference"] is None
-        else msgspec.convert(row["conference"], ConferenceWrite),
-        public=row["public"],
-        sites=[
-            Site(
-                organization_id=site["organization_id"],
-                name=site["name"],
-                region=site["region"],
-                timezone=site["timezone"],
-                starts_at_local=_local(first["starts_at"], site["timezone"]),
-                ends_at_local=_local(first["ends_at"], site["timezone"]),
-                room=site["room"],
-                track=site["track"],
-            )
-            for site in state.sites
-        ],
-        sessions=[
-            Session(
-                id=session["id"],
-                starts_at=session["starts_at"],
-                ends_at=session["ends_at"],
-                status=session["status"],
-                title=session["title"],
-                track=session["track"],
-                recurrence_id=session["recurrence_id"],
-                invite_url=f"{meeting_url}/sessions/{session['id']}/invite.ics",
-            )
-            for session in state.sessions
-        ],
-        version=row["version"],
-        sequence=row["sequence"],
-        invite_url=f"{meeting_url}/invite.ics",
-        agenda_url=row["agenda_url"],
-        summary_url=row["summary_url"],
-        forced_by=row["forced_by"],
-    )
-
-
-def _local(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).isoformat()
+    return host.timezone

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from uuid import UUID
 
-import asyncpg
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
@@ -31,6 +30,7 @@ from services.scheduling.schemas import (
     ScheduleDraft,
     SessionMove,
 )
+from services.scheduling.views import attendee_of, calendar_of, view_of
 from shared.access import require_host
 from shared.db import Connection
 from shared.errors import Conflict, not_found
@@ -104,8 +104,8 @@ class MeetingController(Controller):
         states = await meetings.load_many(connection, found)
         base_url = context_of(request).base_url
         return page_of(
-            [meetings.view_of(state, base_url) for state in states],
-            [row["id"] for row in found],
+            [view_of(state, base_url) for state in states],
+            [row.id for row in found],
             limit,
         )
 
@@ -125,7 +125,7 @@ class MeetingController(Controller):
         data: JSONBody[MeetingWrite],
     ) -> Response[Meeting]:
         before = await hosted_meeting(connection, caller, meeting_id)
-        check_version(request, before.row["version"])
+        check_version(request, before.row.version)
         require_host(caller, data.host_organization_id)
         await _require_seen_sites(connection, caller, data, already=site_ids(before))
         state = await meetings.update(connection, before, data, caller, context_of(request))
@@ -173,7 +173,7 @@ class MeetingController(Controller):
         data: JSONBody[SessionMove],
     ) -> Response[Meeting]:
         before = await hosted_meeting(connection, caller, meeting_id)
-        check_version(request, before.row["version"])
+        check_version(request, before.row.version)
         state = await meetings.move_session(
             connection,
             before=before,
@@ -234,9 +234,9 @@ class MeetingController(Controller):
         session_id: FromPath[UUID],
     ) -> Response[bytes]:
         state = await visible_meeting(connection, visitor, meeting_id)
-        if not any(session["id"] == session_id for session in state.sessions):
+        if not any(session.id == session_id for session in state.sessions):
             raise not_found("session", session_id)
-        uid = uid_of(meeting_id if state.row["recurrence"] else session_id)
+        uid = uid_of(meeting_id if state.row.recurrence else session_id)
         return await _invite(request, connection, visitor, state, uid=uid)
 
     @post(
@@ -290,10 +290,8 @@ async def _invite(
     context = context_of(request)
     attendees = []
     if takes_part_in(visitor, state):
-        attendees = [
-            meetings.attendee_of(row) for row in await store.attendees(connection, state.id)
-        ]
-    body = render_invite(meetings.calendar_of(state, context), attendees, utc_now(), uid=uid)
+        attendees = [attendee_of(row) for row in await store.attendees(connection, state.id)]
+    body = render_invite(calendar_of(state, context), attendees, utc_now(), uid=uid)
     return Response(
         body,
         media_type=CALENDAR,
@@ -312,7 +310,7 @@ async def _transition(
     """Apply a lifecycle change to a locked meeting; 409 when its state forbids."""
     meeting = await _meeting(connection, meeting_id, for_update=True)
     try:
-        steps = steps_for(store.lifecycle_of(meeting))
+        steps = steps_for(meeting.lifecycle())
     except TransitionError as error:
         raise Conflict(refusal, str(error)) from error
     state = await meetings.apply_steps(connection, meeting, steps, context_of(request))
@@ -321,7 +319,7 @@ async def _transition(
 
 async def _meeting(
     connection: Connection, meeting_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record:
+) -> store.StoredMeeting:
     meeting = await store.meeting(connection, meeting_id, for_update=for_update)
     if meeting is None:
         raise not_found("meeting", meeting_id)
@@ -344,5 +342,5 @@ async def _require_seen_sites(
 
 
 def _response(request: AnyRequest, state: MeetingState, status: int = 200) -> Response[Meeting]:
-    view = meetings.view_of(state, context_of(request).base_url)
+    view = view_of(state, context_of(request).base_url)
     return Response(view, status_code=status, headers={"ETag": etag(view.version)})

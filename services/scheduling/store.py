@@ -1,17 +1,48 @@
-"""Scheduling's SQL: meetings, their sites and sessions, calendar entries and feeds, and
-the read models of the registry's data."""
+"""Scheduling's SQL, every statement of it, and the typed rows it returns: meetings, their
+sites and sessions, calendar entries, feeds, the queue of outgoing mail, and the read
+models of the registry's data (organizations, people, registrations).
+
+Rows leave here as Structs (`shared.db.as_struct`), never as `asyncpg.Record`. No rules:
+who may see what is `access`'s, what a change means is the use cases'.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import date, datetime, timedelta
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
-import asyncpg
+import msgspec
 
 from services.scheduling.lifecycle import Lifecycle
-from shared.db import Connection, fetch_one
+from services.scheduling.schemas import FeedKind
+from shared.db import Connection, as_struct, as_structs, fetch_one
+from shared.events import (
+    AgendaEntry,
+    Conference,
+    MeetingKind,
+    MeetingRole,
+    MeetingStatus,
+    Rsvp,
+    SessionStatus,
+    WorkingHours,
+)
+
+T = TypeVar("T")
+
+
+async def _one(connection: Connection, row_type: type[T], query: str, *args: object) -> T | None:
+    row = await connection.fetchrow(query, *args)
+    return None if row is None else as_struct(row, row_type)
+
+
+async def _all(connection: Connection, row_type: type[T], query: str, *args: object) -> list[T]:
+    return as_structs(await connection.fetch(query, *args), row_type)
+
+
+async def _written(connection: Connection, row_type: type[T], query: str, *args: object) -> T:
+    return as_struct(await fetch_one(connection, query, *args), row_type)
+
 
 _MEETING_COLUMNS: Final = (
     "title, kind, status, host_organization_id, starts_at, ends_at, timezone, conference, "
@@ -56,7 +87,9 @@ WHERE s.meeting_id = ANY($1::uuid[])
 ORDER BY s.meeting_id, s.position
 """
 _SITE_ROWS: Final = """
-SELECT organization_id, room, track FROM meeting_sites WHERE meeting_id = $1 ORDER BY position
+SELECT meeting_id, organization_id, room, track FROM meeting_sites
+WHERE meeting_id = ANY($1::uuid[])
+ORDER BY meeting_id, position
 """
 _SESSIONS: Final = """
 SELECT * FROM meeting_sessions WHERE meeting_id = ANY($1::uuid[])
@@ -159,70 +192,286 @@ RETURNING *
 """
 
 
-def lifecycle_of(meeting: asyncpg.Record) -> Lifecycle:
-    return Lifecycle(
-        status=meeting["status"],
-        starts_at=meeting["starts_at"],
-        ends_at=meeting["ends_at"],
-        started_at=meeting["started_at"],
-        ended_at=meeting["ended_at"],
-    )
+_PERSON: Final = "SELECT id, organization_id, name, language FROM people WHERE id = $1"
+
+# Calendar entries
+
+_UPSERT_ENTRIES: Final = """
+INSERT INTO calendar_entries
+    (uid, meeting_id, starts_at, ends_at, tzids, body, updated_at, rendering)
+SELECT e.uid, $1, e.starts_at, e.ends_at, string_to_array(e.tzids, ' '), e.body, now(), $7
+FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[])
+    AS e (uid, starts_at, ends_at, tzids, body)
+ON CONFLICT (uid) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
+    starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, tzids = EXCLUDED.tzids,
+    body = EXCLUDED.body, updated_at = EXCLUDED.updated_at, rendering = EXCLUDED.rendering
+"""
+_DELETE_OTHER_ENTRIES: Final = """
+DELETE FROM calendar_entries WHERE meeting_id = $1 AND NOT uid = ANY($2::text[])
+"""
+_STALE_ENTRIES: Final = """
+SELECT DISTINCT meeting_id FROM calendar_entries WHERE rendering < $1 ORDER BY meeting_id
+LIMIT $2
+"""
+# Which entries each kind of feed holds: an organization's meetings (as a site), a
+# person's (registered, not cancelled or waitlisted), and every public meeting.
+_FEED_MEMBERS: Final[dict[FeedKind, str]] = {
+    "organization": """
+        SELECT e.* FROM calendar_entries e
+        WHERE EXISTS (SELECT FROM meeting_sites s
+                      WHERE s.meeting_id = e.meeting_id AND s.organization_id = $1)""",
+    "person": """
+        SELECT e.* FROM calendar_entries e
+        WHERE EXISTS (SELECT FROM registrations r
+                      WHERE r.meeting_id = e.meeting_id AND r.person_id = $1
+                        AND r.status = 'registered')""",
+    "public": """
+        SELECT e.* FROM calendar_entries e
+        WHERE $1::uuid IS NULL
+          AND EXISTS (SELECT FROM meetings m WHERE m.id = e.meeting_id AND m.public)""",
+}
+_FEED_VERSIONS: Final = {
+    kind: f"""
+        SELECT count(*) AS count, max(updated_at) AS last_modified,
+               string_agg(uid || ' ' || updated_at::text, ',' ORDER BY uid) AS versions
+        FROM ({members}) AS entries
+        """
+    for kind, members in _FEED_MEMBERS.items()
+}
+_FEED_ENTRIES: Final = {
+    kind: f"{members} ORDER BY e.starts_at, e.uid" for kind, members in _FEED_MEMBERS.items()
+}
+
+# Feeds
+
+_INSERT_FEED: Final = """
+INSERT INTO feeds (id, kind, organization_id, person_id, token)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING *
+"""
+_FEED: Final = "SELECT * FROM feeds WHERE id = $1"
+_FEED_FOR_UPDATE: Final = "SELECT * FROM feeds WHERE id = $1 FOR UPDATE"
+_FEED_AT: Final = "SELECT * FROM feeds WHERE token = $1"
+_REVOKE_FEED: Final = """
+UPDATE feeds SET revoked_at = coalesce(revoked_at, now()), replaced_by = $2
+WHERE id = $1
+RETURNING *
+"""
+_FEEDS: Final = """
+SELECT f.* FROM feeds f
+LEFT JOIN people p ON p.id = f.person_id
+WHERE ($1::uuid IS NULL OR f.id > $1)
+  AND ($3::uuid IS NULL OR f.organization_id = $3 OR p.organization_id = $3)
+  AND ($4::bool OR f.revoked_at IS NULL)
+ORDER BY f.id
+LIMIT $2
+"""
+
+# Outgoing mail
+
+_ENQUEUE_MAIL: Final = """
+INSERT INTO outgoing_mail (id, dedupe_key, sender, recipients, message)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+_LEASE_MAIL: Final = """
+UPDATE outgoing_mail SET attempts = attempts + 1, next_attempt_at = now() + $2::interval
+WHERE id IN (SELECT id FROM outgoing_mail
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+             ORDER BY next_attempt_at, queued_at LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+RETURNING id, sender, recipients, message, attempts
+"""
+_MAIL_SENT: Final = "UPDATE outgoing_mail SET sent_at = now(), last_error = NULL WHERE id = $1"
+_RETRY_MAIL: Final = """
+UPDATE outgoing_mail SET next_attempt_at = now() + $2::interval, last_error = $3 WHERE id = $1
+"""
+_MAIL_FAILED: Final = "UPDATE outgoing_mail SET failed_at = now(), last_error = $2 WHERE id = $1"
+_NEXT_MAIL_DUE: Final = """
+SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
+FROM outgoing_mail WHERE sent_at IS NULL AND failed_at IS NULL
+"""
 
 
-@dataclass(frozen=True)
-class MeetingFields:
-    """What a partner or operator sets of a meeting; everything else the service keeps."""
+# Typed rows
+
+
+class MeetingFields(msgspec.Struct, frozen=True, kw_only=True):
+    """What a partner or operator sets of a meeting; everything else the service keeps.
+    The fields are the columns, named and ordered as the statements above write them."""
 
     title: str
-    kind: str
-    status: str
+    kind: MeetingKind
+    status: MeetingStatus
     host_organization_id: UUID
     starts_at: datetime
     ends_at: datetime
-    timezone: str
-    conference: Any
+    timezone: str | None
+    conference: Conference | None
     recurrence: str | None
     series_length: timedelta | None
     public: bool
 
     def values(self) -> tuple[Any, ...]:
-        return (
-            self.title,
-            self.kind,
-            self.status,
-            self.host_organization_id,
-            self.starts_at,
-            self.ends_at,
-            self.timezone,
-            self.conference,
-            self.recurrence,
-            self.series_length,
-            self.public,
+        return tuple(getattr(self, name) for name in MeetingFields.__struct_fields__)
+
+
+class StoredMeeting(MeetingFields, frozen=True, kw_only=True):
+    """A row of `meetings`."""
+
+    id: UUID
+    started_at: datetime | None
+    ended_at: datetime | None
+    sequence: int
+    version: int
+    forced_by: str | None
+    agenda: list[AgendaEntry] | None
+    agenda_url: str | None
+    summary_url: str | None
+
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(
+            status=self.status,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
         )
 
 
-@dataclass(frozen=True)
-class SiteRow:
+class SiteRow(msgspec.Struct, frozen=True):
+    """A site of a meeting as written: the organization and the room it joins from."""
+
     organization_id: UUID
     room: str | None = None
     track: str | None = None
 
 
-@dataclass(frozen=True)
-class SessionRow:
+class StoredSite(SiteRow, frozen=True, kw_only=True):
+    meeting_id: UUID
+
+
+class KnownSite(StoredSite, frozen=True, kw_only=True):
+    """A site whose organization scheduling knows, with the organization's name and zone."""
+
+    name: str
+    region: str
+    timezone: str
+
+
+class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A session of a meeting as written."""
+
     id: UUID
     starts_at: datetime
     ends_at: datetime
     title: str | None = None
     track: str | None = None
     recurrence_id: datetime | None = None
-    status: str = "scheduled"
+    status: SessionStatus = "scheduled"
+
+
+class StoredSession(SessionRow, frozen=True, kw_only=True):
+    meeting_id: UUID
+
+
+class Organization(msgspec.Struct, frozen=True, kw_only=True):
+    """The registry's organization, as scheduling keeps it."""
+
+    id: UUID
+    name: str
+    short_name: str | None
+    region: str
+    region_code: str | None
+    country: str
+    timezone: str
+    working_hours: WorkingHours | None
+    blackout_dates: list[date]
+
+
+class Busy(msgspec.Struct, frozen=True):
+    """A session of another meeting an organization takes part in."""
+
+    organization_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    meeting_id: UUID
+    title: str
+
+
+class Attendee(msgspec.Struct, frozen=True, kw_only=True):
+    """A person signed up for a meeting, with what their invites need."""
+
+    id: UUID
+    name: str
+    email: str
+    language: str | None
+    organization_id: UUID | None
+    timezone: str | None
+    """Their organization's."""
+    rsvp: Rsvp
+    role: MeetingRole
+    surname: str | None
+    given_name: str | None
+    patronymic: str | None
+
+
+class HeldPlace(msgspec.Struct, frozen=True):
+    meeting_id: UUID
+    version: int
+
+
+class Person(msgspec.Struct, frozen=True):
+    id: UUID
+    organization_id: UUID
+    name: str
+    language: str | None
+
+
+class StoredEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A calendar object's rendered VEVENTs."""
+
+    body: str
+    starts_at: datetime
+    ends_at: datetime
+    tzids: list[str]
+
+
+class FeedVersions(msgspec.Struct, frozen=True):
+    count: int
+    last_modified: datetime | None
+    versions: str | None
+
+
+class StoredFeed(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    kind: FeedKind
+    organization_id: UUID | None
+    person_id: UUID | None
+    token: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class QueuedMail(msgspec.Struct, frozen=True):
+    id: UUID
+    sender: str
+    recipients: list[str]
+    message: bytes
+    attempts: int
+    """Including the one about to be made."""
+
+
+# Meetings
 
 
 async def insert_meeting(
     connection: Connection, meeting_id: UUID, fields: MeetingFields, forced_by: str | None
-) -> asyncpg.Record:
-    return await fetch_one(connection, _INSERT_MEETING, meeting_id, *fields.values(), forced_by)
+) -> StoredMeeting:
+    return await _written(
+        connection, StoredMeeting, _INSERT_MEETING, meeting_id, *fields.values(), forced_by
+    )
 
 
 async def update_meeting(
@@ -232,9 +481,10 @@ async def update_meeting(
     *,
     forced_by: str | None,
     changes_invite: bool,
-) -> asyncpg.Record:
-    return await fetch_one(
+) -> StoredMeeting:
+    return await _written(
         connection,
+        StoredMeeting,
         _UPDATE_MEETING,
         meeting_id,
         *fields.values(),
@@ -243,9 +493,9 @@ async def update_meeting(
     )
 
 
-async def raise_sequence(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
+async def raise_sequence(connection: Connection, meeting_id: UUID) -> StoredMeeting:
     """Raise the SEQUENCE of the meeting's invites, as part of a change already counted."""
-    return await fetch_one(connection, _RAISE_SEQUENCE, meeting_id)
+    return await _written(connection, StoredMeeting, _RAISE_SEQUENCE, meeting_id)
 
 
 async def replace_sites(connection: Connection, meeting_id: UUID, sites: list[SiteRow]) -> None:
@@ -287,10 +537,9 @@ async def session_owners(connection: Connection, session_ids: list[UUID]) -> dic
 
 async def meeting(
     connection: Connection, meeting_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
+) -> StoredMeeting | None:
     query = _MEETING_FOR_UPDATE if for_update else _MEETING
-    row: asyncpg.Record | None = await connection.fetchrow(query, meeting_id)
-    return row
+    return await _one(connection, StoredMeeting, query, meeting_id)
 
 
 async def meetings(
@@ -300,32 +549,33 @@ async def meetings(
     *,
     organization_id: UUID | None,
     all_visible: bool,
-) -> list[asyncpg.Record]:
+) -> list[StoredMeeting]:
     """Public meetings, and those of `organization_id` (or every one with `all_visible`)."""
-    return await connection.fetch(_MEETINGS, after, limit, organization_id, all_visible)
+    return await _all(
+        connection, StoredMeeting, _MEETINGS, after, limit, organization_id, all_visible
+    )
 
 
-async def sites(connection: Connection, meeting_ids: list[UUID]) -> list[asyncpg.Record]:
+async def sites(connection: Connection, meeting_ids: list[UUID]) -> list[KnownSite]:
     """Sites of these meetings whose organization scheduling knows, host first."""
-    return await connection.fetch(_SITES, meeting_ids)
+    return await _all(connection, KnownSite, _SITES, meeting_ids)
 
 
-async def site_rows(connection: Connection, meeting_id: UUID) -> list[SiteRow]:
-    return [
-        SiteRow(row["organization_id"], row["room"], row["track"])
-        for row in await connection.fetch(_SITE_ROWS, meeting_id)
-    ]
+async def site_rows(connection: Connection, meeting_ids: list[UUID]) -> list[StoredSite]:
+    """Every site of these meetings, known or not, host first."""
+    return await _all(connection, StoredSite, _SITE_ROWS, meeting_ids)
 
 
-async def sessions(connection: Connection, meeting_ids: list[UUID]) -> list[asyncpg.Record]:
-    return await connection.fetch(_SESSIONS, meeting_ids)
+async def sessions(connection: Connection, meeting_ids: list[UUID]) -> list[StoredSession]:
+    return await _all(connection, StoredSession, _SESSIONS, meeting_ids)
 
 
 async def apply_lifecycle(
     connection: Connection, meeting_id: UUID, state: Lifecycle, *, changes_invite: bool
-) -> asyncpg.Record:
-    return await fetch_one(
+) -> StoredMeeting:
+    return await _written(
         connection,
+        StoredMeeting,
         _APPLY_STEP,
         meeting_id,
         state.status,
@@ -335,9 +585,9 @@ async def apply_lifecycle(
     )
 
 
-async def due_meetings(connection: Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def due_meetings(connection: Connection, now: datetime, limit: int) -> list[StoredMeeting]:
     """Meetings whose start or end has passed, locked; other replicas skip them."""
-    return await connection.fetch(_DUE, now, limit)
+    return await _all(connection, StoredMeeting, _DUE, now, limit)
 
 
 async def seconds_until_due(connection: Connection, now: datetime) -> float | None:
@@ -346,9 +596,26 @@ async def seconds_until_due(connection: Connection, now: datetime) -> float | No
     return seconds
 
 
-async def organization(connection: Connection, organization_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_ORGANIZATION, organization_id)
-    return row
+async def set_summary(
+    connection: Connection, meeting_id: UUID, url: str, version: int
+) -> StoredMeeting | None:
+    """Link the meeting to its summary unless a newer version is kept already; the SEQUENCE
+    rises, since calendars show the link."""
+    return await _one(connection, StoredMeeting, _SET_SUMMARY, meeting_id, url, version)
+
+
+async def set_agenda(
+    connection: Connection, meeting_id: UUID, entries: Any, url: str | None, version: int
+) -> StoredMeeting | None:
+    """Keep the published agenda of a meeting unless a newer one is kept already."""
+    return await _one(connection, StoredMeeting, _SET_AGENDA, meeting_id, entries, url, version)
+
+
+# The registry's organizations, people and registrations
+
+
+async def organization(connection: Connection, organization_id: UUID) -> Organization | None:
+    return await _one(connection, Organization, _ORGANIZATION, organization_id)
 
 
 async def unseen_organizations(
@@ -361,8 +628,9 @@ async def unseen_organizations(
     return [identifier for identifier in ids if identifier not in seen]
 
 
-async def organizations(connection: Connection, ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
-    return {row["id"]: row for row in await connection.fetch(_ORGANIZATIONS, ids)}
+async def organizations(connection: Connection, ids: list[UUID]) -> dict[UUID, Organization]:
+    found = await _all(connection, Organization, _ORGANIZATIONS, ids)
+    return {item.id: item for item in found}
 
 
 async def busy(
@@ -372,13 +640,18 @@ async def busy(
     ends_at: datetime,
     *,
     except_meeting: UUID,
-) -> list[asyncpg.Record]:
+) -> list[Busy]:
     """Sessions of other meetings these organizations take part in, within the interval."""
-    return await connection.fetch(_BUSY, organization_ids, starts_at, ends_at, except_meeting)
+    return await _all(connection, Busy, _BUSY, organization_ids, starts_at, ends_at, except_meeting)
 
 
-async def attendees(connection: Connection, meeting_id: UUID) -> list[asyncpg.Record]:
-    return await connection.fetch(_ATTENDEES, meeting_id)
+async def attendees(connection: Connection, meeting_id: UUID) -> list[Attendee]:
+    return await _all(connection, Attendee, _ATTENDEES, meeting_id)
+
+
+async def attendee(connection: Connection, meeting_id: UUID, person_id: UUID) -> Attendee | None:
+    """A person signed up for the meeting, whatever their registration's status."""
+    return await _one(connection, Attendee, _ATTENDEE, meeting_id, person_id)
 
 
 async def lock_person(connection: Connection, person_id: UUID) -> None:
@@ -391,33 +664,137 @@ async def person_known(connection: Connection, person_id: UUID) -> bool:
     return bool(await connection.fetchval(_PERSON_KNOWN, person_id))
 
 
-async def registrations_of(connection: Connection, person_id: UUID) -> list[asyncpg.Record]:
+async def person(connection: Connection, person_id: UUID | None) -> Person | None:
+    return await _one(connection, Person, _PERSON, person_id)
+
+
+async def registrations_of(connection: Connection, person_id: UUID) -> list[HeldPlace]:
     """The person's registrations that hold a place, with their versions."""
-    return await connection.fetch(_REGISTRATIONS_OF, person_id)
+    return await _all(connection, HeldPlace, _REGISTRATIONS_OF, person_id)
 
 
-async def attendee(
-    connection: Connection, meeting_id: UUID, person_id: UUID
-) -> asyncpg.Record | None:
-    """A person signed up for the meeting, whatever their registration's status."""
-    row: asyncpg.Record | None = await connection.fetchrow(_ATTENDEE, meeting_id, person_id)
-    return row
+# Calendar entries
 
 
-async def set_summary(
-    connection: Connection, meeting_id: UUID, url: str, version: int
-) -> asyncpg.Record | None:
-    """Link the meeting to its summary unless a newer version is kept already; the SEQUENCE
-    rises, since calendars show the link."""
-    row: asyncpg.Record | None = await connection.fetchrow(_SET_SUMMARY, meeting_id, url, version)
-    return row
-
-
-async def set_agenda(
-    connection: Connection, meeting_id: UUID, entries: Any, url: str | None, version: int
-) -> asyncpg.Record | None:
-    """Keep the published agenda of a meeting unless a newer one is kept already."""
-    row: asyncpg.Record | None = await connection.fetchrow(
-        _SET_AGENDA, meeting_id, entries, url, version
+async def write_entries(
+    connection: Connection,
+    meeting_id: UUID,
+    entries: list[tuple[str, datetime, datetime, str, str]],
+    rendering: int,
+) -> None:
+    """Keep these entries (uid, start, end, TZIDs, body) of the meeting, replacing its
+    others, as `rendering` wrote them."""
+    uids = [uid for uid, *_ in entries]
+    await connection.execute(
+        _UPSERT_ENTRIES,
+        meeting_id,
+        uids,
+        [starts_at for _, starts_at, *_ in entries],
+        [ends_at for _, _, ends_at, *_ in entries],
+        [tzids for *_, tzids, _ in entries],
+        [body for *_, body in entries],
+        rendering,
     )
-    return row
+    await connection.execute(_DELETE_OTHER_ENTRIES, meeting_id, uids)
+
+
+async def stale_entries(connection: Connection, rendering: int, limit: int) -> list[UUID]:
+    """Meetings with entries a rendering before `rendering` wrote."""
+    rows = await connection.fetch(_STALE_ENTRIES, rendering, limit)
+    return [row["meeting_id"] for row in rows]
+
+
+async def feed_versions(
+    connection: Connection, kind: FeedKind, subject: UUID | None
+) -> FeedVersions:
+    return await _written(connection, FeedVersions, _FEED_VERSIONS[kind], subject)
+
+
+async def feed_entries(
+    connection: Connection, kind: FeedKind, subject: UUID | None
+) -> list[StoredEntry]:
+    return await _all(connection, StoredEntry, _FEED_ENTRIES[kind], subject)
+
+
+# Feeds
+
+
+async def insert_feed(  # noqa: PLR0917 (the columns, in their order)
+    connection: Connection,
+    feed_id: UUID,
+    kind: FeedKind,
+    organization_id: UUID | None,
+    person_id: UUID | None,
+    token: str,
+) -> StoredFeed:
+    return await _written(
+        connection, StoredFeed, _INSERT_FEED, feed_id, kind, organization_id, person_id, token
+    )
+
+
+async def feed(
+    connection: Connection, feed_id: UUID, *, for_update: bool = False
+) -> StoredFeed | None:
+    query = _FEED_FOR_UPDATE if for_update else _FEED
+    return await _one(connection, StoredFeed, query, feed_id)
+
+
+async def feed_at(connection: Connection, token: str) -> StoredFeed | None:
+    return await _one(connection, StoredFeed, _FEED_AT, token)
+
+
+async def revoke_feed(
+    connection: Connection, feed_id: UUID, replaced_by: UUID | None
+) -> StoredFeed:
+    return await _written(connection, StoredFeed, _REVOKE_FEED, feed_id, replaced_by)
+
+
+async def feeds(
+    connection: Connection,
+    after: UUID | None,
+    limit: int,
+    *,
+    organization_id: UUID | None,
+    revoked: bool,
+) -> list[StoredFeed]:
+    """Feeds of `organization_id` and its people (every one without), revoked ones too
+    with `revoked`."""
+    return await _all(connection, StoredFeed, _FEEDS, after, limit, organization_id, revoked)
+
+
+# Outgoing mail
+
+
+async def enqueue_mail(
+    connection: Connection,
+    mail_id: UUID,
+    *,
+    dedupe_key: str,
+    sender: str,
+    recipients: list[str],
+    message: bytes,
+) -> bool:
+    """Queue the message unless one with this key was queued before; True if it is new."""
+    row = await connection.fetchrow(_ENQUEUE_MAIL, mail_id, dedupe_key, sender, recipients, message)
+    return row is not None
+
+
+async def lease_mail(connection: Connection, limit: int, lease: timedelta) -> list[QueuedMail]:
+    return await _all(connection, QueuedMail, _LEASE_MAIL, limit, lease)
+
+
+async def mail_sent(connection: Connection, mail_id: UUID) -> None:
+    await connection.execute(_MAIL_SENT, mail_id)
+
+
+async def retry_mail(connection: Connection, mail_id: UUID, wait: timedelta, error: str) -> None:
+    await connection.execute(_RETRY_MAIL, mail_id, wait, error)
+
+
+async def mail_failed(connection: Connection, mail_id: UUID, error: str) -> None:
+    await connection.execute(_MAIL_FAILED, mail_id, error)
+
+
+async def seconds_until_mail_due(connection: Connection) -> float | None:
+    seconds: float | None = await connection.fetchval(_NEXT_MAIL_DUE)
+    return seconds

@@ -16,6 +16,7 @@ import aiosmtplib
 import structlog
 
 from services.scheduling.mail import queue
+from services.scheduling.store import QueuedMail
 from shared.db import Pool, acquire
 from shared.notify import Notifier
 from shared.settings import SmtpSettings
@@ -40,7 +41,7 @@ async def deliver_due(pool: Pool, smtp: SmtpSettings) -> int:
             return delivered
 
 
-async def _deliver(pool: Pool, smtp: SmtpSettings, mail: queue.QueuedMail) -> int:
+async def _deliver(pool: Pool, smtp: SmtpSettings, mail: QueuedMail) -> int:
     try:
         await aiosmtplib.send(
             mail.message,
