@@ -16,8 +16,7 @@ from services.scheduling.consumers import agenda_events, registry_events
 from services.scheduling.feeds import CalendarController, FeedController
 from services.scheduling.mail.sender import run_sender
 from services.scheduling.meetings import Context, render_stale_entries
-from services.scheduling.routes import MeetingController
-from services.scheduling.slot_search import SlotController
+from services.scheduling.routes import MeetingController, SlotController
 from shared.db import Pool
 from shared.readmodels import registry
 from shared.service import Runtime, ServiceDefinition, build_app

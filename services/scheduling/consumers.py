@@ -7,7 +7,7 @@ from uuid import UUID
 
 from services.scheduling import invitations, store
 from services.scheduling.mail.compose import MailKind
-from services.scheduling.meetings import Context, apply_agenda, apply_summary, load
+from services.scheduling.meetings import Context, load, publish
 from services.scheduling.views import calendar_of
 from shared.bus.consumer import EventConsumer
 from shared.db import Connection
@@ -17,6 +17,7 @@ from shared.events import (
     AgendaEvent,
     AgendaPublished,
     AgendaUnpublished,
+    MeetingUpdated,
     PersonUpserted,
     RegistrationEvent,
     RegistryEvent,
@@ -122,3 +123,35 @@ def agenda_events(settings: SchedulingSettings) -> EventConsumer[AgendaEvent]:
     return EventConsumer[AgendaEvent](
         name="scheduling-agenda", stream=AGENDA, events=AgendaEvent, apply=apply
     )
+
+
+async def apply_agenda(
+    connection: Connection, event: AgendaPublished | AgendaUnpublished, context: Context
+) -> None:
+    """Keep a meeting's published agenda (none once unpublished): its invites carry it and
+    are sent again."""
+    row = await store.meeting(connection, event.meeting_id, for_update=True)
+    if row is None:
+        return
+    entries, url = (event.entries, event.url) if isinstance(event, AgendaPublished) else ([], None)
+    changed = await store.set_agenda(
+        connection, event.meeting_id, entries, url, event.aggregate_version
+    )
+    if changed is None or changed.status == "draft":
+        return
+    state = await load(connection, changed)
+    await publish(connection, MeetingUpdated, state, context)
+
+
+async def apply_summary(connection: Connection, event: SummaryPublished, context: Context) -> None:
+    """Link the meeting's calendar event to its post-event summary. Nobody is mailed: the
+    meeting is over; calendars that subscribe see the link on their next refresh."""
+    row = await store.meeting(connection, event.meeting_id, for_update=True)
+    if row is None or row.summary_url == event.url:
+        return  # a new version of the summary at the same address: calendars see no change
+    changed = await store.set_summary(
+        connection, event.meeting_id, event.url, event.aggregate_version
+    )
+    if changed is not None:
+        state = await load(connection, changed)
+        await publish(connection, MeetingUpdated, state, context, mail=False)

@@ -30,15 +30,12 @@ from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
 from shared.events import (
-    AgendaPublished,
-    AgendaUnpublished,
     Conference,
     MeetingCancelled,
     MeetingEvent,
     MeetingScheduled,
     MeetingStatus,
     MeetingUpdated,
-    SummaryPublished,
     new_id,
     utc_now,
 )
@@ -143,7 +140,7 @@ async def create(
     await store.save_sessions(connection, meeting_id, plan.sessions, drop_others=True)
     state = await load(connection, row)
     if status == "scheduled":
-        await _publish(connection, MeetingScheduled, state, context)
+        await publish(connection, MeetingScheduled, state, context)
     return state
 
 
@@ -210,7 +207,7 @@ async def schedule_draft(
         connection, draft.id, fields, forced_by=forced_by, changes_invite=False
     )
     state = await load(connection, row)
-    await _publish(connection, MeetingScheduled, state, context)
+    await publish(connection, MeetingScheduled, state, context)
     return state
 
 
@@ -307,40 +304,8 @@ async def apply_steps(
             connection, meeting.id, step.after, changes_invite=step.changes_invite
         )
         state = replace(state, row=row)
-        await _publish(connection, step.event_type, state, context)
+        await publish(connection, step.event_type, state, context)
     return state
-
-
-async def apply_agenda(
-    connection: Connection, event: AgendaPublished | AgendaUnpublished, context: Context
-) -> None:
-    """Keep a meeting's published agenda (none once unpublished): its invites carry it and
-    are sent again."""
-    row = await store.meeting(connection, event.meeting_id, for_update=True)
-    if row is None:
-        return
-    entries, url = (event.entries, event.url) if isinstance(event, AgendaPublished) else ([], None)
-    changed = await store.set_agenda(
-        connection, event.meeting_id, entries, url, event.aggregate_version
-    )
-    if changed is None or changed.status == "draft":
-        return
-    state = await load(connection, changed)
-    await _publish(connection, MeetingUpdated, state, context)
-
-
-async def apply_summary(connection: Connection, event: SummaryPublished, context: Context) -> None:
-    """Link the meeting's calendar event to its post-event summary. Nobody is mailed: the
-    meeting is over; calendars that subscribe see the link on their next refresh."""
-    row = await store.meeting(connection, event.meeting_id, for_update=True)
-    if row is None or row.summary_url == event.url:
-        return  # a new version of the summary at the same address: calendars see no change
-    changed = await store.set_summary(
-        connection, event.meeting_id, event.url, event.aggregate_version
-    )
-    if changed is not None:
-        state = await load(connection, changed)
-        await _publish(connection, MeetingUpdated, state, context, mail=False)
 
 
 async def render_stale_entries(pool: Pool, context: Context, batch: int = 100) -> int:
@@ -372,11 +337,11 @@ async def _raise_sequence_if_seen(
         return after
     if invitations.changed_uids(calendar_of(before, context), calendar_of(after, context)):
         after = replace(after, row=await store.raise_sequence(connection, after.id))
-    await _publish(connection, MeetingUpdated, after, context, before=before)
+    await publish(connection, MeetingUpdated, after, context, before=before)
     return after
 
 
-async def _publish(
+async def publish(
     connection: Connection,
     event_type: type[MeetingEvent],
     state: MeetingState,

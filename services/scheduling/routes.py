@@ -7,12 +7,13 @@ organization takes part in; public meetings are visible to anyone. Operators act
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from services.scheduling import meetings, store
+from services.scheduling import constraints, meetings, store
 from services.scheduling.access import (
     hosted_meeting,
     require_seen_organizations,
@@ -29,16 +30,25 @@ from services.scheduling.schemas import (
     MeetingWrite,
     ScheduleDraft,
     SessionMove,
+    SlotSearch,
 )
+from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchResult, search
 from services.scheduling.views import attendee_of, calendar_of, view_of
 from shared.access import require_host
 from shared.db import Connection
-from shared.errors import Conflict, not_found
+from shared.errors import Conflict, FieldError, invalid_fields, not_found
 from shared.events import utc_now
 from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
 from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
-from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction, Visitor
+from shared.http.params import (
+    DEFAULT_PAGE_SIZE,
+    AnyRequest,
+    Cursor,
+    PageSize,
+    Transaction,
+    Visitor,
+)
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import check_version, etag
 from shared.settings import SchedulingSettings
@@ -344,3 +354,55 @@ async def _require_seen_sites(
 def _response(request: AnyRequest, state: MeetingState, status: int = 200) -> Response[Meeting]:
     view = view_of(state, context_of(request).base_url)
     return Response(view, status_code=status, headers={"ETag": etag(view.version)})
+
+
+class SlotController(Controller):
+    path = "/slots"
+    tags = ["slots"]
+
+    @post(
+        "/",
+        summary="Find times that suit every organization",
+        description="Candidates are ranked by how comfortable the time is at every site "
+        "(10:00–17:00 local is best) and show each site's local time and the reasons. "
+        "Working hours in each organization's zone, public holidays of its region, its "
+        "blackout days and its other meetings (with the buffer) are respected, and only "
+        "slots that start after now are offered. When nothing "
+        "fits, `blockers` says which site or constraint blocks and `relaxations` the "
+        "nearest changes that would find a time.",
+        security=KEY_SECURITY,
+        status_code=200,
+    )
+    async def search_slots(
+        self, connection: Transaction, caller: CallerParam, data: JSONBody[SlotSearch]
+    ) -> SlotSearchResult:
+        # Any key may search the organizations it may see; the answer shows free and busy,
+        # not meetings.
+        await require_seen_organizations(connection, caller, data.organization_ids)
+        now = utc_now()
+        if data.window_end <= now:
+            raise invalid_fields(
+                [
+                    FieldError(
+                        message="the window has passed: slots are offered from now on",
+                        field="window_end",
+                        source="body",
+                    )
+                ],
+                slug="in-the-past",
+            )
+        window = (data.window_start, data.window_end)
+        # Busy times as far as the longest window a relaxation tries.
+        padded = (window[0], window[1] + WINDOW_EXTENSIONS[-1])
+        sites = await constraints.site_constraints(connection, data.organization_ids, padded)
+        return search(
+            SlotQuery(
+                sites=sites,
+                duration=timedelta(minutes=data.duration_minutes),
+                window=window,
+                granularity=timedelta(minutes=data.granularity_minutes),
+                buffer=timedelta(minutes=data.buffer_minutes),
+                limit=data.limit,
+                now=now,
+            )
+        )
