@@ -9,6 +9,7 @@ the sites are in (zones that agree at the meeting's start share a column).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -452,9 +453,23 @@ def render_frab(programme: Programme, language: Language = "ru") -> bytes:
                         room=room,
                         language=language,
                     )
+    _only_xml_characters(schedule)
     ElementTree.indent(schedule)
     data: bytes = ElementTree.tostring(schedule, encoding="utf-8", xml_declaration=True)
     return data
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot carry: the API refuses control characters, not U+FFFE or U+FFFF."""
+
+
+def _only_xml_characters(root: ElementTree.Element) -> None:
+    """Every character XML cannot carry replaced by U+FFFD, so that the file still parses."""
+    for element in root.iter():
+        if element.text:
+            element.text = _NOT_XML.sub("\ufffd", element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _NOT_XML.sub("\ufffd", value))
 
 
 def _frab_event(
