@@ -404,7 +404,7 @@ def render_ics(programme: Programme) -> bytes:
 def render_frab(programme: Programme, language: Language = "ru") -> bytes:
     """The pentabarf/frab schedule conference apps (Giggity, ConfClerk…) read: days, rooms
     (the tracks, or one room for the whole meeting), events with start and duration on the
-    host's clock."""
+    host's clock. Valid against the frab schedule XSD (see tests/fixtures/frab/README.md)."""
     host = ZoneInfo(programme.timezone)
     schedule = ElementTree.Element("schedule")
     ElementTree.SubElement(schedule, "version").text = str(programme.version)
