@@ -235,13 +235,11 @@ async def published_programme(
 ) -> Programme:
     """The published agenda with what its pages show beside it: the meeting, its sites."""
     meeting = await visible_meeting(connection, visitor, meeting_id)
-    found = await store.published_version(connection, meeting_id)
+    found = await store.publication(connection, meeting_id)
     if found is None:
         raise Problem(404, "no-agenda", f"meeting {meeting_id} has no published agenda")
-    head = await store.agenda(connection, meeting_id)
-    assert head is not None
     items = store.items_of(found)
-    published = await store.last_publication(connection, meeting_id)
+    published = store.identities_of(found)
     if not published:  # published before identities were kept, or with no items
         published = identities(meeting_id, [], items)
     tracks = site_tracks(meeting)
@@ -260,7 +258,7 @@ async def published_programme(
         url=agenda_url(base_url, meeting_id),
         starts_at=meeting["starts_at"],
         ends_at=meeting["ends_at"],
-        published_at=head["published_at"],
+        published_at=found["published_at"],
         identities=published,
         speaker_numbers=await store.speaker_numbers(connection, _speaker_keys(items)),
     )

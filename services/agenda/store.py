@@ -62,11 +62,6 @@ SELECT uid, number, sequence, item, position FROM agenda_published_items
 WHERE meeting_id = $1
 ORDER BY number
 """
-_LAST_PUBLICATION: Final = """
-SELECT uid, number, sequence FROM agenda_published_items
-WHERE meeting_id = $1 AND position IS NOT NULL
-ORDER BY position
-"""
 _LEAVE_LAST_PUBLICATION: Final = """
 UPDATE agenda_published_items SET position = NULL
 WHERE meeting_id = $1 AND position IS NOT NULL
@@ -98,6 +93,18 @@ JOIN unnest($1::uuid[], $2::text[], $3::text[]) AS wanted (person_id, name, orga
   ON s.person_id IS NOT DISTINCT FROM wanted.person_id
  AND s.name IS NOT DISTINCT FROM wanted.name
  AND s.organization IS NOT DISTINCT FROM wanted.organization
+"""
+_PUBLICATION: Final = """
+SELECT v.*, a.published_at,
+       (SELECT coalesce(
+                   jsonb_agg(jsonb_build_array(p.uid, p.number, p.sequence) ORDER BY p.position),
+                   '[]'
+               )
+        FROM agenda_published_items AS p
+        WHERE p.meeting_id = a.meeting_id AND p.position IS NOT NULL) AS identities
+FROM agendas AS a
+JOIN agenda_versions AS v ON v.meeting_id = a.meeting_id AND v.version = a.published_version
+WHERE a.meeting_id = $1
 """
 _ORGANIZATIONS: Final = "SELECT * FROM organizations WHERE id = ANY($1::uuid[])"
 _REQUEST_SUMMARY: Final = """
@@ -217,10 +224,20 @@ async def published_items(connection: Connection, meeting_id: UUID) -> list[Know
     ]
 
 
-async def last_publication(connection: Connection, meeting_id: UUID) -> list[Identity]:
-    """The identities of the items of the version published last, in its order."""
-    rows = await connection.fetch(_LAST_PUBLICATION, meeting_id)
-    return [Identity(row["uid"], row["number"], row["sequence"]) for row in rows]
+async def publication(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
+    """The published version with when it was published and its items' identities, read
+    at one moment (a publication in between cannot pair one version's items with another's
+    identities)."""
+    row: asyncpg.Record | None = await connection.fetchrow(_PUBLICATION, meeting_id)
+    return row
+
+
+def identities_of(publication: asyncpg.Record) -> list[Identity]:
+    """The identities of the publication's items, in their order; none for a version
+    published before identities were kept."""
+    return [
+        Identity(UUID(uid), number, sequence) for uid, number, sequence in publication["identities"]
+    ]
 
 
 async def put_published_items(
