@@ -19,7 +19,7 @@ from tests.integration.agenda.support import (
     MOSCOW,
     Agenda,
     known,
-    scheduled,
+    moscow_with_vladivostok,
     signed_up,
 )
 from tests.integration.api import body, problem, publish
@@ -142,7 +142,12 @@ async def test_an_agenda_published_before_identities_were_kept_goes_on_with_its_
 async def test_frab_people_are_numbered_once_for_every_meeting(agenda: Agenda) -> None:
     first = await known(agenda)
     second = await known(agenda)
-    person, registration = signed_up(scheduled(), MOSCOW, "Светлана Умеренко", "u@example.org")
+    person, registration = signed_up(
+        moscow_with_vladivostok().aggregate_id,
+        MOSCOW.aggregate_id,
+        "Светлана Умеренко",
+        "u@example.org",
+    )
     await publish(agenda.js, person, registration)
 
     async def person_known() -> bool:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.agenda import store, summary_store
+from services.agenda.agendas import store
+from services.agenda.agendas.store import AGENDAS
 from services.agenda.app import DEFINITION
+from services.agenda.summaries.store import SUMMARIES
+from services.agenda.versions import store as versions
 from shared.db import connect
 from shared.events import new_id
 from shared.migrations import KERNEL_MIGRATIONS, Migration, discover, migrate
@@ -63,15 +66,16 @@ async def test_an_agenda_from_before_versions_becomes_version_one(database_url: 
         applied = await migrate(connection, "agenda", migrations)
         assert applied[0] == "agenda/0002_agenda_versions"
 
-        head = await store.agenda(connection, meeting_id)
+        head = await versions.head(connection, AGENDAS, meeting_id)
         assert head is not None
-        assert (head["latest_version"], head["published_version"], head["event_version"]) == (
+        assert (head.latest_version, head.published_version, head.event_version) == (
             1,
             1,
             2,
         )
-        version = await store.published_version(connection, meeting_id)
-        items = store.items_of(version)
+        version = await versions.published_version(connection, AGENDAS, meeting_id)
+        assert version is not None
+        items = version.items
         assert [(i.title, i.starts_at, i.ends_at) for i in items] == [
             ("Открытие", STARTS, STARTS + timedelta(minutes=100)),
             (
@@ -85,7 +89,7 @@ async def test_an_agenda_from_before_versions_becomes_version_one(database_url: 
         assert {i.session_id for i in items} == {meeting_id}
         assert {i.timezone for i in items} == {"Europe/Moscow"}
         assert version is not None
-        written = store.written_of(version)
+        written = version.written
         assert [(w.title, w.duration) for w in written] == [
             ("Открытие", timedelta(minutes=100)),
             ("Перспективы сотрудничества", timedelta(minutes=20)),
@@ -138,21 +142,21 @@ async def test_a_summary_from_before_versions_becomes_version_one_published(
         applied = await migrate(connection, "agenda", migrations)
         assert applied[0] == "agenda/0003_summary_versions"
 
-        head = await summary_store.head(connection, meeting_id)
+        head = await versions.head(connection, SUMMARIES, meeting_id)
         assert head is not None
-        assert (head["id"], head["latest_version"], head["published_version"]) == (
+        assert (head.id, head.latest_version, head.published_version) == (
             summary_id,
             1,
             1,
         )
-        assert (head["event_version"], head["published_at"]) == (4, written_at)
-        version = await summary_store.version(connection, meeting_id, 1)
+        assert (head.event_version, head.published_at) == (4, written_at)
+        version = await versions.version(connection, SUMMARIES, meeting_id, 1)
         assert version is not None
-        content = summary_store.content_of(version)
+        content = version.content
         assert (content.participants, content.attended, content.sessions) == (12, 0, [])
         assert content.items_delivered[0].title == "Открытие"
-        assert summary_store.outcomes_of(version).ru is None
-        assert version["created_by"] == "before versions"
+        assert version.outcomes.ru is None
+        assert version.created_by == "before versions"
         rewrite = "SELECT count(*) FROM summary_requests WHERE meeting_id = $1"
         assert await connection.fetchval(rewrite, meeting_id) == 1  # it may say more now
     finally:

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from services.agenda.identities import Identity, speaker_key
-from services.agenda.items import MeetingFrame, Session, schedule
-from services.agenda.renderings import Programme, render_frab, render_ics
+from services.agenda.agendas.identities import Identity, speaker_key
+from services.agenda.agendas.items import MeetingFrame, Session, schedule
+from services.agenda.agendas.renderings import Programme, render_frab, render_ics
 from services.agenda.schemas import Material, ScheduledItem, Speaker
 from telebridge.agenda_file import parse_agenda_file
 from tests.frab_schedule import SCHEMA_PATH, check_schedule, person_ids, requires_schema

@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.agenda.identities import (
+from services.agenda.agendas.identities import (
     NAMESPACE,
     Identity,
     KnownItem,

@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from services.agenda.items import (
+from services.agenda.agendas.items import (
     InvalidAgendaError,
     MeetingFrame,
     Person,

@@ -10,8 +10,8 @@ from xml.etree import ElementTree
 
 from icalendar import Calendar
 
-from services.agenda.identities import identities
-from services.agenda.renderings import (
+from services.agenda.agendas.identities import identities
+from services.agenda.agendas.renderings import (
     Programme,
     Site,
     anchor,

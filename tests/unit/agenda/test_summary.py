@@ -11,15 +11,15 @@ from uuid import UUID
 import pytest
 
 from services.agenda.schemas import AgendaItem, Material, Outcomes, SummaryContent
-from services.agenda.summary import (
+from services.agenda.summaries.content import (
     Attendance,
     MeetingFacts,
     OrganizationFacts,
     SessionFacts,
     write_summary,
 )
-from services.agenda.summary_text import SummaryText, counted, render_html
-from services.agenda.summary_text import render_markdown as render_text
+from services.agenda.summaries.text import SummaryText, counted, render_html
+from services.agenda.summaries.text import render_markdown as render_text
 from services.scheduling.mail.compose import when
 from shared.regions import Region, all_regions, region
 from telebridge.demo import demo_plan

@@ -19,7 +19,7 @@ from babel.lists import format_list
 from markdown_it import MarkdownIt
 
 from services.agenda import english, russian
-from services.agenda.renderings import KIND_NAMES, anchor, link, page, text
+from services.agenda.agendas.renderings import KIND_NAMES, anchor, link, page, text
 from services.agenda.russian import (
     Place,
     capitalized,

@@ -1,43 +1,54 @@
 """Agenda publishing's use cases: versions of a meeting's agenda, published and withdrawn,
 and the programme its pages show. Publishing or withdrawing one requests the meeting's
-summary (see `services.agenda.summaries`), since the summary lists what was delivered."""
+summary (see `services.agenda.summaries`), since the summary lists what was delivered.
+
+Versions are kept, published and withdrawn by `services.agenda.versions`, as summaries'
+are."""
 
 from __future__ import annotations
 
 from functools import partial
 from uuid import UUID
 
-import asyncpg
-import msgspec
 import structlog
 
 from services.agenda import store
 from services.agenda.access import hosted_meeting, visible_meeting
-from services.agenda.identities import KnownItem, SpeakerKey, identities, speaker_key
-from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
-from services.agenda.renderings import Programme, Site, speaker_text
+from services.agenda.agendas import store as agenda_store
+from services.agenda.agendas.diff import AgendaDiff, diff
+from services.agenda.agendas.identities import KnownItem, SpeakerKey, identities, speaker_key
+from services.agenda.agendas.items import (
+    InvalidAgendaError,
+    MeetingFrame,
+    Person,
+    Session,
+    schedule,
+)
+from services.agenda.agendas.renderings import Programme, Site, speaker_text
+from services.agenda.agendas.store import AGENDAS, StoredVersion
+from services.agenda.meetings import sessions_of, site_tracks
 from services.agenda.schemas import (
-    AgendaItem,
     AgendaVersion,
     AgendaWrite,
     ItemWrite,
     ScheduledItem,
 )
+from services.agenda.store import RegisteredPerson
+from services.agenda.summaries import store as summary_store
+from services.agenda.versions import versions
+from services.agenda.versions.versions import Head, author
 from shared.bus.outbox import add_event
 from shared.db import Connection
-from shared.errors import Conflict, NotFound, invalid_fields
+from shared.errors import NotFound, invalid_fields
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
     AgendaUnpublished,
-    MeetingSession,
-    MeetingSite,
-    new_id,
     utc_now,
 )
 from shared.http.auth import Caller
-from shared.http.versions import require_version
 from shared.readmodels import catchup
+from shared.readmodels.meetings import Meeting
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +58,7 @@ def agenda_url(base_url: str, meeting_id: UUID) -> str:
 
 
 async def meeting_frame(
-    connection: Connection, meeting: asyncpg.Record, items: list[ItemWrite]
+    connection: Connection, meeting: Meeting, items: list[ItemWrite]
 ) -> MeetingFrame:
     """What the items are checked against: the meeting's sessions and tracks, the host's
     zone, and the registered people the items name as speakers."""
@@ -57,12 +68,12 @@ async def meeting_frame(
         if s.status != "cancelled"
     ]
     person_ids = [s.person_id for item in items for s in item.speakers if s.person_id]
-    host = meeting["host_organization_id"]
+    host = meeting.host_organization_id
     # People and a host registered a moment ago may still be on their way from the registry.
     timezone = await catchup.find(
         "organization", host, partial(store.host_timezone, connection, host)
     )
-    known = {row["id"] for row in await store.people(connection, person_ids)}
+    known = {person.id for person in await store.people(connection, person_ids)}
     for person_id in dict.fromkeys(person_ids):
         if person_id not in known:
             await catchup.find("person", person_id, partial(_person, connection, person_id))
@@ -71,29 +82,15 @@ async def meeting_frame(
         sessions=sessions,
         tracks=frozenset(s.track for s in sessions if s.track),
         people={
-            row["id"]: Person(row["name"], row["organization"])
-            for row in await store.people(connection, person_ids)
+            person.id: Person(person.name, person.organization)
+            for person in await store.people(connection, person_ids)
         },
     )
 
 
-async def _person(connection: Connection, person_id: UUID) -> asyncpg.Record | None:
+async def _person(connection: Connection, person_id: UUID) -> RegisteredPerson | None:
     found = await store.people(connection, [person_id])
     return found[0] if found else None
-
-
-def sessions_of(meeting: asyncpg.Record) -> list[MeetingSession]:
-    """The meeting's sessions; a meeting without sessions of its own has one."""
-    listed = msgspec.convert(meeting["sessions"] or [], list[MeetingSession])
-    return listed or [
-        MeetingSession(id=meeting["id"], starts_at=meeting["starts_at"], ends_at=meeting["ends_at"])
-    ]
-
-
-def site_tracks(meeting: asyncpg.Record) -> dict[UUID, str]:
-    """The workshop track of each site that takes part in one."""
-    sites = msgspec.convert(meeting["sites"] or [], list[MeetingSite])
-    return {site.organization_id: site.track for site in sites if site.track}
 
 
 async def put_agenda(
@@ -117,13 +114,12 @@ async def put_agenda(
         items = schedule(data.items, await meeting_frame(connection, meeting, data.items))
     except InvalidAgendaError as invalid:
         raise invalid_fields(invalid.errors) from invalid
-    head = await store.locked_agenda(connection, meeting_id, new_id())
-    if head["latest_version"] or expected_version is not None:
-        require_version(head["latest_version"], expected_version)
+    head = await versions.locked_head(connection, AGENDAS, meeting_id)
+    versions.check_expected(head, expected_version)
     if dry_run:
         return AgendaVersion(
             meeting_id=meeting_id,
-            version=head["latest_version"] + 1,
+            version=head.latest_version + 1,
             published=data.publish,
             latest=True,
             items=items,
@@ -131,10 +127,12 @@ async def put_agenda(
             created_at=utc_now(),
             created_by=author(caller),
         )
-    row = await store.add_version(connection, meeting_id, items, list(data.items), author(caller))
+    row = await versions.add(
+        connection, AGENDAS, meeting_id, items, list(data.items), created_by=author(caller)
+    )
     if data.publish:
-        await publish_version(connection, meeting_id, row["version"], caller, base_url)
-    return await agenda_version(connection, meeting_id, row["version"])
+        await publish_version(connection, meeting_id, row.version, caller, base_url)
+    return await agenda_version(connection, meeting_id, row.version)
 
 
 async def publish_version(
@@ -142,22 +140,21 @@ async def publish_version(
 ) -> AgendaVersion:
     """Make a version the published one: its items go into the invites and the pages."""
     await hosted_meeting(connection, caller, meeting_id)
-    before = await store.locked_agenda(connection, meeting_id, new_id())
-    found = await _version(connection, meeting_id, number)
-    items = store.items_of(found)
-    known = await store.published_items(connection, meeting_id)
-    if not known and before["published_version"] is not None:
+    before = await versions.locked_head(connection, AGENDAS, meeting_id)
+    items = (await versions.found(connection, AGENDAS, meeting_id, number)).items
+    known = await agenda_store.published_items(connection, meeting_id)
+    if not known and before.published_version is not None:
         known = await _published_before_identities_were_kept(connection, meeting_id)
-    await store.put_published_items(
+    await agenda_store.put_published_items(
         connection, meeting_id, items, identities(meeting_id, known, items)
     )
-    await store.number_speakers(connection, _speaker_keys(items))
-    head = await store.publish(connection, meeting_id, number)
+    await agenda_store.number_speakers(connection, _speaker_keys(items))
+    head = await versions.publish(connection, AGENDAS, meeting_id, number)
     await add_event(
         connection,
         AgendaPublished(
-            aggregate_id=head["id"],
-            aggregate_version=head["event_version"],
+            aggregate_id=head.id,
+            aggregate_version=head.event_version,
             meeting_id=meeting_id,
             version=number,
             items=len(items),
@@ -165,7 +162,7 @@ async def publish_version(
             entries=[_entry(item) for item in items],
         ),
     )
-    await store.request_summary(connection, meeting_id)
+    await summary_store.request_summary(connection, meeting_id)
     return await agenda_version(connection, meeting_id, number)
 
 
@@ -174,7 +171,8 @@ async def _published_before_identities_were_kept(
 ) -> list[KnownItem]:
     """The items of a version published before identities were kept, with those they had
     then (by key or place, never changed), so that the next publication continues them."""
-    items = store.items_of(await store.published_version(connection, meeting_id))
+    published = await versions.published(connection, AGENDAS, meeting_id)
+    items = published.items if published else []
     return [
         KnownItem(identity, item, in_last_publication=True)
         for item, identity in zip(items, identities(meeting_id, [], items), strict=True)
@@ -188,45 +186,63 @@ def _speaker_keys(items: list[ScheduledItem]) -> list[SpeakerKey]:
 async def unpublish(connection: Connection, meeting_id: UUID, caller: Caller) -> None:
     """Withdraw the published version; every version stays kept."""
     await hosted_meeting(connection, caller, meeting_id)
-    head = await store.agenda(connection, meeting_id, for_update=True)
-    if head is None or head["published_version"] is None:
-        raise Conflict("not-published", f"meeting {meeting_id} has no published agenda")
-    head = await store.unpublish(connection, meeting_id)
+    head = await versions.unpublish(connection, AGENDAS, meeting_id)
     await add_event(
         connection,
         AgendaUnpublished(
-            aggregate_id=head["id"],
-            aggregate_version=head["event_version"],
-            meeting_id=meeting_id,
+            aggregate_id=head.id, aggregate_version=head.event_version, meeting_id=meeting_id
         ),
     )
-    await store.request_summary(connection, meeting_id)
+    await summary_store.request_summary(connection, meeting_id)
 
 
 async def agenda_version(connection: Connection, meeting_id: UUID, number: int) -> AgendaVersion:
-    found = await _version(connection, meeting_id, number)
-    head = await store.agenda(connection, meeting_id)
+    found = await versions.found(connection, AGENDAS, meeting_id, number)
+    head = await versions.head(connection, AGENDAS, meeting_id)
     assert head is not None
     return version_view(found, head)
 
 
-async def _version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record:
-    found = await store.version(connection, meeting_id, number)
+async def every_version(connection: Connection, meeting_id: UUID) -> list[AgendaVersion]:
+    """Every version, newest first."""
+    return [
+        version_view(found, head)
+        for found, head in await versions.every(connection, AGENDAS, meeting_id)
+    ]
+
+
+async def latest_version(connection: Connection, meeting_id: UUID) -> AgendaVersion:
+    head = await versions.head(connection, AGENDAS, meeting_id)
+    if head is None or not head.latest_version:
+        raise NotFound("no-agenda", f"meeting {meeting_id} has no agenda yet")
+    return await agenda_version(connection, meeting_id, head.latest_version)
+
+
+async def published_version(
+    connection: Connection, meeting_id: UUID, visitor: Caller | None
+) -> AgendaVersion:
+    """The published version; 404 if the caller may not see the meeting or there is none."""
+    await visible_meeting(connection, visitor, meeting_id)
+    found = await versions.published(connection, AGENDAS, meeting_id)
     if found is None:
-        raise NotFound("no-such-version", f"the agenda of {meeting_id} has no version {number}")
-    return found
+        raise _no_agenda(meeting_id)
+    return await agenda_version(connection, meeting_id, found.version)
 
 
-def version_view(found: asyncpg.Record, head: asyncpg.Record) -> AgendaVersion:
+def _no_agenda(meeting_id: UUID) -> NotFound:
+    return NotFound("no-agenda", f"meeting {meeting_id} has no published agenda")
+
+
+def version_view(found: StoredVersion, head: Head) -> AgendaVersion:
     return AgendaVersion(
-        meeting_id=found["meeting_id"],
-        version=found["version"],
-        published=head["published_version"] == found["version"],
-        latest=head["latest_version"] == found["version"],
-        items=store.items_of(found),
-        written=store.written_of(found),
-        created_at=found["created_at"],
-        created_by=found["created_by"],
+        meeting_id=found.meeting_id,
+        version=found.version,
+        published=versions.is_published(head, found.version),
+        latest=versions.is_latest(head, found.version),
+        items=found.items,
+        written=found.written,
+        created_at=found.created_at,
+        created_by=found.created_by,
     )
 
 
@@ -235,32 +251,32 @@ async def published_programme(
 ) -> Programme:
     """The published agenda with what its pages show beside it: the meeting, its sites."""
     meeting = await visible_meeting(connection, visitor, meeting_id)
-    found = await store.publication(connection, meeting_id)
+    found = await agenda_store.publication(connection, meeting_id)
     if found is None:
-        raise NotFound("no-agenda", f"meeting {meeting_id} has no published agenda")
-    items = store.items_of(found)
-    published = store.identities_of(found)
+        raise _no_agenda(meeting_id)
+    items = found.items
+    published = found.item_identities()
     if not published:  # published before identities were kept, or with no items
         published = identities(meeting_id, [], items)
     tracks = site_tracks(meeting)
     sites = {
-        row["id"]: Site(row["name"], row["region"], row["timezone"], tracks.get(row["id"]))
-        for row in await store.organizations(connection, list(meeting["organization_ids"]))
+        org.id: Site(org.name, org.region, org.timezone, tracks.get(org.id))
+        for org in await store.organizations(connection, meeting.organization_ids)
     }
     return Programme(
         meeting_id=meeting_id,
-        title=meeting["title"],
-        kind=meeting["kind"],
-        timezone=await store.host_timezone(connection, meeting["host_organization_id"]) or "UTC",
-        version=found["version"],
+        title=meeting.title,
+        kind=meeting.kind,
+        timezone=await store.host_timezone(connection, meeting.host_organization_id) or "UTC",
+        version=found.version,
         items=items,
-        sites=[sites[org] for org in meeting["organization_ids"] if org in sites],
+        sites=[sites[org] for org in meeting.organization_ids if org in sites],
         url=agenda_url(base_url, meeting_id),
-        starts_at=meeting["starts_at"],
-        ends_at=meeting["ends_at"],
-        published_at=found["published_at"],
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        published_at=found.published_at,
         identities=published,
-        speaker_numbers=await store.speaker_numbers(connection, _speaker_keys(items)),
+        speaker_numbers=await agenda_store.speaker_numbers(connection, _speaker_keys(items)),
     )
 
 
@@ -274,19 +290,10 @@ def _entry(item: ScheduledItem) -> AgendaEntry:
     )
 
 
-def delivered_item(item: ScheduledItem) -> AgendaItem:
-    """An item as the summary lists it: when, what, and who."""
-    return AgendaItem(
-        starts_at=item.starts_at,
-        ends_at=item.ends_at,
-        title=item.title,
-        kind=item.kind,
-        track=item.track,
-        speakers=[speaker_text(speaker) for speaker in item.speakers],
-        materials=item.materials,
-    )
-
-
-def author(caller: Caller) -> str:
-    """Who made a version, as the version records it."""
-    return f"key {caller.key_id}" if caller.key_id else "operator"
+async def changes(
+    connection: Connection, meeting_id: UUID, from_version: int, to_version: int
+) -> AgendaDiff:
+    """What changed between two versions, item by item."""
+    before = await agenda_version(connection, meeting_id, from_version)
+    after = await agenda_version(connection, meeting_id, to_version)
+    return diff(before.items, after.items)

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, get_timezone_location
 from icalendar import Calendar, Event
 
-from services.agenda.identities import Identity, SpeakerKey, speaker_key
-from services.agenda.items import LINK_SCHEMES
+from services.agenda.agendas.identities import Identity, SpeakerKey, speaker_key
+from services.agenda.agendas.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
 from shared.events import MEETING_KINDS, Language, MeetingKind
@@ -111,7 +111,7 @@ class Programme:
     identities: Sequence[Identity]
     """What calendars and apps know each of `items` by, in the same order."""
     speaker_numbers: Mapping[SpeakerKey, int]
-    """The speakers' frab person ids (see `services.agenda.identities`)."""
+    """The speakers' frab person ids (see `services.agenda.agendas.identities`)."""
 
     def __post_init__(self) -> None:
         if len(self.identities) != len(self.items):

@@ -5,7 +5,7 @@ Each publication is matched against every item published before for the meeting 
 the last version), so that an item keeps its UID through edits, through versions that drop
 it for a while, and through withdrawing and publishing again. Items are matched by `key`,
 then by title, then by time and track, as the agenda's diff matches them (see
-`services.agenda.diff`); where several could match, the one in the last publication and
+`services.agenda.agendas.diff`); where several could match, the one in the last publication and
 nearest in time wins.
 """
 

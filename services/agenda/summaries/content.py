@@ -3,7 +3,7 @@
 `write_summary` decides what the summary says: who registered and who was there (people
 checked in, rooms counted), from which organizations, towns and regions, in which sessions
 and at which sites, and which agenda items were delivered before the meeting ended.
-`services.agenda.summary_text` says it in Russian or English.
+`services.agenda.summaries.text` says it in Russian or English.
 """
 
 from __future__ import annotations
