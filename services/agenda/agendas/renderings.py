@@ -8,7 +8,6 @@ the sites are in (zones that agree at the meeting's start share a column).
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from services.agenda.agendas.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
 from shared.events import MEETING_KINDS, Language, MeetingKind
+from shared.templates import environment, render
 
 KIND_NAMES: dict[Language, dict[ItemKind, str]] = {
     "ru": {
@@ -195,97 +195,32 @@ def days(programme: Programme) -> list[tuple[str, list[ScheduledItem]]]:
 
 # --- HTML -------------------------------------------------------------------------------
 
-_STYLE = """
-body { font-family: "PT Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto;
-       max-width: 60rem; padding: 0 1rem; color: #1d1d1f; line-height: 1.4; }
-h1 { font-size: 1.6rem; margin-bottom: .25rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0 2rem; }
-th, td { border-bottom: 1px solid #ccc; padding: .4rem .5rem; text-align: left;
-         vertical-align: top; }
-td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.kind { color: #555; font-size: .9em; }
-h3 { font-size: 1.1rem; margin: 1.2rem 0 .3rem; }
-@media print { body { margin: 0; max-width: none; } a { color: inherit; }
-               thead { display: table-header-group; } tr { break-inside: avoid; } }
-"""
-
 
 def render_html(programme: Programme, language: Language = "ru") -> str:
     """A page that needs no script: readable, printable, in Russian or English."""
     labels = _LABELS[language]
-    columns = clocks(programme, language)
-    kind = MEETING_KINDS[language][programme.kind]
-    parts = [
-        f"<h1>{text(programme.title)}</h1>",
-        f"<p>{text(kind)} · {labels['programme']}, {labels['version']} {programme.version}</p>",
-    ]
-    if programme.sites:
-        sites = ", ".join(f"{text(site.name)} ({text(site.region)})" for site in programme.sites)
-        parts.append(f"<p><strong>{labels['sites']}:</strong> {sites}</p>")
-    if not programme.items:
-        parts.append(f"<p>{labels['empty']}</p>")
-    for day, items in days(programme):
-        date_text = capitalized(
-            format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
-        )
-        parts.append(f"<section><h2>{text(date_text)}</h2>")
-        day_tracks = tracks(programme, items)
-        for track in day_tracks:
-            if track.name is not None or len(day_tracks) > 1:
-                parts.append(f"<h3>{text(track.name or labels['every_site'])}</h3>")
-            if track.sites:
-                names = ", ".join(text(site.name) for site in track.sites)
-                parts.append(f"<p>{labels['sites']}: {names}</p>")
-            parts += [
-                "<table><thead><tr>",
-                *(f"<th>{text(clock.label)}</th>" for clock in columns),
-                f"<th>{labels['item']}</th></tr></thead><tbody>",
-            ]
-            for item in track.items:
-                parts.append("<tr>")
-                parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
-                parts.append(f"<td>{_item_html(item, language)}</td></tr>")
-            parts.append("</tbody></table>")
-        parts.append("</section>")
-    return page(f"{programme.title} — {labels['programme']}", language, parts)
 
+    def day_title(day: str) -> str:
+        found = format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
+        return capitalized(found)
 
-def page(title: str, language: Language, body: list[str]) -> str:
-    """A whole page around `body`: no script, one style sheet that also prints well."""
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            f'<html lang="{language}">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<link rel="icon" href="data:,">',
-            f"<title>{text(title)}</title>",
-            f"<style>{_STYLE}</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-            *body,
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+    return render(
+        _PAGES,
+        "agenda.html",
+        language=language,
+        title=f"{programme.title} — {labels['programme']}",
+        programme=programme,
+        labels=labels,
+        kind=MEETING_KINDS[language][programme.kind],
+        kind_names=KIND_NAMES[language],
+        clocks=clocks(programme, language),
+        days=[
+            {"title": day_title(day), "tracks": tracks(programme, items)}
+            for day, items in days(programme)
+        ],
+        span=_span,
+        speakers=lambda item: "; ".join(speaker_text(s) for s in item.speakers),
     )
-
-
-def _item_html(item: ScheduledItem, language: Language) -> str:
-    labels = _LABELS[language]
-    lines = [
-        f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>',
-        f"<strong>{text(item.title)}</strong>",
-    ]
-    if item.speakers:
-        lines.append(text("; ".join(speaker_text(s) for s in item.speakers)))
-    if item.materials:
-        links = ", ".join(anchor(m) for m in item.materials)
-        lines.append(f"{labels['materials']}: {links}")
-    return "<br>".join(lines)
 
 
 def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
@@ -295,9 +230,15 @@ def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
     return f"{start:%H:%M}–{end:%H:%M}"
 
 
-def text(value: str) -> str:
-    """`value` as HTML text or attribute."""
-    return html.escape(value, quote=True)
+_PAGES = "services.agenda"
+environment(_PAGES).globals["link_schemes"] = LINK_SCHEMES
+
+
+def anchor(material: Material) -> str:
+    """A material as an HTML link; as plain text if its address is not one pages link to
+    (kept from before such addresses were refused)."""
+    found: str = environment(_PAGES).get_template("macros.html").module.anchor(material)  # type: ignore[attr-defined]
+    return found
 
 
 # --- Markdown ---------------------------------------------------------------------------
@@ -339,14 +280,6 @@ def render_markdown(programme: Programme, language: Language = "ru") -> str:
                 lines.append("| " + " | ".join([*times, what]) + " |")
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def anchor(material: Material) -> str:
-    """A material as an HTML link; as plain text if its address is not one pages link to
-    (kept from before such addresses were refused)."""
-    if not material.url.startswith(LINK_SCHEMES):
-        return f"{text(material.title)} ({text(material.url)})"
-    return f'<a href="{text(material.url)}">{text(material.title)}</a>'
 
 
 def link(title: str, url: str) -> str:
