@@ -22,9 +22,9 @@ from services.agenda.agendas.renderings import Programme, render_frab, render_ic
 from services.agenda.schemas import Material, ScheduledItem, Speaker
 from telebridge.agenda_file import parse_agenda_file
 from tests.frab_schedule import SCHEMA_PATH, check_schedule, person_ids, requires_schema
-from tests.unit.agenda.test_renderings import START, WORKSHOP, item, programme
+from tests.unit.agenda.agendas.test_renderings import START, WORKSHOP, item, programme
 
-EXAMPLES = sorted((Path(__file__).parents[3] / "examples" / "agendas").glob("*.yaml"))
+EXAMPLES = sorted((Path(__file__).parents[4] / "examples" / "agendas").glob("*.yaml"))
 HOST = ZoneInfo("Europe/Moscow")
 
 
