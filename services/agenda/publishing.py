@@ -13,6 +13,7 @@ import structlog
 
 from services.agenda import store
 from services.agenda.access import hosted_meeting, visible_meeting
+from services.agenda.identities import KnownItem, SpeakerKey, identities, speaker_key
 from services.agenda.items import InvalidAgendaError, MeetingFrame, Person, Session, schedule
 from services.agenda.renderings import Programme, Site, speaker_text
 from services.agenda.schemas import (
@@ -141,10 +142,17 @@ async def publish_version(
 ) -> AgendaVersion:
     """Make a version the published one: its items go into the invites and the pages."""
     await hosted_meeting(connection, caller, meeting_id)
-    await store.locked_agenda(connection, meeting_id, new_id())
+    before = await store.locked_agenda(connection, meeting_id, new_id())
     found = await _version(connection, meeting_id, number)
-    head = await store.publish(connection, meeting_id, number)
     items = store.items_of(found)
+    known = await store.published_items(connection, meeting_id)
+    if not known and before["published_version"] is not None:
+        known = await _published_before_identities_were_kept(connection, meeting_id)
+    await store.put_published_items(
+        connection, meeting_id, items, identities(meeting_id, known, items)
+    )
+    await store.number_speakers(connection, _speaker_keys(items))
+    head = await store.publish(connection, meeting_id, number)
     await add_event(
         connection,
         AgendaPublished(
@@ -159,6 +167,22 @@ async def publish_version(
     )
     await store.request_summary(connection, meeting_id)
     return await agenda_version(connection, meeting_id, number)
+
+
+async def _published_before_identities_were_kept(
+    connection: Connection, meeting_id: UUID
+) -> list[KnownItem]:
+    """The items of a version published before identities were kept, with those they had
+    then (by key or place, never changed), so that the next publication continues them."""
+    items = store.items_of(await store.published_version(connection, meeting_id))
+    return [
+        KnownItem(identity, item, in_last_publication=True)
+        for item, identity in zip(items, identities(meeting_id, [], items), strict=True)
+    ]
+
+
+def _speaker_keys(items: list[ScheduledItem]) -> list[SpeakerKey]:
+    return [speaker_key(speaker) for item in items for speaker in item.speakers]
 
 
 async def unpublish(connection: Connection, meeting_id: UUID, caller: Caller) -> None:
@@ -211,9 +235,13 @@ async def published_programme(
 ) -> Programme:
     """The published agenda with what its pages show beside it: the meeting, its sites."""
     meeting = await visible_meeting(connection, visitor, meeting_id)
-    found = await store.published_version(connection, meeting_id)
+    found = await store.publication(connection, meeting_id)
     if found is None:
         raise NotFound("no-agenda", f"meeting {meeting_id} has no published agenda")
+    items = store.items_of(found)
+    published = store.identities_of(found)
+    if not published:  # published before identities were kept, or with no items
+        published = identities(meeting_id, [], items)
     tracks = site_tracks(meeting)
     sites = {
         row["id"]: Site(row["name"], row["region"], row["timezone"], tracks.get(row["id"]))
@@ -225,9 +253,14 @@ async def published_programme(
         kind=meeting["kind"],
         timezone=await store.host_timezone(connection, meeting["host_organization_id"]) or "UTC",
         version=found["version"],
-        items=store.items_of(found),
+        items=items,
         sites=[sites[org] for org in meeting["organization_ids"] if org in sites],
         url=agenda_url(base_url, meeting_id),
+        starts_at=meeting["starts_at"],
+        ends_at=meeting["ends_at"],
+        published_at=found["published_at"],
+        identities=published,
+        speaker_numbers=await store.speaker_numbers(connection, _speaker_keys(items)),
     )
 
 

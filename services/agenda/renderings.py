@@ -9,17 +9,19 @@ the sites are in (zones that agree at the meeting's start share a column).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from uuid import UUID, uuid5
+from uuid import UUID
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_timezone_location
 from icalendar import Calendar, Event
 
+from services.agenda.identities import Identity, SpeakerKey, speaker_key
 from services.agenda.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
@@ -75,8 +77,8 @@ _LABELS: dict[Language, dict[str, str]] = {
         "empty": "The programme has no items yet.",
     },
 }
-_NAMESPACE = UUID("5b1f6a2e-8a0e-4f3a-9a57-6f1d0c7e9b21")
-"""Of the frab event GUIDs: the same item of the same meeting keeps its GUID."""
+LONGEST_FRAB_DURATION = timedelta(hours=99, minutes=59)
+"""The longest a frab schedule can say an event lasts ("HH:MM")."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,19 @@ class Programme:
     sites: Sequence[Site]
     url: str
     """Where the page is published."""
+    starts_at: datetime
+    ends_at: datetime
+    """When the meeting is held."""
+    published_at: datetime
+    """When this version was published: the time the ICS says it was written."""
+    identities: Sequence[Identity]
+    """What calendars and apps know each of `items` by, in the same order."""
+    speaker_numbers: Mapping[SpeakerKey, int]
+    """The speakers' frab person ids (see `services.agenda.identities`)."""
+
+    def __post_init__(self) -> None:
+        if len(self.identities) != len(self.items):
+            raise ValueError("a programme needs one identity per item")
 
 
 @dataclass(frozen=True)
@@ -351,17 +366,20 @@ def cell(value: str) -> str:
 
 
 def render_ics(programme: Programme) -> bytes:
-    """Each item as an event of its own, times in UTC, for a calendar to import."""
+    """Each item as an event of its own, times in UTC, for a calendar to import or subscribe
+    to. The same published version gives the same bytes every time."""
     calendar = Calendar()
     calendar.add("prodid", "-//Telebridge//Agenda//RU")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     calendar.add("name", programme.title)
     calendar.add("x-wr-calname", programme.title)
-    for number, item in enumerate(programme.items):
+    for item, identity in zip(programme.items, programme.identities, strict=True):
         event = Event()
-        event.add("uid", f"{item_guid(programme, item, number)}@telebridge-agenda")
-        event.add("dtstamp", max(i.starts_at for i in programme.items))
+        event.add("uid", f"{identity.uid}@telebridge-agenda")
+        # With METHOD, DTSTAMP is when the calendar object was made: its publication.
+        event.add("dtstamp", programme.published_at.astimezone(UTC))
+        event.add("sequence", identity.sequence)
         event.add("dtstart", item.starts_at)
         event.add("dtend", item.ends_at)
         event.add("summary", item.title)
@@ -377,18 +395,13 @@ def render_ics(programme: Programme) -> bytes:
     return data
 
 
-def item_guid(programme: Programme, item: ScheduledItem, number: int) -> UUID:
-    """Stable across versions for an item with a key; by position otherwise."""
-    return uuid5(_NAMESPACE, f"{programme.meeting_id}:{item.key or number}")
-
-
 # --- frab schedule XML -------------------------------------------------------------------
 
 
 def render_frab(programme: Programme, language: Language = "ru") -> bytes:
     """The pentabarf/frab schedule conference apps (Giggity, ConfClerk…) read: days, rooms
     (the tracks, or one room for the whole meeting), events with start and duration on the
-    host's clock."""
+    host's clock. Valid against the frab schedule XSD (see tests/fixtures/frab/README.md)."""
     host = ZoneInfo(programme.timezone)
     schedule = ElementTree.Element("schedule")
     ElementTree.SubElement(schedule, "version").text = str(programme.version)
@@ -404,6 +417,16 @@ def render_frab(programme: Programme, language: Language = "ru") -> bytes:
     _add(conference, "time_zone_name", programme.timezone)
     _add(conference, "base_url", programme.url)
     default_room = MEETING_KINDS[language][programme.kind]
+    if not by_day:
+        # The schedule needs a day: an agenda without items has the meeting's, empty.
+        ElementTree.SubElement(
+            schedule,
+            "day",
+            index="1",
+            date=programme.starts_at.astimezone(host).date().isoformat(),
+            start=programme.starts_at.astimezone(host).isoformat(),
+            end=programme.ends_at.astimezone(host).isoformat(),
+        )
     for index, (day, items) in enumerate(by_day, start=1):
         element = ElementTree.SubElement(
             schedule,
@@ -418,18 +441,32 @@ def render_frab(programme: Programme, language: Language = "ru") -> bytes:
             room_element = ElementTree.SubElement(element, "room", name=room)
             for item in items:
                 if (item.track or default_room) == room:
-                    number = programme.items.index(item)
+                    identity = programme.identities[programme.items.index(item)]
                     _frab_event(
                         room_element,
                         programme,
                         item=item,
-                        number=number,
+                        identity=identity,
                         room=room,
                         language=language,
                     )
+    _only_xml_characters(schedule)
     ElementTree.indent(schedule)
     data: bytes = ElementTree.tostring(schedule, encoding="utf-8", xml_declaration=True)
     return data
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot carry: the API refuses control characters, not U+FFFE or U+FFFF."""
+
+
+def _only_xml_characters(root: ElementTree.Element) -> None:
+    """Every character XML cannot carry replaced by U+FFFD, so that the file still parses."""
+    for element in root.iter():
+        if element.text:
+            element.text = _NOT_XML.sub("\ufffd", element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _NOT_XML.sub("\ufffd", value))
 
 
 def _frab_event(
@@ -437,29 +474,35 @@ def _frab_event(
     programme: Programme,
     *,
     item: ScheduledItem,
-    number: int,
+    identity: Identity,
     room: str,
     language: Language,
 ) -> None:
     host = ZoneInfo(programme.timezone)
     start = item.starts_at.astimezone(host)
-    minutes = int((item.ends_at - item.starts_at).total_seconds() // 60)
+    # An item of more than four days is cut to what the format can say; the ICS has its end.
+    minutes = int(min(item.ends_at - item.starts_at, LONGEST_FRAB_DURATION).total_seconds() // 60)
     event = ElementTree.SubElement(
-        room_element, "event", guid=str(item_guid(programme, item, number)), id=str(number + 1)
+        room_element, "event", guid=str(identity.uid), id=str(identity.number)
     )
     _add(event, "date", start.isoformat())
     _add(event, "start", f"{start:%H:%M}")
     _add(event, "duration", f"{minutes // 60:02d}:{minutes % 60:02d}")
     _add(event, "room", room)
-    _add(event, "slug", f"{programme.meeting_id}-{item.key or number + 1}")
+    _add(event, "slug", f"{programme.meeting_id}-{identity.number}")
     _add(event, "title", item.title)
     _add(event, "track", item.track or "")
     _add(event, "type", item.kind)
     _add(event, "language", language)
     _add(event, "abstract", "")
     persons = ElementTree.SubElement(event, "persons")
-    for index, speaker in enumerate(item.speakers, start=1):
-        person = ElementTree.SubElement(persons, "person", id=str(speaker.person_id or index))
+    for speaker in item.speakers:
+        person = ElementTree.SubElement(persons, "person")
+        number = programme.speaker_numbers.get(speaker_key(speaker))
+        if number is not None:
+            person.set("id", str(number))
+        if speaker.person_id is not None:
+            person.set("guid", str(speaker.person_id))
         person.text = speaker_text(speaker)
     links = ElementTree.SubElement(event, "links")
     for material in item.materials:
