@@ -13,14 +13,14 @@ from uuid import UUID
 from icalendar import Calendar
 
 from shared.events import utc_now
+from tests.events import signed_up
 from tests.frab_schedule import check_schedule, person_ids
 from tests.integration.agenda.support import (
     ITEMS,
     MOSCOW,
     Agenda,
     known,
-    scheduled,
-    signed_up,
+    moscow_with_vladivostok,
 )
 from tests.integration.api import body, problem, publish
 from tests.support import eventually
@@ -142,7 +142,12 @@ async def test_an_agenda_published_before_identities_were_kept_goes_on_with_its_
 async def test_frab_people_are_numbered_once_for_every_meeting(agenda: Agenda) -> None:
     first = await known(agenda)
     second = await known(agenda)
-    person, registration = signed_up(scheduled(), MOSCOW, "Светлана Умеренко", "u@example.org")
+    person, registration = signed_up(
+        moscow_with_vladivostok().aggregate_id,
+        MOSCOW.aggregate_id,
+        "Светлана Умеренко",
+        "u@example.org",
+    )
     await publish(agenda.js, person, registration)
 
     async def person_known() -> bool:
