@@ -13,6 +13,7 @@ from uuid import UUID
 from icalendar import Calendar
 
 from shared.events import utc_now
+from tests.events import signed_up
 from tests.frab_schedule import check_schedule, person_ids
 from tests.integration.agenda.support import (
     ITEMS,
@@ -20,7 +21,6 @@ from tests.integration.agenda.support import (
     Agenda,
     known,
     moscow_with_vladivostok,
-    signed_up,
 )
 from tests.integration.api import body, problem, publish
 from tests.support import eventually
