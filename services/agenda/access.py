@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from shared.access import require_host, sees_meeting
+from shared.access import Caller, require_host, sees_meeting
 from shared.db import Connection
 from shared.errors import unknown_meeting
-from shared.http.auth import Caller
 from shared.readmodels import catchup, meetings
 from shared.readmodels.meetings import Meeting
 

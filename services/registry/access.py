@@ -12,11 +12,10 @@ from uuid import UUID
 from services.registry import store
 from services.registry.schemas import Person, Registration
 from services.registry.store import StoredMeeting, StoredOrganization
-from shared.access import require_own_organization, sees_meeting, sees_organization
+from shared.access import Caller, require_own_organization, sees_meeting, sees_organization
 from shared.db import Connection
 from shared.errors import not_found, unknown_meeting
 from shared.events import OrganizationKind
-from shared.http.auth import Caller
 from shared.readmodels import catchup
 
 

@@ -24,11 +24,11 @@ from services.registry.schemas import (
     RegionAttendance,
 )
 from services.registry.store import StoredMeeting
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, invalid, not_found
 from shared.events import AttendanceRecorded, new_id, utc_now
-from shared.http.auth import Caller
 
 
 async def check_in(

@@ -22,7 +22,7 @@ from services.registry.schemas import (
     RegistrationCreate,
 )
 from services.registry.store import StoredMeeting
-from shared.access import hosts
+from shared.access import Caller, hosts
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden, invalid
@@ -34,7 +34,6 @@ from shared.events import (
     RegistrationStatus,
     new_id,
 )
-from shared.http.auth import Caller
 
 _STAFF_ROLES: Final = frozenset({"moderator", "speaker"})
 

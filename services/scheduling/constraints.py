@@ -17,11 +17,11 @@ import msgspec
 
 from services.scheduling import store
 from services.scheduling.slots import SiteConstraints, Violation, violations
+from shared.access import Caller
 from shared.calendars import RUSSIA
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden
 from shared.events import WorkingHours
-from shared.http.auth import Caller
 from shared.regions import region
 
 SCHEDULING_BUFFER = timedelta(0)

@@ -36,6 +36,7 @@ from services.scheduling.schemas import (
     Site,
 )
 from services.scheduling.series import occurrences
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
@@ -54,7 +55,6 @@ from shared.events import (
     new_id,
     utc_now,
 )
-from shared.http.auth import Caller
 from shared.settings import SchedulingSettings
 
 

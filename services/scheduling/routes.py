@@ -31,11 +31,11 @@ from services.scheduling.schemas import (
     ScheduleDraft,
     SessionMove,
 )
-from shared.access import require_host
+from shared.access import Caller, require_host
 from shared.db import Connection
 from shared.errors import Conflict, not_found
 from shared.events import utc_now
-from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
+from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, operator_guard
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction, Visitor
 from shared.http.params import Caller as CallerParam

@@ -37,6 +37,7 @@ from services.agenda.store import RegisteredPerson
 from services.agenda.summaries import store as summary_store
 from services.agenda.versions import versions
 from services.agenda.versions.versions import Head, author
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import NotFound, invalid_fields
@@ -46,7 +47,6 @@ from shared.events import (
     AgendaUnpublished,
     utc_now,
 )
-from shared.http.auth import Caller
 from shared.readmodels import catchup
 from shared.readmodels.meetings import Meeting
 

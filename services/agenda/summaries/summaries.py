@@ -41,11 +41,11 @@ from services.agenda.summaries.store import SUMMARIES, StoredVersion
 from services.agenda.summaries.text import SummaryText
 from services.agenda.versions import versions
 from services.agenda.versions.versions import Head, author
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire, database_unavailable
 from shared.errors import Conflict, NotFound
 from shared.events import SummaryPublished
-from shared.http.auth import Caller
 from shared.readmodels import meetings
 from shared.readmodels.meetings import Meeting
 

@@ -8,11 +8,10 @@ from uuid import UUID
 
 from services.agenda.versions import store
 from services.agenda.versions.store import Head, Kind, Row
+from shared.access import Caller
 from shared.db import Connection
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, require_version
 from shared.events import new_id
-from shared.http.auth import Caller
-from shared.http.versions import require_version
 
 __all__ = ["Head", "Kind", "Row"]
 
