@@ -15,6 +15,11 @@ def sessions_of(meeting: Meeting) -> list[MeetingSession]:
     ]
 
 
+def held_sessions(meeting: Meeting) -> list[MeetingSession]:
+    """The sessions that take place: every one but those cancelled."""
+    return [session for session in sessions_of(meeting) if session.status != "cancelled"]
+
+
 def site_tracks(meeting: Meeting) -> dict[UUID, str]:
     """The workshop track of each site that takes part in one."""
     return {site.organization_id: site.track for site in meeting.sites if site.track}

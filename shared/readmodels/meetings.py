@@ -33,6 +33,7 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE meetings.version < EXCLUDED.version
 """
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
+_MEETING_FOR_UPDATE: Final = "SELECT * FROM meetings WHERE id = $1 FOR UPDATE"
 
 
 class Meeting(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,8 +57,12 @@ class Meeting(msgspec.Struct, frozen=True, kw_only=True):
     public: bool
 
 
-async def meeting(connection: Connection, meeting_id: UUID) -> Meeting | None:
-    row = await connection.fetchrow(_MEETING, meeting_id)
+async def meeting(
+    connection: Connection, meeting_id: UUID, *, for_update: bool = False
+) -> Meeting | None:
+    """The meeting as last heard of; `for_update` locks its row until the transaction ends
+    (the registry's sign-ups take places one at a time this way)."""
+    row = await connection.fetchrow(_MEETING_FOR_UPDATE if for_update else _MEETING, meeting_id)
     return None if row is None else as_struct(row, Meeting)
 
 

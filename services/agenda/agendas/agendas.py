@@ -21,12 +21,11 @@ from services.agenda.agendas.items import (
     InvalidAgendaError,
     MeetingFrame,
     Person,
-    Session,
     schedule,
 )
 from services.agenda.agendas.renderings import Programme, Site, speaker_text
 from services.agenda.agendas.store import AGENDAS, StoredVersion
-from services.agenda.meetings import sessions_of, site_tracks
+from services.agenda.meetings import held_sessions, site_tracks
 from services.agenda.schemas import (
     AgendaVersion,
     AgendaWrite,
@@ -62,11 +61,7 @@ async def meeting_frame(
 ) -> MeetingFrame:
     """What the items are checked against: the meeting's sessions and tracks, the host's
     zone, and the registered people the items name as speakers."""
-    sessions = [
-        Session(s.id, s.starts_at, s.ends_at, title=s.title, track=s.track)
-        for s in sessions_of(meeting)
-        if s.status != "cancelled"
-    ]
+    sessions = held_sessions(meeting)
     person_ids = [s.person_id for item in items for s in item.speakers if s.person_id]
     host = meeting.host_organization_id
     # People and a host registered a moment ago may still be on their way from the registry.

@@ -20,7 +20,7 @@ from services.agenda import store
 from services.agenda.access import hosted_meeting, visible_meeting
 from services.agenda.agendas.renderings import speaker_text
 from services.agenda.agendas.store import AGENDAS
-from services.agenda.meetings import sessions_of, site_tracks
+from services.agenda.meetings import held_sessions, site_tracks
 from services.agenda.schemas import (
     AgendaItem,
     Outcomes,
@@ -34,7 +34,6 @@ from services.agenda.summaries import store as summary_store
 from services.agenda.summaries.content import (
     MeetingFacts,
     OrganizationFacts,
-    SessionFacts,
     write_summary,
 )
 from services.agenda.summaries.store import SUMMARIES, StoredVersion
@@ -106,11 +105,7 @@ async def _written_from_data(connection: Connection, meeting: Meeting) -> Summar
             ends_at=meeting.ends_at,
             started_at=meeting.started_at,
             ended_at=meeting.ended_at,
-            sessions=[
-                SessionFacts(s.id, s.starts_at, s.ends_at, title=s.title, track=s.track)
-                for s in sessions_of(meeting)
-                if s.status != "cancelled"
-            ],
+            sessions=held_sessions(meeting),
             site_tracks=site_tracks(meeting),
         ),
         organizations,

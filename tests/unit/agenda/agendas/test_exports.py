@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from services.agenda.agendas.identities import Identity, speaker_key
-from services.agenda.agendas.items import MeetingFrame, Session, schedule
+from services.agenda.agendas.items import MeetingFrame, schedule
 from services.agenda.agendas.renderings import Programme, render_frab, render_ics
 from services.agenda.schemas import Material, ScheduledItem, Speaker
 from telebridge.agenda_file import parse_agenda_file
+from tests.events import session
 from tests.frab_schedule import SCHEMA_PATH, check_schedule, person_ids, requires_schema
 from tests.unit.agenda.agendas.test_renderings import START, WORKSHOP, item, programme
 
@@ -121,12 +122,12 @@ def test_the_frab_xsd_is_at_hand_and_refuses_what_apps_cannot_read() -> None:
 
 def frame_for(items_start: datetime, items_end: datetime, **fields: object) -> MeetingFrame:
     """A meeting around the items: one session from the first item's day to the last's."""
-    session = Session(
+    whole_span = session(
         UUID(int=1),
         items_start.replace(hour=0, minute=0),
         items_end.replace(hour=0, minute=0) + timedelta(days=1),
     )
-    return MeetingFrame(timezone="Europe/Moscow", sessions=[session], **fields)  # type: ignore[arg-type]
+    return MeetingFrame(timezone="Europe/Moscow", sessions=[whole_span], **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
