@@ -44,7 +44,6 @@ def meeting(number: int) -> CalendarMeeting:
         sessions=[CalendarSession(meeting_id, starts_at, starts_at + timedelta(hours=2))],
         sites=sites,
         organizer_email="meetings@telebridge.example",
-        url=f"https://scheduling.example/meetings/{meeting_id}",
     )
 
 

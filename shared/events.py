@@ -349,6 +349,7 @@ class AgendaPublished(Event, tag="agenda.agenda.published", frozen=True, kw_only
     items: int
     """How many items the agenda has."""
     url: str
+    """The agenda's page (`…/agenda.html`), which invites and mails link to."""
     entries: list[AgendaEntry] = msgspec.field(default_factory=list)
     """The items themselves, in order of time: invites carry them in their DESCRIPTION."""
 

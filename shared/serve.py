@@ -11,7 +11,8 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from shared.http.problems import PROBLEM_JSON, problem_bytes
+from shared.http.media import PROBLEM_JSON
+from shared.http.problems import problem_bytes
 from shared.observability import configure_logging
 from shared.settings import HttpSettings, ServiceSettings, SettingsError
 

@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from shared.regions import find_region
+from shared.typography import quoted
 
 FIXTURE = Path(__file__).parent / "fixtures" / "demo.yaml"
 EMAIL_DOMAIN = "libraries.example"
@@ -311,7 +312,9 @@ class _Loader:
                 _ok(response)
                 self.report.count("summaries")
                 return
-        raise DemoLoadError(f"the summary of «{meeting.title}» was not written within a minute")
+        raise DemoLoadError(
+            f"the summary of {quoted(meeting.title)} was not written within a minute"
+        )
 
     def _agenda_items(self, meeting: DemoMeeting) -> list[dict[str, Any]]:
         """Each item lasts until the next one starts that day, or until 18:00 (the last

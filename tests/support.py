@@ -113,3 +113,23 @@ async def harness(app: Litestar, database_url: str, nats_url: str) -> AsyncItera
     finally:
         await database.close()
         await connection.close()
+
+
+_QUOTES = {"«": "»", "„": "“"}
+
+
+def nesting_failures(text: str) -> list[str]:
+    """Where Russian quotation marks in `text` do not nest as Russian typography nests them
+    («…„…“…»): a quotation opened inside one of the same marks (`«…«`), a mark that closes
+    nothing, a quotation left open."""
+    failures, open_marks = [], []
+    for index, mark in enumerate(text):
+        if open_marks and mark == _QUOTES[open_marks[-1]]:
+            open_marks.pop()
+        elif mark in _QUOTES:
+            if open_marks and open_marks[-1] == mark:
+                failures.append(f"{mark} inside {mark} at {index} of {text!r}")
+            open_marks.append(mark)
+        elif mark in "»“":
+            failures.append(f"{mark} closes nothing at {index} of {text!r}")
+    return failures + [f"{mark} left open in {text!r}" for mark in open_marks]

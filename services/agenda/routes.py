@@ -10,15 +10,11 @@ from litestar.params import QueryParameter
 
 from services.agenda.schemas import AgendaVersion, SummaryVersion
 from shared.events import Language
+from shared.http.media import HTML
 from shared.http.params import AnyRequest
 from shared.http.versions import etag
 from shared.settings import AgendaSettings
 
-# Litestar adds "; charset=utf-8" to text/* types itself.
-MARKDOWN = "text/markdown"
-HTML = "text/html"
-CALENDAR = "text/calendar"
-XML = "application/xml"
 PageLanguage = Annotated[Language, QueryParameter(description="ru or en")]
 Versioned = TypeVar("Versioned", AgendaVersion, SummaryVersion)
 

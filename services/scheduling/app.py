@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import structlog
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
@@ -14,13 +15,15 @@ from services.scheduling.clock import run_clock
 from services.scheduling.consumers import agenda_events, registry_events
 from services.scheduling.feeds import CalendarController, FeedController
 from services.scheduling.mail.sender import run_sender
-from services.scheduling.meetings import Context
+from services.scheduling.meetings import Context, render_stale_entries
 from services.scheduling.routes import MeetingController
 from services.scheduling.slot_search import SlotController
 from shared.db import Pool
 from shared.readmodels import registry
 from shared.service import Runtime, ServiceDefinition, build_app
 from shared.settings import SchedulingSettings, load_settings
+
+log = structlog.get_logger(__name__)
 
 NAME = "scheduling"
 MEETINGS_CHANNEL = f"{NAME}.meetings"
@@ -39,6 +42,14 @@ async def meeting_clock(runtime: Runtime) -> None:
     )
 
 
+async def calendar_entries_rendered_anew(runtime: Runtime) -> None:
+    """On start: entries an earlier version of the service rendered say what invites say."""
+    settings = runtime.settings
+    assert isinstance(settings, SchedulingSettings)
+    if count := await render_stale_entries(runtime.pool, Context.of(settings)):
+        log.info("calendar entries rendered anew", meetings=count)
+
+
 async def mail_sender(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, SchedulingSettings)
@@ -55,6 +66,7 @@ DEFINITION = ServiceDefinition(
     read_models=[registry.MIGRATIONS],
     consumers=[registry_events, agenda_events],
     workers=[("meeting-clock", meeting_clock), ("mail-sender", mail_sender)],
+    on_start=[calendar_entries_rendered_anew],
     notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL],
     ids=IDS,
 )

@@ -1,5 +1,9 @@
 """Render on write, assemble on read: each calendar object's VEVENTs are rendered when its
 meeting changes and kept as text; a feed of thousands of events only concatenates them.
+
+What is kept says what the code that rendered it wrote: when the rendering changes (a link,
+a line of the description), `RENDERING` is raised and the service renders every older
+entry again when it starts (`meetings.render_stale_entries`).
 """
 
 from __future__ import annotations
@@ -14,17 +18,26 @@ from services.scheduling.ical import CalendarMeeting, FeedEntry, calendar_object
 from shared.db import Connection, fetch_one
 from shared.events import utc_now
 
+RENDERING: Final = 1
+"""How entries are rendered: raise it with any change to what `ical.calendar_objects`
+writes. 1: the agenda's page as URL and link, no URL without one, the kind named once."""
+
 _UPSERT: Final = """
-INSERT INTO calendar_entries (uid, meeting_id, starts_at, ends_at, tzids, body, updated_at)
-SELECT e.uid, $1, e.starts_at, e.ends_at, string_to_array(e.tzids, ' '), e.body, now()
+INSERT INTO calendar_entries
+    (uid, meeting_id, starts_at, ends_at, tzids, body, updated_at, rendering)
+SELECT e.uid, $1, e.starts_at, e.ends_at, string_to_array(e.tzids, ' '), e.body, now(), $7
 FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[])
     AS e (uid, starts_at, ends_at, tzids, body)
 ON CONFLICT (uid) DO UPDATE SET meeting_id = EXCLUDED.meeting_id,
     starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, tzids = EXCLUDED.tzids,
-    body = EXCLUDED.body, updated_at = EXCLUDED.updated_at
+    body = EXCLUDED.body, updated_at = EXCLUDED.updated_at, rendering = EXCLUDED.rendering
 """
 _DELETE_OTHERS: Final = """
 DELETE FROM calendar_entries WHERE meeting_id = $1 AND NOT uid = ANY($2::text[])
+"""
+_STALE: Final = """
+SELECT DISTINCT meeting_id FROM calendar_entries WHERE rendering < $1 ORDER BY meeting_id
+LIMIT $2
 """
 
 FeedKind = Literal["organization", "person", "public"]
@@ -59,8 +72,14 @@ async def write(connection: Connection, meeting: CalendarMeeting) -> None:
         [found.ends_at for found in objects],
         [" ".join(sorted(found.tzids)) for found in objects],
         [found.to_ical() for found in objects],
+        RENDERING,
     )
     await connection.execute(_DELETE_OTHERS, meeting.meeting_id, [found.uid for found in objects])
+
+
+async def stale(connection: Connection, limit: int) -> list[UUID]:
+    """Meetings with entries an earlier rendering wrote."""
+    return [row["meeting_id"] for row in await connection.fetch(_STALE, RENDERING, limit)]
 
 
 @dataclass(frozen=True)

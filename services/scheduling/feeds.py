@@ -28,13 +28,13 @@ from shared.db import Connection, fetch_one
 from shared.errors import Conflict, Forbidden, Gone, NotFound, not_found
 from shared.events import new_id
 from shared.http.auth import KEY_SECURITY
+from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction
 from shared.http.params import Caller as CallerParam
 from shared.readmodels import catchup
 from shared.settings import SchedulingSettings
 
-CALENDAR = "text/calendar; charset=utf-8"
 REFRESH: Final = timedelta(hours=1)
 """How often calendar programs are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."""
 

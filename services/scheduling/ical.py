@@ -100,13 +100,14 @@ class CalendarMeeting:
     sites: Sequence[CalendarSite]
     """Host first. Sites whose organization is not known yet are left out."""
     organizer_email: str
-    url: str
     recurrence: str | None = None
     series_length: timedelta | None = None
     """How long each occurrence of a series lasts unless moved."""
     conference: Conference | None = None
     agenda: Sequence[AgendaEntry] = ()
     agenda_url: str | None = None
+    """The published agenda's page: the event's URL, the link of the description and the
+    mail. A meeting without one links nowhere: its other addresses are for programs."""
     summary_url: str | None = None
 
     @property
@@ -238,7 +239,8 @@ def _event(
     event.add("summary", f"{meeting.title}. {session.title}" if session.title else meeting.title)
     event.add("description", _description(meeting, session))
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("url", meeting.agenda_url or meeting.url)
+    if meeting.agenda_url:
+        event.add("url", meeting.agenda_url)
     locations = [site] if site is not None else meeting.sites
     if locations:
         event.add("location", "; ".join(place.location for place in locations))
@@ -290,7 +292,7 @@ def _address(email: str, name: str | None) -> vCalAddress:
 
 
 def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
-    lines = [f"{MEETING_KINDS['ru'][meeting.kind]}: {meeting.title}"]
+    lines = [_kind_and_title(meeting)]
     if session.title:
         lines.append(session.title)
     if meeting.sites:
@@ -325,6 +327,15 @@ def _description(meeting: CalendarMeeting, session: CalendarSession) -> str:
     if meeting.summary_url:
         lines += ["", f"Итоги встречи: {meeting.summary_url}"]
     return "\n".join(lines)
+
+
+def _kind_and_title(meeting: CalendarMeeting) -> str:
+    """`Телемост: Читаем вместе`; a title that begins with the kind's name, such as
+    `Телемост «Читаем вместе»`, is not told the kind again."""
+    kind = MEETING_KINDS["ru"][meeting.kind]
+    if meeting.title.casefold().startswith(kind.casefold()):
+        return meeting.title
+    return f"{kind}: {meeting.title}"
 
 
 def utc_offset(moment: datetime) -> str:

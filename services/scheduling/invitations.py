@@ -199,7 +199,7 @@ async def _queue(
             organizer_name=meeting.sites[0].name if meeting.sites else "Telebridge",
             conference_url=meeting.conference.url if meeting.conference else None,
             dial_in=meeting.conference.dial_in if meeting.conference else None,
-            url=meeting.agenda_url or meeting.url,
+            url=meeting.agenda_url,
             sites=[(site.name, site.timezone) for site in meeting.sites],
             calendar=calendar,
             message_id=_message_id(key, meeting.organizer_email),

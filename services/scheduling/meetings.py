@@ -38,7 +38,7 @@ from services.scheduling.schemas import (
 from services.scheduling.series import occurrences
 from shared.access import Caller
 from shared.bus.outbox import add_event
-from shared.db import Connection
+from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
 from shared.events import (
     AgendaEntry,
@@ -343,6 +343,26 @@ async def apply_summary(connection: Connection, event: SummaryPublished, context
         await _publish(connection, MeetingUpdated, state, context, mail=False)
 
 
+async def render_stale_entries(pool: Pool, context: Context, batch: int = 100) -> int:
+    """Render again the calendar entries an earlier rendering wrote; how many meetings'.
+
+    Nothing about the meetings changed, so no event, no SEQUENCE and no mail: the feeds
+    that hold them change (their ETag with them) and calendar programs read them anew.
+    """
+    count = 0
+    while True:
+        async with acquire(pool) as connection, connection.transaction():
+            found = await calendar_entries.stale(connection, batch)
+            for meeting_id in found:
+                row = await store.meeting(connection, meeting_id, for_update=True)
+                if row is not None:
+                    state = await load(connection, row)
+                    await calendar_entries.write(connection, calendar_of(state, context))
+        count += len(found)
+        if len(found) < batch:
+            return count
+
+
 async def _raise_sequence_if_seen(
     connection: Connection, before: MeetingState, after: MeetingState, context: Context
 ) -> MeetingState:
@@ -612,7 +632,6 @@ def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
         sessions=[CalendarSession(**_session_fields(session)) for session in state.sessions],
         sites=[calendar_site(site) for site in state.sites],
         organizer_email=context.organizer_email,
-        url=f"{context.base_url}/meetings/{row['id']}",
         recurrence=row["recurrence"],
         series_length=row["series_length"],
         conference=_conference(row["conference"]),

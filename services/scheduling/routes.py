@@ -36,13 +36,12 @@ from shared.db import Connection
 from shared.errors import Conflict, not_found
 from shared.events import utc_now
 from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, operator_guard
+from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import check_version, etag
 from shared.settings import SchedulingSettings
-
-CALENDAR = "text/calendar; charset=utf-8"
 
 
 def context_of(request: AnyRequest) -> Context:

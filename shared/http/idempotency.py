@@ -33,7 +33,8 @@ from shared.access import Caller
 from shared.db import UNAVAILABLE, Connection, acquire, database_unavailable
 from shared.http.auth import caller_of
 from shared.http.bodies import replaying
-from shared.http.problems import PROBLEM_JSON, Problem, problem_bytes
+from shared.http.media import PROBLEM_JSON
+from shared.http.problems import Problem, problem_bytes
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,8 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
-from shared.http.problems import PROBLEM_JSON, problem_bytes
+from shared.http.media import HTML, PROBLEM_JSON
+from shared.http.problems import problem_bytes
 from shared.readmodels.catchup import CURRENT
 from shared.tracing import span
 
@@ -76,6 +77,6 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
 
 def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(
-        name.lower() == b"content-type" and value.startswith(b"text/html")
+        name.lower() == b"content-type" and value.startswith(HTML.encode())
         for name, value in headers
     )

@@ -34,10 +34,10 @@ from shared.errors import (
     StaleVersion,
     VersionRequired,
 )
+from shared.http.media import PROBLEM_JSON
 
 log = structlog.get_logger(__name__)
 
-PROBLEM_JSON: Final = "application/problem+json"
 _TYPE_BASE: Final = "tag:telebridge,2026:problems/"
 _FIELD_MESSAGE = re.compile(r"(?P<field>[A-Za-z_][\w.\[\]]*): (?P<message>.+)", re.DOTALL)
 _NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")

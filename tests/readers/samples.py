@@ -78,7 +78,6 @@ def _meeting(meeting_id: int, **changes: object) -> CalendarMeeting:
         ],
         "sites": [LIPETSK, PRIMORYE],
         "organizer_email": "meetings@telebridge.example",
-        "url": f"https://telebridge.example/meetings/{meeting_id}",
         "conference": CONFERENCE,
         "agenda": AGENDA,
         "agenda_url": "https://telebridge.example/agenda/1?lang=ru&print=1",

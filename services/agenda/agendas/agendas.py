@@ -53,7 +53,9 @@ log = structlog.get_logger(__name__)
 
 
 def agenda_url(base_url: str, meeting_id: UUID) -> str:
-    return f"{base_url}/meetings/{meeting_id}/agenda"
+    """The agenda's page, for people: invites, mails and calendars link to it (the JSON at
+    `/agenda` is for programs)."""
+    return f"{base_url}/meetings/{meeting_id}/agenda.html"
 
 
 async def meeting_frame(

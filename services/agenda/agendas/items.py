@@ -17,6 +17,7 @@ from shared.errors import FieldError
 from shared.events import MeetingSession
 from shared.http.types import out_of_range
 from shared.timezones import timezone_error
+from shared.typography import quoted
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ def _check_overlaps(scheduled: list[tuple[int, ScheduledItem]], errors: list[Fie
                 zone = ZoneInfo(item.timezone)
                 errors.append(
                     FieldError(
-                        message=f"overlaps items[{earlier_index}] «{earlier.title}» "
+                        message=f"overlaps items[{earlier_index}] {quoted(earlier.title)} "
                         f"({_span(earlier.starts_at, earlier.ends_at, zone)})"
                         + (f" on track {item.track!r}" if item.track else ""),
                         field=f"items[{index}].at",

@@ -11,18 +11,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from services.agenda.access import hosted_meeting
 from services.agenda.agendas import agendas, renderings
 from services.agenda.agendas.diff import AgendaDiff
-from services.agenda.routes import (
-    CALENDAR,
-    HTML,
-    MARKDOWN,
-    XML,
-    PageLanguage,
-    base_url,
-    in_language,
-    versioned,
-)
+from services.agenda.routes import PageLanguage, base_url, in_language, versioned
 from services.agenda.schemas import AgendaVersion, AgendaWrite
 from shared.http.auth import KEY_SECURITY
+from shared.http.media import CALENDAR, HTML, MARKDOWN, XML
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import sent_version

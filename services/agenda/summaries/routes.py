@@ -8,10 +8,11 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from services.agenda.access import hosted_meeting
-from services.agenda.routes import HTML, MARKDOWN, PageLanguage, base_url, in_language, versioned
+from services.agenda.routes import PageLanguage, base_url, in_language, versioned
 from services.agenda.schemas import SummaryVersion, SummaryWrite
 from services.agenda.summaries import summaries, text
 from shared.http.auth import KEY_SECURITY
+from shared.http.media import HTML, MARKDOWN
 from shared.http.params import AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import sent_version

@@ -40,6 +40,7 @@ from shared.events import MEETING_KINDS, Language
 from shared.regions import Region, region
 from shared.templates import render
 from shared.timezones import zone_label
+from shared.typography import quoted
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ def organization_line(org: SummaryOrganization, language: Language) -> str:
         city = org.city_en or (english.latin(org.city) if org.city else None)
     where = ", ".join(part for part in (city, region_name(org, language)) if part)
     if org.site:
-        where += f"; {labels['site']}" + (f" {_quoted(org.track, language)}" if org.track else "")
+        where += f"; {labels['site']}" + (f" {quoted(org.track, language)}" if org.track else "")
     counts = [counted(org.participants, "participant", language)]
     if org.attended:
         counts.append(f"{labels['checked_in_short']}: {org.attended}")
@@ -204,10 +205,6 @@ def regions(content: SummaryContent, language: Language) -> list[str]:
     """The regions taking part, in the reader's language, in its alphabetical order."""
     names = {region_name(org, language) for org in content.organizations} or set(content.regions)
     return sorted(names, key=str.casefold)
-
-
-def _quoted(name: str, language: Language) -> str:
-    return f"«{name}»" if language == "ru" else f"“{name}”"
 
 
 def session_line(session: SummarySession, zone: ZoneInfo, language: Language) -> str:

@@ -23,6 +23,7 @@ from babel.dates import format_datetime
 
 from shared.events import Language, utc_now
 from shared.timezones import zone_label
+from shared.typography import quoted
 
 MailKind = Literal["invitation", "update", "cancellation"]
 
@@ -47,6 +48,7 @@ class InviteMail:
     conference_url: str | None
     dial_in: str | None
     url: str | None
+    """The published agenda's page («Программа и подробности»); None before there is one."""
     sites: list[tuple[str, str]]
     """Each site's name and zone, host first."""
     calendar: bytes
@@ -61,16 +63,17 @@ _SUBJECTS: dict[Language, dict[MailKind, str]] = {
 }
 _LEADS: dict[Language, dict[MailKind, str]] = {
     "ru": {
-        "invitation": "Приглашаем вас на встречу «{title}».",
-        "update": "Встреча «{title}» изменилась: вот её новое описание.",
-        "cancellation": "Встреча «{title}» отменена.",
+        "invitation": "Приглашаем вас на встречу {title}.",
+        "update": "Встреча {title} изменилась: вот её новое описание.",
+        "cancellation": "Встреча {title} отменена.",
     },
     "en": {
-        "invitation": "You are invited to “{title}”.",
-        "update": "“{title}” has changed; here is how it stands now.",
-        "cancellation": "“{title}” is cancelled.",
+        "invitation": "You are invited to {title}.",
+        "update": "{title} has changed; here is how it stands now.",
+        "cancellation": "{title} is cancelled.",
     },
 }
+"""The first line of the text; `{title}` comes in the language's quotation marks."""
 _LABELS: dict[Language, dict[str, str]] = {
     "ru": {
         "greeting": "Здравствуйте, {name}!",
@@ -134,10 +137,9 @@ def when(mail: InviteMail, language: Language) -> str:
 def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:
     """Each paragraph as plain text and as HTML."""
     labels = _LABELS[language]
-    title = mail.title
     lines = [
         _same(labels["greeting"].format(name=mail.greeting_name or mail.recipient_name)),
-        _same(_LEADS[language][mail.kind].format(title=title)),
+        _same(_LEADS[language][mail.kind].format(title=quoted(mail.title, language))),
         _same(f"{labels['when']}: {when(mail, language)}"),
     ]
     if len(mail.sites) > 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
@@ -67,7 +68,10 @@ async def test_a_draft_is_kept_unpublished_until_it_is_published(agenda: Agenda)
     [event] = await agenda.events("agenda.agenda.published", 1)
     assert (event.event["version"], event.event["items"]) == (1, 3)
     assert event.event["meeting_id"] == str(meeting_id)
-    assert event.event["url"].endswith(f"/meetings/{meeting_id}/agenda")
+    # Invites and mails link it for people: the page, not the JSON.
+    page = await agenda.client.get(urlsplit(event.event["url"]).path)
+    assert page.status_code == 200, event.event["url"]
+    assert page.headers["content-type"].startswith("text/html")
     assert event.event["entries"][0] == {
         "starts_at": "2030-10-01T08:00:00Z",
         "ends_at": "2030-10-01T08:15:00Z",

@@ -3,14 +3,23 @@ Last-Modified, revocable and rotatable."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import icalendar
 
+from services.scheduling.calendar_entries import RENDERING
 from shared.events import PersonUpserted, RegistrationCreated, new_id
 from tests.integration.api import body, problem, publish
-from tests.integration.scheduling.support import NEXT_DAY, Scheduling, path_of, telebridge
+from tests.integration.scheduling.support import (
+    NEXT_DAY,
+    Scheduling,
+    path_of,
+    scheduling_service,
+    telebridge,
+    vevent,
+)
 from tests.support import eventually
 
 
@@ -190,3 +199,43 @@ async def _person_feed(scheduling: Scheduling, person_id: UUID) -> Any:
         "/feeds", json={"kind": "person", "person_id": str(person_id)}
     )
     return response.json() if response.status_code == 201 else None
+
+
+async def test_entries_an_earlier_rendering_wrote_are_rendered_anew_at_start(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """Feeds are assembled from entries kept as text: those the code before wrote (a JSON
+    link, the kind named twice) say what the code now writes once the service restarts."""
+    async with scheduling_service(database_url, nats_url, tmp_path) as scheduling:
+        moscow, vladivostok = await scheduling.moscow(), await scheduling.vladivostok()
+        meeting = await scheduling.telebridge(moscow, vladivostok)
+        feed = await feed_of(scheduling, kind="organization", organization_id=str(moscow))
+        current = await scheduling.client.get(path_of(feed["url"]))
+        kept = "SELECT body, rendering FROM scheduling.calendar_entries WHERE meeting_id = $1"
+        [(body_now, rendering)] = await scheduling.database.fetch(kept, UUID(meeting["id"]))
+        assert rendering == RENDERING
+        await scheduling.database.execute(
+            "UPDATE scheduling.calendar_entries SET body = $2, rendering = $3 "
+            "WHERE meeting_id = $1",
+            UUID(meeting["id"]),
+            body_now.replace("DESCRIPTION:", "DESCRIPTION:Телемост: "),
+            RENDERING - 1,
+        )
+        stale = await scheduling.client.get(path_of(feed["url"]))
+        assert "DESCRIPTION:Телемост: ".encode() in stale.content
+
+    async with scheduling_service(database_url, nats_url, tmp_path) as scheduling:
+        again = await scheduling.client.get(path_of(feed["url"]))
+        [(body_again, rendering)] = await scheduling.database.fetch(kept, UUID(meeting["id"]))
+    assert rendering == RENDERING
+    assert again.headers["etag"] != stale.headers["etag"]
+    assert (
+        vevent(icalendar.Calendar.from_ical(again.content))["DESCRIPTION"]
+        == vevent(icalendar.Calendar.from_ical(current.content))["DESCRIPTION"]
+    )
+    assert body_again.replace(stamp_of(body_again), "") == body_now.replace(stamp_of(body_now), "")
+
+
+def stamp_of(body: str) -> str:
+    [line] = [line for line in body.split("\r\n") if line.startswith("DTSTAMP:")]
+    return line

@@ -117,7 +117,7 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
         producer="agenda",
         meeting_id=UUID(meeting["id"]),
         items=2,
-        url=f"http://127.0.0.1:8003/meetings/{meeting['id']}/agenda",
+        url=f"http://127.0.0.1:8003/meetings/{meeting['id']}/agenda.html",
         entries=[
             AgendaEntry(starts_at=datetime(2030, 10, 1, 8, tzinfo=UTC), title="Открытие"),
             AgendaEntry(
@@ -133,6 +133,8 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
     [event] = calendar.walk("VEVENT")
     assert "Рассказ о Приморье" in str(event["DESCRIPTION"])
     assert str(event["URL"]) == agenda.url
+    assert f"Программа на сайте: {agenda.url}" in str(event["DESCRIPTION"])
+    assert f"Программа и подробности: {agenda.url}" in update.get_body(("plain",)).get_content()
     assert event["SEQUENCE"] == 1
     current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
     assert current["agenda_url"] == agenda.url
@@ -147,7 +149,8 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
     _, _, without = await mails_once(scheduling, 3)
     [event] = calendar_part(without)[1].walk("VEVENT")
     assert "Рассказ о Приморье" not in str(event["DESCRIPTION"])
-    assert str(event["URL"]).endswith(f"/meetings/{meeting['id']}")
+    assert "URL" not in event  # no page of the agenda any more to link
+    assert "Программа" not in without.get_body(("plain",)).get_content()
     assert event["SEQUENCE"] == 2
     current = body(await scheduling.client.get(f"/meetings/{meeting['id']}"))
     assert current["agenda_url"] is None

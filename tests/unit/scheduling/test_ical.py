@@ -24,6 +24,7 @@ from services.scheduling.ical import (
     uid_of,
     utc_offset,
 )
+from shared.events import MEETING_KINDS, MeetingKind
 
 MEETING = UUID("0190a000-0000-7000-8000-00000000abcd")
 START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
@@ -60,7 +61,6 @@ def invite(**changes: Any) -> CalendarMeeting:
         "sessions": [CalendarSession(meeting_id, starts_at, ends_at)],
         "sites": sites,
         "organizer_email": "meetings@telebridge.example",
-        "url": f"https://scheduling.example/meetings/{MEETING}",
     }
     return CalendarMeeting(**(fields | changes))
 
@@ -116,7 +116,7 @@ def test_an_invite_is_a_request_with_the_meeting_in_it() -> None:
     assert event["STATUS"] == "CONFIRMED"
     assert event["UID"] == f"{MEETING}@telebridge"
     assert event["SEQUENCE"] == 4
-    assert str(event["URL"]) == f"https://scheduling.example/meetings/{MEETING}"
+    assert "URL" not in event  # no agenda's page yet; the meeting's JSON is for programs
     assert "Георгиевск" in str(event["LOCATION"])
     assert "Горького" in str(event["LOCATION"])
 
@@ -212,10 +212,37 @@ def test_the_description_gives_each_sites_local_time() -> None:
     _, event = parse(render(invite()))
     description = str(event["DESCRIPTION"])
 
-    assert description.startswith("Телемост: Телемост «Георгиевск — Антрацит»")
+    assert description.startswith("Телемост «Георгиевск — Антрацит»\n")
     assert "01.10.2026 10:00–12:00 (Москва, UTC+3)" in description
     assert "01.10.2026 17:00–19:00 (Владивосток, UTC+10)" in description
     assert "Ставропольский край" in description
+
+
+@pytest.mark.parametrize(
+    ("kind", "title", "first_line"),
+    [
+        ("telebridge", "Телемост «Георгиевск — Антрацит»", "Телемост «Георгиевск — Антрацит»"),
+        ("videoconference", "Видеоконференция «Выборы»", "Видеоконференция «Выборы»"),
+        ("videoconference", "видеоконференция библиотек", "видеоконференция библиотек"),
+        ("telebridge", "Читаем вместе", "Телемост: Читаем вместе"),
+        ("workshop", "Интернет-мастерская «Сеть»", "Онлайн-мастерская: Интернет-мастерская «Сеть»"),
+    ],
+)
+def test_the_description_names_the_kind_once(
+    kind: MeetingKind, title: str, first_line: str
+) -> None:
+    """The title, after the kind's name unless the title begins with it."""
+    _, event = parse(render(invite(kind=kind, title=title)))
+    line = str(event["DESCRIPTION"]).split("\n")[0]
+    assert line == first_line
+    assert line.casefold().count(MEETING_KINDS["ru"][kind].casefold()) == 1
+
+
+def test_a_published_agenda_is_the_events_address_and_linked_from_its_description() -> None:
+    page = f"https://agenda.example/meetings/{MEETING}/agenda.html"
+    _, event = parse(render(invite(agenda_url=page)))
+    assert str(event["URL"]) == page
+    assert f"Программа на сайте: {page}" in str(event["DESCRIPTION"])
 
 
 # --- the bytes ------------------------------------------------------------------------

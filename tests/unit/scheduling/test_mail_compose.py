@@ -35,7 +35,7 @@ MAIL = InviteMail(
     organizer_name="Липецкая областная научная библиотека",
     conference_url="https://telemost.example/j/12345?pwd=a&b=<c>",
     dial_in="tel:+7-495-000-00-00",
-    url="https://lipetsk-library.example/agenda",
+    url="https://agenda.example/meetings/7/agenda.html",
     sites=[
         ("Липецкая областная научная библиотека", "Europe/Moscow"),
         ("Приморская краевая библиотека", "Asia/Vladivostok"),
@@ -130,7 +130,7 @@ def test_a_russian_invitation_reads_in_russian_with_each_sites_local_time() -> N
     _, message = sent(MAIL)
     text = text_of(message, "plain")
     assert text.startswith(f"Здравствуйте, {MAIL.recipient_name}!")
-    assert "Приглашаем вас на встречу «Телемост «Липецк — Владивосток»»." in text
+    assert "Приглашаем вас на встречу «Телемост „Липецк — Владивосток“»." in text
     assert "Когда: четверг, 3 декабря 2026 г., 18:00–19:30" in text
     assert (
         "Площадки: Липецкая областная научная библиотека — 11:00, "
@@ -138,7 +138,7 @@ def test_a_russian_invitation_reads_in_russian_with_each_sites_local_time() -> N
     ) in text
     assert f"Подключение: {MAIL.conference_url}" in text
     assert "По телефону: +7-495-000-00-00" in text
-    assert "Программа и подробности: https://lipetsk-library.example/agenda" in text
+    assert "Программа и подробности: https://agenda.example/meetings/7/agenda.html" in text
     assert "Приглашение для календаря приложено к письму." in text
 
 
@@ -148,6 +148,7 @@ def test_an_english_invitation_reads_in_english() -> None:
     assert message["Subject"] == "Invitation: Телемост «Липецк — Владивосток»"
     assert message["Content-Language"] == "en"
     assert text.startswith("Dear John Smith,")
+    assert "You are invited to “Телемост ‘Липецк — Владивосток’”." in text
     assert "When: Thursday, 3 December 2026, 18:00–19:30 (Vladivostok, UTC+10)" in text
     assert "The calendar invitation is attached." in text
 
@@ -164,9 +165,15 @@ def test_an_update_and_a_cancellation_say_so() -> None:
     _, cancelled = sent(replace(MAIL, kind="cancellation", method="CANCEL"))
     text = text_of(cancelled, "plain")
     assert cancelled["Subject"] == "Отменено: Телемост «Липецк — Владивосток»"
-    assert "Встреча «Телемост «Липецк — Владивосток»» отменена." in text
+    assert "Встреча «Телемост „Липецк — Владивосток“» отменена." in text
     assert "Подключение" not in text
     assert "Приложенный файл уберёт встречу из вашего календаря." in text
+
+
+def test_only_a_published_agenda_is_linked() -> None:
+    _, message = sent(replace(MAIL, url=None))
+    assert "Программа" not in text_of(message, "plain")
+    assert "Программа" not in text_of(message, "html")
 
 
 def test_html_escapes_what_partners_typed_and_links_the_conference() -> None:

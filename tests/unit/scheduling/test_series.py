@@ -129,7 +129,6 @@ def series_meeting(**changes: object) -> CalendarMeeting:
             ),
         ],
         organizer_email="meetings@telebridge.example",
-        url="https://scheduling.example/meetings/x",
         recurrence=EVERY_SECOND_TUESDAY,
         series_length=length,
         conference=Conference(url="https://telemost.yandex.ru/j/123", platform="telemost"),
