@@ -16,16 +16,17 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from typing import Any, Final, Literal
+from uuid import UUID
 
-import asyncpg
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement
 
 from shared.access import Caller
-from shared.db import acquire
-from shared.events import utc_now
+from shared.db import acquire, as_struct
+from shared.events import KeyRole, utc_now
 from shared.http.problems import Problem
 from shared.keys import SCOPES, prefix_of, sha256_of
 from shared.readmodels import catchup
@@ -67,6 +68,18 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
     return found
 
 
+class ReplicatedKey(msgspec.Struct, frozen=True):
+    """A key as every service keeps it: its hash, never its secret."""
+
+    id: UUID
+    role: KeyRole
+    organization_id: UUID | None
+    scopes: list[str]
+    secret_sha256: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
 async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Caller:
     configured: str = connection.app.state.settings.auth.operator_key
     if configured and hmac.compare_digest(token.encode(), configured.encode()):
@@ -77,27 +90,26 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
     if prefix is not None:
         timeout = runtime.settings.database.acquire_timeout
 
-        async def lookup() -> asyncpg.Record | None:
+        async def lookup() -> ReplicatedKey | None:
             async with acquire(runtime.pool, timeout) as database:
-                found: asyncpg.Record | None = await database.fetchrow(_VERIFY, prefix)
-                return found
+                found = await database.fetchrow(_VERIFY, prefix)
+                return None if found is None else as_struct(found, ReplicatedKey)
 
         # A key issued a moment ago may not have reached this service yet.
         row = await catchup.find("key", prefix, lookup)
-    if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_of(token)):
+    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_of(token)):
         raise unauthenticated("this API key is not known")
-    if row["revoked_at"] is not None:
+    if row.revoked_at is not None:
         raise unauthenticated("this API key was revoked")
-    expires_at: datetime | None = row["expires_at"]
-    if expires_at is not None and expires_at <= utc_now():
+    if row.expires_at is not None and row.expires_at <= utc_now():
         raise unauthenticated("this API key has expired")
     async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
-        await database.execute(_TOUCH, row["id"])
+        await database.execute(_TOUCH, row.id)
     return Caller(
-        key_id=row["id"],
-        role=row["role"],
-        organization_id=row["organization_id"],
-        scopes=frozenset(row["scopes"]),
+        key_id=row.id,
+        role=row.role,
+        organization_id=row.organization_id,
+        scopes=frozenset(row.scopes),
     )
 
 
