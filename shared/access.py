@@ -10,10 +10,30 @@ same 404 as an unknown id.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from uuid import UUID
 
 from shared.errors import Forbidden
-from shared.http.auth import Caller
+from shared.events import KeyRole
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified key of a request."""
+
+    key_id: UUID | None
+    """None for the configured operator key."""
+    role: KeyRole
+    organization_id: UUID | None
+    scopes: frozenset[str]
+
+    @property
+    def is_staff(self) -> bool:
+        """Operators and admins act across organizations."""
+        return self.role in ("admin", "operator")
+
+    def acts_for(self, organization_id: UUID) -> bool:
+        return self.is_staff or self.organization_id == organization_id
 
 
 def takes_part(caller: Caller | None, site_ids: Iterable[UUID]) -> bool:

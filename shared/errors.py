@@ -62,6 +62,14 @@ class Invalid(DomainError):
     """Well-formed input that the rules do not accept; `errors` names every field."""
 
 
+class VersionRequired(DomainError):
+    """A change that does not say which version it is based on (428)."""
+
+
+class StaleVersion(DomainError):
+    """A change based on a version that is no longer the current one (412)."""
+
+
 class NotYetKnown(DomainError):
     """Something created a moment ago that this service has not heard of yet."""
 
@@ -99,3 +107,20 @@ def unknown_meeting(meeting_id: object, service: str) -> NotFound:
         "or scheduling's event has not arrived yet",
         title="No such meeting",
     )
+
+
+def require_version(current: int, expected: int | None) -> None:
+    """Refuse a change made without naming the version it is based on, or based on another
+    version than `current`: optimistic concurrency, so no one's change is silently lost."""
+    if expected is None:
+        raise VersionRequired(
+            "if-match-required",
+            f"send the ETag you last read as If-Match (it is at version {current}), so that "
+            "no one else's change is lost",
+        )
+    if expected != current:
+        raise StaleVersion(
+            "version-mismatch",
+            f"the resource is at version {current}, not {expected}: read it again, then retry",
+            extensions={"current_version": current},
+        )

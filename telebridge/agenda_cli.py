@@ -16,7 +16,7 @@ import msgspec
 import typer
 from rich.table import Table
 
-from services.agenda.diff import AgendaDiff, diff
+from services.agenda.agendas.diff import AgendaDiff, diff
 from services.agenda.schemas import AgendaVersion
 from telebridge.agenda_file import (
     AgendaFile,

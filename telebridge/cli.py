@@ -244,7 +244,7 @@ def create_admin(
 
     The secret goes alone to standard output, the notes to standard error.
     """
-    from shared.http.auth import generate_key  # noqa: PLC0415 - keeps `--help` quick
+    from shared.keys import generate_key  # noqa: PLC0415 - keeps `--help` quick
 
     if print_only:
         console.print(generate_key().secret, markup=False, soft_wrap=True)

@@ -17,7 +17,7 @@ from services.registry.app import DEFINITION
 from services.registry.keys import issue
 from services.registry.schemas import ApiKey
 from shared.db import connect
-from shared.http.auth import SCOPES, NewKey, generate_key
+from shared.keys import SCOPES, NewKey, generate_key
 from shared.settings import RegistrySettings
 from telebridge.client import ExitCode, Stop
 

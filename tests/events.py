@@ -20,6 +20,7 @@ from shared.events import (
     MeetingEnded,
     MeetingEvent,
     MeetingScheduled,
+    MeetingSession,
     MeetingStarted,
     OrganizationUpserted,
     PersonUpserted,
@@ -115,6 +116,13 @@ def scheduled(
         starts_at=starts,
         ends_at=starts + duration,
     )
+
+
+def session(
+    session_id: UUID, starts_at: datetime, ends_at: datetime, **details: Any
+) -> MeetingSession:
+    """One sitting of a meeting; `details` may give title, track, status."""
+    return MeetingSession(id=session_id, starts_at=starts_at, ends_at=ends_at, **details)
 
 
 def later(meeting: MeetingEvent, event_type: type[M], versions: int = 1, **changes: Any) -> M:

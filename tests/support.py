@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from shared.events import Stream
-from shared.http.auth import generate_key
+from shared.keys import generate_key
 from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,37 +9,29 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
-
-from services.agenda import store
-from shared.access import require_host, sees_meeting
+from shared.access import Caller, require_host, sees_meeting
 from shared.db import Connection
 from shared.errors import unknown_meeting
-from shared.http.auth import Caller
-from shared.readmodels import catchup
+from shared.readmodels import catchup, meetings
+from shared.readmodels.meetings import Meeting
 
 
 async def visible_meeting(
     connection: Connection, caller: Caller | None, meeting_id: UUID
-) -> asyncpg.Record:
-    async def lookup() -> asyncpg.Record | None:
-        return await store.meeting(connection, meeting_id)
+) -> Meeting:
+    async def lookup() -> Meeting | None:
+        return await meetings.meeting(connection, meeting_id)
 
     meeting = await catchup.find("meeting", meeting_id, lookup)
     if meeting is None or not sees_meeting(
-        caller,
-        public=meeting["public"],
-        status=meeting["status"],
-        site_ids=meeting["organization_ids"],
+        caller, public=meeting.public, status=meeting.status, site_ids=meeting.organization_ids
     ):
         raise unknown_meeting(meeting_id, "agenda publishing")
     return meeting
 
 
-async def hosted_meeting(
-    connection: Connection, caller: Caller, meeting_id: UUID
-) -> asyncpg.Record:
+async def hosted_meeting(connection: Connection, caller: Caller, meeting_id: UUID) -> Meeting:
     """The meeting, if the caller may see it (else 404) and hosts it (else 403)."""
     meeting = await visible_meeting(connection, caller, meeting_id)
-    require_host(caller, meeting["host_organization_id"])
+    require_host(caller, meeting.host_organization_id)
     return meeting

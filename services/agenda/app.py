@@ -8,15 +8,11 @@ from pathlib import Path
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
-from services.agenda import store
+from services.agenda.agendas.routes import AgendaController, AgendaPageController
 from services.agenda.consumers import ATTENDANCE, MEETINGS, REGISTRY_EVENTS
-from services.agenda.routes import (
-    AgendaController,
-    AgendaPageController,
-    SummaryController,
-    SummaryPageController,
-)
-from services.agenda.summaries import write_requested_summaries
+from services.agenda.summaries import store
+from services.agenda.summaries.routes import SummaryController, SummaryPageController
+from services.agenda.summaries.summaries import write_requested_summaries
 from shared.db import Pool, acquire
 from shared.readmodels import meetings, registry
 from shared.service import Runtime, ServiceDefinition, build_app

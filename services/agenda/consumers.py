@@ -7,7 +7,7 @@ stream from its start, so attendance recorded before agenda kept it is not misse
 
 from __future__ import annotations
 
-from services.agenda import store, summary_store
+from services.agenda.summaries import store
 from shared.bus.consumer import EventConsumer
 from shared.db import Connection
 from shared.events import (
@@ -39,7 +39,7 @@ async def apply_registry_event(connection: Connection, event: RegistryEvent) -> 
 
 
 async def apply_attendance(connection: Connection, event: AttendanceRecorded) -> None:
-    await summary_store.record_attendance(connection, event)
+    await store.record_attendance(connection, event)
     await store.request_summary(connection, event.meeting_id)
 
 

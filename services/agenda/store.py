@@ -1,96 +1,43 @@
-"""The agenda service's SQL: agendas, summary requests, and its read models."""
+"""The SQL agendas and summaries share: what the registry's read model says of the
+organizations and people a meeting names. Meetings are read through
+`shared.readmodels.meetings`; each document's own SQL is in its package's `store.py`,
+and the versions both keep in `services.agenda.versions.store`."""
 
 from __future__ import annotations
 
 from typing import Final
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
-from services.agenda.schemas import ItemWrite, ScheduledItem
-from shared.db import Connection
+from shared.db import Connection, as_structs
 
-_MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
+
+class Organization(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    name: str
+    region: str
+    timezone: str
+    city: str | None
+    region_code: str | None
+    name_en: str | None
+    city_en: str | None
+
+
+class RegisteredPerson(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    organization: str | None
+    """Its organization's name, when the organization is known."""
+
+
 _HOST_TIMEZONE: Final = "SELECT timezone FROM organizations WHERE id = $1"
 _PEOPLE: Final = """
 SELECT p.id, p.name, o.name AS organization FROM people AS p
 LEFT JOIN organizations AS o ON o.id = p.organization_id
 WHERE p.id = ANY($1::uuid[])
 """
-_AGENDA: Final = "SELECT * FROM agendas WHERE meeting_id = $1"
-_AGENDA_FOR_UPDATE: Final = "SELECT * FROM agendas WHERE meeting_id = $1 FOR UPDATE"
-_NEW_AGENDA: Final = """
-INSERT INTO agendas (meeting_id, id) VALUES ($1, $2)
-ON CONFLICT (meeting_id) DO NOTHING
-"""
-_ADD_VERSION: Final = """
-WITH head AS (
-    UPDATE agendas SET latest_version = latest_version + 1, updated_at = now()
-    WHERE meeting_id = $1
-    RETURNING latest_version
-)
-INSERT INTO agenda_versions (meeting_id, version, items, written, created_by)
-SELECT $1, latest_version, $2, $3, $4 FROM head
-RETURNING *
-"""
-_PUBLISH: Final = """
-UPDATE agendas SET published_version = $2, published_at = now(),
-    event_version = event_version + 1
-WHERE meeting_id = $1
-RETURNING *
-"""
-_UNPUBLISH: Final = """
-UPDATE agendas SET published_version = NULL, published_at = NULL,
-    event_version = event_version + 1
-WHERE meeting_id = $1
-RETURNING *
-"""
-_VERSION: Final = "SELECT * FROM agenda_versions WHERE meeting_id = $1 AND version = $2"
-_VERSIONS: Final = """
-SELECT * FROM agenda_versions WHERE meeting_id = $1 ORDER BY version DESC
-"""
-_PUBLISHED_VERSION: Final = """
-SELECT v.* FROM agendas AS a
-JOIN agenda_versions AS v ON v.meeting_id = a.meeting_id AND v.version = a.published_version
-WHERE a.meeting_id = $1
-"""
 _ORGANIZATIONS: Final = "SELECT * FROM organizations WHERE id = ANY($1::uuid[])"
-_REQUEST_SUMMARY: Final = """
-INSERT INTO summary_requests (meeting_id) VALUES ($1)
-ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
-"""
-_REQUEST_SUMMARIES_INVOLVING: Final = """
-INSERT INTO summary_requests (meeting_id)
-SELECT id FROM meetings
-WHERE status = 'ended'
-  AND ($1 = ANY(organization_ids)
-       OR id IN (SELECT meeting_id FROM registrations WHERE organization_id = $1)
-       OR id IN (SELECT meeting_id FROM attendance WHERE organization_id = $1))
-ON CONFLICT (meeting_id) DO UPDATE SET requested_at = now(), failures = 0
-"""
-_POSTPONE_SUMMARY_REQUEST: Final = """
-UPDATE summary_requests
-SET failures = failures + 1, requested_at = now() + make_interval(secs => least(2 ^ failures, 600))
-WHERE meeting_id = $1
-"""
-_DUE_SUMMARY_REQUESTS: Final = """
-SELECT meeting_id FROM summary_requests
-WHERE requested_at <= now() - make_interval(secs => $1)
-ORDER BY requested_at
-LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
-_DONE_SUMMARY_REQUEST: Final = "DELETE FROM summary_requests WHERE meeting_id = $1"
-_SECONDS_UNTIL_SUMMARY_DUE: Final = """
-SELECT extract(epoch FROM min(requested_at) + make_interval(secs => $1) - now())::float8
-FROM summary_requests
-"""
-
-
-async def meeting(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_MEETING, meeting_id)
-    return row
 
 
 async def host_timezone(connection: Connection, organization_id: UUID) -> str | None:
@@ -98,108 +45,10 @@ async def host_timezone(connection: Connection, organization_id: UUID) -> str | 
     return zone
 
 
-async def people(connection: Connection, ids: list[UUID]) -> list[asyncpg.Record]:
+async def people(connection: Connection, ids: list[UUID]) -> list[RegisteredPerson]:
     """Registered people by id, with their organization's name when it is known."""
-    return await connection.fetch(_PEOPLE, ids)
+    return as_structs(await connection.fetch(_PEOPLE, ids), RegisteredPerson)
 
 
-async def agenda(
-    connection: Connection, meeting_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
-    """The head of a meeting's agenda versions: latest and published version numbers."""
-    query = _AGENDA_FOR_UPDATE if for_update else _AGENDA
-    row: asyncpg.Record | None = await connection.fetchrow(query, meeting_id)
-    return row
-
-
-async def locked_agenda(
-    connection: Connection, meeting_id: UUID, agenda_id: UUID
-) -> asyncpg.Record:
-    """The head, made if the meeting has none yet, locked until the transaction ends."""
-    await connection.execute(_NEW_AGENDA, meeting_id, agenda_id)
-    row = await agenda(connection, meeting_id, for_update=True)
-    assert row is not None
-    return row
-
-
-async def add_version(
-    connection: Connection,
-    meeting_id: UUID,
-    items: list[ScheduledItem],
-    written: list[ItemWrite],
-    created_by: str,
-) -> asyncpg.Record:
-    row = await connection.fetchrow(_ADD_VERSION, meeting_id, items, written, created_by)
-    assert row is not None
-    return row
-
-
-async def publish(connection: Connection, meeting_id: UUID, version: int) -> asyncpg.Record:
-    row = await connection.fetchrow(_PUBLISH, meeting_id, version)
-    assert row is not None
-    return row
-
-
-async def unpublish(connection: Connection, meeting_id: UUID) -> asyncpg.Record:
-    row = await connection.fetchrow(_UNPUBLISH, meeting_id)
-    assert row is not None
-    return row
-
-
-async def version(connection: Connection, meeting_id: UUID, number: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_VERSION, meeting_id, number)
-    return row
-
-
-async def versions(connection: Connection, meeting_id: UUID) -> list[asyncpg.Record]:
-    """Every version, newest first."""
-    return await connection.fetch(_VERSIONS, meeting_id)
-
-
-async def published_version(connection: Connection, meeting_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(_PUBLISHED_VERSION, meeting_id)
-    return row
-
-
-def items_of(version: asyncpg.Record | None) -> list[ScheduledItem]:
-    return msgspec.convert(version["items"], list[ScheduledItem]) if version else []
-
-
-def written_of(version: asyncpg.Record) -> list[ItemWrite]:
-    return msgspec.convert(version["written"], list[ItemWrite])
-
-
-async def request_summary(connection: Connection, meeting_id: UUID) -> None:
-    """Ask for the meeting's summary to be checked once changes stop arriving."""
-    await connection.execute(_REQUEST_SUMMARY, meeting_id)
-
-
-async def request_summaries_involving(connection: Connection, organization_id: UUID) -> None:
-    """Ask for the summaries of ended meetings the organization took part in."""
-    await connection.execute(_REQUEST_SUMMARIES_INVOLVING, organization_id)
-
-
-async def due_summary_requests(connection: Connection, quiet: float, limit: int) -> list[UUID]:
-    """Requests untouched for `quiet` seconds, locked; other replicas skip them."""
-    rows = await connection.fetch(_DUE_SUMMARY_REQUESTS, quiet, limit)
-    return [row["meeting_id"] for row in rows]
-
-
-async def postpone_summary_request(connection: Connection, meeting_id: UUID) -> None:
-    """A request whose summary failed waits longer after each failure (up to ten minutes)."""
-    await connection.execute(_POSTPONE_SUMMARY_REQUEST, meeting_id)
-
-
-async def done_summary_request(connection: Connection, meeting_id: UUID) -> None:
-    await connection.execute(_DONE_SUMMARY_REQUEST, meeting_id)
-
-
-async def seconds_until_summary_due(connection: Connection, quiet: float) -> float | None:
-    """How long until the oldest request has been quiet for `quiet` seconds, measured by
-    the database's clock, which also stamps the requests."""
-    seconds: float | None = await connection.fetchval(_SECONDS_UNTIL_SUMMARY_DUE, quiet)
-    return seconds
-
-
-async def organizations(connection: Connection, ids: list[UUID]) -> list[asyncpg.Record]:
-    return await connection.fetch(_ORGANIZATIONS, ids)
+async def organizations(connection: Connection, ids: list[UUID]) -> list[Organization]:
+    return as_structs(await connection.fetch(_ORGANIZATIONS, ids), Organization)

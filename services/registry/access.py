@@ -11,22 +11,22 @@ from uuid import UUID
 
 from services.registry import store
 from services.registry.schemas import Person, Registration
-from services.registry.store import StoredMeeting, StoredOrganization
-from shared.access import require_own_organization, sees_meeting, sees_organization
+from services.registry.store import StoredOrganization
+from shared.access import Caller, require_own_organization, sees_meeting, sees_organization
 from shared.db import Connection
 from shared.errors import not_found, unknown_meeting
 from shared.events import OrganizationKind
-from shared.http.auth import Caller
-from shared.readmodels import catchup
+from shared.readmodels import catchup, meetings
+from shared.readmodels.meetings import Meeting
 
 
 async def visible_meeting(
     connection: Connection, caller: Caller | None, meeting_id: UUID, *, for_update: bool = False
-) -> StoredMeeting:
+) -> Meeting:
     """The meeting as the registry knows it, if the caller may see it."""
 
-    async def lookup() -> StoredMeeting | None:
-        return await store.meeting(connection, meeting_id, for_update=for_update)
+    async def lookup() -> Meeting | None:
+        return await meetings.meeting(connection, meeting_id, for_update=for_update)
 
     found = await catchup.find("meeting", meeting_id, lookup)
     if found is None or not sees_meeting(
@@ -102,6 +102,6 @@ def listed_organization(caller: Caller, asked: UUID | None = None) -> UUID | Non
     return None if caller.is_staff else caller.organization_id
 
 
-def is_site(meeting: StoredMeeting, organization_id: UUID) -> bool:
+def is_site(meeting: Meeting, organization_id: UUID) -> bool:
     """Whether the organization is one of the meeting's sites (the host is one)."""
     return organization_id in meeting.organization_ids

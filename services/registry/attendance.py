@@ -23,16 +23,16 @@ from services.registry.schemas import (
     OrganizationAttendance,
     RegionAttendance,
 )
-from services.registry.store import StoredMeeting
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, invalid, not_found
 from shared.events import AttendanceRecorded, new_id, utc_now
-from shared.http.auth import Caller
+from shared.readmodels.meetings import Meeting
 
 
 async def check_in(
-    connection: Connection, caller: Caller, meeting: StoredMeeting, data: CheckIns
+    connection: Connection, caller: Caller, meeting: Meeting, data: CheckIns
 ) -> list[CheckIn]:
     """Record who attended a session: all of them, or nothing if any person is not one the
     caller may check in. The check-ins of those people, by person id."""
@@ -60,7 +60,7 @@ async def check_in(
 
 
 async def record_headcount(
-    connection: Connection, meeting: StoredMeeting, organization_id: UUID, data: HeadcountFields
+    connection: Connection, meeting: Meeting, organization_id: UUID, data: HeadcountFields
 ) -> Headcount:
     """How many watched at one of the meeting's sites during a session."""
     if not is_site(meeting, organization_id):
@@ -109,7 +109,7 @@ def _totals(counted: Sequence[AttendanceCounts]) -> dict[str, int]:
     }
 
 
-def _session(meeting: StoredMeeting, session_id: UUID | None) -> UUID:
+def _session(meeting: Meeting, session_id: UUID | None) -> UUID:
     """The session attendance is recorded for: the one named, or the meeting's only one."""
     # The meeting's start time, not the clock's event, opens attendance: a check-in sent
     # at the start must not wait for the registry to hear that the meeting started.

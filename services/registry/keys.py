@@ -19,7 +19,7 @@ from shared.bus.outbox import add_event
 from shared.db import Connection, StartupError, acquire
 from shared.errors import invalid, not_found
 from shared.events import ApiKeyEvent, ApiKeyIssued, ApiKeyRevoked, KeyRole, new_id, utc_now
-from shared.http.auth import SCOPES, NewKey, generate_key, prefix_of, sha256_of
+from shared.keys import SCOPES, NewKey, generate_key, prefix_of, sha256_of
 from shared.service import Runtime
 from shared.settings import RegistrySettings
 

@@ -13,9 +13,9 @@ import msgspec
 from nats.micro import add_service
 from nats.micro.request import Request as MicroRequest
 
-from services.registry import store
 from services.registry.attendance import statistics
 from shared.db import acquire
+from shared.readmodels import meetings
 from shared.service import Runtime
 from shared.version import VERSION
 
@@ -33,7 +33,7 @@ async def serve_statistics(runtime: Runtime) -> None:
             await request.respond_error("400", "send a meeting id")
             return
         async with acquire(runtime.pool) as connection:
-            if await store.meeting(connection, meeting_id) is None:
+            if await meetings.meeting(connection, meeting_id) is None:
                 await request.respond_error("404", f"meeting {meeting_id} is not known")
                 return
             found = await statistics(connection, meeting_id)

@@ -10,12 +10,11 @@ from uuid import UUID
 from services.registry import store
 from services.registry.schemas import Person, PersonCreate, PersonFields
 from services.registry.store import EmailTakenError, PersonValues
-from shared.access import require_own_organization
+from shared.access import Caller, require_own_organization
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, invalid
 from shared.events import PersonUpserted, new_id
-from shared.http.auth import Caller
 from shared.names import display_name as default_display_name
 
 

@@ -21,8 +21,7 @@ from services.registry.schemas import (
     Registration,
     RegistrationCreate,
 )
-from services.registry.store import StoredMeeting
-from shared.access import hosts
+from shared.access import Caller, hosts
 from shared.bus.outbox import add_event
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden, invalid
@@ -34,12 +33,12 @@ from shared.events import (
     RegistrationStatus,
     new_id,
 )
-from shared.http.auth import Caller
+from shared.readmodels.meetings import Meeting
 
 _STAFF_ROLES: Final = frozenset({"moderator", "speaker"})
 
 
-async def known_meeting(connection: Connection, meeting: StoredMeeting) -> KnownMeeting:
+async def known_meeting(connection: Connection, meeting: Meeting) -> KnownMeeting:
     """The meeting with its places and how many hold one or wait for one."""
     places = await store.places(connection, meeting.id)
     return KnownMeeting(
@@ -59,7 +58,7 @@ async def known_meeting(connection: Connection, meeting: StoredMeeting) -> Known
 
 
 async def set_capacity(
-    connection: Connection, meeting: StoredMeeting, data: CapacityFields
+    connection: Connection, meeting: Meeting, data: CapacityFields
 ) -> KnownMeeting:
     """New limits for the meeting (locked by the caller); more places promote the waitlist."""
     sites = [site.organization_id for site in data.sites]
@@ -73,7 +72,7 @@ async def set_capacity(
 
 
 async def register(
-    connection: Connection, caller: Caller, meeting: StoredMeeting, data: RegistrationCreate
+    connection: Connection, caller: Caller, meeting: Meeting, data: RegistrationCreate
 ) -> Registration:
     """Sign a person up for the meeting (locked by the caller): registered if a place is
     left for them, else waitlisted."""
@@ -162,7 +161,7 @@ async def promote_waitlist(connection: Connection, meeting_id: UUID) -> None:
         await announce(connection, RegistrationPromoted, promoted)
 
 
-def _check_open(meeting: StoredMeeting, caller: Caller) -> None:
+def _check_open(meeting: Meeting, caller: Caller) -> None:
     if meeting.status == "cancelled":
         raise Conflict("meeting-cancelled", f"meeting {meeting.id} was cancelled")
     if meeting.status == "ended" and not caller.is_staff:

@@ -21,9 +21,9 @@ from shared.events import (
     TimeRange,
     WorkingHours,
 )
-from shared.http.auth import SCOPES
 from shared.http.params import MAX_INT4
 from shared.http.types import Instant, one_line
+from shared.keys import SCOPES
 from shared.regions import region
 from shared.timezones import timezone_error
 

@@ -32,7 +32,6 @@ from shared.db import Connection, as_struct, as_structs
 from shared.events import (
     KeyRole,
     Language,
-    MeetingKind,
     MeetingRole,
     MeetingStatus,
     OrganizationKind,
@@ -382,41 +381,6 @@ async def keys(connection: Connection) -> list[ApiKey]:
 async def has_key(connection: Connection, prefix: str) -> bool:
     """Whether a key has this prefix (another service asks: read-your-writes)."""
     return bool(await connection.fetchval(_KEY_PREFIX_EXISTS, prefix))
-
-
-# Meetings, as scheduling's events describe them (`shared.readmodels.meetings` fills them)
-
-
-class StoredSession(msgspec.Struct, frozen=True):
-    id: UUID
-
-
-class StoredMeeting(msgspec.Struct, frozen=True, kw_only=True):
-    id: UUID
-    title: str
-    kind: MeetingKind
-    status: MeetingStatus
-    host_organization_id: UUID
-    organization_ids: list[UUID]
-    """Its sites, the host among them."""
-    starts_at: datetime
-    ends_at: datetime
-    ended_at: datetime | None
-    version: int
-    sessions: list[StoredSession]
-    """None listed: one session, whose id is the meeting's."""
-    public: bool
-
-
-_MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
-_MEETING_FOR_UPDATE: Final = "SELECT * FROM meetings WHERE id = $1 FOR UPDATE"
-
-
-async def meeting(
-    connection: Connection, meeting_id: UUID, *, for_update: bool = False
-) -> StoredMeeting | None:
-    query = _MEETING_FOR_UPDATE if for_update else _MEETING
-    return await _one(connection, StoredMeeting, query, meeting_id)
 
 
 # Places

@@ -12,10 +12,9 @@ from uuid import UUID
 
 from services.scheduling import meetings, store
 from services.scheduling.meetings import MeetingState
-from shared.access import require_host, sees_meeting, takes_part
+from shared.access import Caller, require_host, sees_meeting, takes_part
 from shared.db import Connection
 from shared.errors import FieldError, invalid_fields, not_found
-from shared.http.auth import Caller
 from shared.readmodels import catchup
 
 

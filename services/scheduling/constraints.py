@@ -17,10 +17,10 @@ import msgspec
 
 from services.scheduling import store
 from services.scheduling.slots import SiteConstraints, Violation, violations
+from shared.access import Caller
 from shared.calendars import RUSSIA
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden
-from shared.http.auth import Caller
 from shared.regions import region
 
 SCHEDULING_BUFFER = timedelta(0)

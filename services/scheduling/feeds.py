@@ -22,11 +22,11 @@ from services.scheduling import calendar_entries, store
 from services.scheduling.access import unseen_organizations
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import Feed, FeedCreate
-from shared.access import require_own_organization
+from shared.access import Caller, require_own_organization
 from shared.db import Connection
 from shared.errors import Conflict, Forbidden, Gone, NotFound, not_found
 from shared.events import new_id
-from shared.http.auth import KEY_SECURITY, Caller
+from shared.http.auth import KEY_SECURITY
 from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import DEFAULT_PAGE_SIZE, AnyRequest, Cursor, PageSize, Transaction

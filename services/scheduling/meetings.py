@@ -26,6 +26,7 @@ from services.scheduling.schemas import (
 )
 from services.scheduling.series import occurrences
 from services.scheduling.views import calendar_of, event_of
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
@@ -39,7 +40,6 @@ from shared.events import (
     new_id,
     utc_now,
 )
-from shared.http.auth import Caller
 from shared.settings import SchedulingSettings
 
 

@@ -34,11 +34,11 @@ from services.scheduling.schemas import (
 )
 from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchResult, search
 from services.scheduling.views import attendee_of, calendar_of, view_of
-from shared.access import require_host
+from shared.access import Caller, require_host
 from shared.db import Connection
 from shared.errors import Conflict, FieldError, invalid_fields, not_found
 from shared.events import utc_now
-from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, Caller, operator_guard
+from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, operator_guard
 from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (

@@ -19,7 +19,6 @@ import time
 from typing import Final
 from uuid import UUID
 
-import asyncpg
 import msgspec
 import nats.errors
 import nats.js.errors
@@ -27,7 +26,7 @@ import structlog
 from nats.js import JetStreamContext
 
 from shared.backoff import Backoff
-from shared.db import Connection, Pool, acquire
+from shared.db import Connection, Pool, acquire, as_structs
 from shared.events import Event, stream_of
 from shared.notify import Notifier
 from shared.settings import NatsSettings
@@ -70,6 +69,20 @@ _RECORD_FAILURE: Final = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE position = $1
 """
 _PRUNE: Final = "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)"
+
+
+class PendingEvent(msgspec.Struct, frozen=True):
+    """An outbox row the relay is to publish: the event's bytes and where they go."""
+
+    position: int
+    event_id: UUID
+    subject: str
+    aggregate_type: str
+    aggregate_id: UUID
+    payload: bytes
+    traceparent: str | None
+
+
 _UNSENT: Final = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
 
 PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
@@ -206,23 +219,26 @@ class OutboxRelay:
         failure: BaseException | None = None
         async with acquire(self._pool) as connection, connection.transaction():
             heads = await connection.fetch(_CLAIM_HEADS, self._batch_size)
-            rows = await connection.fetch(
-                _CLAIM_RUNS,
-                [head["aggregate_type"] for head in heads],
-                [head["aggregate_id"] for head in heads],
-                self._batch_size,
+            rows = as_structs(
+                await connection.fetch(
+                    _CLAIM_RUNS,
+                    [head["aggregate_type"] for head in heads],
+                    [head["aggregate_id"] for head in heads],
+                    self._batch_size,
+                ),
+                PendingEvent,
             )
             sent: list[int] = []
             held_back: set[tuple[str, UUID]] = set()
             for row in rows:
-                aggregate = (row["aggregate_type"], row["aggregate_id"])
+                aggregate = (row.aggregate_type, row.aggregate_id)
                 if aggregate in held_back:
                     continue
                 try:
                     await self._publish(row)
                 except REFUSED as error:
                     log.warning(
-                        "refused; its aggregate waits", subject=row["subject"], error=str(error)
+                        "refused; its aggregate waits", subject=row.subject, error=str(error)
                     )
                     await self._record_failure(connection, row, error)
                     held_back.add(aggregate)
@@ -231,7 +247,7 @@ class OutboxRelay:
                     failure = error
                     await self._record_failure(connection, row, error)
                     break
-                sent.append(row["position"])
+                sent.append(row.position)
             if sent:
                 await connection.execute(_MARK_SENT, sent)
         if failure is not None:
@@ -240,20 +256,18 @@ class OutboxRelay:
 
     @staticmethod
     async def _record_failure(
-        connection: Connection, row: asyncpg.Record, error: BaseException
+        connection: Connection, row: PendingEvent, error: BaseException
     ) -> None:
-        await connection.execute(
-            _RECORD_FAILURE, row["position"], f"{type(error).__name__}: {error}"
-        )
+        await connection.execute(_RECORD_FAILURE, row.position, f"{type(error).__name__}: {error}")
 
-    async def _publish(self, row: asyncpg.Record) -> None:
-        subject: str = row["subject"]
-        headers = {"Nats-Msg-Id": str(row["event_id"])}
-        if traceparent := row["traceparent"]:
-            headers["traceparent"] = traceparent
+    async def _publish(self, row: PendingEvent) -> None:
+        subject = row.subject
+        headers = {"Nats-Msg-Id": str(row.event_id)}
+        if row.traceparent:
+            headers["traceparent"] = row.traceparent
         ack = await self._js.publish(
             subject,
-            row["payload"],
+            row.payload,
             timeout=self._publish_timeout,
             stream=stream_of(subject).name,
             headers=headers,

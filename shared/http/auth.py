@@ -13,43 +13,30 @@ operator key configured on every service rather than issued.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
-import asyncpg
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement
 
-from shared.db import acquire
+from shared.access import Caller
+from shared.db import acquire, as_struct
 from shared.events import KeyRole, utc_now
 from shared.http.problems import Problem
+from shared.keys import SCOPES, prefix_of, sha256_of
 from shared.readmodels import catchup
 
 Access = Literal["read", "write"]
-
-SCOPES: Final = (
-    "registry:read",
-    "registry:write",
-    "scheduling:read",
-    "scheduling:write",
-    "agenda:read",
-    "agenda:write",
-)
-"""What a key may be allowed: reading or changing what each service keeps."""
 
 KEY_SECURITY: list[SecurityRequirement] = [{"apiKey": []}]
 """OpenAPI security requirement of endpoints that need an API key."""
 OPERATOR_SECURITY = KEY_SECURITY
 
-_KEY_PREFIX: Final = "tb_"
-_PREFIX_LENGTH: Final = 12
 _VERIFY: Final = """
 SELECT id, role, organization_id, scopes, secret_sha256, expires_at, revoked_at
 FROM api_keys WHERE prefix = $1
@@ -59,54 +46,6 @@ _TOUCH: Final = """
 UPDATE api_keys SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 """
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The verified key of a request."""
-
-    key_id: UUID | None
-    """None for the configured operator key."""
-    role: KeyRole
-    organization_id: UUID | None
-    scopes: frozenset[str]
-
-    @property
-    def is_staff(self) -> bool:
-        """Operators and admins act across organizations."""
-        return self.role in ("admin", "operator")
-
-    def acts_for(self, organization_id: UUID) -> bool:
-        return self.is_staff or self.organization_id == organization_id
-
-
-@dataclass(frozen=True)
-class NewKey:
-    """A freshly generated key: `secret` is shown once, only the rest is stored."""
-
-    prefix: str
-    secret: str
-    secret_sha256: str
-
-
-def generate_key() -> NewKey:
-    prefix = secrets.token_hex(_PREFIX_LENGTH // 2)
-    secret = f"{_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    return NewKey(prefix=prefix, secret=secret, secret_sha256=sha256_of(secret))
-
-
-def sha256_of(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def prefix_of(secret: str) -> str | None:
-    """The prefix of a well-formed key, which identifies it; None for anything else."""
-    if not secret.startswith(_KEY_PREFIX):
-        return None
-    prefix, separator, rest = secret[len(_KEY_PREFIX) :].partition("_")
-    if not separator or len(prefix) != _PREFIX_LENGTH or not rest:
-        return None
-    return prefix
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -129,6 +68,18 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | 
     return found
 
 
+class ReplicatedKey(msgspec.Struct, frozen=True):
+    """A key as every service keeps it: its hash, never its secret."""
+
+    id: UUID
+    role: KeyRole
+    organization_id: UUID | None
+    scopes: list[str]
+    secret_sha256: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
 async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Caller:
     configured: str = connection.app.state.settings.auth.operator_key
     if configured and hmac.compare_digest(token.encode(), configured.encode()):
@@ -139,27 +90,26 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
     if prefix is not None:
         timeout = runtime.settings.database.acquire_timeout
 
-        async def lookup() -> asyncpg.Record | None:
+        async def lookup() -> ReplicatedKey | None:
             async with acquire(runtime.pool, timeout) as database:
-                found: asyncpg.Record | None = await database.fetchrow(_VERIFY, prefix)
-                return found
+                found = await database.fetchrow(_VERIFY, prefix)
+                return None if found is None else as_struct(found, ReplicatedKey)
 
         # A key issued a moment ago may not have reached this service yet.
         row = await catchup.find("key", prefix, lookup)
-    if row is None or not hmac.compare_digest(row["secret_sha256"], sha256_of(token)):
+    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_of(token)):
         raise unauthenticated("this API key is not known")
-    if row["revoked_at"] is not None:
+    if row.revoked_at is not None:
         raise unauthenticated("this API key was revoked")
-    expires_at: datetime | None = row["expires_at"]
-    if expires_at is not None and expires_at <= utc_now():
+    if row.expires_at is not None and row.expires_at <= utc_now():
         raise unauthenticated("this API key has expired")
     async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
-        await database.execute(_TOUCH, row["id"])
+        await database.execute(_TOUCH, row.id)
     return Caller(
-        key_id=row["id"],
-        role=row["role"],
-        organization_id=row["organization_id"],
-        scopes=frozenset(row["scopes"]),
+        key_id=row.id,
+        role=row.role,
+        organization_id=row.organization_id,
+        scopes=frozenset(row.scopes),
     )
 
 

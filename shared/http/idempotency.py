@@ -29,8 +29,9 @@ from litestar.types import (
     Send,
 )
 
+from shared.access import Caller
 from shared.db import UNAVAILABLE, Connection, acquire, database_unavailable
-from shared.http.auth import Caller, caller_of
+from shared.http.auth import caller_of
 from shared.http.bodies import replaying
 from shared.http.media import PROBLEM_JSON
 from shared.http.problems import Problem, problem_bytes

@@ -8,17 +8,17 @@ from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
+from shared import access
 from shared.db import Connection
-from shared.http import auth
 
 AnyRequest: TypeAlias = Request[Any, Any, Any]
 
 Transaction = NamedDependency[Connection]
 """The request's connection, in a transaction committed when the handler succeeds."""
 
-Caller = NamedDependency[auth.Caller]
+Caller = NamedDependency[access.Caller]
 """The verified key of the request, with this service's read (GET) or write scope: else 401/403."""
-Visitor = NamedDependency[auth.Caller | None]
+Visitor = NamedDependency[access.Caller | None]
 """The verified key of the request if one was sent (a bad one is a 401), else None."""
 
 MAX_INT4: Final = 2**31 - 1

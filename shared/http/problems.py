@@ -31,6 +31,8 @@ from shared.errors import (
     Invalid,
     NotFound,
     NotYetKnown,
+    StaleVersion,
+    VersionRequired,
 )
 from shared.http.media import PROBLEM_JSON
 
@@ -166,7 +168,9 @@ _STATUS_OF: Final[dict[type[DomainError], int]] = {
     NotFound: 404,
     Conflict: 409,
     Gone: 410,
+    StaleVersion: 412,
     Invalid: 422,
+    VersionRequired: 428,
     NotYetKnown: 503,
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request
 
+from shared.errors import require_version
 from shared.http.params import MAX_INT4
 from shared.http.problems import Problem
 
@@ -37,22 +38,3 @@ def sent_version(request: Request[Any, Any, Any]) -> int | None:
 def check_version(request: Request[Any, Any, Any], current: int) -> None:
     """Refuse an update based on another version than `current` (see `require_version`)."""
     require_version(current, sent_version(request))
-
-
-def require_version(current: int, expected: int | None) -> None:
-    """Refuse a change made without naming the version it is based on (428), or based on
-    another version than `current` (412)."""
-    if expected is None:
-        raise Problem(
-            428,
-            "if-match-required",
-            f"send the ETag you last read as If-Match (it is at version {current}), so that "
-            "no one else's change is lost",
-        )
-    if expected != current:
-        raise Problem(
-            412,
-            "version-mismatch",
-            f"the resource is at version {current}, not {expected}: read it again, then retry",
-            extensions={"current_version": current},
-        )

@@ -17,7 +17,7 @@ from litestar import Litestar
 from nats.js import JetStreamContext
 
 from shared.events import ApiKeyIssued, Event, Stream, new_id
-from shared.http.auth import SCOPES, generate_key
+from shared.keys import SCOPES, generate_key
 from tests.support import bearer, eventually, json_of, stream_messages
 
 PROBLEM_JSON = "application/problem+json"

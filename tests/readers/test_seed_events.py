@@ -144,6 +144,8 @@ async def emitted_files(
         response = await client.get(path_of(session["invite_url"]))
         assert response.status_code == 200, response.text
         files[f"session-{session['id']}"] = response.content
+    # Every invite mailed means every registration was applied: the person's feed holds it.
+    mails = await mails_once(scheduling, len(people))
     [person_id, *_] = people
     feeds = [
         {"kind": "public"},
@@ -155,7 +157,6 @@ async def emitted_files(
         response = await client.get(path_of(feed["url"]))
         assert response.status_code == 200, response.text
         files[f"feed-{request['kind']}"] = response.content
-    mails = await mails_once(scheduling, len(people))
     for number, mail in enumerate(mails):
         method, _ = calendar_part(mail)
         assert method == "REQUEST"

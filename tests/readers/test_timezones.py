@@ -150,7 +150,6 @@ def _meeting(zone: str, sessions: list[CalendarSession], **series: Any) -> Calen
         sessions=sessions,
         sites=[],
         organizer_email="meetings@telebridge.example",
-        url="https://telebridge.example/meetings/1",
         **series,
     )
 

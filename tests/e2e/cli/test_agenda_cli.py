@@ -10,16 +10,19 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from icalendar import Calendar
 
 from telebridge.client import ExitCode, Stop, check_response
 from telebridge.demo import demo_plan
 from telebridge.embedded import free_port
 from tests.e2e.test_dev import TELEBRIDGE, stop, telebridge_dev, wait_for_line
+from tests.frab_schedule import check_schedule
 from tests.support import ROOT
 
 EXAMPLES = ROOT / "examples" / "agendas"
@@ -78,6 +81,7 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
         for seed, meeting_id in meetings.items():
             file = EXAMPLES / f"{seed}.yaml"
             assert "valid for meeting" in script.run("validate", str(file), "--meeting", meeting_id)
+            published_by_demo = exports(urls["agenda"], meeting_id)
             # The demo published the seed's programme without kinds: version 1.
             assert "changes from version 1" in script.run(
                 "diff", str(file), "--meeting", meeting_id
@@ -87,6 +91,9 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
             assert "version 2 published" in script.run(
                 "publish", str(file), "--meeting", meeting_id
             )
+            from_file = exports(urls["agenda"], meeting_id)
+            for title in from_file.keys() & published_by_demo.keys():
+                assert from_file[title][0] == published_by_demo[title][0]
             assert "no change from version 2" in script.run(
                 "diff", str(file), "--meeting", meeting_id
             )
@@ -104,6 +111,12 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
             assert "version 3 published" in script.run(
                 "publish", str(edited), "--meeting", meeting_id
             )
+            # Calendars take the renamed opening as the same event, changed; nothing else.
+            renamed = exports(urls["agenda"], meeting_id)
+            [title] = [title for title in renamed if title.startswith("Обновлено — ")]
+            uid, sequence = from_file.pop(title.removeprefix("Обновлено — "))
+            assert renamed.pop(title) == (uid, sequence + 1)
+            assert renamed == from_file
             shown = json.loads(script.run("show", meeting_id, "--json"))
             assert shown["version"] == 3
             assert shown["published"] is True
@@ -168,6 +181,21 @@ def test_an_operator_script_publishes_diffs_and_republishes_each_seed_agenda(
 
         publish_new_outcomes(script, georgievsk, tmp_path)
         stop(process)
+
+
+def exports(agenda_url: str, meeting_id: str) -> dict[str, tuple[str, int]]:
+    """The published agenda.xml, checked as conference apps read it (against the frab XSD
+    where it is at hand); the ICS events' UID and SEQUENCE by title, each stamped with a
+    time in UTC that has passed."""
+    schedule = httpx.get(f"{agenda_url}/meetings/{meeting_id}/agenda.xml", timeout=10)
+    check_schedule(schedule.content)
+    ics = httpx.get(f"{agenda_url}/meetings/{meeting_id}/agenda.ics", timeout=10)
+    events = Calendar.from_ical(ics.content).walk("VEVENT")
+    assert events
+    for event in events:
+        assert event["DTSTAMP"].to_ical().endswith(b"Z")
+        assert event["DTSTAMP"].dt <= datetime.now(UTC)
+    return {str(event["SUMMARY"]): (str(event["UID"]), int(event["SEQUENCE"])) for event in events}
 
 
 def publish_new_outcomes(script: Script, meeting_id: str, folder: Path) -> None:

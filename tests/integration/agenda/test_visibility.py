@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from shared.events import new_id
+from tests.events import applied
 from tests.integration.agenda.support import (
     ITEMS,
     MOSCOW,
@@ -42,6 +43,8 @@ async def test_a_private_meeting_reads_as_unknown_to_anyone_but_its_sites(agenda
         return not json_of(response)["type"].endswith("unknown-meeting")
 
     await eventually(known)
+    # The items are in the host's local time: its zone must have arrived too.
+    await applied(agenda.database, "agenda", MOSCOW, VLADIVOSTOK)
     body(await agenda.put(meeting.aggregate_id, ITEMS))
     outsider = await partner_key(agenda.js, agenda.client, new_id(), "/health/ready")
     site = await partner_key(agenda.js, agenda.client, VLADIVOSTOK.aggregate_id, "/health/ready")

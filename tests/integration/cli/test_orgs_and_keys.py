@@ -28,7 +28,7 @@ from typer.testing import CliRunner, Result
 
 from services.registry.app import create_app
 from shared.events import REGISTRY
-from shared.http.auth import prefix_of
+from shared.keys import prefix_of
 from shared.settings import RegistrySettings
 from telebridge.cli import app as cli
 from telebridge.client import ExitCode

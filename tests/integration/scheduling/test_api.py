@@ -21,7 +21,7 @@ from shared.events import (
     RegistrationCreated,
     new_id,
 )
-from shared.http.auth import SCOPES, generate_key
+from shared.keys import SCOPES, generate_key
 from tests.events import instant
 from tests.integration.api import (
     assert_live_and_ready,

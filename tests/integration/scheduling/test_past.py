@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.calendars import public_holidays
 from tests.events import instant
 from tests.integration.api import body, problem
 from tests.integration.scheduling.support import Scheduling, telebridge
@@ -20,7 +21,12 @@ def _times(starts: datetime, hours: int = 1) -> dict[str, str]:
 
 
 def _soon() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    """Three days ahead at 06:00 UTC: working hours in Moscow and in Vladivostok alike, at
+    whatever time of day the test runs."""
+    day = (datetime.now(UTC) + timedelta(days=3)).replace(hour=6, minute=0, second=0, microsecond=0)
+    while day.date() in public_holidays("RU", None, None, day.year):
+        day += timedelta(days=1)  # the New Year holidays block every Russian site
+    return day
 
 
 async def test_a_meeting_in_the_past_is_a_422_naming_the_field(scheduling: Scheduling) -> None:

@@ -4,12 +4,14 @@ frab schedule and ICS that programs read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from xml.etree import ElementTree
 
 from icalendar import Calendar
 
-from services.agenda.renderings import (
+from services.agenda.agendas.identities import identities
+from services.agenda.agendas.renderings import (
     Programme,
     Site,
     anchor,
@@ -49,13 +51,32 @@ def item(minutes: int, title: str, length: int = 60, **fields: object) -> Schedu
     return ScheduledItem(**values)  # type: ignore[arg-type]
 
 
-WORKSHOP = Programme(
-    meeting_id=UUID(int=7),
-    title="Интернет-мастерская «Во славу Великой Победы»",
-    kind="workshop",
-    timezone="Europe/Moscow",
-    version=3,
-    items=[
+PUBLISHED_AT = datetime(2020, 9, 25, 12, 0, tzinfo=UTC)
+
+
+def programme(items: list[ScheduledItem], **fields: Any) -> Programme:
+    """The workshop's programme with `items`, each under the identity a first publication
+    gives it."""
+    values: dict[str, Any] = {
+        "meeting_id": UUID(int=7),
+        "title": "Интернет-мастерская «Во славу Великой Победы»",
+        "kind": "workshop",
+        "timezone": "Europe/Moscow",
+        "version": 3,
+        "items": items,
+        "sites": SITES,
+        "url": "https://agenda.example/meetings/7/agenda",
+        "starts_at": START,
+        "ends_at": START + timedelta(days=9),
+        "published_at": PUBLISHED_AT,
+        "identities": identities(UUID(int=7), [], items),
+        "speaker_numbers": {},
+    } | fields
+    return Programme(**values)
+
+
+WORKSHOP = programme(
+    [
         item(
             0,
             "Открытие <интернет-мастерской> & приветствие",
@@ -73,8 +94,7 @@ WORKSHOP = Programme(
         ),
         item(24 * 60 + 60, "Площадка 2", length=420, kind="quest-task", track="Площадка 2"),
     ],
-    sites=SITES,
-    url="https://agenda.example/meetings/7/agenda",
+    speaker_numbers={(None, None, "ЛОДБ"): 41},
 )
 
 
@@ -111,7 +131,7 @@ def test_the_page_gives_every_clock_escapes_text_and_needs_no_script() -> None:
 
 
 def test_a_day_without_tracks_has_one_table_and_no_track_heading() -> None:
-    plain = Programme(**{**WORKSHOP.__dict__, "items": [item(0, "Открытие"), item(60, "Доклад")]})
+    plain = programme([item(0, "Открытие"), item(60, "Доклад")])
     page = render_html(plain, "ru")
     assert "<h3>" not in page
     assert page.count("<table>") == 1
@@ -133,9 +153,7 @@ def test_the_ics_has_an_event_per_item_with_a_uid_that_follows_its_key() -> None
     events = calendar.walk("VEVENT")
     assert [str(event["SUMMARY"]) for event in events] == [i.title for i in WORKSHOP.items]
     assert events[0].start == START
-    renumbered = render_ics(
-        Programme(**{**WORKSHOP.__dict__, "items": [item(-30, "Новое"), *WORKSHOP.items]})
-    )
+    renumbered = render_ics(programme([item(-30, "Новое"), *WORKSHOP.items]))
     moved = Calendar.from_ical(renumbered).walk("VEVENT")
     assert moved[1]["UID"] == events[0]["UID"]  # the keyed item keeps its UID
 

@@ -11,19 +11,19 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from services.agenda.items import (
+from services.agenda.agendas.items import (
     InvalidAgendaError,
     MeetingFrame,
     Person,
-    Session,
     schedule,
 )
 from services.agenda.schemas import ItemWrite, Speaker
+from tests.events import session
 
-DAY_ONE = Session(
+DAY_ONE = session(
     UUID(int=1), datetime(2030, 10, 1, 7, tzinfo=UTC), datetime(2030, 10, 1, 15, tzinfo=UTC)
 )
-DAY_TWO = Session(
+DAY_TWO = session(
     UUID(int=2), datetime(2030, 10, 2, 7, tzinfo=UTC), datetime(2030, 10, 2, 15, tzinfo=UTC)
 )
 UMERENKO = UUID(int=100)
@@ -140,7 +140,7 @@ def test_a_time_the_zone_skips_or_repeats_is_refused() -> None:
     berlin = MeetingFrame(
         timezone="Europe/Berlin",
         sessions=[
-            Session(
+            session(
                 UUID(int=3),
                 datetime(2030, 3, 30, 22, tzinfo=UTC),
                 datetime(2030, 10, 27, 3, tzinfo=UTC),

@@ -8,22 +8,24 @@ the sites are in (zones that agree at the meeting's start share a column).
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from uuid import UUID, uuid5
+from uuid import UUID
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_timezone_location
 from icalendar import Calendar, Event
 
-from services.agenda.items import LINK_SCHEMES
+from services.agenda.agendas.identities import Identity, SpeakerKey, speaker_key
+from services.agenda.agendas.items import LINK_SCHEMES
 from services.agenda.russian import capitalized
 from services.agenda.schemas import ItemKind, Material, ScheduledItem, Speaker
 from shared.events import MEETING_KINDS, Language, MeetingKind
+from shared.templates import environment, render
 
 KIND_NAMES: dict[Language, dict[ItemKind, str]] = {
     "ru": {
@@ -75,8 +77,8 @@ _LABELS: dict[Language, dict[str, str]] = {
         "empty": "The programme has no items yet.",
     },
 }
-_NAMESPACE = UUID("5b1f6a2e-8a0e-4f3a-9a57-6f1d0c7e9b21")
-"""Of the frab event GUIDs: the same item of the same meeting keeps its GUID."""
+LONGEST_FRAB_DURATION = timedelta(hours=99, minutes=59)
+"""The longest a frab schedule can say an event lasts ("HH:MM")."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,19 @@ class Programme:
     sites: Sequence[Site]
     url: str
     """Where the page is published."""
+    starts_at: datetime
+    ends_at: datetime
+    """When the meeting is held."""
+    published_at: datetime
+    """When this version was published: the time the ICS says it was written."""
+    identities: Sequence[Identity]
+    """What calendars and apps know each of `items` by, in the same order."""
+    speaker_numbers: Mapping[SpeakerKey, int]
+    """The speakers' frab person ids (see `services.agenda.agendas.identities`)."""
+
+    def __post_init__(self) -> None:
+        if len(self.identities) != len(self.items):
+            raise ValueError("a programme needs one identity per item")
 
 
 @dataclass(frozen=True)
@@ -180,97 +195,32 @@ def days(programme: Programme) -> list[tuple[str, list[ScheduledItem]]]:
 
 # --- HTML -------------------------------------------------------------------------------
 
-_STYLE = """
-body { font-family: "PT Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto;
-       max-width: 60rem; padding: 0 1rem; color: #1d1d1f; line-height: 1.4; }
-h1 { font-size: 1.6rem; margin-bottom: .25rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0 2rem; }
-th, td { border-bottom: 1px solid #ccc; padding: .4rem .5rem; text-align: left;
-         vertical-align: top; }
-td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.kind { color: #555; font-size: .9em; }
-h3 { font-size: 1.1rem; margin: 1.2rem 0 .3rem; }
-@media print { body { margin: 0; max-width: none; } a { color: inherit; }
-               thead { display: table-header-group; } tr { break-inside: avoid; } }
-"""
-
 
 def render_html(programme: Programme, language: Language = "ru") -> str:
     """A page that needs no script: readable, printable, in Russian or English."""
     labels = _LABELS[language]
-    columns = clocks(programme, language)
-    kind = MEETING_KINDS[language][programme.kind]
-    parts = [
-        f"<h1>{text(programme.title)}</h1>",
-        f"<p>{text(kind)} · {labels['programme']}, {labels['version']} {programme.version}</p>",
-    ]
-    if programme.sites:
-        sites = ", ".join(f"{text(site.name)} ({text(site.region)})" for site in programme.sites)
-        parts.append(f"<p><strong>{labels['sites']}:</strong> {sites}</p>")
-    if not programme.items:
-        parts.append(f"<p>{labels['empty']}</p>")
-    for day, items in days(programme):
-        date_text = capitalized(
-            format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
-        )
-        parts.append(f"<section><h2>{text(date_text)}</h2>")
-        day_tracks = tracks(programme, items)
-        for track in day_tracks:
-            if track.name is not None or len(day_tracks) > 1:
-                parts.append(f"<h3>{text(track.name or labels['every_site'])}</h3>")
-            if track.sites:
-                names = ", ".join(text(site.name) for site in track.sites)
-                parts.append(f"<p>{labels['sites']}: {names}</p>")
-            parts += [
-                "<table><thead><tr>",
-                *(f"<th>{text(clock.label)}</th>" for clock in columns),
-                f"<th>{labels['item']}</th></tr></thead><tbody>",
-            ]
-            for item in track.items:
-                parts.append("<tr>")
-                parts += [f'<td class="time">{_span(item, clock.zone)}</td>' for clock in columns]
-                parts.append(f"<td>{_item_html(item, language)}</td></tr>")
-            parts.append("</tbody></table>")
-        parts.append("</section>")
-    return page(f"{programme.title} — {labels['programme']}", language, parts)
 
+    def day_title(day: str) -> str:
+        found = format_date(datetime.fromisoformat(day).date(), "EEEE, d MMMM y", locale=language)
+        return capitalized(found)
 
-def page(title: str, language: Language, body: list[str]) -> str:
-    """A whole page around `body`: no script, one style sheet that also prints well."""
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            f'<html lang="{language}">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<link rel="icon" href="data:,">',
-            f"<title>{text(title)}</title>",
-            f"<style>{_STYLE}</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-            *body,
-            "</main>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+    return render(
+        _PAGES,
+        "agenda.html",
+        language=language,
+        title=f"{programme.title} — {labels['programme']}",
+        programme=programme,
+        labels=labels,
+        kind=MEETING_KINDS[language][programme.kind],
+        kind_names=KIND_NAMES[language],
+        clocks=clocks(programme, language),
+        days=[
+            {"title": day_title(day), "tracks": tracks(programme, items)}
+            for day, items in days(programme)
+        ],
+        span=_span,
+        speakers=lambda item: "; ".join(speaker_text(s) for s in item.speakers),
     )
-
-
-def _item_html(item: ScheduledItem, language: Language) -> str:
-    labels = _LABELS[language]
-    lines = [
-        f'<span class="kind">{KIND_NAMES[language][item.kind]}</span>',
-        f"<strong>{text(item.title)}</strong>",
-    ]
-    if item.speakers:
-        lines.append(text("; ".join(speaker_text(s) for s in item.speakers)))
-    if item.materials:
-        links = ", ".join(anchor(m) for m in item.materials)
-        lines.append(f"{labels['materials']}: {links}")
-    return "<br>".join(lines)
 
 
 def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
@@ -280,9 +230,15 @@ def _span(item: ScheduledItem, zone: ZoneInfo) -> str:
     return f"{start:%H:%M}–{end:%H:%M}"
 
 
-def text(value: str) -> str:
-    """`value` as HTML text or attribute."""
-    return html.escape(value, quote=True)
+_PAGES = "services.agenda"
+environment(_PAGES).globals["link_schemes"] = LINK_SCHEMES
+
+
+def anchor(material: Material) -> str:
+    """A material as an HTML link; as plain text if its address is not one pages link to
+    (kept from before such addresses were refused)."""
+    found: str = environment(_PAGES).get_template("macros.html").module.anchor(material)  # type: ignore[attr-defined]
+    return found
 
 
 # --- Markdown ---------------------------------------------------------------------------
@@ -326,14 +282,6 @@ def render_markdown(programme: Programme, language: Language = "ru") -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def anchor(material: Material) -> str:
-    """A material as an HTML link; as plain text if its address is not one pages link to
-    (kept from before such addresses were refused)."""
-    if not material.url.startswith(LINK_SCHEMES):
-        return f"{text(material.title)} ({text(material.url)})"
-    return f'<a href="{text(material.url)}">{text(material.title)}</a>'
-
-
 def link(title: str, url: str) -> str:
     """A Markdown link; an address with spaces, parentheses or angle brackets goes in
     angle brackets (escaped), which CommonMark reads whole."""
@@ -351,17 +299,20 @@ def cell(value: str) -> str:
 
 
 def render_ics(programme: Programme) -> bytes:
-    """Each item as an event of its own, times in UTC, for a calendar to import."""
+    """Each item as an event of its own, times in UTC, for a calendar to import or subscribe
+    to. The same published version gives the same bytes every time."""
     calendar = Calendar()
     calendar.add("prodid", "-//Telebridge//Agenda//RU")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     calendar.add("name", programme.title)
     calendar.add("x-wr-calname", programme.title)
-    for number, item in enumerate(programme.items):
+    for item, identity in zip(programme.items, programme.identities, strict=True):
         event = Event()
-        event.add("uid", f"{item_guid(programme, item, number)}@telebridge-agenda")
-        event.add("dtstamp", max(i.starts_at for i in programme.items))
+        event.add("uid", f"{identity.uid}@telebridge-agenda")
+        # With METHOD, DTSTAMP is when the calendar object was made: its publication.
+        event.add("dtstamp", programme.published_at.astimezone(UTC))
+        event.add("sequence", identity.sequence)
         event.add("dtstart", item.starts_at)
         event.add("dtend", item.ends_at)
         event.add("summary", item.title)
@@ -377,18 +328,13 @@ def render_ics(programme: Programme) -> bytes:
     return data
 
 
-def item_guid(programme: Programme, item: ScheduledItem, number: int) -> UUID:
-    """Stable across versions for an item with a key; by position otherwise."""
-    return uuid5(_NAMESPACE, f"{programme.meeting_id}:{item.key or number}")
-
-
 # --- frab schedule XML -------------------------------------------------------------------
 
 
 def render_frab(programme: Programme, language: Language = "ru") -> bytes:
     """The pentabarf/frab schedule conference apps (Giggity, ConfClerk…) read: days, rooms
     (the tracks, or one room for the whole meeting), events with start and duration on the
-    host's clock."""
+    host's clock. Valid against the frab schedule XSD (see tests/fixtures/frab/README.md)."""
     host = ZoneInfo(programme.timezone)
     schedule = ElementTree.Element("schedule")
     ElementTree.SubElement(schedule, "version").text = str(programme.version)
@@ -404,6 +350,16 @@ def render_frab(programme: Programme, language: Language = "ru") -> bytes:
     _add(conference, "time_zone_name", programme.timezone)
     _add(conference, "base_url", programme.url)
     default_room = MEETING_KINDS[language][programme.kind]
+    if not by_day:
+        # The schedule needs a day: an agenda without items has the meeting's, empty.
+        ElementTree.SubElement(
+            schedule,
+            "day",
+            index="1",
+            date=programme.starts_at.astimezone(host).date().isoformat(),
+            start=programme.starts_at.astimezone(host).isoformat(),
+            end=programme.ends_at.astimezone(host).isoformat(),
+        )
     for index, (day, items) in enumerate(by_day, start=1):
         element = ElementTree.SubElement(
             schedule,
@@ -418,18 +374,32 @@ def render_frab(programme: Programme, language: Language = "ru") -> bytes:
             room_element = ElementTree.SubElement(element, "room", name=room)
             for item in items:
                 if (item.track or default_room) == room:
-                    number = programme.items.index(item)
+                    identity = programme.identities[programme.items.index(item)]
                     _frab_event(
                         room_element,
                         programme,
                         item=item,
-                        number=number,
+                        identity=identity,
                         room=room,
                         language=language,
                     )
+    _only_xml_characters(schedule)
     ElementTree.indent(schedule)
     data: bytes = ElementTree.tostring(schedule, encoding="utf-8", xml_declaration=True)
     return data
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What XML 1.0 cannot carry: the API refuses control characters, not U+FFFE or U+FFFF."""
+
+
+def _only_xml_characters(root: ElementTree.Element) -> None:
+    """Every character XML cannot carry replaced by U+FFFD, so that the file still parses."""
+    for element in root.iter():
+        if element.text:
+            element.text = _NOT_XML.sub("\ufffd", element.text)
+        for name, value in element.attrib.items():
+            element.set(name, _NOT_XML.sub("\ufffd", value))
 
 
 def _frab_event(
@@ -437,29 +407,35 @@ def _frab_event(
     programme: Programme,
     *,
     item: ScheduledItem,
-    number: int,
+    identity: Identity,
     room: str,
     language: Language,
 ) -> None:
     host = ZoneInfo(programme.timezone)
     start = item.starts_at.astimezone(host)
-    minutes = int((item.ends_at - item.starts_at).total_seconds() // 60)
+    # An item of more than four days is cut to what the format can say; the ICS has its end.
+    minutes = int(min(item.ends_at - item.starts_at, LONGEST_FRAB_DURATION).total_seconds() // 60)
     event = ElementTree.SubElement(
-        room_element, "event", guid=str(item_guid(programme, item, number)), id=str(number + 1)
+        room_element, "event", guid=str(identity.uid), id=str(identity.number)
     )
     _add(event, "date", start.isoformat())
     _add(event, "start", f"{start:%H:%M}")
     _add(event, "duration", f"{minutes // 60:02d}:{minutes % 60:02d}")
     _add(event, "room", room)
-    _add(event, "slug", f"{programme.meeting_id}-{item.key or number + 1}")
+    _add(event, "slug", f"{programme.meeting_id}-{identity.number}")
     _add(event, "title", item.title)
     _add(event, "track", item.track or "")
     _add(event, "type", item.kind)
     _add(event, "language", language)
     _add(event, "abstract", "")
     persons = ElementTree.SubElement(event, "persons")
-    for index, speaker in enumerate(item.speakers, start=1):
-        person = ElementTree.SubElement(persons, "person", id=str(speaker.person_id or index))
+    for speaker in item.speakers:
+        person = ElementTree.SubElement(persons, "person")
+        number = programme.speaker_numbers.get(speaker_key(speaker))
+        if number is not None:
+            person.set("id", str(number))
+        if speaker.person_id is not None:
+            person.set("guid", str(speaker.person_id))
         person.text = speaker_text(speaker)
     links = ElementTree.SubElement(event, "links")
     for material in item.materials:

@@ -17,9 +17,10 @@ from babel import Locale
 from babel.dates import format_date
 from babel.lists import format_list
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from services.agenda import english, russian
-from services.agenda.renderings import KIND_NAMES, anchor, link, page, text
+from services.agenda.agendas.renderings import KIND_NAMES, link
 from services.agenda.russian import (
     Place,
     capitalized,
@@ -37,6 +38,7 @@ from services.agenda.schemas import (
 )
 from shared.events import MEETING_KINDS, Language
 from shared.regions import Region, region
+from shared.templates import render
 from shared.timezones import zone_label
 from shared.typography import quoted
 
@@ -274,36 +276,24 @@ def render_html(summary: SummaryText, language: Language = "ru") -> str:
     content = summary.content
     labels = _LABELS[language]
     zone = ZoneInfo(content.timezone)
-    kind = MEETING_KINDS[language][content.kind]
-    parts = [
-        f"<h1>{text(content.title)}</h1>",
-        f"<p>{text(kind)} · {labels['summary']}, {labels['version']} {summary.version}</p>",
-    ]
-    if opening := lead(content, language):
-        parts.append(f'<p class="lead">{text(opening)}</p>')
-    parts.append("<ul>")
-    parts += [
-        f"<li><strong>{label}:</strong> {text(value)}</li>"
-        for label, value in _facts(content, language)
-    ]
-    parts.append("</ul>")
-    if outcome := _outcome(summary.outcomes, language):
-        parts += [f"<h2>{labels['outcomes']}</h2>", _OUTCOMES_MARKDOWN.render(outcome)]
-    for heading, entries in _listings(content, language):
-        parts += [f"<h2>{heading}</h2>", "<ul>", *(f"<li>{text(e)}</li>" for e in entries), "</ul>"]
-    parts.append(f"<h2>{labels['programme']}</h2>")
-    if content.items_delivered:
-        parts.append("<ul>")
-        for item in content.items_delivered:
-            line = text(item_line(item, zone, language))
-            if item.materials:
-                links = ", ".join(anchor(m) for m in item.materials)
-                line += f"<br>{labels['materials']}: {links}"
-            parts.append(f"<li>{line}</li>")
-        parts.append("</ul>")
-    if note := programme_note(content, language):
-        parts.append(f"<p>{text(note)}</p>")
-    return page(f"{labels['summary']}: {content.title}", language, parts)
+    outcome = _outcome(summary.outcomes, language)
+    return render(
+        "services.agenda",
+        "summary.html",
+        language=language,
+        title=f"{labels['summary']}: {content.title}",
+        content=content,
+        version=summary.version,
+        labels=labels,
+        kind=MEETING_KINDS[language][content.kind],
+        lead=lead(content, language),
+        facts=_facts(content, language),
+        # The operator's Markdown, raw HTML in it already shown as text by the renderer.
+        outcome=Markup(_OUTCOMES_MARKDOWN.render(outcome)) if outcome else None,  # noqa: S704
+        listings=_listings(content, language),
+        items=[(item_line(item, zone, language), item) for item in content.items_delivered],
+        note=programme_note(content, language),
+    )
 
 
 def programme_note(content: SummaryContent, language: Language) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from services.agenda.diff import FieldChange, diff
+from services.agenda.agendas.diff import FieldChange, diff
 from services.agenda.schemas import Material, ScheduledItem, Speaker
 
 SESSION = UUID(int=1)

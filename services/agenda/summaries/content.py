@@ -3,7 +3,7 @@
 `write_summary` decides what the summary says: who registered and who was there (people
 checked in, rooms counted), from which organizations, towns and regions, in which sessions
 and at which sites, and which agenda items were delivered before the meeting ended.
-`services.agenda.summary_text` says it in Russian or English.
+`services.agenda.summaries.text` says it in Russian or English.
 """
 
 from __future__ import annotations
@@ -19,16 +19,7 @@ from services.agenda.schemas import (
     SummaryOrganization,
     SummarySession,
 )
-from shared.events import MeetingKind
-
-
-@dataclass(frozen=True)
-class SessionFacts:
-    id: UUID
-    starts_at: datetime
-    ends_at: datetime
-    title: str | None = None
-    track: str | None = None
+from shared.events import MeetingKind, MeetingSession
 
 
 @dataclass(frozen=True)
@@ -42,7 +33,7 @@ class MeetingFacts:
     ends_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
-    sessions: list[SessionFacts] = field(default_factory=list)
+    sessions: list[MeetingSession] = field(default_factory=list)
     """Those held; none listed means one, the meeting itself."""
     site_tracks: dict[UUID, str] = field(default_factory=dict)
     """The workshop track of each site that took part in only one."""
@@ -156,7 +147,9 @@ def write_summary(
 def _sessions(
     meeting: MeetingFacts, held_until: datetime, records: list[Attendance]
 ) -> list[SummarySession]:
-    sessions = meeting.sessions or [SessionFacts(meeting.id, meeting.starts_at, meeting.ends_at)]
+    sessions = meeting.sessions or [
+        MeetingSession(id=meeting.id, starts_at=meeting.starts_at, ends_at=meeting.ends_at)
+    ]
     people = {(r.session_id, r.present) for r in records if r.present}
     counted_in = Counter(session for session, _ in people)
     for record in records:

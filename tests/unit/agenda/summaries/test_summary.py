@@ -11,18 +11,18 @@ from uuid import UUID
 import pytest
 
 from services.agenda.schemas import AgendaItem, Material, Outcomes, SummaryContent
-from services.agenda.summary import (
+from services.agenda.summaries.content import (
     Attendance,
     MeetingFacts,
     OrganizationFacts,
-    SessionFacts,
     write_summary,
 )
-from services.agenda.summary_text import SummaryText, counted, render_html
-from services.agenda.summary_text import render_markdown as render_text
+from services.agenda.summaries.text import SummaryText, counted, render_html
+from services.agenda.summaries.text import render_markdown as render_text
 from services.scheduling.mail.compose import when
 from shared.regions import Region, all_regions, region
 from telebridge.demo import demo_plan
+from tests.events import session
 from tests.unit.scheduling.test_mail_compose import MAIL
 
 LIPETSK = UUID("0190a000-0000-7000-8000-000000000001")
@@ -182,9 +182,9 @@ def two_sessions() -> MeetingFacts:
     return meeting(
         ended_at=START + timedelta(days=1, hours=3),
         sessions=[
-            SessionFacts(SESSION_2, START + timedelta(days=1), START + timedelta(days=1, hours=3)),
-            SessionFacts(SESSION_1, START, START + timedelta(hours=3), title="День первый"),
-            SessionFacts(
+            session(SESSION_2, START + timedelta(days=1), START + timedelta(days=1, hours=3)),
+            session(SESSION_1, START, START + timedelta(hours=3), title="День первый"),
+            session(
                 UUID(int=9), START + timedelta(days=2), START + timedelta(days=2, hours=1)
             ),  # after the meeting ended: not held
         ],

@@ -14,18 +14,10 @@ from zoneinfo import ZoneInfo
 
 from services.agenda.schemas import ItemWrite, ScheduledItem, Speaker
 from shared.errors import FieldError
+from shared.events import MeetingSession
 from shared.http.types import out_of_range
 from shared.timezones import timezone_error
 from shared.typography import quoted
-
-
-@dataclass(frozen=True)
-class Session:
-    id: UUID
-    starts_at: datetime
-    ends_at: datetime
-    title: str | None = None
-    track: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +32,7 @@ class MeetingFrame:
 
     timezone: str
     """The host organization's zone: the default for local times."""
-    sessions: Sequence[Session]
+    sessions: Sequence[MeetingSession]
     """In order of time; a meeting without sessions of its own has one."""
     tracks: frozenset[str] = frozenset()
     """The workshop's tracks (virtual sites); empty when it has none."""
@@ -152,7 +144,7 @@ def _zone(name: str, path: _Path) -> ZoneInfo | None:
     return None
 
 
-def _named_session(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Session | None:
+def _named_session(item: ItemWrite, frame: MeetingFrame, path: _Path) -> MeetingSession | None:
     if item.session_id is not None:
         for session in frame.sessions:
             if session.id == item.session_id:
@@ -167,7 +159,7 @@ def _named_session(item: ItemWrite, frame: MeetingFrame, path: _Path) -> Session
 def _start(
     item: ItemWrite,
     zone: ZoneInfo | None,
-    session: Session | None,
+    session: MeetingSession | None,
     frame: MeetingFrame,
     path: _Path,
 ) -> datetime | None:
@@ -191,7 +183,11 @@ def _start(
 
 
 def _start_from_offset(
-    item: ItemWrite, offset: timedelta, session: Session | None, frame: MeetingFrame, path: _Path
+    item: ItemWrite,
+    offset: timedelta,
+    session: MeetingSession | None,
+    frame: MeetingFrame,
+    path: _Path,
 ) -> datetime | None:
     if offset < timedelta(0):
         path.error("offset", "must not be negative")
@@ -224,7 +220,7 @@ def _existing_local_time(local: datetime, zone: ZoneInfo, path: _Path) -> dateti
     return None
 
 
-def _session_holding(moment: datetime, frame: MeetingFrame) -> Session | None:
+def _session_holding(moment: datetime, frame: MeetingFrame) -> MeetingSession | None:
     for session in frame.sessions:
         if session.starts_at <= moment < session.ends_at:
             return session
