@@ -9,19 +9,19 @@ server.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime as rfc5322_date
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
 from shared.events import Language, utc_now
+from shared.templates import render
 from shared.timezones import zone_label
 from shared.typography import quoted
 
@@ -108,9 +108,10 @@ def compose(mail: InviteMail) -> EmailMessage:
     message["Subject"] = f"{_SUBJECTS[language][mail.kind]}: {mail.title}"
     message["Date"] = rfc5322_date(utc_now())
     message["Message-ID"] = mail.message_id
-    lines = _lines(mail, language)
-    message.set_content("\n\n".join(text for text, _ in lines) + "\n")
-    message.add_alternative(_html(lines, language), subtype="html")
+    paragraphs = _paragraphs(mail, language)
+    message.set_content("\n\n".join(paragraph.plain for paragraph in paragraphs) + "\n")
+    html = render("services.scheduling", "mail.html", language=language, paragraphs=paragraphs)
+    message.add_alternative(html, subtype="html")
     message.add_alternative(
         mail.calendar,
         maintype="text",
@@ -134,47 +135,40 @@ def when(mail: InviteMail, language: Language) -> str:
     return f"{text}{ends:%H:%M} ({zone_label(zone, starts, language)})"
 
 
-def _lines(mail: InviteMail, language: Language) -> list[tuple[str, str]]:
-    """Each paragraph as plain text and as HTML."""
+class Paragraph(NamedTuple):
+    """One paragraph of a letter: its words, and the address they lead to, if any."""
+
+    text: str
+    url: str | None = None
+
+    @property
+    def plain(self) -> str:
+        return f"{self.text}: {self.url}" if self.url else self.text
+
+
+def _paragraphs(mail: InviteMail, language: Language) -> list[Paragraph]:
     labels = _LABELS[language]
-    lines = [
-        _same(labels["greeting"].format(name=mail.greeting_name or mail.recipient_name)),
-        _same(_LEADS[language][mail.kind].format(title=quoted(mail.title, language))),
-        _same(f"{labels['when']}: {when(mail, language)}"),
+    paragraphs = [
+        Paragraph(labels["greeting"].format(name=mail.greeting_name or mail.recipient_name)),
+        Paragraph(_LEADS[language][mail.kind].format(title=quoted(mail.title, language))),
+        Paragraph(f"{labels['when']}: {when(mail, language)}"),
     ]
     if len(mail.sites) > 1:
         local = ", ".join(
             f"{name} — {mail.starts_at.astimezone(ZoneInfo(zone)):%H:%M}"
             for name, zone in mail.sites
         )
-        lines.append(_same(f"{labels['sites']}: {local}"))
+        paragraphs.append(Paragraph(f"{labels['sites']}: {local}"))
     if mail.kind != "cancellation":
         if mail.conference_url:
-            lines.append(_link(labels["join"], mail.conference_url))
+            paragraphs.append(Paragraph(labels["join"], mail.conference_url))
         if mail.dial_in:
-            lines.append(_same(f"{labels['phone']}: {mail.dial_in.removeprefix('tel:')}"))
+            paragraphs.append(Paragraph(f"{labels['phone']}: {mail.dial_in.removeprefix('tel:')}"))
         if mail.url:
-            lines.append(_link(labels["more"], mail.url))
+            paragraphs.append(Paragraph(labels["more"], mail.url))
     closing = "cancelled_calendar" if mail.kind == "cancellation" else "calendar"
-    lines.append(_same(labels[closing]))
-    return lines
-
-
-def _same(text: str) -> tuple[str, str]:
-    return text, html.escape(text)
-
-
-def _link(label: str, url: str) -> tuple[str, str]:
-    shown = html.escape(url)
-    return f"{label}: {url}", f'{html.escape(label)}: <a href="{shown}">{shown}</a>'
-
-
-def _html(lines: list[tuple[str, str]], language: Language) -> str:
-    paragraphs = "\n".join(f"<p>{markup}</p>" for _, markup in lines)
-    return (
-        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"></head>\n'
-        f"<body>\n{paragraphs}\n</body></html>\n"
-    )
+    paragraphs.append(Paragraph(labels[closing]))
+    return paragraphs
 
 
 def _language(value: str) -> Language:

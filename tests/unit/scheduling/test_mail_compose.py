@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -182,7 +183,8 @@ def test_html_escapes_what_partners_typed_and_links_the_conference() -> None:
     assert '<html lang="ru">' in markup
     assert "Книги &amp; &lt;игры&gt;" in markup
     assert "<игры>" not in markup
-    assert "Анна &quot;Ли&quot;" in markup
+    assert 'Анна "Ли"' not in markup
+    assert 'Здравствуйте, Анна "Ли"!' in html.unescape(markup)
     shown = "https://telemost.example/j/12345?pwd=a&amp;b=&lt;c&gt;"
     assert f'<a href="{shown}">{shown}</a>' in markup
 
