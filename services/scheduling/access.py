@@ -38,7 +38,7 @@ async def hosted_meeting(connection: Connection, caller: Caller, meeting_id: UUI
     """The meeting, locked, if the caller's organization hosts it (or the caller is staff):
     404 if the caller cannot see it, 403 if it can but does not host it."""
     state = await visible_meeting(connection, caller, meeting_id, for_update=True)
-    require_host(caller, state.row.host_organization_id)
+    require_host(caller, state.stored.host_organization_id)
     return state
 
 

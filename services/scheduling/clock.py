@@ -35,7 +35,7 @@ async def fire_due(pool: Pool, context: Context) -> int:
                     "meeting clock fired",
                     meeting_id=str(meeting.id),
                     events=[step.event_type.__name__ for step in steps],
-                    status=after.row.status,
+                    status=after.stored.status,
                 )
         if not due:
             return changed

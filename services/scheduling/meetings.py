@@ -10,28 +10,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 
-from services.scheduling import calendar_entries, constraints, invitations, store
+from services.scheduling import calendar_entries, constraints, invitations, planning, store
 from services.scheduling.lifecycle import Step
 from services.scheduling.schemas import (
     MeetingCreate,
     MeetingWrite,
     SessionMove,
 )
-from services.scheduling.series import occurrences
 from services.scheduling.views import calendar_of, event_of
 from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, invalid_fields
 from shared.events import (
-    Conference,
     MeetingCancelled,
     MeetingEvent,
     MeetingScheduled,
@@ -59,19 +56,26 @@ class Context:
 class MeetingState:
     """A meeting with its sites and sessions, as read in one transaction."""
 
-    row: store.StoredMeeting
+    stored: store.StoredMeeting
+    """The meeting as stored: its fields, status, version and SEQUENCE."""
     site_rows: list[store.StoredSite]
     sites: list[store.KnownSite]
     """The sites whose organization scheduling knows, with its name and zone."""
     sessions: list[store.StoredSession]
 
     @property
+    def row(self) -> store.StoredMeeting:
+        """The old name of `stored`, kept until routes.py (being moved by another branch)
+        reads `stored`: remove it then."""
+        return self.stored
+
+    @property
     def id(self) -> UUID:
-        return self.row.id
+        return self.stored.id
 
     @property
     def timezone(self) -> str:
-        if zone := self.row.timezone:
+        if zone := self.stored.timezone:
             return zone
         return self.sites[0].timezone if self.sites else "UTC"
 
@@ -93,7 +97,7 @@ async def load_many(connection: Connection, rows: list[store.StoredMeeting]) -> 
     sessions = _by_meeting(await store.sessions(connection, ids))
     return [
         MeetingState(
-            row=row,
+            stored=row,
             site_rows=site_rows[row.id],
             sites=sites[row.id],
             sessions=sessions[row.id],
@@ -125,8 +129,8 @@ async def create(
 ) -> MeetingState:
     meeting_id = new_id()
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
-    plan = _plan(meeting_id, data, zone, existing=[])
-    refuse_past(_times_sent(data, plan), record_past=data.record_past, caller=caller)
+    plan = planning.plan_sessions(meeting_id, data, zone, existing=[])
+    refuse_past(planning.times_sent(data, plan), record_past=data.record_past, caller=caller)
     status: MeetingStatus = "draft" if data.draft else "scheduled"
     forced_by = None
     if not data.draft:
@@ -134,7 +138,7 @@ async def create(
             connection, data.site_ids, plan.intervals, meeting_id, force=data.force, caller=caller
         )
     row = await store.insert_meeting(
-        connection, meeting_id, _fields(data, plan, zone, status), forced_by
+        connection, meeting_id, planning.fields(data, plan, zone, status), forced_by
     )
     await store.replace_sites(connection, meeting_id, _site_rows(data))
     await store.save_sessions(connection, meeting_id, plan.sessions, drop_others=True)
@@ -151,27 +155,27 @@ async def update(
     caller: Caller,
     context: Context,
 ) -> MeetingState:
-    status = before.row.status
+    status = before.stored.status
     if status not in ("draft", "scheduled"):
         raise Conflict(
             "meeting-not-editable",
             f"the meeting is {status}: only drafts and meetings that have not started change",
         )
     zone = data.timezone or await _host_zone(connection, data.host_organization_id)
-    plan = _plan(before.id, data, zone, existing=before.sessions)
-    refuse_past(_times_sent(data, plan), record_past=data.record_past, caller=caller)
+    plan = planning.plan_sessions(before.id, data, zone, existing=before.sessions)
+    refuse_past(planning.times_sent(data, plan), record_past=data.record_past, caller=caller)
     forced_by = None
     if status == "scheduled":
         forced_by = await constraints.check(
             connection, data.site_ids, plan.intervals, before.id, force=data.force, caller=caller
         )
-    fields = _fields(data, plan, zone, status)
+    fields = planning.fields(data, plan, zone, status)
     await store.replace_sites(connection, before.id, _site_rows(data))
     await store.save_sessions(
         connection,
         before.id,
         plan.sessions,
-        drop_others=plan.series or before.row.recurrence is not None,
+        drop_others=plan.series or before.stored.recurrence is not None,
     )
     row = await store.update_meeting(
         connection, before.id, fields, forced_by=forced_by, changes_invite=False
@@ -189,8 +193,8 @@ async def schedule_draft(
     caller: Caller,
     context: Context,
 ) -> MeetingState:
-    if draft.row.status != "draft":
-        raise Conflict("not-a-draft", f"the meeting is {draft.row.status} already")
+    if draft.stored.status != "draft":
+        raise Conflict("not-a-draft", f"the meeting is {draft.stored.status} already")
     site_ids = [site.organization_id for site in draft.site_rows]
     intervals = [(s.starts_at, s.ends_at) for s in draft.live_sessions]
     refuse_past(
@@ -202,7 +206,7 @@ async def schedule_draft(
     forced_by = await constraints.check(
         connection, site_ids, intervals, draft.id, force=force, caller=caller
     )
-    fields = msgspec.structs.replace(_fields_of(draft), status="scheduled")
+    fields = msgspec.structs.replace(draft.stored, status="scheduled")
     row = await store.update_meeting(
         connection, draft.id, fields, forced_by=forced_by, changes_invite=False
     )
@@ -229,7 +233,7 @@ async def move_session(
         else s
         for s in before.sessions
     ]
-    if before.row.status == "scheduled":
+    if before.stored.status == "scheduled":
         site_ids = [site.organization_id for site in before.site_rows]
         forced_by = await constraints.check(
             connection,
@@ -263,10 +267,10 @@ async def cancel_session(
 
 
 def _editable_session(state: MeetingState, session_id: UUID) -> store.StoredSession:
-    if state.row.status not in ("draft", "scheduled"):
+    if state.stored.status not in ("draft", "scheduled"):
         raise Conflict(
             "meeting-not-editable",
-            f"the meeting is {state.row.status}: its sessions no longer change",
+            f"the meeting is {state.stored.status}: its sessions no longer change",
         )
     for session in state.sessions:
         if session.id == session_id:
@@ -282,12 +286,8 @@ async def _save_sessions(
     context: Context,
 ) -> MeetingState:
     await store.save_sessions(connection, before.id, sessions, drop_others=False)
-    live = [s for s in sessions if s.status == "scheduled"]
-    fields = msgspec.structs.replace(
-        _fields_of(before),
-        starts_at=min(s.starts_at for s in live),
-        ends_at=max(s.ends_at for s in live),
-    )
+    starts_at, ends_at = planning.span(sessions)
+    fields = msgspec.structs.replace(before.stored, starts_at=starts_at, ends_at=ends_at)
     row = await store.update_meeting(
         connection, before.id, fields, forced_by=forced_by, changes_invite=False
     )
@@ -303,7 +303,7 @@ async def apply_steps(
         row = await store.apply_lifecycle(
             connection, meeting.id, step.after, changes_invite=step.changes_invite
         )
-        state = replace(state, row=row)
+        state = replace(state, stored=row)
         await publish(connection, step.event_type, state, context)
     return state
 
@@ -333,10 +333,10 @@ async def _raise_sequence_if_seen(
 ) -> MeetingState:
     """Publish the change of a scheduled meeting, raising its SEQUENCE if attendees'
     calendars would show anything different, and mail them what changed."""
-    if after.row.status == "draft":
+    if after.stored.status == "draft":
         return after
     if invitations.changed_uids(calendar_of(before, context), calendar_of(after, context)):
-        after = replace(after, row=await store.raise_sequence(connection, after.id))
+        after = replace(after, stored=await store.raise_sequence(connection, after.id))
     await publish(connection, MeetingUpdated, after, context, before=before)
     return after
 
@@ -356,7 +356,7 @@ async def publish(
     await calendar_entries.write(connection, calendar)
     if not mail:
         return
-    cause = f"meeting-v{state.row.version}"
+    cause = f"meeting-v{state.stored.version}"
     if event_type is MeetingScheduled:
         await invitations.send_all(connection, calendar, "invitation", cause=cause)
     elif event_type is MeetingCancelled:
@@ -410,116 +410,6 @@ def refuse_past(
     ]
     if past:
         raise invalid_fields(past, slug="in-the-past", detail=detail)
-
-
-def _times_sent(data: MeetingWrite, plan: _Plan) -> list[tuple[str, datetime]]:
-    """The starts a client sent, by the field that carries them."""
-    if data.sessions:
-        return [
-            (f"sessions[{index}].starts_at", session.starts_at)
-            for index, session in enumerate(data.sessions)
-        ]
-    # One time, or the first occurrence of a series and so the earliest.
-    return [("starts_at", min(start for start, _ in plan.intervals))]
-
-
-# --- planning sessions ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    sessions: list[store.SessionRow]
-    series: bool
-    series_length: timedelta | None = None
-
-    @property
-    def intervals(self) -> list[tuple[datetime, datetime]]:
-        return [(s.starts_at, s.ends_at) for s in self.sessions if s.status == "scheduled"]
-
-
-def _plan(
-    meeting_id: UUID, data: MeetingWrite, zone: str, existing: Sequence[store.StoredSession]
-) -> _Plan:
-    if data.recurrence is not None:
-        assert data.starts_at is not None
-        assert data.ends_at is not None
-        kept = {row.recurrence_id: row for row in existing if row.recurrence_id}
-        rows: list[store.SessionRow] = []
-        for occurrence in occurrences(
-            data.recurrence, data.starts_at, data.ends_at, ZoneInfo(zone)
-        ):
-            if (old := kept.get(occurrence.recurrence_id)) is not None:
-                rows.append(old)
-            else:
-                rows.append(
-                    store.SessionRow(
-                        id=new_id(),
-                        starts_at=occurrence.starts_at,
-                        ends_at=occurrence.ends_at,
-                        recurrence_id=occurrence.recurrence_id,
-                    )
-                )
-        return _Plan(rows, series=True, series_length=data.ends_at - data.starts_at)
-    if not data.sessions:
-        assert data.starts_at is not None
-        assert data.ends_at is not None
-        return _Plan(
-            [store.SessionRow(id=meeting_id, starts_at=data.starts_at, ends_at=data.ends_at)],
-            series=False,
-        )
-    known = {row.id for row in existing}
-    unknown = [
-        FieldError(
-            message=f"the meeting has no session {session.id}",
-            field=f"sessions[{index}].id",
-            source="body",
-        )
-        for index, session in enumerate(data.sessions)
-        if session.id is not None and session.id not in known
-    ]
-    if unknown:
-        raise invalid_fields(unknown, slug="unknown-session")
-    return _Plan(
-        [
-            store.SessionRow(
-                id=session.id or new_id(),
-                starts_at=session.starts_at,
-                ends_at=session.ends_at,
-                title=session.title,
-                track=session.track,
-            )
-            for session in sorted(data.sessions, key=lambda session: session.starts_at)
-        ],
-        series=False,
-    )
-
-
-def _fields(
-    data: MeetingWrite, plan: _Plan, zone: str, status: MeetingStatus
-) -> store.MeetingFields:
-    return store.MeetingFields(
-        title=data.title,
-        kind=data.kind,
-        status=status,
-        host_organization_id=data.host_organization_id,
-        starts_at=min(start for start, _ in plan.intervals),
-        ends_at=max(end for _, end in plan.intervals),
-        timezone=zone,
-        conference=None
-        if data.conference is None
-        else msgspec.convert(msgspec.to_builtins(data.conference), Conference),
-        recurrence=data.recurrence and data.recurrence.upper().removeprefix("RRULE:"),
-        series_length=plan.series_length,
-        public=data.public,
-    )
-
-
-def _fields_of(state: MeetingState) -> store.MeetingFields:
-    """The meeting's settable fields as stored: a `StoredMeeting` is its `MeetingFields`
-    and more, so this is a narrowing copy, field for field."""
-    return store.MeetingFields(
-        **{name: getattr(state.row, name) for name in store.MeetingFields.__struct_fields__}
-    )
 
 
 def _site_rows(data: MeetingWrite) -> list[store.SiteRow]:

@@ -22,7 +22,7 @@ V = TypeVar("V", MeetingSession, CalendarSession)
 
 
 def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEvent:
-    row = state.row
+    row = state.stored
     return event_type(
         aggregate_id=row.id,
         aggregate_version=row.version,
@@ -49,7 +49,7 @@ def event_of(event_type: type[MeetingEvent], state: MeetingState) -> MeetingEven
 
 
 def calendar_of(state: MeetingState, context: Context) -> CalendarMeeting:
-    row = state.row
+    row = state.stored
     return CalendarMeeting(
         meeting_id=row.id,
         title=row.title,
@@ -97,7 +97,7 @@ def attendee_of(row: StoredAttendee) -> Attendee:
 
 def view_of(state: MeetingState, base_url: str) -> Meeting:
     """The meeting as the API shows it, with every site's local times."""
-    row = state.row
+    row = state.stored
     meeting_url = f"{base_url}/meetings/{row.id}"
     first = min(state.live_sessions or state.sessions, key=lambda session: session.starts_at)
     return Meeting(
