@@ -13,10 +13,14 @@ from nats.aio.client import Client as NATS
 from services.scheduling.access import IDS
 from services.scheduling.clock import run_clock
 from services.scheduling.consumers import agenda_events, registry_events
-from services.scheduling.feeds import CalendarController, FeedController
 from services.scheduling.mail.sender import run_sender
 from services.scheduling.meetings import Context, render_stale_entries
-from services.scheduling.routes import MeetingController, SlotController
+from services.scheduling.routes import (
+    CalendarController,
+    FeedController,
+    MeetingController,
+    SlotController,
+)
 from shared.db import Pool
 from shared.readmodels import registry
 from shared.service import Runtime, ServiceDefinition, build_app

@@ -1,4 +1,5 @@
-"""Scheduling's REST API: meetings, their sessions and lifecycle, and their invites.
+"""Scheduling's REST API: meetings, their sessions and lifecycle, and their invites; slot
+search; subscription feeds and the calendars calendar programs poll.
 
 A partner key schedules and changes meetings its organization hosts and sees those its
 organization takes part in; public meetings are visible to anyone. Operators act on all.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from email.utils import format_datetime
 from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from services.scheduling import constraints, meetings, store
+from services.scheduling import constraints, feeds, meetings, store
 from services.scheduling.access import (
     hosted_meeting,
     require_seen_organizations,
@@ -25,6 +28,8 @@ from services.scheduling.ical import render_invite, uid_of
 from services.scheduling.lifecycle import Lifecycle, Step, TransitionError, cancel, end_now
 from services.scheduling.meetings import Context, MeetingState
 from services.scheduling.schemas import (
+    Feed,
+    FeedCreate,
     Meeting,
     MeetingCreate,
     MeetingWrite,
@@ -33,7 +38,7 @@ from services.scheduling.schemas import (
     SlotSearch,
 )
 from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchResult, search
-from services.scheduling.views import attendee_of, calendar_of, view_of
+from services.scheduling.views import attendee_of, calendar_of, feed_of, view_of
 from shared.access import Caller, require_host
 from shared.db import Connection
 from shared.errors import Conflict, FieldError, invalid_fields, not_found
@@ -406,3 +411,108 @@ class SlotController(Controller):
                 now=now,
             )
         )
+
+
+class FeedController(Controller):
+    path = "/feeds"
+    tags = ["feeds"]
+    security = KEY_SECURITY
+
+    @post("/", summary="Create a subscription feed; its URL is the only key to it")
+    async def create_feed(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        data: JSONBody[FeedCreate],
+    ) -> Feed:
+        return _feed(request, await feeds.create_feed(connection, caller, data))
+
+    @get("/", summary="Feeds of the caller's organization and its people (all for staff)")
+    async def list_feeds(
+        self,
+        *,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        cursor: Cursor = None,
+        limit: PageSize = DEFAULT_PAGE_SIZE,
+        revoked: FromQuery[bool] = False,
+    ) -> Page[Feed]:
+        rows = await feeds.list_feeds(
+            connection, caller, decode_cursor(cursor), limit + 1, revoked=revoked
+        )
+        return page_of([_feed(request, row) for row in rows], [row.id for row in rows], limit)
+
+    @get("/{feed_id:uuid}", summary="One feed")
+    async def get_feed(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        feed_id: FromPath[UUID],
+    ) -> Feed:
+        return _feed(request, await feeds.own_feed(connection, caller, feed_id))
+
+    @post(
+        "/{feed_id:uuid}/rotate",
+        summary="Give the feed a new URL; the old one stops working (410)",
+        status_code=201,
+    )
+    async def rotate_feed(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        feed_id: FromPath[UUID],
+    ) -> Feed:
+        return _feed(request, await feeds.rotate_feed(connection, caller, feed_id))
+
+    @post("/{feed_id:uuid}/revoke", summary="Stop the feed's URL working (410)", status_code=200)
+    async def revoke_feed(
+        self,
+        request: AnyRequest,
+        connection: Transaction,
+        caller: CallerParam,
+        feed_id: FromPath[UUID],
+    ) -> Feed:
+        return _feed(request, await feeds.revoke_feed(connection, caller, feed_id))
+
+
+class CalendarController(Controller):
+    path = "/calendars"
+    tags = ["feeds"]
+
+    @get(
+        "/{token:str}",
+        summary="A subscription feed, as calendar programs poll it",
+        description="The token is the feed's only key. Answers 304 to If-None-Match "
+        "(or If-Modified-Since) when nothing changed, 410 once the feed is revoked or rotated.",
+        media_type=CALENDAR,
+    )
+    async def get_calendar(
+        self, request: AnyRequest, connection: Transaction, token: FromPath[str]
+    ) -> Response[bytes]:
+        read = await feeds.read_calendar(
+            connection,
+            token,
+            if_none_match=request.headers.get("if-none-match"),
+            if_modified_since=request.headers.get("if-modified-since"),
+        )
+        headers = {
+            "ETag": read.etag,
+            "Cache-Control": "private, no-cache",
+        }
+        if read.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(read.last_modified, usegmt=True)
+        if read.body is None:
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(
+            read.body,
+            media_type=CALENDAR,
+            headers=headers | {"Content-Disposition": 'inline; filename="telebridge.ics"'},
+        )
+
+
+def _feed(request: AnyRequest, row: store.StoredFeed) -> Feed:
+    return feed_of(row, context_of(request).base_url)

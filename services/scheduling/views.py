@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from services.scheduling.ical import Attendee, CalendarMeeting, CalendarSession, CalendarSite
-from services.scheduling.schemas import ConferenceWrite, Meeting, Session, Site
+from services.scheduling.schemas import ConferenceWrite, Feed, Meeting, Session, Site
 from services.scheduling.store import Attendee as StoredAttendee
-from services.scheduling.store import KnownSite, StoredSession
+from services.scheduling.store import KnownSite, StoredFeed, StoredSession
 from shared.events import MeetingEvent, MeetingSession, MeetingSite
 
 if TYPE_CHECKING:
@@ -153,3 +153,18 @@ def view_of(state: MeetingState, base_url: str) -> Meeting:
 
 def _local(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).isoformat()
+
+
+def feed_of(row: StoredFeed, base_url: str) -> Feed:
+    """A feed as the API answers it, with the URLs calendar programs subscribe to."""
+    url = f"{base_url}/calendars/{row.token}.ics"
+    return Feed(
+        id=row.id,
+        kind=row.kind,
+        organization_id=row.organization_id,
+        person_id=row.person_id,
+        url=url,
+        webcal_url="webcal://" + url.split("://", 1)[1],
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
