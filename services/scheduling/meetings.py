@@ -64,12 +64,6 @@ class MeetingState:
     sessions: list[store.StoredSession]
 
     @property
-    def row(self) -> store.StoredMeeting:
-        """The old name of `stored`, kept until routes.py (being moved by another branch)
-        reads `stored`: remove it then."""
-        return self.stored
-
-    @property
     def id(self) -> UUID:
         return self.stored.id
 

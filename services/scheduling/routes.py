@@ -140,7 +140,7 @@ class MeetingController(Controller):
         data: JSONBody[MeetingWrite],
     ) -> Response[Meeting]:
         before = await hosted_meeting(connection, caller, meeting_id)
-        check_version(request, before.row.version)
+        check_version(request, before.stored.version)
         require_host(caller, data.host_organization_id)
         await _require_seen_sites(connection, caller, data, already=site_ids(before))
         state = await meetings.update(connection, before, data, caller, context_of(request))
@@ -188,7 +188,7 @@ class MeetingController(Controller):
         data: JSONBody[SessionMove],
     ) -> Response[Meeting]:
         before = await hosted_meeting(connection, caller, meeting_id)
-        check_version(request, before.row.version)
+        check_version(request, before.stored.version)
         state = await meetings.move_session(
             connection,
             before=before,
@@ -251,7 +251,7 @@ class MeetingController(Controller):
         state = await visible_meeting(connection, visitor, meeting_id)
         if not any(session.id == session_id for session in state.sessions):
             raise not_found("session", session_id)
-        uid = uid_of(meeting_id if state.row.recurrence else session_id)
+        uid = uid_of(meeting_id if state.stored.recurrence else session_id)
         return await _invite(request, connection, visitor, state, uid=uid)
 
     @post(
