@@ -163,3 +163,17 @@ def as_struct(record: asyncpg.Record, struct_type: type[T]) -> T:
 
 def as_structs(records: list[asyncpg.Record], struct_type: type[T]) -> list[T]:
     return [as_struct(record, struct_type) for record in records]
+
+
+async def fetch_struct(
+    connection: Connection, struct_type: type[T], query: str, *args: object
+) -> T | None:
+    """The query's row as a Struct, None when there is none: how stores hand rows on."""
+    row = await connection.fetchrow(query, *args)
+    return None if row is None else as_struct(row, struct_type)
+
+
+async def fetch_structs(
+    connection: Connection, struct_type: type[T], query: str, *args: object
+) -> list[T]:
+    return as_structs(await connection.fetch(query, *args), struct_type)

@@ -28,7 +28,7 @@ from services.registry.schemas import (
     RsvpInvitation,
     SiteCapacity,
 )
-from shared.db import Connection, as_struct, as_structs
+from shared.db import Connection, fetch_struct, fetch_structs
 from shared.events import (
     KeyRole,
     Language,
@@ -41,15 +41,6 @@ from shared.events import (
 )
 
 T = TypeVar("T")
-
-
-async def _one(connection: Connection, row_type: type[T], query: str, *args: object) -> T | None:
-    row = await connection.fetchrow(query, *args)
-    return None if row is None else as_struct(row, row_type)
-
-
-async def _all(connection: Connection, row_type: type[T], query: str, *args: object) -> list[T]:
-    return as_structs(await connection.fetch(query, *args), row_type)
 
 
 def _is_uuid(text: str) -> bool:
@@ -134,14 +125,14 @@ async def organization(
     connection: Connection, organization_id: UUID, *, for_update: bool = False
 ) -> StoredOrganization | None:
     query = _ORGANIZATION_FOR_UPDATE if for_update else _ORGANIZATION
-    return await _one(connection, StoredOrganization, query, organization_id)
+    return await fetch_struct(connection, StoredOrganization, query, organization_id)
 
 
 async def organizations_by_external_id(
     connection: Connection, external_ids: Collection[str]
 ) -> dict[str, StoredOrganization]:
     """The organizations with these external ids, locked, by external id."""
-    found = await _all(
+    found = await fetch_structs(
         connection, StoredOrganization, _ORGANIZATIONS_BY_EXTERNAL_ID, list(external_ids)
     )
     return {item.external_id: item for item in found if item.external_id is not None}
@@ -167,7 +158,7 @@ async def list_organizations(
     """Up to `limit` organizations after `after`, by id: public ones, `own`, and with
     `every` the private ones too. `region` is a code in any case; `text` a part of the
     name, short name or city, in any case."""
-    return await _all(
+    return await fetch_structs(
         connection,
         StoredOrganization,
         _LIST_ORGANIZATIONS,
@@ -191,7 +182,7 @@ async def insert_organization(
     external_id: str | None,
     values: OrganizationValues,
 ) -> StoredOrganization:
-    created = await _one(
+    created = await fetch_struct(
         connection,
         StoredOrganization,
         _INSERT_ORGANIZATION,
@@ -206,7 +197,7 @@ async def insert_organization(
 async def update_organization(
     connection: Connection, organization_id: UUID, values: OrganizationValues
 ) -> StoredOrganization:
-    updated = await _one(
+    updated = await fetch_struct(
         connection,
         StoredOrganization,
         _UPDATE_ORGANIZATION,
@@ -268,18 +259,20 @@ ORDER BY id LIMIT $2
 async def person(
     connection: Connection, person_id: UUID, *, for_update: bool = False
 ) -> Person | None:
-    return await _one(connection, Person, _PERSON_FOR_UPDATE if for_update else _PERSON, person_id)
+    return await fetch_struct(
+        connection, Person, _PERSON_FOR_UPDATE if for_update else _PERSON, person_id
+    )
 
 
 async def people(connection: Connection, person_ids: Collection[UUID]) -> list[Person]:
-    return await _all(connection, Person, _PEOPLE, list(person_ids))
+    return await fetch_structs(connection, Person, _PEOPLE, list(person_ids))
 
 
 async def list_people(
     connection: Connection, *, after: UUID | None, limit: int, organization_id: UUID | None
 ) -> list[Person]:
     """Up to `limit` people after `after`, by id; of one organization unless None."""
-    return await _all(connection, Person, _LIST_PEOPLE, after, limit, organization_id)
+    return await fetch_structs(connection, Person, _LIST_PEOPLE, after, limit, organization_id)
 
 
 async def insert_person(
@@ -300,7 +293,7 @@ async def update_person(connection: Connection, person_id: UUID, values: PersonV
 
 async def _write_person(connection: Connection, query: str, *args: object) -> Person:
     try:
-        written = await _one(connection, Person, query, *args)
+        written = await fetch_struct(connection, Person, query, *args)
     except asyncpg.UniqueViolationError as error:
         raise EmailTakenError from error
     assert written is not None
@@ -350,7 +343,7 @@ async def insert_key(
     expires_at: datetime | None,
 ) -> StoredKey | None:
     """The new key; None if a key has this prefix already."""
-    return await _one(
+    return await fetch_struct(
         connection,
         StoredKey,
         _INSERT_KEY,
@@ -367,15 +360,15 @@ async def insert_key(
 
 async def revoke_key(connection: Connection, key_id: UUID) -> StoredKey | None:
     """The key, revoked now; None if there is no such key or it was revoked before."""
-    return await _one(connection, StoredKey, _REVOKE_KEY, key_id)
+    return await fetch_struct(connection, StoredKey, _REVOKE_KEY, key_id)
 
 
 async def key(connection: Connection, key_id: UUID) -> ApiKey | None:
-    return await _one(connection, ApiKey, _KEY, key_id)
+    return await fetch_struct(connection, ApiKey, _KEY, key_id)
 
 
 async def keys(connection: Connection) -> list[ApiKey]:
-    return await _all(connection, ApiKey, _KEYS)
+    return await fetch_structs(connection, ApiKey, _KEYS)
 
 
 async def has_key(connection: Connection, prefix: str) -> bool:
@@ -415,10 +408,10 @@ INSERT INTO site_capacity (meeting_id, organization_id, capacity) VALUES ($1, $2
 
 
 async def places(connection: Connection, meeting_id: UUID) -> Places:
-    counts = await _all(connection, _Count, _COUNTS, meeting_id)
+    counts = await fetch_structs(connection, _Count, _COUNTS, meeting_id)
     return Places(
         capacity=await connection.fetchval(_CAPACITY, meeting_id),
-        sites=await _all(connection, SiteCapacity, _SITES, meeting_id),
+        sites=await fetch_structs(connection, SiteCapacity, _SITES, meeting_id),
         registered={count.organization_id: count.registered for count in counts},
         waitlisted=sum(count.waitlisted for count in counts),
     )
@@ -478,21 +471,23 @@ WHERE meeting_id = $1 AND status = 'waitlisted' ORDER BY queued
 
 
 async def registration(connection: Connection, registration_id: UUID) -> Registration | None:
-    return await _one(connection, Registration, _REGISTRATION, registration_id)
+    return await fetch_struct(connection, Registration, _REGISTRATION, registration_id)
 
 
 async def registrations(
     connection: Connection, registration_ids: Sequence[UUID]
 ) -> list[Registration]:
     """The registrations, in the order of their ids given."""
-    return await _all(connection, Registration, _REGISTRATIONS, list(registration_ids))
+    return await fetch_structs(connection, Registration, _REGISTRATIONS, list(registration_ids))
 
 
 async def registration_of_person(
     connection: Connection, meeting_id: UUID, person_id: UUID
 ) -> Registration | None:
     """The person's registration for the meeting, in whatever state it is."""
-    return await _one(connection, Registration, _REGISTRATION_OF_PERSON, meeting_id, person_id)
+    return await fetch_struct(
+        connection, Registration, _REGISTRATION_OF_PERSON, meeting_id, person_id
+    )
 
 
 async def list_registrations(
@@ -505,7 +500,7 @@ async def list_registrations(
     status: RegistrationStatus | None,
 ) -> list[Registration]:
     """Up to `limit` registrations after `after`, by id; of one organization unless None."""
-    return await _all(
+    return await fetch_structs(
         connection,
         Registration,
         _LIST_REGISTRATIONS,
@@ -552,7 +547,7 @@ async def set_status(
 
 async def waitlist(connection: Connection, meeting_id: UUID) -> list[Waiting]:
     """The meeting's waitlisted registrations, first come first."""
-    return await _all(connection, Waiting, _WAITLIST, meeting_id)
+    return await fetch_structs(connection, Waiting, _WAITLIST, meeting_id)
 
 
 # RSVP and the links that answer it
@@ -602,7 +597,7 @@ _MAKE_SIGNING_KEY: Final = (
 
 async def lock_rsvp(connection: Connection, registration_id: UUID) -> RsvpState | None:
     """The registration's state and its meeting's, the registration locked."""
-    return await _one(connection, RsvpState, _LOCK_RSVP, registration_id)
+    return await fetch_struct(connection, RsvpState, _LOCK_RSVP, registration_id)
 
 
 async def set_rsvp(connection: Connection, registration_id: UUID, rsvp: Rsvp) -> None:
@@ -610,11 +605,11 @@ async def set_rsvp(connection: Connection, registration_id: UUID, rsvp: Rsvp) ->
 
 
 async def invitation(connection: Connection, registration_id: UUID) -> RsvpInvitation | None:
-    return await _one(connection, RsvpInvitation, _INVITATION, registration_id)
+    return await fetch_struct(connection, RsvpInvitation, _INVITATION, registration_id)
 
 
 async def link_end(connection: Connection, registration_id: UUID) -> LinkEnd | None:
-    return await _one(connection, LinkEnd, _LINK_END, registration_id)
+    return await fetch_struct(connection, LinkEnd, _LINK_END, registration_id)
 
 
 async def secret(connection: Connection, name: str) -> bytes | None:
@@ -692,7 +687,7 @@ async def record_check_ins(
 ) -> list[CheckIn]:
     """Record whether each person attended the session (`check_in_ids` for new records);
     the check-ins this changed, in the order of `people`."""
-    return await _all(
+    return await fetch_structs(
         connection,
         CheckIn,
         _CHECK_IN,
@@ -709,7 +704,9 @@ async def check_ins(
     connection: Connection, meeting_id: UUID, session_id: UUID, person_ids: Collection[UUID]
 ) -> list[CheckIn]:
     """The people's check-ins to the session, by person id."""
-    return await _all(connection, CheckIn, _CHECK_INS, meeting_id, session_id, list(person_ids))
+    return await fetch_structs(
+        connection, CheckIn, _CHECK_INS, meeting_id, session_id, list(person_ids)
+    )
 
 
 async def record_headcount(
@@ -722,7 +719,7 @@ async def record_headcount(
     headcount: int,
 ) -> Headcount | None:
     """The site's headcount for the session as now recorded; None if it was so already."""
-    return await _one(
+    return await fetch_struct(
         connection,
         Headcount,
         _RECORD_HEADCOUNT,
@@ -737,7 +734,9 @@ async def record_headcount(
 async def headcount(
     connection: Connection, meeting_id: UUID, session_id: UUID, organization_id: UUID
 ) -> Headcount | None:
-    return await _one(connection, Headcount, _HEADCOUNT, meeting_id, session_id, organization_id)
+    return await fetch_struct(
+        connection, Headcount, _HEADCOUNT, meeting_id, session_id, organization_id
+    )
 
 
 async def attendance_by_organization(
@@ -745,7 +744,7 @@ async def attendance_by_organization(
 ) -> list[OrganizationAttendance]:
     """Each organization that signed up, checked in or counted heads for the meeting (only
     `organization_id` unless None), with its numbers; by name."""
-    return await _all(
+    return await fetch_structs(
         connection,
         OrganizationAttendance,
         _ATTENDANCE_BY_ORGANIZATION,

@@ -16,7 +16,7 @@ import msgspec
 
 from services.scheduling.lifecycle import Lifecycle
 from services.scheduling.schemas import FeedKind
-from shared.db import Connection, as_struct, as_structs, fetch_one
+from shared.db import Connection, as_struct, fetch_one, fetch_struct, fetch_structs
 from shared.events import (
     AgendaEntry,
     Conference,
@@ -29,15 +29,6 @@ from shared.events import (
 )
 
 T = TypeVar("T")
-
-
-async def _one(connection: Connection, row_type: type[T], query: str, *args: object) -> T | None:
-    row = await connection.fetchrow(query, *args)
-    return None if row is None else as_struct(row, row_type)
-
-
-async def _all(connection: Connection, row_type: type[T], query: str, *args: object) -> list[T]:
-    return as_structs(await connection.fetch(query, *args), row_type)
 
 
 async def _written(connection: Connection, row_type: type[T], query: str, *args: object) -> T:
@@ -539,7 +530,7 @@ async def meeting(
     connection: Connection, meeting_id: UUID, *, for_update: bool = False
 ) -> StoredMeeting | None:
     query = _MEETING_FOR_UPDATE if for_update else _MEETING
-    return await _one(connection, StoredMeeting, query, meeting_id)
+    return await fetch_struct(connection, StoredMeeting, query, meeting_id)
 
 
 async def meetings(
@@ -551,23 +542,23 @@ async def meetings(
     all_visible: bool,
 ) -> list[StoredMeeting]:
     """Public meetings, and those of `organization_id` (or every one with `all_visible`)."""
-    return await _all(
+    return await fetch_structs(
         connection, StoredMeeting, _MEETINGS, after, limit, organization_id, all_visible
     )
 
 
 async def sites(connection: Connection, meeting_ids: list[UUID]) -> list[KnownSite]:
     """Sites of these meetings whose organization scheduling knows, host first."""
-    return await _all(connection, KnownSite, _SITES, meeting_ids)
+    return await fetch_structs(connection, KnownSite, _SITES, meeting_ids)
 
 
 async def site_rows(connection: Connection, meeting_ids: list[UUID]) -> list[StoredSite]:
     """Every site of these meetings, known or not, host first."""
-    return await _all(connection, StoredSite, _SITE_ROWS, meeting_ids)
+    return await fetch_structs(connection, StoredSite, _SITE_ROWS, meeting_ids)
 
 
 async def sessions(connection: Connection, meeting_ids: list[UUID]) -> list[StoredSession]:
-    return await _all(connection, StoredSession, _SESSIONS, meeting_ids)
+    return await fetch_structs(connection, StoredSession, _SESSIONS, meeting_ids)
 
 
 async def apply_lifecycle(
@@ -587,7 +578,7 @@ async def apply_lifecycle(
 
 async def due_meetings(connection: Connection, now: datetime, limit: int) -> list[StoredMeeting]:
     """Meetings whose start or end has passed, locked; other replicas skip them."""
-    return await _all(connection, StoredMeeting, _DUE, now, limit)
+    return await fetch_structs(connection, StoredMeeting, _DUE, now, limit)
 
 
 async def seconds_until_due(connection: Connection, now: datetime) -> float | None:
@@ -601,21 +592,23 @@ async def set_summary(
 ) -> StoredMeeting | None:
     """Link the meeting to its summary unless a newer version is kept already; the SEQUENCE
     rises, since calendars show the link."""
-    return await _one(connection, StoredMeeting, _SET_SUMMARY, meeting_id, url, version)
+    return await fetch_struct(connection, StoredMeeting, _SET_SUMMARY, meeting_id, url, version)
 
 
 async def set_agenda(
     connection: Connection, meeting_id: UUID, entries: Any, url: str | None, version: int
 ) -> StoredMeeting | None:
     """Keep the published agenda of a meeting unless a newer one is kept already."""
-    return await _one(connection, StoredMeeting, _SET_AGENDA, meeting_id, entries, url, version)
+    return await fetch_struct(
+        connection, StoredMeeting, _SET_AGENDA, meeting_id, entries, url, version
+    )
 
 
 # The registry's organizations, people and registrations
 
 
 async def organization(connection: Connection, organization_id: UUID) -> Organization | None:
-    return await _one(connection, Organization, _ORGANIZATION, organization_id)
+    return await fetch_struct(connection, Organization, _ORGANIZATION, organization_id)
 
 
 async def unseen_organizations(
@@ -629,7 +622,7 @@ async def unseen_organizations(
 
 
 async def organizations(connection: Connection, ids: list[UUID]) -> dict[UUID, Organization]:
-    found = await _all(connection, Organization, _ORGANIZATIONS, ids)
+    found = await fetch_structs(connection, Organization, _ORGANIZATIONS, ids)
     return {item.id: item for item in found}
 
 
@@ -642,16 +635,18 @@ async def busy(
     except_meeting: UUID,
 ) -> list[Busy]:
     """Sessions of other meetings these organizations take part in, within the interval."""
-    return await _all(connection, Busy, _BUSY, organization_ids, starts_at, ends_at, except_meeting)
+    return await fetch_structs(
+        connection, Busy, _BUSY, organization_ids, starts_at, ends_at, except_meeting
+    )
 
 
 async def attendees(connection: Connection, meeting_id: UUID) -> list[Attendee]:
-    return await _all(connection, Attendee, _ATTENDEES, meeting_id)
+    return await fetch_structs(connection, Attendee, _ATTENDEES, meeting_id)
 
 
 async def attendee(connection: Connection, meeting_id: UUID, person_id: UUID) -> Attendee | None:
     """A person signed up for the meeting, whatever their registration's status."""
-    return await _one(connection, Attendee, _ATTENDEE, meeting_id, person_id)
+    return await fetch_struct(connection, Attendee, _ATTENDEE, meeting_id, person_id)
 
 
 async def lock_person(connection: Connection, person_id: UUID) -> None:
@@ -665,12 +660,12 @@ async def person_known(connection: Connection, person_id: UUID) -> bool:
 
 
 async def person(connection: Connection, person_id: UUID | None) -> Person | None:
-    return await _one(connection, Person, _PERSON, person_id)
+    return await fetch_struct(connection, Person, _PERSON, person_id)
 
 
 async def registrations_of(connection: Connection, person_id: UUID) -> list[HeldPlace]:
     """The person's registrations that hold a place, with their versions."""
-    return await _all(connection, HeldPlace, _REGISTRATIONS_OF, person_id)
+    return await fetch_structs(connection, HeldPlace, _REGISTRATIONS_OF, person_id)
 
 
 # Calendar entries
@@ -713,7 +708,7 @@ async def feed_versions(
 async def feed_entries(
     connection: Connection, kind: FeedKind, subject: UUID | None
 ) -> list[StoredEntry]:
-    return await _all(connection, StoredEntry, _FEED_ENTRIES[kind], subject)
+    return await fetch_structs(connection, StoredEntry, _FEED_ENTRIES[kind], subject)
 
 
 # Feeds
@@ -736,11 +731,11 @@ async def feed(
     connection: Connection, feed_id: UUID, *, for_update: bool = False
 ) -> StoredFeed | None:
     query = _FEED_FOR_UPDATE if for_update else _FEED
-    return await _one(connection, StoredFeed, query, feed_id)
+    return await fetch_struct(connection, StoredFeed, query, feed_id)
 
 
 async def feed_at(connection: Connection, token: str) -> StoredFeed | None:
-    return await _one(connection, StoredFeed, _FEED_AT, token)
+    return await fetch_struct(connection, StoredFeed, _FEED_AT, token)
 
 
 async def revoke_feed(
@@ -759,7 +754,9 @@ async def feeds(
 ) -> list[StoredFeed]:
     """Feeds of `organization_id` and its people (every one without), revoked ones too
     with `revoked`."""
-    return await _all(connection, StoredFeed, _FEEDS, after, limit, organization_id, revoked)
+    return await fetch_structs(
+        connection, StoredFeed, _FEEDS, after, limit, organization_id, revoked
+    )
 
 
 # Outgoing mail
@@ -780,7 +777,7 @@ async def enqueue_mail(
 
 
 async def lease_mail(connection: Connection, limit: int, lease: timedelta) -> list[QueuedMail]:
-    return await _all(connection, QueuedMail, _LEASE_MAIL, limit, lease)
+    return await fetch_structs(connection, QueuedMail, _LEASE_MAIL, limit, lease)
 
 
 async def mail_sent(connection: Connection, mail_id: UUID) -> None:
