@@ -338,15 +338,6 @@ def _kind_and_title(meeting: CalendarMeeting) -> str:
     return f"{kind}: {meeting.title}"
 
 
-def utc_offset(moment: datetime) -> str:
-    """`UTC+3`, `UTC+10`, `UTC+5:30`: the offset as people write it."""
-    offset = moment.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    hours, minutes = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
-
-
 # --- whole iCalendar objects ----------------------------------------------------------
 
 

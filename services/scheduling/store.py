@@ -22,9 +22,9 @@ from shared.events import (
     Conference,
     MeetingKind,
     MeetingRole,
+    MeetingSession,
     MeetingStatus,
     Rsvp,
-    SessionStatus,
     WorkingHours,
 )
 
@@ -351,19 +351,11 @@ class KnownSite(StoredSite, frozen=True, kw_only=True):
     timezone: str
 
 
-class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A session of a meeting as written."""
-
-    id: UUID
-    starts_at: datetime
-    ends_at: datetime
-    title: str | None = None
-    track: str | None = None
-    recurrence_id: datetime | None = None
-    status: SessionStatus = "scheduled"
+SessionRow = MeetingSession
+"""A session of a meeting as written: the fields its events carry."""
 
 
-class StoredSession(SessionRow, frozen=True, kw_only=True):
+class StoredSession(MeetingSession, frozen=True, kw_only=True):
     meeting_id: UUID
 
 

@@ -22,9 +22,9 @@ from services.scheduling.ical import (
     CalendarSite,
     render_invite,
     uid_of,
-    utc_offset,
 )
 from shared.events import MEETING_KINDS, MeetingKind
+from shared.timezones import utc_offset
 
 MEETING = UUID("0190a000-0000-7000-8000-00000000abcd")
 START = datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
