@@ -29,7 +29,7 @@ from tests.integration.scheduling.support import (
     mails_once,
     path_of,
     scheduling_service,
-    signed_up,
+    sign_up,
 )
 from tests.readers.lines import line_problems
 from tests.readers.radicale import stored_and_expanded
@@ -182,7 +182,7 @@ async def test_a_seed_event_reads_the_same_in_every_reader(
         )
         people: dict[UUID, tuple[str, str]] = {}
         for site, name, language in attendees(seed):
-            signed = await signed_up(scheduling, meeting["id"], ids[site], name, language)
+            signed = await sign_up(scheduling, meeting["id"], ids[site], name, language)
             people[signed.person_id] = (ORGANIZATIONS[site].timezone, language)
         files, mails = await emitted_files(scheduling, meeting, people)
 

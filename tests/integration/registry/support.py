@@ -136,6 +136,6 @@ def person_fields(name: str, email: str) -> dict[str, str]:
     return fields | ({"patronymic": middle[0]} if middle else {})
 
 
-def scheduled(organization_id: str) -> MeetingScheduled:
+def hosted_by(organization_id: str) -> MeetingScheduled:
     """A telebridge the organization hosts alone, at 10:00 in Moscow."""
     return events.scheduled(UUID(organization_id), starts=datetime(2030, 10, 1, 7, 0, tzinfo=UTC))

@@ -34,8 +34,8 @@ from tests.integration.registry.support import (
     LIPETSK,
     VLADIVOSTOK,
     Registry,
+    hosted_by,
     person_fields,
-    scheduled,
 )
 from tests.support import (
     OPERATOR,
@@ -379,7 +379,7 @@ async def test_a_person_signs_up_once_and_the_registration_is_published(
     organization = await registry.organization()
     irina = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
     olga = await registry.person(organization, "Ольга Бунина", "olga@lib.example")
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     known = await registry.meeting_known(meeting)
     assert known["status"] == "scheduled"
     assert known["title"] == "Телемост «От сердца к сердцу»"
@@ -422,7 +422,7 @@ async def _event_id(registry: Registry, entity: dict[str, Any]) -> str:
 async def test_a_cancelled_meeting_takes_no_registrations(registry: Registry) -> None:
     organization = await registry.organization()
     person = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     await registry.meeting_known(meeting)
     known = await registry.meeting_known(cancelled(meeting))
     assert known["status"] == "cancelled"
@@ -440,7 +440,7 @@ async def test_an_ended_meeting_takes_registrations_from_the_operator_only(
 ) -> None:
     organization = await registry.organization()
     person = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     await registry.meeting_known(meeting)
     known = await registry.meeting_known(ended(meeting))
     assert known["status"] == "ended"
@@ -469,10 +469,10 @@ async def test_an_older_meeting_event_does_not_reopen_a_cancelled_meeting(
     registry: Registry,
 ) -> None:
     organization = await registry.organization()
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     await registry.meeting_known(cancelled(meeting))
     await publish(registry.js, meeting)  # version 1, after version 2
-    marker = scheduled(organization["id"])
+    marker = hosted_by(organization["id"])
     await registry.meeting_known(marker)  # the consumer has gone past the stale event
     known = body(await registry.client.get(f"/meetings/{meeting.aggregate_id}"))
     assert (known["status"], known["version"]) == ("cancelled", 2)
@@ -486,7 +486,7 @@ async def test_every_successful_write_publishes_one_event_and_a_failed_one_none(
 ) -> None:
     organization = await registry.organization()
     person = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     await registry.meeting_known(meeting)
     registration = body(
         await registry.client.post(

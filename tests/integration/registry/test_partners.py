@@ -14,8 +14,8 @@ from tests.integration.registry.support import (
     LIPETSK,
     VLADIVOSTOK,
     Registry,
+    hosted_by,
     person_fields,
-    scheduled,
 )
 from tests.support import ADMIN, OPERATOR, bearer, json_of
 
@@ -30,7 +30,7 @@ async def two_partners(registry: Registry) -> dict[str, Any]:
     a_key = await registry.partner_key(a)
     b_key = await registry.partner_key(b)
     b_person = await registry.person(b, "Анна Ким", "kim@pkpb.example", headers=b_key)
-    meeting = scheduled(b["id"])
+    meeting = hosted_by(b["id"])
     await registry.meeting_known(meeting)
     path = f"/meetings/{meeting.aggregate_id}"
     b_registration = body(
@@ -284,7 +284,7 @@ async def test_a_private_meeting_answers_others_as_one_that_does_not_exist(
     statistics; B's own key sees it."""
     setup = await two_partners(registry)
     a, a_key, b_key = setup["a"], setup["a_key"], setup["b_key"]
-    private = msgspec.structs.replace(scheduled(setup["b"]["id"]), public=False)
+    private = msgspec.structs.replace(hosted_by(setup["b"]["id"]), public=False)
     await publish(registry.js, private)
     await registry.meeting_known(msgspec.structs.replace(started(private), public=False))
     body(await registry.client.get(f"/meetings/{private.aggregate_id}", headers=b_key))
@@ -348,7 +348,7 @@ async def test_check_ins_open_at_the_start_time_before_the_clock_is_heard(
     person = await registry.person(a, "Ольга Арутинова", "olga@lodb.example", headers=a_key)
     starts = datetime.now(UTC) - timedelta(minutes=1)
     meeting = msgspec.structs.replace(
-        scheduled(a["id"]), starts_at=starts, ends_at=starts + timedelta(hours=1)
+        hosted_by(a["id"]), starts_at=starts, ends_at=starts + timedelta(hours=1)
     )
     await registry.meeting_known(meeting)
     checked = body(

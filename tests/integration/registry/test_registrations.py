@@ -6,13 +6,13 @@ import asyncio
 from typing import Any
 
 from tests.integration.api import body, problem
-from tests.integration.registry.support import VLADIVOSTOK, Registry, scheduled
+from tests.integration.registry.support import VLADIVOSTOK, Registry, hosted_by
 
 
 async def signed_up_meeting(registry: Registry, people: int) -> dict[str, Any]:
     organization = await registry.organization()
     partner = await registry.partner_key(organization)
-    meeting = scheduled(organization["id"])
+    meeting = hosted_by(organization["id"])
     await registry.meeting_known(meeting)
     created = [
         await registry.person(organization, f"Читатель{n} Библиотечный", f"r{n}@lib.example")

@@ -19,7 +19,7 @@ from services.registry.micro import STATISTICS_SUBJECT
 from shared.events import MeetingEnded, MeetingSession, new_id
 from tests.events import ended, later, started
 from tests.integration.api import body, problem
-from tests.integration.registry.support import VLADIVOSTOK, Registry, scheduled
+from tests.integration.registry.support import VLADIVOSTOK, Registry, hosted_by
 from tests.support import eventually
 
 ANONYMOUS = {"Authorization": ""}
@@ -30,7 +30,7 @@ async def registered(registry: Registry, **meeting_changes: Any) -> dict[str, An
     `meeting_changes`)."""
     organization = await registry.organization()
     partner = await registry.partner_key(organization)
-    meeting = msgspec.structs.replace(scheduled(organization["id"]), **meeting_changes)
+    meeting = msgspec.structs.replace(hosted_by(organization["id"]), **meeting_changes)
     await registry.meeting_known(meeting)
     person = await registry.person(organization, "Ирина Пожидаева", "irina@lib.example")
     registration = body(

@@ -193,7 +193,7 @@ def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:
     )
 
 
-async def signed_up(
+async def sign_up(
     scheduling: Scheduling,
     meeting_id: str,
     organization: UUID,

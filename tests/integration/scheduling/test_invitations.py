@@ -23,7 +23,7 @@ from tests.integration.scheduling.support import (
     calendar_part,
     mails,
     mails_once,
-    signed_up,
+    sign_up,
     telebridge,
     vevent,
 )
@@ -35,7 +35,7 @@ async def test_a_person_signed_up_gets_their_own_invite(scheduling: Scheduling) 
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
     assert await mails(scheduling) == []
-    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли", "en")
+    await sign_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли", "en")
     [invite] = await mails_once(scheduling, 1)
     assert invite["To"].addresses[0].display_name == "Ольга Петровна Ли"
     assert invite["Subject"] == f"Invitation: {meeting['title']}"
@@ -58,7 +58,7 @@ async def test_a_change_attendees_see_is_sent_again_and_one_they_do_not_is_not(
     lipetsk = await scheduling.moscow()
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
-    await signed_up(scheduling, meeting["id"], lipetsk, "Иван Иванович Сидоров")
+    await sign_up(scheduling, meeting["id"], lipetsk, "Иван Иванович Сидоров")
     await mails_once(scheduling, 1)
 
     async def put(**changes: Any) -> Any:
@@ -90,7 +90,7 @@ async def test_a_cancelled_meeting_sends_cancels_and_a_redelivered_event_nothing
     lipetsk = await scheduling.moscow()
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
-    registration = await signed_up(scheduling, meeting["id"], lipetsk, "Мария Игоревна Орлова")
+    registration = await sign_up(scheduling, meeting["id"], lipetsk, "Мария Игоревна Орлова")
     await mails_once(scheduling, 1)
     await publish(scheduling.js, registration)  # the registry's event delivered again
     body(await scheduling.client.post(f"/meetings/{meeting['id']}/cancel"))
@@ -109,7 +109,7 @@ async def test_a_published_agenda_is_reissued_in_the_description(scheduling: Sch
     lipetsk = await scheduling.moscow()
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
-    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
+    await sign_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
     await mails_once(scheduling, 1)
     agenda = AgendaPublished(
         aggregate_id=new_id(),
@@ -205,7 +205,7 @@ async def test_nobody_is_mailed_about_a_meeting_that_is_over(scheduling: Schedul
         "record_past": True,
     }
     meeting = await scheduling.telebridge(lipetsk, vladivostok, **past)
-    registration = await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
+    registration = await sign_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли")
     agenda = AgendaPublished(
         aggregate_id=new_id(),
         aggregate_version=1,
@@ -234,7 +234,7 @@ async def test_a_published_summary_is_linked_from_the_calendar_without_mail(
 ) -> None:
     lipetsk = await scheduling.moscow()
     meeting = await scheduling.telebridge(lipetsk, await scheduling.vladivostok())
-    await signed_up(scheduling, meeting["id"], lipetsk, "Ольга Петровна Ли")
+    await sign_up(scheduling, meeting["id"], lipetsk, "Ольга Петровна Ли")
     await mails_once(scheduling, 1)
     summary = SummaryPublished(
         aggregate_id=new_id(),

@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from services.scheduling.app import create_app
 from shared.settings import SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
-from tests.integration.scheduling.support import Scheduling, calendar_part, signed_up
+from tests.integration.scheduling.support import Scheduling, calendar_part, sign_up
 from tests.support import OPERATOR, eventually, harness, settings_for
 
 
@@ -66,7 +66,7 @@ async def test_an_invite_arrives_once_with_its_names_and_calendar_intact(
     lipetsk = await scheduling.moscow()
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
-    await signed_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли-Соколова")
+    await sign_up(scheduling, meeting["id"], vladivostok, "Ольга Петровна Ли-Соколова")
     [raw] = await delivered_once(scheduling.maildir, 1)
     received = email.message_from_bytes(raw, policy=email.policy.default)
     assert display_name(raw, "To") == "Ольга Петровна Ли-Соколова"
@@ -88,7 +88,7 @@ async def test_a_letter_greets_people_as_they_are_greeted(scheduling: Scheduling
     lipetsk = await scheduling.moscow()
     vladivostok = await scheduling.vladivostok()
     meeting = await scheduling.telebridge(lipetsk, vladivostok)
-    await signed_up(
+    await sign_up(
         scheduling,
         meeting["id"],
         lipetsk,
@@ -97,7 +97,7 @@ async def test_a_letter_greets_people_as_they_are_greeted(scheduling: Scheduling
         given_name="Ирина",
         patronymic="Леонидовна",
     )
-    await signed_up(
+    await sign_up(
         scheduling,
         meeting["id"],
         vladivostok,
@@ -163,7 +163,7 @@ async def test_a_server_that_says_later_gets_the_mail_again_later(
         meeting = await scheduling.telebridge(
             await scheduling.moscow(), await scheduling.vladivostok()
         )
-        await signed_up(scheduling, meeting["id"], host_of(meeting), "Пётр Ильич Чайковский")
+        await sign_up(scheduling, meeting["id"], host_of(meeting), "Пётр Ильич Чайковский")
 
         async def sent() -> list[dict[str, Any]] | None:
             states = await queue_state(scheduling)
@@ -182,7 +182,7 @@ async def test_a_server_that_says_never_is_not_asked_again(
         meeting = await scheduling.telebridge(
             await scheduling.moscow(), await scheduling.vladivostok()
         )
-        await signed_up(scheduling, meeting["id"], host_of(meeting), "Анна Андреевна Ахматова")
+        await sign_up(scheduling, meeting["id"], host_of(meeting), "Анна Андреевна Ахматова")
 
         async def given_up() -> list[dict[str, Any]] | None:
             states = await queue_state(scheduling)
@@ -207,7 +207,7 @@ async def test_two_replicas_send_each_mail_once(
             await scheduling.moscow(), await scheduling.vladivostok()
         )
         for number in range(20):
-            await signed_up(scheduling, meeting["id"], host_of(meeting), f"Участник № {number}")
+            await sign_up(scheduling, meeting["id"], host_of(meeting), f"Участник № {number}")
 
         async def all_sent() -> bool:
             states = await queue_state(scheduling)
