@@ -32,6 +32,7 @@ from shared.events import (
     MeetingCancelled,
     MeetingEvent,
     MeetingScheduled,
+    MeetingSession,
     MeetingStatus,
     MeetingUpdated,
     new_id,
@@ -221,7 +222,7 @@ async def move_session(
     """Move one session (or one occurrence of a series) to another time."""
     session = _editable_session(before, session_id)
     refuse_past([("starts_at", data.starts_at)], record_past=data.record_past, caller=caller)
-    moved: list[store.SessionRow] = [
+    moved: list[MeetingSession] = [
         msgspec.structs.replace(s, starts_at=data.starts_at, ends_at=data.ends_at)
         if s.id == session.id
         else s
@@ -253,7 +254,7 @@ async def cancel_session(
             "last-session",
             "this is the meeting's only session left: cancel the meeting instead",
         )
-    changed: list[store.SessionRow] = [
+    changed: list[MeetingSession] = [
         msgspec.structs.replace(s, status="cancelled") if s.id == session_id else s
         for s in before.sessions
     ]
@@ -275,7 +276,7 @@ def _editable_session(state: MeetingState, session_id: UUID) -> store.StoredSess
 async def _save_sessions(
     connection: Connection,
     before: MeetingState,
-    sessions: list[store.SessionRow],
+    sessions: list[MeetingSession],
     forced_by: str | None,
     context: Context,
 ) -> MeetingState:

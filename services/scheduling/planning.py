@@ -17,16 +17,16 @@ import msgspec
 
 from services.scheduling.schemas import MeetingWrite
 from services.scheduling.series import occurrences
-from services.scheduling.store import MeetingFields, SessionRow, StoredSession
+from services.scheduling.store import MeetingFields, StoredSession
 from shared.errors import FieldError, invalid_fields
-from shared.events import Conference, MeetingStatus, new_id
+from shared.events import Conference, MeetingSession, MeetingStatus, new_id
 
 
 @dataclass(frozen=True)
 class Plan:
     """The sessions a meeting is to have, cancelled ones included."""
 
-    sessions: list[SessionRow]
+    sessions: list[MeetingSession]
     series: bool
     series_length: timedelta | None = None
 
@@ -49,7 +49,7 @@ def plan_sessions(
         assert data.starts_at is not None
         assert data.ends_at is not None
         kept = {row.recurrence_id: row for row in existing if row.recurrence_id}
-        rows: list[SessionRow] = []
+        rows: list[MeetingSession] = []
         for occurrence in occurrences(
             data.recurrence, data.starts_at, data.ends_at, ZoneInfo(zone)
         ):
@@ -57,7 +57,7 @@ def plan_sessions(
                 rows.append(old)
             else:
                 rows.append(
-                    SessionRow(
+                    MeetingSession(
                         id=new_id(),
                         starts_at=occurrence.starts_at,
                         ends_at=occurrence.ends_at,
@@ -69,7 +69,7 @@ def plan_sessions(
         assert data.starts_at is not None
         assert data.ends_at is not None
         return Plan(
-            [SessionRow(id=meeting_id, starts_at=data.starts_at, ends_at=data.ends_at)],
+            [MeetingSession(id=meeting_id, starts_at=data.starts_at, ends_at=data.ends_at)],
             series=False,
         )
     known = {row.id for row in existing}
@@ -86,7 +86,7 @@ def plan_sessions(
         raise invalid_fields(unknown, slug="unknown-session")
     return Plan(
         [
-            SessionRow(
+            MeetingSession(
                 id=session.id or new_id(),
                 starts_at=session.starts_at,
                 ends_at=session.ends_at,
@@ -99,7 +99,7 @@ def plan_sessions(
     )
 
 
-def span(sessions: Iterable[SessionRow]) -> tuple[datetime, datetime]:
+def span(sessions: Iterable[MeetingSession]) -> tuple[datetime, datetime]:
     """From the first start to the last end of the sessions that take place."""
     live = [s for s in sessions if s.status == "scheduled"]
     return min(s.starts_at for s in live), max(s.ends_at for s in live)

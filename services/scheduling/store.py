@@ -351,10 +351,6 @@ class KnownSite(StoredSite, frozen=True, kw_only=True):
     timezone: str
 
 
-SessionRow = MeetingSession
-"""A session of a meeting as written: the fields its events carry."""
-
-
 class StoredSession(MeetingSession, frozen=True, kw_only=True):
     meeting_id: UUID
 
@@ -493,7 +489,7 @@ async def replace_sites(connection: Connection, meeting_id: UUID, sites: list[Si
 
 
 async def save_sessions(
-    connection: Connection, meeting_id: UUID, sessions: list[SessionRow], *, drop_others: bool
+    connection: Connection, meeting_id: UUID, sessions: list[MeetingSession], *, drop_others: bool
 ) -> None:
     """Write these sessions; the meeting's other sessions are cancelled (they keep their
     calendar entries, so that calendars learn of it) or, with `drop_others`, deleted."""

@@ -177,7 +177,6 @@ _STATUS_OF: Final[dict[type[DomainError], int]] = {
 
 def _handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
     status = next((_STATUS_OF[kind] for kind in type(error).__mro__ if kind in _STATUS_OF), 500)
-    retry_after = getattr(error, "retry_after", None)
     return problem_response(
         request,
         status,
@@ -186,7 +185,7 @@ def _handle_domain_error(request: Request[Any, Any, Any], error: DomainError) ->
         detail=error.detail,
         errors=error.errors,
         extensions=error.extensions,
-        headers=None if retry_after is None else {"Retry-After": str(retry_after)},
+        headers={"Retry-After": str(error.retry_after)} if isinstance(error, NotYetKnown) else None,
     )
 
 

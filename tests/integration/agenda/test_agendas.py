@@ -16,7 +16,7 @@ from services.agenda.app import create_app
 from shared.bus.outbox import EVENT_LIMIT, HEADER_ROOM
 from shared.events import new_id
 from shared.settings import AgendaSettings, NatsSettings
-from tests.events import STARTS, instant, signed_up
+from tests.events import STARTS, applied, instant, signed_up
 from tests.integration.agenda.support import (
     ITEMS,
     MOSCOW,
@@ -26,7 +26,7 @@ from tests.integration.agenda.support import (
     moscow_with_vladivostok,
 )
 from tests.integration.api import body, partner_key, problem, publish
-from tests.support import OPERATOR, eventually, harness, settings_for
+from tests.support import OPERATOR, harness, settings_for
 
 
 async def test_a_draft_is_kept_unpublished_until_it_is_published(agenda: Agenda) -> None:
@@ -192,15 +192,7 @@ async def test_a_registered_speaker_is_named_with_their_organization(agenda: Age
         "u@example.org",
     )
     await publish(agenda.js, person, registration)
-
-    async def person_known() -> bool:
-        return bool(
-            await agenda.database.fetchval(
-                "SELECT count(*) FROM agenda.people WHERE id = $1", person.aggregate_id
-            )
-        )
-
-    await eventually(person_known)
+    await applied(agenda.database, "agenda", person)
     item = {
         "offset": "PT0S",
         "duration": "PT10M",

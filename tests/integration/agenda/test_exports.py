@@ -13,7 +13,7 @@ from uuid import UUID
 from icalendar import Calendar
 
 from shared.events import utc_now
-from tests.events import signed_up
+from tests.events import applied, signed_up
 from tests.frab_schedule import check_schedule, person_ids
 from tests.integration.agenda.support import (
     ITEMS,
@@ -23,7 +23,6 @@ from tests.integration.agenda.support import (
     moscow_with_vladivostok,
 )
 from tests.integration.api import body, problem, publish
-from tests.support import eventually
 
 OPENING, TOUR, CLOSING = "opening", "tour", "closing"
 
@@ -149,15 +148,7 @@ async def test_frab_people_are_numbered_once_for_every_meeting(agenda: Agenda) -
         "u@example.org",
     )
     await publish(agenda.js, person, registration)
-
-    async def person_known() -> bool:
-        return bool(
-            await agenda.database.fetchval(
-                "SELECT count(*) FROM agenda.people WHERE id = $1", person.aggregate_id
-            )
-        )
-
-    await eventually(person_known)
+    await applied(agenda.database, "agenda", person)
     kim = {"name": "Анна Ким", "organization": "ПКПБ", "external": True}
     guest = {"name": "Анна Ким", "organization": "Гость из Уссурийска", "external": True}
     registered = {"person_id": str(person.aggregate_id)}

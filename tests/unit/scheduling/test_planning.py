@@ -12,9 +12,9 @@ import pytest
 
 from services.scheduling.planning import Plan, fields, plan_sessions, span, times_sent
 from services.scheduling.schemas import ConferenceWrite, MeetingWrite, SessionWrite, SiteWrite
-from services.scheduling.store import SessionRow, StoredSession
+from services.scheduling.store import StoredSession
 from shared.errors import Invalid
-from shared.events import Conference
+from shared.events import Conference, MeetingSession
 
 MEETING = UUID("0190a000-0000-7000-8000-00000000beef")
 HOST = UUID("0190a000-0000-7000-8000-000000000001")
@@ -36,7 +36,7 @@ def written(**changes: object) -> MeetingWrite:
     return MeetingWrite(**(base | changes))  # type: ignore[arg-type]
 
 
-def stored(row: SessionRow) -> StoredSession:
+def stored(row: MeetingSession) -> StoredSession:
     return StoredSession(**msgspec.structs.asdict(row), meeting_id=MEETING)
 
 
@@ -44,13 +44,13 @@ def test_one_time_is_one_session_whose_id_is_the_meetings() -> None:
     plan = plan_sessions(MEETING, written(), "Europe/Berlin", existing=[])
 
     assert plan == Plan(
-        [SessionRow(id=MEETING, starts_at=START, ends_at=START + HOUR)], series=False
+        [MeetingSession(id=MEETING, starts_at=START, ends_at=START + HOUR)], series=False
     )
     assert plan.intervals == [(START, START + HOUR)]
 
 
 def test_sessions_are_sorted_by_start_and_keep_the_ids_sent_back() -> None:
-    first = stored(SessionRow(id=UUID(int=1), starts_at=START, ends_at=START + HOUR))
+    first = stored(MeetingSession(id=UUID(int=1), starts_at=START, ends_at=START + HOUR))
     data = written(
         starts_at=None,
         ends_at=None,
@@ -130,9 +130,9 @@ def test_a_series_changed_keeps_the_occurrences_it_had_cancellations_included() 
 
 def test_span_and_intervals_leave_cancelled_sessions_out() -> None:
     sessions = [
-        SessionRow(id=UUID(int=1), starts_at=START, ends_at=START + HOUR, status="cancelled"),
-        SessionRow(id=UUID(int=2), starts_at=START + 2 * HOUR, ends_at=START + 3 * HOUR),
-        SessionRow(id=UUID(int=3), starts_at=START + 4 * HOUR, ends_at=START + 5 * HOUR),
+        MeetingSession(id=UUID(int=1), starts_at=START, ends_at=START + HOUR, status="cancelled"),
+        MeetingSession(id=UUID(int=2), starts_at=START + 2 * HOUR, ends_at=START + 3 * HOUR),
+        MeetingSession(id=UUID(int=3), starts_at=START + 4 * HOUR, ends_at=START + 5 * HOUR),
     ]
 
     assert span(sessions) == (START + 2 * HOUR, START + 5 * HOUR)
