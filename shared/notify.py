@@ -3,14 +3,15 @@
 A worker sleeps in `wait(channel, timeout)` and wakes when a transaction that NOTIFYs the
 channel commits, or when the timeout passes: a lost notification costs at most one poll.
 Any number of requests may also `watch(channel)` at once: each is woken by every
-notification (a broadcast), where `wait` serves one worker.
+notification (a broadcast), where `wait` serves one worker. What lives as long as the
+process (a cache) `follow`s a channel with a callback instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import structlog
@@ -30,6 +31,9 @@ class Notifier:
         self._schema = schema
         self._wakeups = {channel: asyncio.Event() for channel in channels}
         self._watchers: dict[str, set[asyncio.Event]] = {channel: set() for channel in channels}
+        self._followers: dict[str, list[Callable[[], None]]] = {channel: [] for channel in channels}
+        self.listening = False
+        """Whether notifications arrive now; while not, any may be missed."""
 
     async def wait(self, channel: str, timeout: float) -> bool:
         """Sleep until `channel` is notified or `timeout` passes; True when notified."""
@@ -51,6 +55,11 @@ class Notifier:
         finally:
             self._watchers[channel].discard(watcher)
 
+    def follow(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call `callback` at every notification of `channel` from now on, and whenever one
+        may have been missed (the listening connection was lost and made again)."""
+        self._followers[channel].append(callback)
+
     def wake_all(self) -> None:
         for channel in self._wakeups:
             self._wake(channel)
@@ -59,6 +68,8 @@ class Notifier:
         self._wakeups[channel].set()
         for watcher in self._watchers[channel]:
             watcher.set()
+        for callback in self._followers[channel]:
+            callback()
 
     async def run(self) -> None:
         """Keep a listening connection open, reconnecting after the server goes away."""
@@ -85,6 +96,7 @@ class Notifier:
             for channel in self._wakeups:
                 await connection.add_listener(channel, notified)
             # Whatever was notified while we were not listening would be lost otherwise.
+            self.listening = True
             self.wake_all()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -96,5 +108,6 @@ class Notifier:
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("notification connection failed", error=str(error))
         finally:
+            self.listening = False
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)

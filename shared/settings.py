@@ -194,6 +194,8 @@ class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):
     clock_max_sleep: float = 30.0
     """Longest the meeting clock sleeps before it looks again for meetings due."""
     smtp: SmtpSettings = SmtpSettings()
+    assembled_feeds_size: int = 128 * 1024 * 1024
+    """Bytes of assembled feeds each process keeps to answer polls from memory."""
 
 
 class AgendaSettings(ServiceSettings, frozen=True, kw_only=True):

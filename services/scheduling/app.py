@@ -10,7 +10,9 @@ import structlog
 from litestar import Litestar
 from nats.aio.client import Client as NATS
 
+from services.scheduling import assembled
 from services.scheduling.access import IDS
+from services.scheduling.assembled import AssembledFeeds
 from services.scheduling.clock import run_clock
 from services.scheduling.consumers import agenda_events, registry_events
 from services.scheduling.mail.sender import run_sender
@@ -70,7 +72,7 @@ DEFINITION = ServiceDefinition(
     consumers=[registry_events, agenda_events],
     workers=[("meeting-clock", meeting_clock), ("mail-sender", mail_sender)],
     on_start=[calendar_entries_rendered_anew],
-    notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL],
+    notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL, assembled.CHANNEL],
     ids=IDS,
 )
 
@@ -87,4 +89,7 @@ def create_app(
     pool: Pool | None = None,
     nats: NATS | None = None,
 ) -> Litestar:
-    return build_app(DEFINITION, settings or get_settings(), pool=pool, nats=nats)
+    settings = settings or get_settings()
+    app = build_app(DEFINITION, settings, pool=pool, nats=nats)
+    app.state.assembled_feeds = AssembledFeeds(settings.assembled_feeds_size)
+    return app

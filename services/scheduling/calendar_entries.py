@@ -59,9 +59,12 @@ class FeedState(msgspec.Struct, frozen=True):
     count: int
 
 
-async def feed_state(connection: Connection, kind: FeedKind, subject: UUID | None) -> FeedState:
+async def feed_state(
+    connection: Connection, kind: FeedKind, subject: UUID | None, name: str
+) -> FeedState:
+    """The feed's ETag covers each entry's version, and the name the feed is titled with."""
     found = await store.feed_versions(connection, kind, subject)
-    digest = hashlib.sha256((found.versions or "").encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{name}\n{found.versions or ''}".encode()).hexdigest()[:32]
     return FeedState(f'"{digest}"', found.last_modified, found.count)
 
 

@@ -2,7 +2,8 @@
 an unguessable token in its URL that its owner can rotate or revoke.
 
 Calendar programs poll a feed every hour or so: it answers 304 when nothing changed, and
-otherwise assembles the stored entries (see `calendar_entries`), rendering nothing.
+otherwise assembles the stored entries (see `calendar_entries`), rendering nothing. Each
+process keeps what it assembled until something changes (see `assembled`).
 
 Use cases only: the controllers that serve them are in `routes`.
 """
@@ -20,10 +21,11 @@ import msgspec
 
 from services.scheduling import calendar_entries, store
 from services.scheduling.access import unseen_organizations
+from services.scheduling.assembled import Assembled, AssembledFeeds
 from services.scheduling.ical import assemble_feed
 from services.scheduling.schemas import FeedCreate
 from shared.access import Caller, require_own_organization
-from shared.db import Connection
+from shared.db import Connection, Pool, acquire
 from shared.errors import Conflict, Forbidden, Gone, NotFound, not_found
 from shared.events import new_id
 from shared.readmodels import catchup
@@ -94,25 +96,53 @@ async def revoke_feed(connection: Connection, caller: Caller, feed_id: UUID) -> 
 
 
 async def read_calendar(
-    connection: Connection,
+    assembled: AssembledFeeds,
+    pool: Pool,
+    acquire_timeout: float,
     token: str,
     *,
     if_none_match: str | None,
     if_modified_since: str | None,
 ) -> CalendarRead:
-    """The feed behind `token`, assembled unless the conditions say nothing changed."""
-    feed = await store.feed_at(connection, token.removesuffix(".ics"))
+    """The feed behind `token`, unless the conditions say nothing changed.
+
+    Answered from the bodies this process keeps while nothing changed since (a 304 then
+    touches no row); else the database says whether the kept body still holds, and the
+    feed is assembled anew only if it does not.
+    """
+    token = token.removesuffix(".ics")
+    found = assembled.current(token)
+    if found is None:
+        changes = assembled.changes
+        async with (
+            acquire(pool, acquire_timeout) as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            try:
+                found = await _assemble(connection, token, assembled.kept(token))
+            except (NotFound, Gone):
+                assembled.forget(token)
+                raise
+        assembled.keep(token, changes, found)
+    if not_modified(if_none_match, if_modified_since, found.etag, found.last_modified):
+        return CalendarRead(found.etag, found.last_modified, None)
+    return CalendarRead(found.etag, found.last_modified, found.body)
+
+
+async def _assemble(connection: Connection, token: str, kept: Assembled | None) -> Assembled:
+    """The feed behind `token` as it is now; `kept` again if its content is unchanged."""
+    feed = await store.feed_at(connection, token)
     if feed is None:
         raise NotFound("not-found", "no feed has this address")
     if feed.revoked_at is not None:
         raise Gone("feed-revoked", "this feed's address was revoked or replaced")
     subject = feed.organization_id or feed.person_id
-    state = await calendar_entries.feed_state(connection, feed.kind, subject)
-    if not_modified(if_none_match, if_modified_since, state.etag, state.last_modified):
-        return CalendarRead(state.etag, state.last_modified, None)
-    entries = await calendar_entries.feed_entries(connection, feed.kind, subject)
     name = await _feed_name(connection, feed)
-    return CalendarRead(state.etag, state.last_modified, assemble_feed(name, REFRESH, entries))
+    state = await calendar_entries.feed_state(connection, feed.kind, subject, name)
+    if kept is not None and kept.etag == state.etag:
+        return kept
+    entries = await calendar_entries.feed_entries(connection, feed.kind, subject)
+    return Assembled(state.etag, state.last_modified, assemble_feed(name, REFRESH, entries))
 
 
 def not_modified(

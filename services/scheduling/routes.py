@@ -24,6 +24,7 @@ from services.scheduling.access import (
     takes_part_in,
     visible_meeting,
 )
+from services.scheduling.assembled import AssembledFeeds
 from services.scheduling.ical import render_invite, uid_of
 from services.scheduling.lifecycle import Lifecycle, Step, TransitionError, cancel, end_now
 from services.scheduling.meetings import Context, MeetingState
@@ -56,6 +57,7 @@ from shared.http.params import (
 )
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import check_version, etag
+from shared.service import Runtime
 from shared.settings import SchedulingSettings
 
 
@@ -490,11 +492,14 @@ class CalendarController(Controller):
         "(or If-Modified-Since) when nothing changed, 410 once the feed is revoked or rotated.",
         media_type=CALENDAR,
     )
-    async def get_calendar(
-        self, request: AnyRequest, connection: Transaction, token: FromPath[str]
-    ) -> Response[bytes]:
+    async def get_calendar(self, request: AnyRequest, token: FromPath[str]) -> Response[bytes]:
+        # No connection is taken for the request: most polls are answered from memory.
+        runtime: Runtime = request.app.state.runtime
+        assembled: AssembledFeeds = request.app.state.assembled_feeds
         read = await feeds.read_calendar(
-            connection,
+            assembled.following(runtime.notifier),
+            runtime.pool,
+            runtime.settings.database.acquire_timeout,
             token,
             if_none_match=request.headers.get("if-none-match"),
             if_modified_since=request.headers.get("if-modified-since"),

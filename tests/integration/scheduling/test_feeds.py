@@ -215,14 +215,18 @@ async def test_entries_an_earlier_rendering_wrote_are_rendered_anew_at_start(
         [(body_now, rendering)] = await scheduling.database.fetch(kept, UUID(meeting["id"]))
         assert rendering == RENDERING
         await scheduling.database.execute(
-            "UPDATE scheduling.calendar_entries SET body = $2, rendering = $3 "
-            "WHERE meeting_id = $1",
+            "UPDATE scheduling.calendar_entries SET body = $2, rendering = $3, "
+            "updated_at = now() WHERE meeting_id = $1",
             UUID(meeting["id"]),
             body_now.replace("DESCRIPTION:", "DESCRIPTION:Телемост: "),
             RENDERING - 1,
         )
-        stale = await scheduling.client.get(path_of(feed["url"]))
-        assert "DESCRIPTION:Телемост: ".encode() in stale.content
+
+        async def served_stale() -> Any:
+            response = await scheduling.client.get(path_of(feed["url"]))
+            return response if "DESCRIPTION:Телемост: ".encode() in response.content else None
+
+        stale = await eventually(served_stale)
 
     async with scheduling_service(database_url, nats_url, tmp_path) as scheduling:
         again = await scheduling.client.get(path_of(feed["url"]))

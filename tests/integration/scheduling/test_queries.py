@@ -13,8 +13,9 @@ import pytest
 from services.scheduling.app import create_app
 from shared import db
 from shared.settings import SchedulingSettings
-from tests.integration.scheduling.support import Scheduling
-from tests.support import OPERATOR, harness, settings_for
+from tests.integration.api import body
+from tests.integration.scheduling.support import NEXT_DAY, Scheduling, path_of
+from tests.support import OPERATOR, eventually, harness, settings_for
 
 _CLONE = """
 WITH clones AS (SELECT gen_random_uuid() AS id FROM generate_series(1, $2)),
@@ -34,6 +35,8 @@ SELECT (jsonb_populate_record(
     s, jsonb_build_object('id', gen_random_uuid(), 'meeting_id', c.id))).*
 FROM scheduling.meeting_sessions s, meetings c WHERE s.meeting_id = $1
 """
+
+DAY_AFTER = {"starts_at": "2030-10-03T11:00:00+03:00", "ends_at": "2030-10-03T13:00:00+03:00"}
 
 
 @pytest.fixture
@@ -82,3 +85,66 @@ async def test_a_page_of_200_meetings_runs_as_many_statements_as_a_page_of_one(
     many = await _statements_of_page(scheduling, statements, 200)
     assert len(many) == len(one), many
     assert len(one) <= 4, one
+
+
+async def _statements_of_polls(
+    scheduling: Scheduling, statements: list[str], url: str, etag: str | None
+) -> tuple[list[bytes], list[str]]:
+    """The bodies of ten polls of a feed (with `etag` as If-None-Match, when given) and the
+    statements they ran on feeds and their entries."""
+    statements.clear()
+    headers = {} if etag is None else {"If-None-Match": etag}
+    bodies = []
+    for _ in range(10):
+        response = await scheduling.client.get(path_of(url), headers=headers)
+        assert response.status_code == (200 if etag is None else 304), response.text
+        bodies.append(response.content)
+    await asyncio.sleep(0.2)  # asyncpg calls query loggers soon after, not during
+    return bodies, [query for query in statements if "feeds" in query or "calendar_" in query]
+
+
+async def test_polls_of_an_unchanged_feed_run_no_statement_until_it_changes(
+    counted: tuple[Scheduling, list[str]],
+) -> None:
+    scheduling, statements = counted
+    moscow, vladivostok = await scheduling.moscow(), await scheduling.vladivostok()
+    await scheduling.telebridge(moscow, vladivostok)
+    feed = body(
+        await scheduling.client.post(
+            "/feeds", json={"kind": "organization", "organization_id": str(moscow)}
+        ),
+        201,
+    )
+    first = await scheduling.client.get(path_of(feed["url"]))
+    etag = first.headers["etag"]
+
+    bodies, ran = await _statements_of_polls(scheduling, statements, feed["url"], None)
+    assert ran == []
+    assert set(bodies) == {first.content}
+    _, ran = await _statements_of_polls(scheduling, statements, feed["url"], etag)
+    assert ran == []
+
+    # A meeting of other sites changes no entry of this feed: the body kept is still
+    # served, once the database has said its ETag holds.
+    other = await scheduling.organization(
+        "Библиотека на другом конце", "Приморский край", "Asia/Vladivostok"
+    )
+    await scheduling.telebridge(other, vladivostok, **NEXT_DAY)
+
+    async def revalidated() -> list[str] | None:
+        _, ran = await _statements_of_polls(scheduling, statements, feed["url"], etag)
+        return ran or None
+
+    ran = await eventually(revalidated)
+    assert not any("ORDER BY e.starts_at" in query for query in ran), ran
+
+    # A meeting of its own is in the next poll, and the ETag moves.
+    await scheduling.telebridge(moscow, other, title="Вторая встреча", **DAY_AFTER)
+
+    async def changed() -> bytes | None:
+        response = await scheduling.client.get(
+            path_of(feed["url"]), headers={"If-None-Match": etag}
+        )
+        return response.content if response.status_code == 200 else None
+
+    assert "Вторая встреча".encode() in await eventually(changed)
