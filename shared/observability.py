@@ -62,3 +62,6 @@ def configure_logging(settings: LogSettings, service: str) -> None:
     root.setLevel(level)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # uvicorn writes its access log whenever that logger reaches a handler, whatever
+    # `access_log` says; each request is logged once, by shared.http.middleware.
+    logging.getLogger("uvicorn.access").propagate = False

@@ -8,8 +8,9 @@ organization takes part in; public meetings are visible to anyone. Operators act
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
+from functools import lru_cache
 from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
@@ -509,7 +510,7 @@ class CalendarController(Controller):
             "Cache-Control": "private, no-cache",
         }
         if read.last_modified is not None:
-            headers["Last-Modified"] = format_datetime(read.last_modified, usegmt=True)
+            headers["Last-Modified"] = _http_date(read.last_modified)
         if read.body is None:
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(
@@ -517,6 +518,12 @@ class CalendarController(Controller):
             media_type=CALENDAR,
             headers=headers | {"Content-Disposition": 'inline; filename="telebridge.ics"'},
         )
+
+
+@lru_cache(maxsize=1024)
+def _http_date(moment: datetime) -> str:
+    """Polls of one feed name the same moment over and over."""
+    return format_datetime(moment, usegmt=True)
 
 
 def _feed(request: AnyRequest, row: store.StoredFeed) -> Feed:

@@ -1,5 +1,6 @@
-"""Per request: a trace span (from an incoming `traceparent` or a new one), a log line, and
-no HTML error page: one a framework renders becomes problem details."""
+"""Per request: a trace span (from an incoming `traceparent` or a new one), a log line (at
+info when it failed or took over a second, else at debug), and no HTML error page: one a
+framework renders becomes problem details."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from shared.readmodels.catchup import CURRENT
 from shared.tracing import span
 
 log = structlog.get_logger("telebridge.http")
+
+_SLOW_SECONDS = 1.0
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -64,12 +67,15 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             try:
                 await app(scope, receive, send_traced)
             finally:
-                log.info(
+                elapsed = time.perf_counter() - started
+                # Every request at debug; at info only what an operator looks into.
+                report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
+                report(
                     "request",
                     method=scope.get("method"),
                     path=scope["path"],
                     status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    ms=round(elapsed * 1000, 1),
                 )
 
     return middleware
