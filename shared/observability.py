@@ -11,6 +11,7 @@ import sys
 
 import structlog
 
+from shared.outages import CountedAsOutage
 from shared.settings import LogSettings
 
 _QUIET_LOGGERS = ("httpx", "httpcore")
@@ -62,3 +63,6 @@ def configure_logging(settings: LogSettings, service: str) -> None:
     root.setLevel(level)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    pool_logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(each, CountedAsOutage) for each in pool_logger.filters):
+        pool_logger.addFilter(CountedAsOutage())

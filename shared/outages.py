@@ -9,11 +9,14 @@ duration and how many failures it cost. One process, one view: a module-level in
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Final, Literal
 
 import structlog
+
+from shared.db import database_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -56,3 +59,17 @@ class Outages:
 
 
 OUTAGES: Final = Outages()
+
+
+class CountedAsOutage(logging.Filter):
+    """Drops a library's record of a failure that is PostgreSQL being away, counting it.
+
+    asyncpg's pool logs a traceback each time it fails to reconnect its idle connections.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and database_unavailable(error):
+            OUTAGES.failed("postgres", error)
+            return False
+        return True

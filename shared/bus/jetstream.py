@@ -52,19 +52,22 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
             log.warning("nats error", error=str(error) or type(error).__name__)
 
     async def on_disconnect() -> None:
-        OUTAGES.failed("nats", "disconnected")
+        if not client.is_closed:  # closing is no outage
+            OUTAGES.failed("nats", "disconnected")
 
     async def on_reconnect() -> None:
         OUTAGES.answered("nats")
 
     # With unlimited reconnects the client keeps trying the first connection too.
+    client = NATS()
     try:
-        client: NATS = await asyncio.wait_for(
-            nats.connect(
+        await asyncio.wait_for(
+            client.connect(
                 servers=settings.servers,
                 name=name,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                # Annotated int in nats-py, but it is seconds to sleep: a float works.
+                reconnect_time_wait=0.5,  # type: ignore[arg-type]
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
