@@ -179,9 +179,8 @@ class Watched:
     exit_status: Callable[[], int | None]
     """How it ended, None while it runs."""
     start: Callable[[], None]
-    _backoff: Backoff = field(
-        default_factory=lambda: Backoff(first=1.0, longest=30.0), init=False, repr=False
-    )
+    backoff: Backoff = field(default_factory=lambda: Backoff(first=1.0, longest=30.0))
+    """The pauses before each restart."""
     _deaths: list[float] = field(default_factory=list, init=False, repr=False)
     """When it died, within the last `CRASH_WINDOW` seconds."""
     _restart_at: float | None = field(default=None, init=False, repr=False)
@@ -204,8 +203,8 @@ class Watched:
                 f"({how}); stopping everything. See {self.log_path}"
             )
         if len(self._deaths) == 1:
-            self._backoff.reset()
-        delay = self._backoff.delay()
+            self.backoff.reset()
+        delay = self.backoff.delay()
         self._restart_at = now + delay
         console.print(f"[yellow]{self.name} died ({how}); restarting it in {delay:.1f}s[/]")
 
