@@ -125,8 +125,8 @@ class ConsumerWorker(Generic[E]):
                 OUTAGES.failed("nats", error)
                 await backoff.wait()
                 continue
-            backoff.reset()
             OUTAGES.answered("nats")
+            backoff.reset()
             for message in messages:
                 await self.process(message)
 
