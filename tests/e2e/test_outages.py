@@ -53,6 +53,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "TELEBRIDGE_NATS_URL": nats.url,
         "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
         "TELEBRIDGE_LOG_JSON": "true",
+        # One process per service: its log file is that process's log.
+        **{f"TELEBRIDGE_{name.upper()}_HTTP_WORKERS": "1" for name in SERVICES},
     }
     services = {
         name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")
