@@ -122,10 +122,9 @@ class ConsumerWorker(Generic[E]):
                 # when the server's heartbeat is late, asyncio's: both are TimeoutError.
                 continue
             except nats.errors.Error as error:
-                OUTAGES.failed("nats", error)
+                self._log.warning("fetch failed", error=str(error) or type(error).__name__)
                 await backoff.wait()
                 continue
-            OUTAGES.answered("nats")
             backoff.reset()
             for message in messages:
                 await self.process(message)
