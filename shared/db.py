@@ -115,14 +115,41 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,
+    asyncpg.ObjectNotInPrerequisiteStateError,
+    asyncpg.InterfaceError,
 )
 """What a query raises while PostgreSQL is away, restarting or out of connections: errors
 of the moment, not of the data, to be waited out rather than counted against a message.
-Timeouts are OSErrors too but say nothing of the database: see `database_unavailable`."""
+Some of these kinds also name mistakes of the code: `database_unavailable` tells them apart.
+
+- OSError: refused, reset, unreachable (ConnectionError is one);
+- 08xxx: the connection failed or was lost in the middle of a query;
+- 57P01/57P02/57P03: shut down by an administrator or a crash, or starting up;
+- 53xxx: out of connections, memory or disk;
+- 55000 "not currently accepting connections", and asyncpg's "connection is closed" or
+  "pool is closing" on a connection or pool that went away under the query."""
+
+_GONE_MESSAGES: Final = (
+    "not currently accepting connections",
+    "connection is closed",
+    "pool is clos",
+)
+"""What 55000 and asyncpg's InterfaceError say when they mean the database went away;
+otherwise they name a mistake (a state a statement does not fit, a misused connection)."""
 
 
 def database_unavailable(error: BaseException) -> bool:
-    return isinstance(error, UNAVAILABLE) and not isinstance(error, TimeoutError)
+    """Whether `error` says the database is away, rather than something about the query.
+
+    Timeouts are OSErrors too but say nothing of the database.
+    """
+    if not isinstance(error, UNAVAILABLE) or isinstance(error, TimeoutError):
+        return False
+    if isinstance(error, PoolExhausted):
+        return True
+    if isinstance(error, (asyncpg.ObjectNotInPrerequisiteStateError, asyncpg.InterfaceError)):
+        return any(message in str(error) for message in _GONE_MESSAGES)
+    return True
 
 
 class StartupError(RuntimeError):

@@ -18,6 +18,7 @@ import structlog
 
 from shared.backoff import Backoff
 from shared.db import Connection, connect
+from shared.outages import OUTAGES
 from shared.settings import DatabaseSettings
 
 log = structlog.get_logger(__name__)
@@ -79,10 +80,11 @@ class Notifier:
                 connection = await connect(self._settings, self._schema)
             except (OSError, asyncpg.PostgresError) as error:
                 delay = backoff.delay()
-                log.warning("cannot listen for notifications", error=str(error), retry_in=delay)
+                OUTAGES.failed("postgres", error)
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
+            OUTAGES.answered("postgres")
             await self._listen(connection)
 
     async def _listen(self, connection: Connection) -> None:
@@ -104,9 +106,9 @@ class Notifier:
                 if not lost.is_set():
                     # A silently dropped network connection never reports termination.
                     await connection.execute("SELECT 1", timeout=_PROBE_INTERVAL)
-            log.warning("notification connection lost; reconnecting")
+            OUTAGES.failed("postgres", "the notification connection was lost")
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("notification connection failed", error=str(error))
+            OUTAGES.failed("postgres", error)
         finally:
             self.listening = False
             with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ import sys
 
 import structlog
 
+from shared.outages import CountedAsOutage
 from shared.settings import LogSettings
 
 _QUIET_LOGGERS = ("httpx", "httpcore")
@@ -65,3 +66,6 @@ def configure_logging(settings: LogSettings, service: str) -> None:
     # uvicorn writes its access log whenever that logger reaches a handler, whatever
     # `access_log` says; each request is logged once, by shared.http.middleware.
     logging.getLogger("uvicorn.access").propagate = False
+    pool_logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(each, CountedAsOutage) for each in pool_logger.filters):
+        pool_logger.addFilter(CountedAsOutage())

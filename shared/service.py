@@ -48,6 +48,7 @@ from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
+from shared.outages import OUTAGES
 from shared.readmodels.catchup import Answer, CatchUp, Kind, serve_exists
 from shared.settings import ServiceSettings
 from shared.version import VERSION
@@ -115,11 +116,13 @@ async def provide_transaction(request: AnyRequest) -> AsyncGenerator[Connection,
     """
     opened: Connection | None = request.scope.get("state", {}).get(TRANSACTION)
     if opened is not None:
+        OUTAGES.answered("postgres")
         yield opened
         return
     runtime: Runtime = request.app.state.runtime
     timeout = runtime.settings.database.acquire_timeout
     async with acquire(runtime.pool, timeout) as connection, connection.transaction():
+        OUTAGES.answered("postgres")  # BEGIN went through
         yield connection
 
 

@@ -7,8 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 import structlog
+from nats.errors import Error as NatsError
 
 from shared.backoff import Backoff
+from shared.db import database_unavailable
+from shared.outages import OUTAGES
 
 log = structlog.get_logger(__name__)
 
@@ -22,11 +25,23 @@ async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
             log.warning("worker stopped; restarting", worker=name)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("worker failed; restarting", worker=name)
+        except Exception as error:
+            if not _outage(error):
+                log.exception("worker failed; restarting", worker=name)
         if time.monotonic() - started > 60:
             backoff.reset()
         await backoff.wait()
+
+
+def _outage(error: Exception) -> bool:
+    """Whether `error` is PostgreSQL or NATS being away: counted, not logged each time."""
+    if database_unavailable(error):
+        OUTAGES.failed("postgres", error)
+        return True
+    if isinstance(error, NatsError):
+        OUTAGES.failed("nats", error)
+        return True
+    return False
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:

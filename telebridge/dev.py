@@ -3,7 +3,9 @@
 Starts an embedded PostgreSQL and an embedded NATS with JetStream (unless
 TELEBRIDGE_DATABASE_URL / TELEBRIDGE_NATS_URL name servers to use), keeping their data
 under one folder so a restart finds it again; then the three services as processes of
-their own. Ctrl-C stops them all, services first.
+their own. Whatever of these dies is started again, after a pause that grows while it keeps
+dying; one that dies too often stops everything, saying which. Ctrl-C stops them all,
+services first.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from shared.backoff import Backoff
 from telebridge.demo import DemoLoadError, Services, load_demo
 from telebridge.embedded import (
     EmbeddedNats,
@@ -110,10 +114,19 @@ def run_dev(options: DevOptions, console: Console) -> None:
 def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str, int]) -> None:
     with _stop_on_signals() as stopping, ExitStack() as stack:
         stack.callback(console.print, "stopped.")
-        database_url = os.environ.get("TELEBRIDGE_DATABASE_URL") or _postgres(
-            data_dir, stack, console
-        )
-        nats_url = os.environ.get("TELEBRIDGE_NATS_URL") or _nats(data_dir, stack, console)
+        watched: list[Watched] = []
+        database_url = os.environ.get("TELEBRIDGE_DATABASE_URL")
+        if not database_url:
+            postgres = _postgres(data_dir, stack, console)
+            database_url = postgres.url(DATABASE)
+            watched.append(
+                Watched("PostgreSQL", postgres.log_path, _exit_status_of(postgres), postgres.start)
+            )
+        nats_url = os.environ.get("TELEBRIDGE_NATS_URL")
+        if not nats_url:
+            nats = _nats(data_dir, stack, console)
+            nats_url = nats.url
+            watched.append(Watched("NATS", nats.log_path, _exit_status_of(nats), nats.start))
         key = operator_key(data_dir)
         environment = {
             "TELEBRIDGE_DATABASE_URL": database_url,
@@ -143,19 +156,84 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
         if options.demo:
             _load_demo(console, running, stopping)
         console.print("\n[bold]Running.[/] Press Ctrl-C to stop everything.")
+        watched += [
+            Watched(service.name, service.log_path, _exit_status_of(service), service.restart)
+            for service in services
+        ]
         while not stopping.wait(0.5):
-            for service in services:
-                if not service.running:
-                    raise DevError(f"{service.name} stopped; see {service.log_path}")
+            for each in watched:
+                each.check(console)
 
 
-def _postgres(data_dir: Path, stack: ExitStack, console: Console) -> str:
+CRASHES_TOLERATED = 5
+"""Deaths of one process within `CRASH_WINDOW` seconds that are still restarted."""
+CRASH_WINDOW = 60.0
+
+
+@dataclass
+class Watched:
+    """A server or service `telebridge dev` started, restarted when it dies."""
+
+    name: str
+    log_path: Path
+    exit_status: Callable[[], int | None]
+    """How it ended, None while it runs."""
+    start: Callable[[], None]
+    backoff: Backoff = field(default_factory=lambda: Backoff(first=1.0, longest=30.0))
+    """The pauses before each restart."""
+    _deaths: list[float] = field(default_factory=list, init=False, repr=False)
+    """When it died, within the last `CRASH_WINDOW` seconds."""
+    _restart_at: float | None = field(default=None, init=False, repr=False)
+
+    def check(self, console: Console) -> None:
+        if self._restart_at is not None:
+            if time.monotonic() >= self._restart_at:
+                self._restart(console)
+            return
+        status = self.exit_status()
+        if status is not None:
+            self._died(console, f"exit status {status}")
+
+    def _died(self, console: Console, how: str) -> None:
+        now = time.monotonic()
+        self._deaths = [*(death for death in self._deaths if now - death < CRASH_WINDOW), now]
+        if len(self._deaths) > CRASHES_TOLERATED:
+            raise DevError(
+                f"{self.name} died {len(self._deaths)} times within {CRASH_WINDOW:g}s "
+                f"({how}); stopping everything. See {self.log_path}"
+            )
+        if len(self._deaths) == 1:
+            self.backoff.reset()
+        delay = self.backoff.delay()
+        self._restart_at = now + delay
+        console.print(f"[yellow]{self.name} died ({how}); restarting it in {delay:.1f}s[/]")
+
+    def _restart(self, console: Console) -> None:
+        self._restart_at = None
+        try:
+            self.start()
+        except EmbeddedServerError as error:
+            self._died(console, f"restart failed: {error}")
+            return
+        console.print(f"{self.name} restarted")
+
+
+class _Exits(Protocol):
+    @property
+    def exit_status(self) -> int | None: ...
+
+
+def _exit_status_of(process: _Exits) -> Callable[[], int | None]:
+    return lambda: process.exit_status
+
+
+def _postgres(data_dir: Path, stack: ExitStack, console: Console) -> EmbeddedPostgres:
     console.print("[dim]starting PostgreSQL…[/]")
     postgres = EmbeddedPostgres(data_dir / "postgres")
     stack.callback(postgres.stop)
     postgres.start()
     postgres.create_database(DATABASE)
-    return postgres.url(DATABASE)
+    return postgres
 
 
 @dataclass(frozen=True)
@@ -173,12 +251,12 @@ def _mail_sink(data_dir: Path, stack: ExitStack, console: Console) -> MailSink:
     return MailSink(SMTP_HOST, port, maildir)
 
 
-def _nats(data_dir: Path, stack: ExitStack, console: Console) -> str:
+def _nats(data_dir: Path, stack: ExitStack, console: Console) -> EmbeddedNats:
     console.print("[dim]starting NATS…[/]")
     nats = EmbeddedNats(data_dir / "nats")
     stack.callback(nats.stop)
     nats.start()
-    return nats.url
+    return nats
 
 
 @contextmanager

@@ -110,13 +110,48 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    @property
+    def running(self) -> bool:
+        """Whether the server this object started is still up (a dead one is reaped here)."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
     def start(self) -> None:
+        """Start the server, waiting out what a crashed one left behind.
+
+        After a crash the lock file names a dead (or reused) pid, and the old server's
+        backends may hold its shared memory for a moment: PostgreSQL refuses to start
+        until they have gone, so a start refused for that reason is tried again.
+        """
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if self._user:
             self._prepare_system_user()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        self._forget_exited()
         self._stop_orphan()
+        deadline = time.monotonic() + _LEFTOVERS_TIMEOUT
+        while True:
+            log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                self._start_once()
+            except EmbeddedServerError:
+                if self.running:
+                    raise  # up but not answering: nothing left behind to wait out
+                self._forget_exited()
+                leftover = any(
+                    sign in _read_from(self.log_path, log_start) for sign in _LEFTOVER_SIGNS
+                )
+                if not leftover or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+            else:
+                return
+
+    def _start_once(self) -> None:
         settings = [
             "-c", "listen_addresses=127.0.0.1",
             "-c", f"port={self.port}",
@@ -149,6 +184,22 @@ class EmbeddedPostgres:
             # SIGINT is PostgreSQL's fast shutdown: clients are disconnected, data is safe.
             stop_process(self._process, signal.SIGINT, timeout=15)
             self._process = None
+        self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as a crash does (its backends notice and end on their own)."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGKILL, timeout=15)
+            self._process = None
+        self._close_log()
+
+    def _forget_exited(self) -> None:
+        """Reap a server that has ended: unreaped, its pid still looks alive to the next one."""
+        if self._process is not None and self._process.poll() is not None:
+            self._process = None
+            self._close_log()
+
+    def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -200,16 +251,31 @@ class EmbeddedPostgres:
             raise EmbeddedServerError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
     def _stop_orphan(self) -> None:
-        """Stop a server left running on this data folder by a process that was killed."""
+        """Stop a server left running on this data folder by a process that was killed,
+        or remove its lock file when the pid it names is dead or now another program's."""
         pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        with contextlib.suppress(ValueError, OSError, psutil.Error):
+        try:
             pid = int(pid_file.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        try:
             process = psutil.Process(pid)
-            if process.name() == "postgres":
+            alive = (
+                process.status() != psutil.STATUS_ZOMBIE
+                and process.name() == "postgres"
+                and _serves(process, self.data_dir)
+            )
+        except psutil.Error:
+            alive = False
+        if alive:
+            with contextlib.suppress(psutil.Error):
                 process.send_signal(signal.SIGINT)
                 process.wait(15)
+        else:
+            # Dead, a zombie, or a pid reused by another program: PostgreSQL would refuse
+            # to start while the file names a pid that exists.
+            with contextlib.suppress(OSError):
+                pid_file.unlink()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -227,6 +293,29 @@ class EmbeddedPostgres:
                 return
             time.sleep(0.1)
         raise EmbeddedServerError(f"PostgreSQL did not start in {timeout}s:\n{tail(self.log_path)}")
+
+
+_LEFTOVERS_TIMEOUT = 30.0
+"""Seconds a start waits for a crashed server's backends to let go of its shared memory."""
+_LEFTOVER_SIGNS = ("is still in use", "already exists")
+"""What PostgreSQL logs when it refuses to start over what a crashed server left."""
+
+
+def _serves(process: psutil.Process, data_dir: Path) -> bool:
+    """Whether a postgres process runs on `data_dir` (its working folder), when we may look."""
+    try:
+        return Path(process.cwd()) == data_dir
+    except psutil.AccessDenied:
+        return True
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def nats_server_binary() -> str:
@@ -254,6 +343,8 @@ class EmbeddedNats:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if not port_is_free(self.monitor_port):
             self.monitor_port = free_port()
@@ -278,6 +369,14 @@ class EmbeddedNats:
         if self._process is not None:
             stop_process(self._process, signal.SIGKILL, timeout=10)
             self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        return None if self._process is None else self._process.poll()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         assert self._process is not None

@@ -64,6 +64,16 @@ class ServiceProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_status(self) -> int | None:
+        """How the process ended (negative: the signal that ended it); None while it runs."""
+        return None if self._process is None else self._process.poll()
+
+    def restart(self) -> None:
+        """Start again after the process ended on its own (a crash, a kill)."""
+        self.reap(time.monotonic())
+        self.start()
+
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")

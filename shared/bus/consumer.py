@@ -32,6 +32,7 @@ from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
 from shared.db import UNAVAILABLE, Connection, Pool, acquire, database_unavailable
 from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
+from shared.outages import OUTAGES
 from shared.settings import NatsSettings
 from shared.tracing import span
 
@@ -180,11 +181,12 @@ class ConsumerWorker(Generic[E]):
             except UNAVAILABLE as error:
                 if not database_unavailable(error):
                     raise
-                self._log.warning("database unavailable; holding the message", error=str(error))
+                OUTAGES.failed("postgres", error)
                 with contextlib.suppress(nats.errors.Error, TimeoutError):
                     await message.in_progress()
                 await backoff.wait()
             else:
+                OUTAGES.answered("postgres")
                 return delivery
 
     async def _failed(self, message: Msg, event: Event, deliveries: int, error: Exception) -> None:

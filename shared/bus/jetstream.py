@@ -24,6 +24,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.db import StartupError
 from shared.events import DEADLETTER, STREAMS, Stream
+from shared.outages import OUTAGES
 from shared.settings import NatsSettings
 
 log = structlog.get_logger(__name__)
@@ -31,28 +32,42 @@ log = structlog.get_logger(__name__)
 DUPLICATE_WINDOW = 3600.0
 """Seconds JetStream remembers a `Nats-Msg-Id`: longer than any outage the relay rides out."""
 DEAD_LETTER_MAX_AGE = 90 * 24 * 3600.0
+_CONNECTION_ERRORS = (
+    OSError,
+    nats.errors.NoServersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.StaleConnectionError,
+)
+"""What the client reports while no server can be reached: an outage, not an error."""
 
 
 async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     """Connect to every server URL, keep reconnecting for ever, log errors in one line."""
 
+    # While the server is away every reconnect attempt reports an error: one outage.
     async def on_error(error: Exception) -> None:
-        log.warning("nats error", error=str(error) or type(error).__name__)
+        if OUTAGES.down("nats") or isinstance(error, _CONNECTION_ERRORS):
+            OUTAGES.failed("nats", error)
+        else:
+            log.warning("nats error", error=str(error) or type(error).__name__)
 
     async def on_disconnect() -> None:
-        log.warning("nats disconnected")
+        if not client.is_closed:  # closing is no outage
+            OUTAGES.failed("nats", "disconnected")
 
     async def on_reconnect() -> None:
-        log.info("nats reconnected")
+        OUTAGES.answered("nats")
 
     # With unlimited reconnects the client keeps trying the first connection too.
+    client = NATS()
     try:
-        client: NATS = await asyncio.wait_for(
-            nats.connect(
+        await asyncio.wait_for(
+            client.connect(
                 servers=settings.servers,
                 name=name,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                # Annotated int in nats-py, but it is seconds to sleep: a float works.
+                reconnect_time_wait=0.5,  # type: ignore[arg-type]
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
@@ -64,6 +79,7 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
             f"NATS at {settings.url} did not answer within {settings.connect_timeout:g}s; "
             "is it running with JetStream, and is TELEBRIDGE_NATS_URL right?"
         ) from error
+    OUTAGES.answered("nats")
     return client
 
 

@@ -29,6 +29,7 @@ from shared.backoff import Backoff
 from shared.db import Connection, Pool, acquire, as_structs
 from shared.events import Event, stream_of
 from shared.notify import Notifier
+from shared.outages import OUTAGES
 from shared.settings import NatsSettings
 from shared.tracing import current_traceparent
 
@@ -200,10 +201,13 @@ class OutboxRelay:
                 published = await self.publish_pending()
             except PublishError as interruption:
                 delay = backoff.delay()
-                log.warning("outbox publish failed", error=str(interruption), retry_in=delay)
+                OUTAGES.failed("nats", interruption)
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
+            OUTAGES.answered("postgres")
+            if published:
+                OUTAGES.answered("nats")
             if time.monotonic() >= next_prune:
                 await self._prune()
                 next_prune = time.monotonic() + 3600

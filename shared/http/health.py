@@ -1,4 +1,12 @@
-"""Liveness and readiness: ready means PostgreSQL answers and NATS is connected."""
+"""Liveness and readiness: ready means PostgreSQL answers.
+
+NATS away does not make a service unready: every write puts its events in the outbox, in
+the same transaction, and the relay publishes them once NATS is back; only the read models
+fed by other services' events fall behind meanwhile. So a service without NATS answers
+200 with `status: degraded` and `missing: ["nats"]`; without PostgreSQL it can neither
+read nor write, and answers 503 with `missing: ["postgres"]`. Liveness never looks at
+either: a restart would not bring them back.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +20,18 @@ from litestar.datastructures import State
 from nats.aio.client import Client as NATS
 
 from shared.db import Pool, acquire
+from shared.outages import OUTAGES
 
 CHECK_TIMEOUT = 2.0
 
 
-class Health(msgspec.Struct, frozen=True):
-    status: Literal["ok", "unavailable"]
+class Health(msgspec.Struct, frozen=True, omit_defaults=True):
+    status: Literal["ok", "degraded", "unavailable"]
     service: str
     checks: dict[str, str]
     """Each dependency and what it answered: "ok" or the reason it is not."""
+    missing: list[str] = msgspec.field(default_factory=list)
+    """The dependencies that did not answer: "postgres", "nats"."""
 
 
 class HealthController(Controller):
@@ -31,17 +42,28 @@ class HealthController(Controller):
     async def live(self, state: State) -> Health:
         return Health(status="ok", service=state.service, checks={})
 
-    @get("/ready", summary="PostgreSQL and NATS are reachable", responses={})
+    @get(
+        "/ready",
+        summary="PostgreSQL answers (NATS away only degrades: writes wait in the outbox)",
+        responses={},
+    )
     async def ready(self, state: State) -> Response[Health]:
         runtime = getattr(state, "runtime", None)
-        checks = {"postgres": "not started", "nats": "not started"}
+        checks: dict[str, str] = {"postgres": "not started", "nats": "not started"}
         if runtime is not None:
             checks["postgres"] = await _check(_postgres(runtime.pool))
             checks["nats"] = await _check(_nats(runtime.nats))
-        healthy = all(value == "ok" for value in checks.values())
+            if checks["postgres"] == "ok":
+                OUTAGES.answered("postgres")
+            else:
+                OUTAGES.failed("postgres", checks["postgres"])
+        missing = [dependency for dependency, answer in checks.items() if answer != "ok"]
+        status: Literal["ok", "degraded", "unavailable"] = (
+            "unavailable" if "postgres" in missing else "degraded" if missing else "ok"
+        )
         return Response(
-            Health(status="ok" if healthy else "unavailable", service=state.service, checks=checks),
-            status_code=200 if healthy else 503,
+            Health(status=status, service=state.service, checks=checks, missing=missing),
+            status_code=503 if status == "unavailable" else 200,
         )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-import structlog
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import (
@@ -34,9 +33,8 @@ from shared.db import UNAVAILABLE, Connection, acquire, database_unavailable
 from shared.http.auth import caller_of
 from shared.http.bodies import replaying
 from shared.http.media import PROBLEM_JSON
-from shared.http.problems import Problem, problem_bytes
-
-log = structlog.get_logger(__name__)
+from shared.http.problems import RETRY_AFTER, Problem, problem_bytes
+from shared.outages import OUTAGES
 
 HEADER: Final = "idempotency-key"
 TRANSACTION: Final = "telebridge.idempotent_transaction"
@@ -93,7 +91,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         except UNAVAILABLE as error:
             if not database_unavailable(error):
                 raise
-            log.warning("database unavailable", path=scope["path"], error=str(error))
+            OUTAGES.failed("postgres", error)
             await _send_problem(
                 send,
                 scope,
@@ -245,6 +243,6 @@ async def _send_problem(
         ),
     ]
     if status == 503:
-        headers.append((b"retry-after", b"5"))
+        headers.append((b"retry-after", str(RETRY_AFTER).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

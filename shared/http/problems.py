@@ -3,7 +3,8 @@
 Use cases raise the kernel's domain errors (`shared.errors`), mapped here to a status each;
 HTTP-only code (keys, If-Match) raises `Problem`. Everything else is mapped here too: request
 validation (422 with one entry per field), malformed bodies (400), unknown routes (404),
-wrong methods (405), and unexpected errors (500, logged, with nothing internal leaked).
+wrong methods (405), PostgreSQL or NATS away (503 with Retry-After, logged once per outage:
+`shared.outages`), and unexpected errors (500, logged, with nothing internal leaked).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap, Send
+from nats.errors import Error as NatsError
 
 from shared.bus.outbox import EventTooLargeError
 from shared.db import UNAVAILABLE, database_unavailable
@@ -35,6 +37,7 @@ from shared.errors import (
     VersionRequired,
 )
 from shared.http.media import PROBLEM_JSON
+from shared.outages import OUTAGES
 
 log = structlog.get_logger(__name__)
 
@@ -280,16 +283,29 @@ def _handle_event_too_large(
     )
 
 
+RETRY_AFTER: Final = 5
+"""Seconds a client is told to wait when a dependency is away: about one restart."""
+
+
 def _handle_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if not database_unavailable(error):
         return _handle_unexpected(request, error)
-    log.warning("database unavailable", path=request.url.path, error=str(error))
+    OUTAGES.failed("postgres", error)
+    return _unavailable(request, "The database could not be reached just now")
+
+
+def _handle_bus_unavailable(request: Request[Any, Any, Any], error: NatsError) -> Response[Any]:
+    OUTAGES.failed("nats", error)
+    return _unavailable(request, "The message bus could not be reached just now")
+
+
+def _unavailable(request: Request[Any, Any, Any], what_happened: str) -> Response[Any]:
     return problem_response(
         request,
         503,
         slug="unavailable",
-        detail="The database could not be reached just now; try again in a few seconds.",
-        headers={"Retry-After": "5"},
+        detail=f"{what_happened}; try again in a few seconds.",
+        headers={"Retry-After": str(RETRY_AFTER)},
     )
 
 
@@ -307,5 +323,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _handle_http,
     EventTooLargeError: _handle_event_too_large,
     **dict.fromkeys(UNAVAILABLE, _handle_unavailable),
+    NatsError: _handle_bus_unavailable,
     Exception: _handle_unexpected,
 }

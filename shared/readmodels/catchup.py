@@ -36,6 +36,7 @@ from nats.micro.request import Request as MicroRequest
 from shared.db import Connection, Pool, acquire
 from shared.errors import NotYetKnown
 from shared.notify import Notifier
+from shared.outages import OUTAGES
 
 log = structlog.get_logger(__name__)
 
@@ -120,7 +121,10 @@ class CatchUp:
         except nats.errors.NoRespondersError:
             return False
         except (nats.errors.Error, TimeoutError) as error:
-            log.warning("owner did not answer", owner=owner, error=str(error) or "timeout")
+            if self.nats.is_connected:
+                log.warning("owner did not answer", owner=owner, error=str(error) or "timeout")
+            else:
+                OUTAGES.failed("nats", error)
             return None
         try:
             return msgspec.json.decode(reply.data, type=ExistsAnswer).exists

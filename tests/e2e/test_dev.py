@@ -3,6 +3,7 @@ there with their summaries, Ctrl-C leaves no process behind, and a restart keeps
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -25,7 +26,7 @@ TELEBRIDGE = str(Path(sys.executable).parent / "telebridge")
 
 @contextmanager
 def telebridge_dev(
-    data_dir: Path, ports: dict[str, int], **settings: str
+    data_dir: Path, ports: dict[str, int], *, demo: bool = True, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
     environment = {
         **os.environ,
@@ -36,7 +37,7 @@ def telebridge_dev(
     for name, port in ports.items():
         environment[f"TELEBRIDGE_{name.upper()}_HTTP_PORT"] = str(port)
     process = subprocess.Popen(
-        [TELEBRIDGE, "dev", "--demo"],
+        [TELEBRIDGE, "dev", *(["--demo"] if demo else [])],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -180,3 +181,48 @@ def test_a_bad_setting_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None
         output = "".join(wait_for_line(lines, "Expected `int`"))
     assert "TELEBRIDGE_NATS_MAX_DELIVERIES" in output
     assert "Traceback" not in output
+
+
+def test_dev_restarts_a_service_and_postgresql_killed_under_it(tmp_path: Path) -> None:
+    ports = free_ports()
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    operator = {"Authorization": "Bearer dev-test-operator"}
+    with telebridge_dev(
+        tmp_path / "dev", ports, demo=False, TELEBRIDGE_AUTH_OPERATOR_KEY="dev-test-operator"
+    ) as (process, lines):
+        wait_for_line(lines, "Running.")
+        dev = psutil.Process(process.pid)
+
+        [scheduling] = [
+            child for child in dev.children() if "services.scheduling" in " ".join(child.cmdline())
+        ]
+        scheduling.kill()
+        wait_for_line(lines, "scheduling restarted", timeout=60)
+        with httpx.Client(timeout=10) as client:
+            wait_until_ready(client, urls["scheduling"])
+
+        [postgres] = [child for child in dev.children() if child.name() == "postgres"]
+        postgres.kill()
+        wait_for_line(lines, "PostgreSQL restarted", timeout=120)
+        with httpx.Client(timeout=10) as client:
+            for url in urls.values():
+                wait_until_ready(client, url)
+            created = client.post(
+                f"{urls['registry']}/organizations",
+                headers=operator,
+                json={"name": "Тамбовская библиотека", "region": "RU-TAM",
+                      "timezone": "Europe/Moscow"},
+            )  # fmt: skip
+            assert created.status_code == 201, created.text
+        started = stop(process)
+    assert not [child for child in started if child.is_running() and child.status() != "zombie"]
+
+
+def wait_until_ready(client: httpx.Client, url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if client.get(f"{url}/health/ready").status_code == 200:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not ready within {timeout}s")

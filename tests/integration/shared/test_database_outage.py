@@ -56,6 +56,7 @@ async def test_a_database_outage_holds_events_and_answers_503(
             ready = await http.get("/health/ready")
             assert ready.status_code == 503
             assert ready.json()["checks"]["postgres"] != "ok"
+            assert ready.json()["missing"] == ["postgres"]
             listing = await http.get("/meetings")
             assert listing.status_code == 503
             assert listing.headers["content-type"] == "application/problem+json"
