@@ -29,7 +29,8 @@ def registry(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Servi
     service = ServiceProcess("registry", free_port(), environment, tmp_path / "registry.log")
     service.start()
     try:
-        service.wait_ready()
+        # Each spawned worker imports the whole service before it serves.
+        service.wait_ready(timeout=180)
         yield service
     finally:
         stop_all([service])
