@@ -39,7 +39,7 @@ from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import EVENT_LIMIT, OutboxRelay
 from shared.db import Connection, Pool, StartupError, acquire, create_pool
-from shared.http.auth import authenticate, provide_caller, provide_visitor
+from shared.http.auth import authentication_middleware, provide_caller, provide_visitor
 from shared.http.bodies import body_middleware
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
@@ -154,10 +154,14 @@ def build_app(
             "caller": Provide(provide_caller, sync_to_thread=False),
             "visitor": Provide(provide_visitor, sync_to_thread=False),
         },
-        guards=[authenticate],
         exception_handlers=EXCEPTION_HANDLERS,
         # Bodies are checked before the idempotency middleware reads them.
-        middleware=[request_context_middleware, body_middleware, idempotency_middleware],
+        middleware=[
+            request_context_middleware,
+            body_middleware,
+            authentication_middleware,
+            idempotency_middleware,
+        ],
         request_max_body_size=settings.http.max_body_size,
         openapi_config=OpenAPIConfig(
             title=f"Telebridge {definition.name}",

@@ -45,7 +45,7 @@ from shared.access import Caller, require_host
 from shared.db import Connection
 from shared.errors import Conflict, FieldError, invalid_fields, not_found
 from shared.events import utc_now
-from shared.http.auth import KEY_SECURITY, OPERATOR_SECURITY, operator_guard
+from shared.http.auth import KEY_SECURITY, KEYLESS, OPERATOR_SECURITY, operator_guard
 from shared.http.media import CALENDAR
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
@@ -485,6 +485,7 @@ class FeedController(Controller):
 class CalendarController(Controller):
     path = "/calendars"
     tags = ["feeds"]
+    opt = {KEYLESS: True}
 
     @get(
         "/{token:str}",

@@ -20,6 +20,7 @@ from litestar.datastructures import State
 from nats.aio.client import Client as NATS
 
 from shared.db import Pool, acquire
+from shared.http.auth import KEYLESS
 from shared.outages import OUTAGES
 
 CHECK_TIMEOUT = 2.0
@@ -37,6 +38,7 @@ class Health(msgspec.Struct, frozen=True, omit_defaults=True):
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    opt = {KEYLESS: True}
 
     @get("/live", summary="The process is up")
     async def live(self, state: State) -> Health:
