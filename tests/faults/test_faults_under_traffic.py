@@ -1,0 +1,106 @@
+"""One fault at a time under steady partner traffic: afterwards every accepted request has
+its effect in every service, once; nothing waits in an outbox, the mail queue or the
+dead letters; every person's last mail says what the meeting is now."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from telebridge.embedded import EmbeddedPostgres
+from tests.faults.effects import check_effects, wait_until_quiet
+from tests.faults.report import ROWS, Row
+from tests.faults.stack import Stack, running_stack
+from tests.faults.traffic import Ledger, Traffic, prepare
+
+pytestmark = pytest.mark.faults
+
+PARTNERS = 4
+PEOPLE = 16
+MEETINGS = 4
+BEFORE = 12
+"""Requests accepted before the fault, so that it hits work in flight."""
+AFTER = 12
+"""Requests accepted after the repair, before the traffic stops."""
+QUIET_WITHIN = 60.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    inject: Callable[[Stack], None]
+    repair: Callable[[Stack], None]
+    lasts: float
+    """Seconds between the fault and its repair, the traffic going on meanwhile."""
+
+
+def _refuse_mail(stack: Stack) -> None:
+    stack.mailbox.refusing = True
+
+
+def _accept_mail(stack: Stack) -> None:
+    stack.mailbox.refusing = False
+
+
+FAULTS = [
+    Fault("SIGKILL nats-server", Stack.kill_nats, Stack.start_nats, 2.0),
+    Fault("PostgreSQL restart", lambda s: s.postgres.stop(), lambda s: s.postgres.start(), 1.0),
+    *(
+        Fault(
+            f"SIGKILL {name}",
+            lambda s, name=name: s.kill_service(name),
+            lambda s, name=name: s.start_service(name),
+            1.0,
+        )
+        for name in ("registry", "scheduling", "agenda")
+    ),
+    Fault("SMTP refusing (451), then accepting", _refuse_mail, _accept_mail, 3.0),
+    # A webhook receiver down for a while: webhooks do not exist yet.
+]
+
+
+@pytest.fixture(params=FAULTS, ids=[fault.name for fault in FAULTS])
+def fault(request: pytest.FixtureRequest) -> Fault:
+    chosen: Fault = request.param
+    return chosen
+
+
+@pytest.mark.timeout(240)
+async def test_nothing_lost_or_doubled(
+    fault: Fault, postgres: EmbeddedPostgres, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    database = f"faults_{request.node.callspec.indices['fault']}"
+    with running_stack(postgres, database, tmp_path) as stack:
+        urls = {name: stack.url(name) for name in stack.services}
+        ledger = Ledger()
+        async with httpx.AsyncClient(timeout=10) as client:
+            await prepare(client, ledger, urls, people=PEOPLE, meetings=MEETINGS)
+            traffic = Traffic(client, ledger, urls, seed=15)
+            running = asyncio.ensure_future(traffic.run(PARTNERS))
+            try:
+                await traffic.wait_for(BEFORE)
+                await asyncio.to_thread(fault.inject, stack)
+                await asyncio.sleep(fault.lasts)
+                await asyncio.to_thread(fault.repair, stack)
+                repaired = time.monotonic()
+                await traffic.wait_for(ledger.accepted + AFTER)
+            finally:
+                traffic.stopping.set()
+                await running
+        backlog = await wait_until_quiet(stack.database_url, stack.nats.url, QUIET_WITHIN)
+        recovery = time.monotonic() - repaired if backlog.quiet else None
+        tally = await check_effects(ledger, urls, stack.database_url, stack.nats.url, stack.mailbox)
+    ROWS.append(
+        Row(fault.name, ledger.accepted, tally.checked, len(tally.lost), len(tally.doubled),
+            recovery)
+    )  # fmt: skip
+    assert not ledger.failures, ledger.failures
+    assert backlog.quiet, f"not quiet {QUIET_WITHIN:g}s after the repair: {backlog}"
+    assert not tally.lost, "\n".join(tally.lost)
+    assert not tally.doubled, "\n".join(tally.doubled)
