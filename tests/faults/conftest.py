@@ -8,17 +8,22 @@ import pytest
 
 from telebridge.embedded import EmbeddedPostgres
 from tests.faults.report import ROWS, table
+from tests.faults.stack import Stack, running_stack
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of the suite's own: a fault restarts it, which no other test expects."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("faults-postgres") / "data", durable=False)
-    server.start()
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One system for the whole suite: starting three services takes longer than most
+    faults. Its own PostgreSQL, because a fault restarts it, which no other test expects;
+    each scenario has people and meetings of its own."""
+    folder = tmp_path_factory.mktemp("faults")
+    postgres = EmbeddedPostgres(folder / "postgres", durable=False)
+    postgres.start()
     try:
-        yield server
+        with running_stack(postgres, "faults", folder) as running:
+            yield running
     finally:
-        server.stop()
+        postgres.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

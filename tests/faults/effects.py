@@ -36,7 +36,8 @@ class Backlog:
         return ", ".join(f"{name} {count}" for name, count in self.figures.items() if count)
 
 
-async def backlog(database_url: str, nats_url: str) -> Backlog:
+async def backlog(database_url: str, nats_url: str, mail_to: list[str] | None = None) -> Backlog:
+    """Unsent events, unsent mail (to `mail_to` only, if given), undelivered messages."""
     figures: dict[str, int] = {}
     connection = await asyncpg.connect(database_url)
     try:
@@ -47,6 +48,8 @@ async def backlog(database_url: str, nats_url: str) -> Backlog:
         figures["mail unsent"] = await connection.fetchval(
             "SELECT count(*) FROM scheduling.outgoing_mail"
             " WHERE sent_at IS NULL AND failed_at IS NULL"
+            " AND ($1::text[] IS NULL OR recipients && $1::text[])",
+            mail_to,
         )
     finally:
         await connection.close()
@@ -64,14 +67,16 @@ async def backlog(database_url: str, nats_url: str) -> Backlog:
     return Backlog(figures)
 
 
-async def wait_until_quiet(database_url: str, nats_url: str, timeout: float) -> Backlog:
+async def wait_until_quiet(
+    database_url: str, nats_url: str, timeout: float, mail_to: list[str] | None = None
+) -> Backlog:
     """Poll until nothing is left to do, twice in a row; the last backlog seen otherwise."""
     deadline = time.monotonic() + timeout
     quiet_once = False
     last = Backlog()
     while time.monotonic() < deadline:
         try:
-            last = await backlog(database_url, nats_url)
+            last = await backlog(database_url, nats_url, mail_to)
         except (OSError, asyncpg.PostgresError, nats.errors.Error, TimeoutError) as error:
             last = Backlog({f"unreachable: {type(error).__name__}": 1})
         if last.quiet and quiet_once:
@@ -177,7 +182,7 @@ async def check_effects(
             tally.none(feeds[person][uid], f"cancelled {what}'s feed entry")
         _check_mails(tally, mails.get((email, uid), []), registered, event, what)
 
-    counts = await _leftovers(database_url, nats_url)
+    counts = await _leftovers(database_url, nats_url, sorted(ledger.people.values()))
     for what, count in counts.items():
         tally.none(count, what)
     return tally
@@ -260,13 +265,16 @@ async def _registration_rows(database_url: str) -> dict[tuple[str, str, str], li
     return rows
 
 
-async def _leftovers(database_url: str, nats_url: str) -> dict[str, int]:
-    """Work never done: unsent events and mail, mail given up on, dead letters."""
-    counts = dict((await backlog(database_url, nats_url)).figures)
+async def _leftovers(database_url: str, nats_url: str, mail_to: list[str]) -> dict[str, int]:
+    """Work never done: unsent events, unsent mail and mail given up on (to `mail_to`),
+    dead letters."""
+    counts = dict((await backlog(database_url, nats_url, mail_to)).figures)
     connection = await asyncpg.connect(database_url)
     try:
         counts["mail given up"] = await connection.fetchval(
-            "SELECT count(*) FROM scheduling.outgoing_mail WHERE failed_at IS NOT NULL"
+            "SELECT count(*) FROM scheduling.outgoing_mail"
+            " WHERE failed_at IS NOT NULL AND recipients && $1::text[]",
+            mail_to,
         )
     finally:
         await connection.close()

@@ -3,8 +3,9 @@ PostgreSQL, NATS with JetStream, the SMTP server and the three services, each a 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,16 @@ from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
 from tests.faults.mailbox import HOST, Mailbox, smtp_server
 from tests.support import ADMIN_KEY, OPERATOR_KEY
+
+KEEPER = ThreadPoolExecutor(1, thread_name_prefix="faults-keeper")
+"""The thread that restarts servers during a test. Children die with the thread that started
+them (PR_SET_PDEATHSIG), so it must not be a short-lived one such as asyncio.to_thread's: it
+lives as long as the test session."""
+
+
+async def in_keeper(action: Callable[[Stack], None], stack: Stack) -> None:
+    """Run a blocking `action` on the stack without stopping the event loop (the traffic)."""
+    await asyncio.get_running_loop().run_in_executor(KEEPER, action, stack)
 
 
 @dataclass

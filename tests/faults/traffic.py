@@ -24,6 +24,8 @@ RETRY_DEADLINE = 90.0
 """How long a partner keeps retrying one request through an outage."""
 RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 RSVP_ANSWERS = ("accepted", "declined", "tentative")
+THINK = 0.2
+"""Seconds a partner waits between requests: steady traffic, not a load test (bench/ is)."""
 
 
 @dataclass
@@ -196,6 +198,7 @@ class Traffic:
                 await self._move(partner, own, rng.randint(1, 40))
             else:
                 await self._publish_agenda(partner, own, rng.randint(2, 4))
+            await asyncio.sleep(THINK)
 
     async def _sign_up(self, partner: Partner, person: str, meeting: str) -> None:
         response = await partner.expect(
@@ -310,6 +313,7 @@ async def prepare(
     *,
     people: int,
     meetings: int,
+    tag: str,
 ) -> None:
     """Two organizations, their people each with a calendar feed, and meetings a few weeks
     ahead with both as sites; half of them are moved by the traffic, half get agendas."""
@@ -336,7 +340,7 @@ async def prepare(
         person = await created(
             f"{urls['registry']}/people",
             {"organization_id": organization["id"], "given_name": "Ольга",
-             "surname": f"Участница{number}", "email": f"person{number}@faults.example"},
+             "surname": f"Участница{number}", "email": f"person{number}.{tag}@faults.example"},
         )  # fmt: skip
         ledger.people[person["id"]] = person["email"].lower()
     start = (datetime.now(UTC) + timedelta(days=60)).replace(
@@ -349,7 +353,7 @@ async def prepare(
             "POST",
             f"{urls['scheduling']}/meetings",
             json={
-                "title": f"Телемост «Читаем вместе» №{number + 1}",
+                "title": f"Телемост «Читаем вместе» №{number + 1} ({tag})",
                 "kind": "telebridge",
                 "host_organization_id": host["id"],
                 "sites": [{"organization_id": site["id"]}],
