@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.faults.effects import check_effects, wait_until_quiet
+from tests.faults.effects import backlog, check_effects, wait_until_quiet
 from tests.faults.report import ROWS, Row
 from tests.faults.stack import Stack, in_keeper
 from tests.faults.traffic import Ledger, Traffic, prepare
@@ -36,6 +36,9 @@ class Fault:
     repair: Callable[[Stack], None]
     lasts: float
     """Seconds between the fault and its repair, the traffic going on meanwhile."""
+    busy: str | None = None
+    """Strike once this service has work in hand (events to publish or to apply, mail to
+    send), so that it dies in the middle of a batch."""
 
     @property
     def tag(self) -> str:
@@ -60,12 +63,24 @@ FAULTS = [
             lambda s, name=name: s.kill_service(name),
             lambda s, name=name: s.start_service(name),
             1.0,
+            busy=name,
         )
         for name in ("registry", "scheduling", "agenda")
     ),
     Fault("SMTP refusing (451), then accepting", _refuse_mail, _accept_mail, 3.0),
     # A webhook receiver down for a while: webhooks do not exist yet.
 ]
+
+
+async def until_busy(stack: Stack, service: str, timeout: float = 5.0) -> None:
+    """Until `service` has events or mail in hand (or `timeout` passed: strike anyway)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        figures = (await backlog(stack.database_url, stack.nats.url)).figures
+        mail = figures["mail unsent"] if service == "scheduling" else 0
+        if mail or any(count for name, count in figures.items() if name.startswith(service)):
+            return
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(params=FAULTS, ids=[fault.name for fault in FAULTS])
@@ -85,6 +100,8 @@ async def test_nothing_lost_or_doubled(fault: Fault, stack: Stack) -> None:
         running = asyncio.ensure_future(traffic.run(PARTNERS))
         try:
             await traffic.wait_for(BEFORE)
+            if fault.busy:
+                await until_busy(stack, fault.busy)
             await in_keeper(fault.inject, stack)
             await asyncio.sleep(fault.lasts)
             await in_keeper(fault.repair, stack)

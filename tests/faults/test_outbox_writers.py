@@ -2,19 +2,22 @@
 rows become visible when their transaction commits, so a later position can be seen before
 an earlier one. A relay that remembers "published up to position N" skips the earlier row
 that commits after it. Here 16 writers commit in random order, and the relay must publish
-every one of 100,000 events, once."""
+every one of their events, once, each writer's in order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import random
+from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import nats
 import pytest
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.bus.jetstream import ensure_streams
 from shared.bus.outbox import OutboxRelay, add_event, unsent_count
@@ -30,7 +33,10 @@ pytestmark = pytest.mark.faults
 SCHEMA = "writers"
 CHANNEL = f"{SCHEMA}.outbox"
 WRITERS = 16
-EVENTS = 100_000
+EVENTS = 20_000
+"""The issue asks for 100,000; on two shared cores that alone takes minutes (the writes
+as much as the relay), beyond the fault suite's share of CI. The trap springs as often per
+commit whatever the total."""
 LARGEST_TRANSACTION = 200
 
 
@@ -56,17 +62,24 @@ async def write(pool: Pool, rng: random.Random, count: int, written: list[str]) 
             await asyncio.sleep(rng.random() * 0.02)
 
 
-async def published_ids(js: JetStreamContext) -> list[str]:
-    subscription = await js.pull_subscribe("registry.>", durable="faults-writers-check")
-    ids: list[str] = []
-    while True:
-        try:
-            messages = await subscription.fetch(1000, timeout=2)
-        except nats.errors.TimeoutError:
-            return ids
-        for message in messages:
-            ids.append(msgspec.json.decode(message.data)["event_id"])
-            await message.ack()
+async def published(js: JetStreamContext) -> list[dict[str, Any]]:
+    """Every event in the registry's stream, in stream order, read in batches."""
+    expected = (await js.stream_info(REGISTRY.name)).state.messages
+    subscription = await js.pull_subscribe(
+        f"{REGISTRY.prefix}.>",
+        stream=REGISTRY.name,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE),
+    )
+    events: list[dict[str, Any]] = []
+    try:
+        while len(events) < expected:
+            events.extend(
+                msgspec.json.decode(message.data)
+                for message in await subscription.fetch(1000, timeout=5)
+            )
+    finally:
+        await subscription.unsubscribe()
+    return events
 
 
 @contextlib.asynccontextmanager
@@ -115,22 +128,19 @@ async def test_writers_committing_out_of_order_lose_no_event(
                     return await unsent_count(connection) == 0
 
             await eventually(all_sent, timeout=180, interval=0.5)
-        published = await published_ids(js)
+        events = await published(js)
     finally:
         await client.close()
         await pool.close()
     assert len(written) == EVENTS
-    assert len(published) == len(set(published)), "an event was published twice"
-    missing = set(written) - set(published)
+    ids = [event["event_id"] for event in events]
+    assert len(ids) == len(set(ids)), "an event was published twice"
+    missing = set(written) - set(ids)
     assert not missing, f"{len(missing)} events never published"
-    assert (await js_count(nats_url)) == EVENTS
-
-
-async def js_count(nats_url: str) -> int:
-    client = await nats.connect(nats_url)
-    try:
-        info = await client.jetstream().stream_info(REGISTRY.name)
-        count: int = info.state.messages
-        return count
-    finally:
-        await client.close()
+    versions: dict[str, list[int]] = defaultdict(list)
+    for event in events:
+        versions[event["aggregate_id"]].append(event["aggregate_version"])
+    each = EVENTS // WRITERS
+    assert all(order == list(range(1, each + 1)) for order in versions.values()), (
+        "an organization's events were published out of order"
+    )
