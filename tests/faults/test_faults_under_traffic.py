@@ -1,6 +1,12 @@
 """One fault at a time under steady partner traffic: afterwards every accepted request has
 its effect in every service, once; nothing waits in an outbox, the mail queue or the
-dead letters; every person's last mail says what the meeting is now."""
+dead letters; every person's last mail says what the meeting is now.
+
+Each scenario has people and meetings of its own in one shared system. Its row in the
+table gives the requests the services accepted, the effects checked, how many were lost
+(missing, stale, or never done) and doubled, and the recovery: seconds from the repair
+until nothing is left to do, the traffic going on for `AFTER` more requests meanwhile.
+A webhook receiver down for a while is not among the faults: webhooks do not exist yet."""
 
 from __future__ import annotations
 
