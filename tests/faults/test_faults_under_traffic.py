@@ -125,7 +125,9 @@ async def test_nothing_lost_or_doubled(fault: Fault, stack: Stack) -> None:
         Row(fault.name, ledger.accepted, tally.checked, len(tally.lost), len(tally.doubled),
             recovery)
     )  # fmt: skip
-    assert not ledger.failures, ledger.failures
-    assert backlog.quiet, f"not quiet {QUIET_WITHIN:g}s after the repair: {backlog}"
-    assert not tally.lost, "\n".join(tally.lost)
-    assert not tally.doubled, "\n".join(tally.doubled)
+    problems = [f"refused or unanswered: {failure}" for failure in ledger.failures]
+    if not backlog.quiet:
+        problems.append(f"not quiet {QUIET_WITHIN:g}s after the repair: {backlog}")
+    problems += [f"lost: {what}" for what in tally.lost]
+    problems += [f"doubled: {what}" for what in tally.doubled]
+    assert not problems, "\n".join(problems)
