@@ -462,9 +462,19 @@ WHERE r.meeting_id = $3 AND ($1::uuid IS NULL OR r.id > $1)
 ORDER BY r.id LIMIT $2
 """
 )
+# The statement's own subquery does not see the row it inserts: hence the + 1.
 _INSERT_REGISTRATION: Final = """
-INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, role)
-VALUES ($1, $2, $3, $4, $5, $6)
+WITH inserted AS (
+    INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, role)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING *
+)
+SELECT inserted.*, CASE WHEN inserted.status = 'waitlisted' THEN
+    (SELECT count(*) + 1 FROM registrations w
+     WHERE w.meeting_id = inserted.meeting_id AND w.status = 'waitlisted'
+       AND w.queued <= inserted.queued)
+    END AS waitlist_position
+FROM inserted
 """
 _RENEW_REGISTRATION: Final = """
 UPDATE registrations SET status = $2, role = $3, rsvp = 'needs-action',
@@ -532,15 +542,20 @@ async def insert_registration(
     person: Person,
     status: RegistrationStatus,
     role: MeetingRole,
-) -> None:
-    await connection.execute(
-        _INSERT_REGISTRATION,
-        registration_id,
-        meeting_id,
-        person.id,
-        person.organization_id,
-        status,
-        role,
+) -> Registration:
+    """The new registration, as `registrations` would read it."""
+    return as_struct(
+        await fetch_one(
+            connection,
+            _INSERT_REGISTRATION,
+            registration_id,
+            meeting_id,
+            person.id,
+            person.organization_id,
+            status,
+            role,
+        ),
+        Registration,
     )
 
 
