@@ -48,7 +48,13 @@ def zone_label(zone: ZoneInfo, moment: datetime, language: str) -> str:
     UTC+3», "Moscow, UTC+3"; «UTC» for UTC itself. The one way every text the system writes
     for people names a zone: an IANA name («Europe/Moscow») is for programs."""
     offset = utc_offset(moment.astimezone(zone))
-    place = str(get_timezone_location(zone, locale=language, return_city=True))
+    place = _place(zone, language)
     if place.startswith(("UTC", "GMT")):
         return offset if offset != "UTC+0" else "UTC"
     return f"{place}, {offset}"
+
+
+@cache
+def _place(zone: ZoneInfo, language: str) -> str:
+    # Babel looks the names up anew each time: a tenth of rendering a meeting's invite.
+    return str(get_timezone_location(zone, locale=language, return_city=True))

@@ -97,19 +97,18 @@ async def register(
         "registered" if places.fits(person.organization_id) else "waitlisted"
     )
     if existing is None:
-        registration_id = new_id()
-        await store.insert_registration(
+        registration = await store.insert_registration(
             connection,
-            registration_id,
+            new_id(),
             meeting_id=meeting.id,
             person=person,
             status=status,
             role=data.role,
         )
-    else:
-        registration_id = existing.id
-        await store.renew_registration(connection, registration_id, status, data.role)
-    [registration] = await announce(connection, RegistrationCreated, [registration_id])
+        await _add_events(connection, RegistrationCreated, [registration])
+        return registration
+    await store.renew_registration(connection, existing.id, status, data.role)
+    [registration] = await announce(connection, RegistrationCreated, [existing.id])
     return registration
 
 
@@ -134,6 +133,15 @@ async def announce(
 ) -> list[Registration]:
     """The registrations as they now are, after writing the events that say so."""
     current = await store.registrations(connection, registration_ids)
+    await _add_events(connection, event_type, current)
+    return current
+
+
+async def _add_events(
+    connection: Connection,
+    event_type: type[RegistrationEvent],
+    current: Sequence[Registration],
+) -> None:
     for registration in current:
         await add_event(
             connection,
@@ -148,7 +156,6 @@ async def announce(
                 rsvp=registration.rsvp,
             ),
         )
-    return current
 
 
 async def promote_waitlist(connection: Connection, meeting_id: UUID) -> None:

@@ -28,7 +28,7 @@ from services.registry.schemas import (
     RsvpInvitation,
     SiteCapacity,
 )
-from shared.db import Connection, fetch_struct, fetch_structs
+from shared.db import Connection, as_struct, fetch_one, fetch_struct, fetch_structs
 from shared.events import (
     KeyRole,
     Language,
@@ -385,17 +385,23 @@ class _Count(msgspec.Struct, frozen=True):
     waitlisted: int
 
 
-_CAPACITY: Final = "SELECT capacity FROM meeting_capacity WHERE meeting_id = $1"
-_SITES: Final = """
-SELECT organization_id, capacity FROM site_capacity WHERE meeting_id = $1
-ORDER BY organization_id
-"""
-_COUNTS: Final = """
-SELECT organization_id,
-       count(*) FILTER (WHERE status = 'registered') AS registered,
-       count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted
-FROM registrations WHERE meeting_id = $1
-GROUP BY organization_id
+# One round trip: a sign-up asks this while it holds the meeting's lock.
+_PLACES: Final = """
+SELECT
+    (SELECT capacity FROM meeting_capacity WHERE meeting_id = $1) AS capacity,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'organization_id', organization_id, 'capacity', capacity)
+            ORDER BY organization_id), '[]')
+     FROM site_capacity WHERE meeting_id = $1) AS sites,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'organization_id', organization_id,
+                'registered', registered,
+                'waitlisted', waitlisted)), '[]')
+     FROM (SELECT organization_id,
+                  count(*) FILTER (WHERE status = 'registered') AS registered,
+                  count(*) FILTER (WHERE status = 'waitlisted') AS waitlisted
+           FROM registrations WHERE meeting_id = $1
+           GROUP BY organization_id) AS counted) AS counts
 """
 _SET_CAPACITY: Final = """
 INSERT INTO meeting_capacity (meeting_id, capacity) VALUES ($1, $2)
@@ -407,13 +413,19 @@ INSERT INTO site_capacity (meeting_id, organization_id, capacity) VALUES ($1, $2
 """
 
 
+class _Places(msgspec.Struct, frozen=True):
+    capacity: int | None
+    sites: list[SiteCapacity]
+    counts: list[_Count]
+
+
 async def places(connection: Connection, meeting_id: UUID) -> Places:
-    counts = await fetch_structs(connection, _Count, _COUNTS, meeting_id)
+    found = as_struct(await fetch_one(connection, _PLACES, meeting_id), _Places)
     return Places(
-        capacity=await connection.fetchval(_CAPACITY, meeting_id),
-        sites=await fetch_structs(connection, SiteCapacity, _SITES, meeting_id),
-        registered={count.organization_id: count.registered for count in counts},
-        waitlisted=sum(count.waitlisted for count in counts),
+        capacity=found.capacity,
+        sites=found.sites,
+        registered={count.organization_id: count.registered for count in found.counts},
+        waitlisted=sum(count.waitlisted for count in found.counts),
     )
 
 
@@ -450,9 +462,19 @@ WHERE r.meeting_id = $3 AND ($1::uuid IS NULL OR r.id > $1)
 ORDER BY r.id LIMIT $2
 """
 )
+# The statement's own subquery does not see the row it inserts: hence the + 1.
 _INSERT_REGISTRATION: Final = """
-INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, role)
-VALUES ($1, $2, $3, $4, $5, $6)
+WITH inserted AS (
+    INSERT INTO registrations (id, meeting_id, person_id, organization_id, status, role)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING *
+)
+SELECT inserted.*, CASE WHEN inserted.status = 'waitlisted' THEN
+    (SELECT count(*) + 1 FROM registrations w
+     WHERE w.meeting_id = inserted.meeting_id AND w.status = 'waitlisted'
+       AND w.queued <= inserted.queued)
+    END AS waitlist_position
+FROM inserted
 """
 _RENEW_REGISTRATION: Final = """
 UPDATE registrations SET status = $2, role = $3, rsvp = 'needs-action',
@@ -520,15 +542,20 @@ async def insert_registration(
     person: Person,
     status: RegistrationStatus,
     role: MeetingRole,
-) -> None:
-    await connection.execute(
-        _INSERT_REGISTRATION,
-        registration_id,
-        meeting_id,
-        person.id,
-        person.organization_id,
-        status,
-        role,
+) -> Registration:
+    """The new registration, as `registrations` would read it."""
+    return as_struct(
+        await fetch_one(
+            connection,
+            _INSERT_REGISTRATION,
+            registration_id,
+            meeting_id,
+            person.id,
+            person.organization_id,
+            status,
+            role,
+        ),
+        Registration,
     )
 
 

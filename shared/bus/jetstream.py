@@ -7,8 +7,10 @@ difference: binding to an existing durable would otherwise keep its old configur
 from __future__ import annotations
 
 import asyncio
+from typing import NamedTuple, cast
 
 import nats
+import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -16,6 +18,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    PubAck,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -147,3 +150,54 @@ async def ensure_consumer(js: JetStreamContext, stream: Stream, wanted: Consumer
 
 def _differs(current: object, wanted: object, fields: tuple[str, ...]) -> bool:
     return any(getattr(current, field) != getattr(wanted, field) for field in fields)
+
+
+class Outgoing(NamedTuple):
+    """A message to publish to a stream, with its headers (`Nats-Msg-Id` among them)."""
+
+    subject: str
+    payload: bytes
+    stream: str
+    headers: dict[str, str]
+
+
+async def publish_together(
+    js: JetStreamContext, messages: list[Outgoing], timeout: float
+) -> list[PubAck | BaseException]:
+    """Publish `messages` without waiting for each acknowledgement; each one's outcome, in order.
+
+    The messages leave on one connection in the order given and the server stores them in
+    that order; acknowledgements are awaited together, for at most `timeout` seconds. A
+    message larger than the server takes is refused here (`MaxPayloadError`) and one sent
+    while the connection is down fails at once (`ConnectionClosedError`) rather than waiting
+    in the client's buffer: `publish_async` would keep a slot of its window for either.
+    """
+    nc = js._nc  # the context's client, which nats.py offers no public way to reach
+    outcomes: list[PubAck | BaseException | None] = [None] * len(messages)
+    waiting: dict[asyncio.Future[PubAck], int] = {}
+    for index, message in enumerate(messages):
+        if len(message.payload) > nc.max_payload:
+            outcomes[index] = nats.errors.MaxPayloadError()
+        elif not nc.is_connected:
+            outcomes[index] = nats.errors.ConnectionClosedError()
+        else:
+            try:
+                future = await js.publish_async(
+                    message.subject,
+                    message.payload,
+                    stream=message.stream,
+                    headers=dict(message.headers),
+                )
+            except nats.errors.Error as error:
+                outcomes[index] = error
+            else:
+                waiting[future] = index
+    if waiting:
+        done, late = await asyncio.wait(waiting, timeout=timeout)
+        for future in late:
+            future.cancel()
+            outcomes[waiting[future]] = nats.errors.TimeoutError()
+        for future in done:
+            failure = future.exception()
+            outcomes[waiting[future]] = failure if failure is not None else future.result()
+    return cast(list[PubAck | BaseException], outcomes)

@@ -24,8 +24,10 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from shared.backoff import Backoff
+from shared.bus.jetstream import Outgoing, publish_together
 from shared.db import Connection, Pool, acquire, as_structs
 from shared.events import Event, stream_of
 from shared.notify import Notifier
@@ -40,16 +42,20 @@ INSERT INTO outbox (event_id, subject, aggregate_type, aggregate_id, aggregate_v
                     payload, traceparent)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
+# Walks the unsent rows in order and stops at the limit: each row is one probe of the
+# by-aggregate index, where an anti-join would read every unsent row first. A backlog
+# grows faster than the statistics follow it (after an outage, or a burst), and the
+# planner then believes few rows unsent and sorts them all, probing each: `_INDEX_ORDER`
+# keeps it on the index whatever it believes.
 _CLAIM_HEADS: Final = """
 SELECT o.aggregate_type, o.aggregate_id
 FROM outbox o
 WHERE o.sent_at IS NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM outbox earlier
+  AND o.position = (
+      SELECT min(earlier.position) FROM outbox earlier
       WHERE earlier.sent_at IS NULL
         AND earlier.aggregate_type = o.aggregate_type
-        AND earlier.aggregate_id = o.aggregate_id
-        AND earlier.position < o.position)
+        AND earlier.aggregate_id = o.aggregate_id)
 ORDER BY o.position
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED
@@ -57,14 +63,21 @@ FOR UPDATE OF o SKIP LOCKED
 # Rows after a head are never claimed by another relay while the head is unsent, so the
 # relay that holds the head may take them too, in order.
 _CLAIM_RUNS: Final = """
-SELECT position, event_id, subject, aggregate_type, aggregate_id, payload, traceparent
-FROM outbox
-WHERE sent_at IS NULL
-  AND (aggregate_type, aggregate_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
-ORDER BY position
-LIMIT $3
-FOR UPDATE
+SELECT run.*
+FROM unnest($1::text[], $2::uuid[]) AS head(aggregate_type, aggregate_id)
+CROSS JOIN LATERAL (
+    SELECT position, event_id, subject, aggregate_type, aggregate_id, payload, traceparent
+    FROM outbox
+    WHERE sent_at IS NULL
+      AND aggregate_type = head.aggregate_type
+      AND aggregate_id = head.aggregate_id
+    ORDER BY position
+    LIMIT greatest(1, $3 / greatest(1, cardinality($1::text[])))
+    FOR UPDATE
+) AS run
+ORDER BY run.position
 """
+_INDEX_ORDER: Final = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
 _MARK_SENT: Final = "UPDATE outbox SET sent_at = now() WHERE position = ANY($1::bigint[])"
 _RECORD_FAILURE: Final = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE position = $1
@@ -167,6 +180,30 @@ async def unsent_count(connection: Connection) -> int:
     return count
 
 
+def _rounds(rows: list[PendingEvent]) -> list[list[PendingEvent]]:
+    """The rows in rounds: the first of each aggregate's run, then the second, and so on,
+    each round in the order the rows were written."""
+    runs: dict[tuple[str, UUID], list[PendingEvent]] = {}
+    for row in rows:
+        runs.setdefault((row.aggregate_type, row.aggregate_id), []).append(row)
+    rounds: list[list[PendingEvent]] = []
+    for run in runs.values():
+        for depth, row in enumerate(run):
+            if depth == len(rounds):
+                rounds.append([])
+            rounds[depth].append(row)
+    for round_ in rounds:
+        round_.sort(key=lambda row: row.position)
+    return rounds
+
+
+def _outgoing(row: PendingEvent) -> Outgoing:
+    headers = {"Nats-Msg-Id": str(row.event_id)}
+    if row.traceparent:
+        headers["traceparent"] = row.traceparent
+    return Outgoing(row.subject, row.payload, stream_of(row.subject).name, headers)
+
+
 class PublishError(Exception):
     """A publish failed; the rows before it were marked sent, the rest wait for a retry."""
 
@@ -215,14 +252,20 @@ class OutboxRelay:
                 await self._notifier.wait(self._channel, self._poll_interval)
 
     async def publish_pending(self) -> int:
-        """Publish one batch in order; returns how many rows were published.
+        """Publish one batch, each aggregate in order; returns how many rows were published.
 
-        A message the server refuses holds back the rest of its aggregate (its order must
-        not break) but not the others; NATS being away stops the batch.
+        The batch goes out in rounds: the first unsent event of every aggregate claimed,
+        published together, then the second of each, and so on, so that no event is sent
+        before the one ahead of it in its aggregate was acknowledged. A message the server
+        refuses holds back the rest of its aggregate (its order must not break) but not the
+        others; NATS being away stops the batch after the round it interrupted.
         """
-        failure: BaseException | None = None
+        interruption: BaseException | None = None
         async with acquire(self._pool) as connection, connection.transaction():
+            await connection.execute(_INDEX_ORDER)
             heads = await connection.fetch(_CLAIM_HEADS, self._batch_size)
+            if not heads:
+                return 0
             rows = as_structs(
                 await connection.fetch(
                     _CLAIM_RUNS,
@@ -233,51 +276,46 @@ class OutboxRelay:
                 PendingEvent,
             )
             sent: list[int] = []
+            failures: list[tuple[int, str]] = []
             held_back: set[tuple[str, UUID]] = set()
-            for row in rows:
-                aggregate = (row.aggregate_type, row.aggregate_id)
-                if aggregate in held_back:
-                    continue
-                try:
-                    await self._publish(row)
-                except REFUSED as error:
-                    log.warning(
-                        "refused; its aggregate waits", subject=row.subject, error=str(error)
-                    )
-                    await self._record_failure(connection, row, error)
-                    held_back.add(aggregate)
-                    continue
-                except PUBLISH_ERRORS as error:
-                    failure = error
-                    await self._record_failure(connection, row, error)
+            for claimed in _rounds(rows):
+                round_ = [
+                    row
+                    for row in claimed
+                    if (row.aggregate_type, row.aggregate_id) not in held_back
+                ]
+                outcomes = await publish_together(
+                    self._js, [_outgoing(row) for row in round_], self._publish_timeout
+                )
+                for row, outcome in zip(round_, outcomes, strict=True):
+                    if isinstance(outcome, PubAck):
+                        sent.append(row.position)
+                        if outcome.duplicate:
+                            log.info(
+                                "event was already in the stream",
+                                subject=row.subject,
+                                seq=outcome.seq,
+                            )
+                        continue
+                    failures.append((row.position, f"{type(outcome).__name__}: {outcome}"))
+                    held_back.add((row.aggregate_type, row.aggregate_id))
+                    if isinstance(outcome, REFUSED):
+                        log.warning(
+                            "refused; its aggregate waits", subject=row.subject, error=str(outcome)
+                        )
+                    elif isinstance(outcome, PUBLISH_ERRORS):
+                        interruption = outcome
+                    else:
+                        raise outcome
+                if interruption is not None:
                     break
-                sent.append(row.position)
+            if failures:
+                await connection.executemany(_RECORD_FAILURE, failures)
             if sent:
                 await connection.execute(_MARK_SENT, sent)
-        if failure is not None:
-            raise PublishError(f"{type(failure).__name__}: {failure}") from failure
+        if interruption is not None:
+            raise PublishError(f"{type(interruption).__name__}: {interruption}") from interruption
         return len(sent)
-
-    @staticmethod
-    async def _record_failure(
-        connection: Connection, row: PendingEvent, error: BaseException
-    ) -> None:
-        await connection.execute(_RECORD_FAILURE, row.position, f"{type(error).__name__}: {error}")
-
-    async def _publish(self, row: PendingEvent) -> None:
-        subject = row.subject
-        headers = {"Nats-Msg-Id": str(row.event_id)}
-        if row.traceparent:
-            headers["traceparent"] = row.traceparent
-        ack = await self._js.publish(
-            subject,
-            row.payload,
-            timeout=self._publish_timeout,
-            stream=stream_of(subject).name,
-            headers=headers,
-        )
-        if ack.duplicate:
-            log.info("event was already in the stream", subject=subject, seq=ack.seq)
 
     async def _prune(self) -> None:
         async with acquire(self._pool) as connection:

@@ -14,6 +14,8 @@ operator key configured on every service rather than issued.
 from __future__ import annotations
 
 import hmac
+import math
+import time
 from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
@@ -48,6 +50,7 @@ _TOUCH: Final = """
 UPDATE api_keys SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 """
+_TOUCH_INTERVAL: Final = 60.0
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -105,14 +108,33 @@ async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str) ->
         raise unauthenticated("this API key was revoked")
     if row.expires_at is not None and row.expires_at <= utc_now():
         raise unauthenticated("this API key has expired")
-    async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
-        await database.execute(_TOUCH, row.id)
+    await _touch(connection, row.id)
     return Caller(
         key_id=row.id,
         role=row.role,
         organization_id=row.organization_id,
         scopes=frozenset(row.scopes),
     )
+
+
+_TOUCHED: Final = "telebridge.keys_touched"
+"""App state key: when this process last recorded the use of each key (monotonic seconds)."""
+
+
+async def _touch(connection: ASGIConnection[Any, Any, Any, Any], key_id: UUID) -> None:
+    """Record that the key was used, at most once a minute: `_TOUCH` changes nothing within
+    the minute, so a request in it need not ask the database (a write and a connection of
+    the pool each time, on a row every request of one partner updates)."""
+    state = connection.app.state
+    touched: dict[UUID, float] = state.get(_TOUCHED) or {}
+    state[_TOUCHED] = touched
+    now = time.monotonic()
+    if now - touched.get(key_id, -math.inf) < _TOUCH_INTERVAL:
+        return
+    runtime = state.runtime
+    async with acquire(runtime.pool, runtime.settings.database.acquire_timeout) as database:
+        await database.execute(_TOUCH, key_id)
+    touched[key_id] = now
 
 
 def unauthenticated(detail: str) -> Problem:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from uuid import UUID
 
+import msgspec
 import structlog
 
 from services.agenda import store
@@ -70,18 +71,18 @@ async def meeting_frame(
     timezone = await catchup.find(
         "organization", host, partial(store.host_timezone, connection, host)
     )
-    known = {person.id for person in await store.people(connection, person_ids)}
+    found = await store.people(connection, person_ids) if person_ids else []
+    missing = set(person_ids) - {person.id for person in found}
     for person_id in dict.fromkeys(person_ids):
-        if person_id not in known:
+        if person_id in missing:
             await catchup.find("person", person_id, partial(_person, connection, person_id))
+    if missing:
+        found = await store.people(connection, person_ids)
     return MeetingFrame(
         timezone=timezone or "UTC",
         sessions=sessions,
         tracks=frozenset(s.track for s in sessions if s.track),
-        people={
-            person.id: Person(person.name, person.organization)
-            for person in await store.people(connection, person_ids)
-        },
+        people={person.id: Person(person.name, person.organization) for person in found},
     )
 
 
@@ -128,8 +129,8 @@ async def put_agenda(
         connection, AGENDAS, meeting_id, items, list(data.items), created_by=author(caller)
     )
     if data.publish:
-        await publish_version(connection, meeting_id, row.version, caller, base_url)
-    return await agenda_version(connection, meeting_id, row.version)
+        return version_view(row, await _publish(connection, head, row, base_url))
+    return version_view(row, msgspec.structs.replace(head, latest_version=row.version))
 
 
 async def publish_version(
@@ -138,7 +139,14 @@ async def publish_version(
     """Make a version the published one: its items go into the invites and the pages."""
     await hosted_meeting(connection, caller, meeting_id)
     before = await versions.locked_head(connection, AGENDAS, meeting_id)
-    items = (await versions.found(connection, AGENDAS, meeting_id, number)).items
+    row = await versions.found(connection, AGENDAS, meeting_id, number)
+    return version_view(row, await _publish(connection, before, row, base_url))
+
+
+async def _publish(connection: Connection, before: Head, row: StoredVersion, base_url: str) -> Head:
+    """Publish the version `row` of the meeting whose head, `before`, the caller has locked;
+    the head as it is then."""
+    meeting_id, number, items = row.meeting_id, row.version, row.items
     known = await agenda_store.published_items(connection, meeting_id)
     if not known and before.published_version is not None:
         known = await _published_before_identities_were_kept(connection, meeting_id)
@@ -160,7 +168,7 @@ async def publish_version(
         ),
     )
     await summary_store.request_summary(connection, meeting_id)
-    return await agenda_version(connection, meeting_id, number)
+    return head
 
 
 async def _published_before_identities_were_kept(

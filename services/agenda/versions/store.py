@@ -107,8 +107,10 @@ async def head(
 async def locked_head(connection: Connection, kind: Kind[Row], meeting_id: UUID, id: UUID) -> Head:
     """The head, made (with this id) if the meeting has none yet, locked until the
     transaction ends."""
-    await connection.execute(_sql(_NEW_HEAD, kind), meeting_id, id)
     row = await connection.fetchrow(_sql(_LOCKED_HEAD, kind), meeting_id)
+    if row is None:
+        await connection.execute(_sql(_NEW_HEAD, kind), meeting_id, id)
+        row = await connection.fetchrow(_sql(_LOCKED_HEAD, kind), meeting_id)
     assert row is not None
     return as_struct(row, Head)
 

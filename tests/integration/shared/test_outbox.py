@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from shared.bus.jetstream import ensure_streams
 from shared.bus.outbox import (
@@ -295,3 +297,122 @@ def sized_event(size: int) -> OrganizationUpserted:
     event = organization_event(new_id(), 1)
     short = len(msgspec.json.encode(stamped(msgspec.structs.replace(event, city=""))))
     return msgspec.structs.replace(event, city="x" * (size - short))
+
+
+async def test_two_relays_keep_each_aggregates_order_past_a_refused_event(
+    relaying: Relaying, database_url: str
+) -> None:
+    aggregates = [new_id() for _ in range(20)]
+    refused = aggregates[0]
+    for version in range(1, 11):
+        await write_events(
+            relaying.pool, [organization_event(aggregate, version) for aggregate in aggregates]
+        )
+    async with relaying.pool.acquire() as connection:
+        # Larger than the server's max_payload: NATS refuses it however often it is sent.
+        await connection.execute(
+            f"UPDATE {SCHEMA}.outbox SET payload = $1 WHERE aggregate_id = $2 "
+            "AND aggregate_version = 3",
+            b"x" * (2 * 1024 * 1024),
+            refused,
+        )
+    second_pool = await create_pool(DatabaseSettings(url=database_url), SCHEMA)
+    second = OutboxRelay(second_pool, relaying.js, relaying.notifier, CHANNEL, batch_size=7)
+    try:
+        async with running(relaying.relay(batch_size=5)), running(second):
+            await eventually(lambda: _stream_size(relaying.js, 19 * 10 + 2), timeout=30)
+            async with relaying.pool.acquire() as connection:
+                waiting = await connection.fetch(
+                    f"SELECT aggregate_id, aggregate_version FROM {SCHEMA}.outbox "
+                    "WHERE sent_at IS NULL ORDER BY position"
+                )
+                assert [(row[0], row[1]) for row in waiting] == [
+                    (refused, version) for version in range(3, 11)
+                ]
+                # Once the event is one the server takes, its aggregate follows in order.
+                await connection.execute(
+                    f"UPDATE {SCHEMA}.outbox SET payload = $1 WHERE aggregate_id = $2 "
+                    "AND aggregate_version = 3",
+                    msgspec.json.encode(stamped(organization_event(refused, 3))),
+                    refused,
+                )
+            await eventually(lambda: _stream_size(relaying.js, 200), timeout=30)
+    finally:
+        await second_pool.close()
+    versions = versions_by_aggregate(await all_published(relaying.js))
+    assert versions == {str(aggregate): list(range(1, 11)) for aggregate in aggregates}
+
+
+async def test_no_event_is_skipped_when_writers_commit_out_of_order(
+    relaying: Relaying, database_url: str
+) -> None:
+    """Positions are taken when a row is written but rows appear when their writer commits,
+    later than rows written after them: a relay that read by position would skip these."""
+    writers, transactions, per_transaction, aggregates_each = 16, 25, 50, 10
+    randomness = random.Random(15)  # noqa: S311 (commit delays, not secrets)
+    writing_pool = await create_pool(
+        DatabaseSettings(url=database_url, pool_max_size=writers), SCHEMA
+    )
+
+    async def writer() -> None:
+        versions = dict.fromkeys([new_id() for _ in range(aggregates_each)], 0)
+        aggregates = list(versions)
+        for _ in range(transactions):
+            async with writing_pool.acquire() as connection, connection.transaction():
+                for index in range(per_transaction):
+                    aggregate = aggregates[index % aggregates_each]
+                    versions[aggregate] += 1
+                    await add_event(connection, organization_event(aggregate, versions[aggregate]))
+                await asyncio.sleep(randomness.uniform(0, 0.05))
+
+    second_pool = await create_pool(DatabaseSettings(url=database_url), SCHEMA)
+    second = OutboxRelay(second_pool, relaying.js, relaying.notifier, CHANNEL)
+    total = writers * transactions * per_transaction
+    try:
+        async with running(relaying.relay()), running(second):
+            await asyncio.gather(*(writer() for _ in range(writers)))
+            await eventually(lambda: _stream_size(relaying.js, total), timeout=120)
+    finally:
+        await second_pool.close()
+        await writing_pool.close()
+    async with relaying.pool.acquire() as connection:
+        assert await unsent_count(connection) == 0
+        written = {
+            row[0] for row in await connection.fetch(f"SELECT event_id FROM {SCHEMA}.outbox")
+        }
+    published = await all_published(relaying.js)
+    assert len(published) == total
+    assert {UUID(body["event_id"]) for body, _ in published} == written
+    each = transactions * per_transaction // aggregates_each
+    versions = versions_by_aggregate(published)
+    assert len(versions) == writers * aggregates_each
+    assert all(order == list(range(1, each + 1)) for order in versions.values())
+
+
+async def all_published(js: JetStreamContext) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Every message of the registry's stream in order, read in batches through a consumer."""
+    expected = (await js.stream_info(REGISTRY.name)).state.messages
+    subscription = await js.pull_subscribe(
+        f"{REGISTRY.prefix}.>",
+        stream=REGISTRY.name,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE),
+    )
+    contents: list[tuple[dict[str, Any], dict[str, str]]] = []
+    try:
+        while len(contents) < expected:
+            contents.extend(
+                (msgspec.json.decode(message.data), dict(message.headers or {}))
+                for message in await subscription.fetch(1000, timeout=5)
+            )
+    finally:
+        await subscription.unsubscribe()
+    return contents
+
+
+def versions_by_aggregate(
+    published: list[tuple[dict[str, Any], dict[str, str]]],
+) -> dict[str, list[int]]:
+    versions: dict[str, list[int]] = defaultdict(list)
+    for body, _ in published:
+        versions[body["aggregate_id"]].append(body["aggregate_version"])
+    return dict(versions)
