@@ -216,7 +216,7 @@ class OutboxRelay:
         notifier: Notifier,
         channel: str,
         *,
-        batch_size: int = 100,
+        batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 2.0,
         retention_seconds: float = 7 * 24 * 3600.0,
