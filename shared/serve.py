@@ -1,4 +1,11 @@
-"""Run one service's app under uvicorn: the entry point of `python -m services.<name>`."""
+"""Run one service's app under uvicorn: the entry point of `python -m services.<name>`.
+
+uvicorn on uvloop with httptools' parser (`ProblemHttpToolsProtocol`), in `http.workers`
+processes sharing the port. granian measured faster on a bare app here (bench/RESULTS.md),
+but answers what it cannot parse itself, with an empty untyped body that no setting
+changes; uvicorn lets the kernel answer those with problem documents, and serves the tests
+exactly as it serves production.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,16 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import h11
 import uvicorn
 from litestar import Litestar
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from shared.http.media import PROBLEM_JSON
 from shared.http.problems import problem_bytes
 from shared.observability import configure_logging
-from shared.settings import HttpSettings, ServiceSettings, SettingsError
+from shared.orphans import die_with_parent
+from shared.settings import HttpSettings, LogSettings, ServiceSettings, SettingsError
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -22,6 +30,7 @@ _STARTUP_FAILURE = 3
 """uvicorn's own exit status when the app does not start."""
 _LINGER_SECONDS = 2.0
 """How long the rest of a refused request is read and dropped before the connection closes."""
+_END_OF_HEAD = b"\r\n\r\n"
 
 
 def serve(
@@ -34,82 +43,114 @@ def serve(
     except SettingsError as error:
         sys.exit(f"{name}: {error}")
     configure_logging(settings.log, name)
+    if settings.http.workers > 1:
+        # Each worker is a process of its own (spawned): it builds the app from the
+        # settings it reads itself, and serves the socket bound here.
+        config = server_config(f"{create_app.__module__}:create_app", settings.http)
+        config.factory = True
+        config.service = name
+        config.log = settings.log
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     server = uvicorn.Server(server_config(create_app(settings), settings.http))
     server.run()
     if not server.started:
         sys.exit(_STARTUP_FAILURE)
 
 
-def server_config(app: Litestar, settings: HttpSettings) -> uvicorn.Config:
+def server_config(app: Litestar | str, settings: HttpSettings) -> _Config:
     """How uvicorn serves a service; the tests serve apps with it too."""
-    return uvicorn.Config(
+    config = _Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=5,
-        # h11 always: its refusals are answered as problem documents (below), and "auto"
-        # would pick httptools wherever it happens to be installed.
-        http=ProblemH11Protocol,
-        h11_max_incomplete_event_size=settings.max_header_size,
+        loop="uvloop",
+        timeout_graceful_shutdown=int(settings.graceful_shutdown),
+        http=ProblemHttpToolsProtocol,
+        workers=settings.workers,
+        # A spawned worker imports the whole service before it answers the supervisor.
+        timeout_worker_healthcheck=60,
     )
+    config.max_header_size = settings.max_header_size
+    return config
 
 
-class ProblemH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, refusing what it cannot parse with a problem document.
+class _Config(uvicorn.Config):
+    """uvicorn's configuration, logging as the services do in every worker it spawns."""
 
-    A request that is not HTTP/1.1 never reaches the app: uvicorn answers it with a 400 in
-    plain text. This answers 431 when the request line and headers are over
-    `http.max_header_size`, else 400, each as `application/problem+json`; never the 5xx
-    that h11 suggests for a transfer coding it does not know, since the fault is the client's.
+    service = ""
+    log: LogSettings | None = None
+    max_header_size = 16 * 1024
+
+    def configure_logging(self) -> None:
+        # uvicorn calls this first thing in every worker it spawns; `log` is set only once
+        # the supervisor is about to spawn them.
+        if self.log is not None:
+            die_with_parent()
+            configure_logging(self.log, self.service)
+
+
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing what it cannot parse with a problem document.
+
+    httptools has no limit on the request head: this one counts the bytes of each request
+    line and header block and answers 431 once they pass `max_header_size`; a request that
+    is not HTTP/1.1 is answered 400. Both as `application/problem+json`, never text.
     """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        limit = config.h11_max_incomplete_event_size
-        self.conn = _Connection(h11.SERVER, 16 * 1024 if limit is None else limit)
+        self.max_header_size = getattr(config, "max_header_size", _Config.max_header_size)
+        self._head_bytes = 0
+        self._reading_head = True
         self._lingering = False
 
-    def send_400_response(self, msg: str) -> None:
-        error = self.conn.error if isinstance(self.conn, _Connection) else None
-        status = 431 if error is not None and error.error_status_hint == 431 else 400
-        detail = (
-            "the request line and headers are longer than this server takes"
-            if status == 431
-            else f"the request is not HTTP/1.1 this server can read: {error or msg}"
-        )
-        slug = "headers-too-large" if status == 431 else "malformed-request"
-        body = problem_bytes(status, None, slug=slug, detail=detail)
-        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"connection", b"close")]
-        # As uvicorn answers, with another status, type and body.
-        for event in (
-            h11.Response(status_code=status, headers=headers),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event) or b"")
-        # Close only once the client has had time to read the answer: closing with its
-        # request still arriving would reset the connection, and the answer with it.
-        self._lingering = True
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
-
     def data_received(self, data: bytes) -> None:
-        if not self._lingering:
-            super().data_received(data)
+        if self._lingering:
+            return
+        if self._reading_head:
+            end = data.find(_END_OF_HEAD)
+            self._head_bytes += len(data) if end < 0 else end
+            if self._head_bytes > self.max_header_size:
+                _refuse(self.transport, self.loop, 431, "")
+                self._lingering = True
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading_head = True
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        error = getattr(self.parser, "error", None) or msg
+        _refuse(self.transport, self.loop, 400, str(error))
+        self._lingering = True
 
 
-class _Connection(h11.Connection):
-    """An h11 connection that keeps the error it raised, for the answer to name."""
-
-    error: h11.RemoteProtocolError | None = None
-
-    def next_event(self) -> Any:
-        try:
-            return super().next_event()
-        except h11.RemoteProtocolError as error:
-            self.error = error
-            raise
+def _refuse(transport: Any, loop: Any, status: int, reason: str) -> None:
+    """Answer a request the server refused before the app saw it, then close."""
+    detail = (
+        "the request line and headers are longer than this server takes"
+        if status == 431
+        else f"the request is not HTTP/1.1 this server can read: {reason}"
+    )
+    slug = "headers-too-large" if status == 431 else "malformed-request"
+    body = problem_bytes(status, None, slug=slug, detail=detail)
+    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}[status]
+    transport.write(
+        b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (status, phrase, PROBLEM_JSON.encode(), len(body), body)
+    )
+    # Close only once the client has had time to read the answer: closing with its
+    # request still arriving would reset the connection, and the answer with it.
+    if transport.can_write_eof():
+        transport.write_eof()
+    loop.call_later(_LINGER_SECONDS, transport.close)

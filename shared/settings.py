@@ -85,6 +85,10 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds a client has to send a request's whole body; a slower one is answered 408."""
     max_header_size: int = 16 * 1024
     """Largest request line and header block, in bytes; a larger one is answered 431."""
+    workers: int = 1
+    """Server processes sharing the port; each runs the service whole, as a replica does."""
+    graceful_shutdown: float = 10.0
+    """Seconds in-flight requests get to finish once the service is asked to stop."""
 
     @property
     def base_url(self) -> str:

@@ -9,7 +9,6 @@ to this process with PR_SET_PDEATHSIG, so nothing outlives it, even after a SIGK
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
@@ -25,10 +24,10 @@ from typing import IO, Any
 
 import psutil
 
+from shared.orphans import die_with_parent
+
 POSTGRES_SYSTEM_USER = "telebridge-pg"
 """PostgreSQL refuses to run as root; as root, it runs as this user (created if missing)."""
-
-_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedServerError(RuntimeError):
@@ -51,13 +50,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
-
-
-def die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGTERM it when its parent dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from telebridge.embedded import EmbeddedServerError, answers_ok, die_with_parent, stop_process, tail
+from shared.orphans import die_with_parent
+from telebridge.embedded import EmbeddedServerError, answers_ok, stop_process, tail
 
 SERVICES = ("registry", "scheduling", "agenda")
 DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
@@ -56,6 +57,10 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
