@@ -4,7 +4,9 @@
 (read once at start), or 304 to a matching If-None-Match; `POST /json` decodes the body
 as Litestar decodes any JSON body (msgspec) and answers 201. Run it under one server:
 
-    python -m bench.bare SERVER PORT FEEDS_DIR      SERVER: uvicorn-h11, uvicorn-httptools, granian
+    python -m bench.bare SERVER PORT FEEDS_DIR WORKERS
+
+SERVER is one of uvicorn-h11, uvicorn-httptools, granian.
 """
 
 from __future__ import annotations
@@ -52,16 +54,26 @@ app = Litestar([feed, decode, ready], openapi_config=None)
 
 
 def main() -> None:
-    server, port, feeds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    server, port, feeds, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     os.environ["BENCH_FEEDS"] = feeds
     if server == "granian":
         Granian(
-            "bench.bare:app", port=port, interface=Interfaces.ASGI, workers=1, log_enabled=False
+            "bench.bare:app",
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            log_enabled=False,
         ).serve()
         return
     http = "h11" if server == "uvicorn-h11" else "httptools"
     uvicorn.run(
-        "bench.bare:app", port=port, http=http, loop="uvloop", log_level="warning", access_log=False
+        "bench.bare:app",
+        port=port,
+        http=http,
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+        workers=workers,
     )
 
 

@@ -10,6 +10,7 @@ not repeat). Answers during the warm-up are not counted.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import multiprocessing
 import time
 from collections import Counter
@@ -38,8 +39,8 @@ class LoadResult:
     """Seconds, of every request answered after the warm-up, sorted."""
     unexpected: Counter[int] = field(default_factory=Counter)
     """Statuses outside the expected ones, by status."""
-    errors: int = 0
-    """Connections lost or refused."""
+    errors: Counter[str] = field(default_factory=Counter)
+    """Connections lost or refused, by what went wrong."""
 
     @property
     def count(self) -> int:
@@ -77,11 +78,17 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+_pool: ProcessPoolExecutor | None = None
+
+
 def run(load: Load) -> LoadResult:
-    """Drive the server in a fresh process and return what was measured."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(_drive, load).result()
+    """Drive the server from the load generator's process and return what was measured."""
+    global _pool  # noqa: PLW0603 - one process for the whole run, started once
+    if _pool is None:
+        # Spawned, not forked: the bench has threads (the mail sink) a fork would copy.
+        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_pool.shutdown)
+    return _pool.submit(_drive, load).result()
 
 
 def _drive(load: Load) -> LoadResult:
@@ -122,8 +129,8 @@ async def _measure(load: Load) -> LoadResult:
                 answered = time.perf_counter()
             except _Stop:
                 break
-            except (OSError, ValueError, ConnectionError):
-                result.errors += 1
+            except (OSError, ValueError) as error:
+                result.errors[type(error).__name__] += 1
                 if client is not None:
                     client.close()
                 client = None
