@@ -88,6 +88,9 @@ def main() -> None:
         bench = Bench(
             stack, sizes, report, Path(folder), arguments.workers, arguments.profile, loaded
         )
+        if arguments.quick:
+            # The services' own server only: starting each server costs seconds.
+            bench.servers = ("uvicorn-httptools",)
         for name, scenario in SCENARIOS.items():
             if name in chosen:
                 failed |= _run(name, lambda scenario=scenario: scenario(bench), report)

@@ -41,10 +41,12 @@ class Sizes:
     sign_up_people: int
     relay_events: int
     searches: int
+    radicale: float
+    """Seconds Radicale is measured: it answers a large collection in seconds."""
 
 
-FULL = Sizes(1000, 10000, 8.0, 2.0, 10.0, 100, 20000, 20)
-QUICK = Sizes(20, 60, 0.5, 0.2, 0.5, 10, 500, 2)
+FULL = Sizes(1000, 10000, 8.0, 2.0, 10.0, 100, 20000, 20, 20.0)
+QUICK = Sizes(20, 60, 1.0, 0.3, 0.5, 10, 500, 2, 1.0)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Bench:
     bare: dict[str, dict[str, LoadResult]] = field(default_factory=dict)
     """Per server, per measure: the bare app's figures."""
     bare_rss: int = 0
+    servers: tuple[str, ...] = SERVERS
+    """Servers the bare app is measured under."""
 
     def run(
         self, port: int, requests: list[bytes], connections: int, expected: set[int], **kw: float
@@ -128,12 +132,12 @@ def feeds(bench: Bench) -> None:
             return found
 
     prepared = asyncio.run(prepare())
+    step("feeds created")
     feeds_folder = bench.folder / "feeds"
     feeds_folder.mkdir(exist_ok=True)
     for label, (_, body, _) in prepared.items():
         (feeds_folder / f"{label}.ics").write_bytes(body)
 
-    sizes = {"small": bench.sizes.small_feed, "large": bench.sizes.large_feed}
     ours: dict[str, dict[str, LoadResult]] = {}
     with bench.profiled(section, "scheduling", "feeds"):
         for label, (path, _, etag) in prepared.items():
@@ -146,8 +150,10 @@ def feeds(bench: Bench) -> None:
             }
         cold = cold_gets(bench, prepared)
 
-    for server in SERVERS:
+    step("telebridge measured")
+    for server in bench.servers:
         with bare_server(server, feeds_folder, bench.workers, bench.folder / "bare.log") as bare:
+            step(f"bare app up under {server}")
             results = {}
             for label, (_, body, _) in prepared.items():
                 tag = bare_tag(body)
@@ -165,8 +171,50 @@ def feeds(bench: Bench) -> None:
             bench.bare[server] = results
             bench.bare_rss = max(bench.bare_rss, rss_of_port_owner(stack, bare))
 
+    step("bare app measured")
     radicale_results = radicale_gets(bench, prepared)
+    step("Radicale measured")
 
+    feed_figures(
+        bench, section, prepared=prepared, ours=ours, cold=cold, radicale_results=radicale_results
+    )
+    section.notes.append(
+        f"The bare app (bench/bare.py) serves the very bytes of each feed, under each server "
+        f"with {bench.workers} worker(s), as the services run; the best server is the ceiling. "
+        "Radicale serves the same events as one calendar collection (one file per event)."
+    )
+    servers = bench.report.section("Servers, on the bare app")
+    first = bench.servers[0]
+    for measure in ("small 200", "small 304", "large 200", "json"):
+        base = bench.bare[first][measure]
+        for server in bench.servers:
+            result = bench.bare[server][measure]
+            servers.add(
+                Figure(
+                    f"{measure.replace('small', 'feed small').replace('large', 'feed large')}"
+                    f", {server}",
+                    load_figure(result),
+                    f"{first}: {rate(base)}",
+                    share(result.rate, base.rate),
+                    flag=flag_of(result),
+                )
+            )
+    servers.notes.append(
+        "The services run uvicorn on uvloop with httptools (shared/serve.py); "
+        "the JSON POST decodes the create-meeting body at 16 connections."
+    )
+
+
+def feed_figures(
+    bench: Bench,
+    section: Section,
+    *,
+    prepared: dict[str, tuple[str, bytes, str]],
+    ours: dict[str, dict[str, LoadResult]],
+    cold: dict[str, float],
+    radicale_results: dict[str, LoadResult],
+) -> None:
+    sizes = {"small": bench.sizes.small_feed, "large": bench.sizes.large_feed}
     for label, count in sizes.items():
         mine = ours[label]
         best_server, best = bench.best_bare(f"{label} 200")
@@ -224,30 +272,17 @@ def feeds(bench: Bench) -> None:
                 None if small else cold[label] <= 1.0,
             )
         )
-    section.notes.append(
-        f"The bare app (bench/bare.py) serves the very bytes of each feed, under each server "
-        f"with {bench.workers} worker(s), as the services run; the best server is the ceiling. "
-        "Radicale serves the same events as one calendar collection (one file per event)."
-    )
-    servers = bench.report.section("Servers, on the bare app")
-    for measure in ("small 200", "small 304", "large 200", "json"):
-        base = bench.bare["uvicorn-h11"][measure]
-        for server in SERVERS:
-            result = bench.bare[server][measure]
-            servers.add(
-                Figure(
-                    f"{measure.replace('small', 'feed small').replace('large', 'feed large')}"
-                    f", {server}",
-                    load_figure(result),
-                    f"uvicorn-h11: {rate(base)}",
-                    share(result.rate, base.rate),
-                    flag=flag_of(result),
-                )
-            )
-    servers.notes.append(
-        "The services run uvicorn on uvloop with httptools (shared/serve.py); "
-        "the JSON POST decodes the create-meeting body at 16 connections."
-    )
+
+
+_last_step = time.monotonic()
+
+
+def step(what: str) -> None:
+    """Progress on the console, with the seconds since the last step."""
+    global _last_step  # noqa: PLW0603 - console progress only
+    now = time.monotonic()
+    print(f"  {what} (+{now - _last_step:.0f} s)", flush=True)
+    _last_step = now
 
 
 def megabytes(size: int) -> str:
@@ -305,7 +340,7 @@ def radicale_gets(
             # Its first answer builds Radicale's cache of the collection.
             load.once(port, get[0])
             # Radicale answers a large collection in seconds: a longer run to count any.
-            results[label] = bench.run(port, get, 32, {200}, duration=max(bench.sizes.duration, 2))
+            results[label] = bench.run(port, get, 32, {200}, duration=bench.sizes.radicale)
     return results
 
 
@@ -333,6 +368,8 @@ def writes(bench: Bench) -> None:
     best_server, best = bench.best_bare("json")
     key = stack.operator_key
     meetings = loaded.meetings
+    # Long enough for a slow write to be answered within a short (--quick) run.
+    writing = max(sizes.duration, 2.0)
     # Sign-ups spread over the meetings, each person once per meeting.
     sign_ups = [
         json_request(
@@ -344,13 +381,17 @@ def writes(bench: Bench) -> None:
         for index in range(len(meetings) * len(loaded.people))
     ]
     with bench.profiled(section, "registry", "sign-up"):
-        signed = bench.run(stack.port("registry"), sign_ups, 16, {201}, cycle=False)
+        signed = bench.run(
+            stack.port("registry"), sign_ups, 16, {201}, cycle=False, duration=writing
+        )
     agendas = [
         json_request("PUT", f"/meetings/{meeting}/agenda", agenda_body(), key)
         for meeting in meetings[1:]
     ]
     with bench.profiled(section, "agenda", "agenda"):
-        put = bench.run(stack.port("agenda"), agendas, 16, {200, 201}, cycle=False)
+        put = bench.run(
+            stack.port("agenda"), agendas, 16, {200, 201}, cycle=False, duration=writing
+        )
     create = loaded.create
     assert create is not None
     for what, result in (
