@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import email
 import logging
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -107,7 +109,8 @@ class Stack:
 
     @contextmanager
     def profiled(self, name: str, output: Path) -> Iterator[None]:
-        """Run service `name` under pyinstrument meanwhile; its text profile goes to `output`."""
+        """Run service `name` under pyinstrument meanwhile; its flat profile (self time per
+        function) goes to `output`."""
         service = self.services[name]
         service.stop()
         profiled = ServiceProcess(
@@ -116,15 +119,22 @@ class Stack:
             # One process, so that the profile sees every request.
             self.environment | {f"TELEBRIDGE_{name.upper()}_HTTP_WORKERS": "1"},
             service.log_path,
-            runner=("-m", "pyinstrument", "--renderer", "text", "-o", str(output)),
-        )
+            runner=(
+                "-m", "pyinstrument", "--renderer", "text", "-p", "flat=true",
+                "-o", str(output),
+            ),
+        )  # fmt: skip
         self.services[name] = profiled
         profiled.start()
         profiled.wait_ready()
         try:
             yield
         finally:
-            profiled.stop()
+            # SIGINT: uvicorn stops as on SIGTERM, then raises KeyboardInterrupt, on which
+            # pyinstrument writes the profile (a SIGTERM is re-raised and kills it unwritten).
+            if profiled.pid is not None:
+                os.kill(profiled.pid, signal.SIGINT)
+            profiled.reap(time.monotonic() + 30)
             service.start()
             service.wait_ready()
             self.services[name] = service
