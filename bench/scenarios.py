@@ -21,10 +21,13 @@ from bench.data import Api, Loaded, json_request, meeting_body, until_known
 from bench.load import Load, LoadResult
 from bench.results import Figure, Report, Section, flag_of, latency, load_figure, ms, rate, share
 from bench.stack import DATABASE, Arrival, Stack, bare_server, radicale
+from telebridge.embedded import EmbeddedNats
 
 SLOT_WINDOW = timedelta(weeks=8)
 SLOT_STEP = timedelta(minutes=15)
 SLOT_DURATION = timedelta(minutes=60)
+PROPAGATION_PEOPLE = 10
+"""People signed up in the propagation scenario, each with a feed of their own."""
 POLL_INTERVAL = 0.025
 """How often the propagation scenario polls each person's feed."""
 
@@ -45,8 +48,8 @@ class Sizes:
     """Seconds Radicale is measured: it answers a large collection in seconds."""
 
 
-FULL = Sizes(1000, 10000, 8.0, 2.0, 10.0, 100, 20000, 20, 20.0)
-QUICK = Sizes(20, 60, 1.0, 0.3, 0.5, 10, 500, 2, 1.0)
+FULL = Sizes(1000, 10000, 8.0, 2.0, 10.0, 100, 20000, 5, 20.0)
+QUICK = Sizes(20, 60, 1.0, 0.3, 0.5, 10, 500, 1, 1.0)
 
 
 @dataclass
@@ -370,15 +373,17 @@ def writes(bench: Bench) -> None:
     meetings = loaded.meetings
     # Long enough for a slow write to be answered within a short (--quick) run.
     writing = max(sizes.duration, 2.0)
-    # Sign-ups spread over the meetings, each person once per meeting.
+    # Sign-ups spread over the meetings, each person once per meeting; the last people
+    # are the propagation scenario's.
+    signing = loaded.people[:-PROPAGATION_PEOPLE]
     sign_ups = [
         json_request(
             "POST",
             f"/meetings/{meetings[index % len(meetings)]}/registrations",
-            {"person_id": loaded.people[index // len(meetings)][0]},
+            {"person_id": signing[index // len(meetings)][0]},
             key,
         )
-        for index in range(len(meetings) * len(loaded.people))
+        for index in range(len(meetings) * len(signing))
     ]
     with bench.profiled(section, "registry", "sign-up"):
         signed = bench.run(
@@ -495,7 +500,7 @@ async def _propagation(
     bench: Bench, section: Section
 ) -> dict[int, tuple[list[SignUp], LoadResult]]:
     stack, loaded = bench.stack, bench.loaded
-    people = loaded.people[-10:]
+    people = loaded.people[-PROPAGATION_PEOPLE:]
     async with Api(stack) as api:
         feeds = [
             calendar_path(
@@ -696,13 +701,19 @@ def relay(bench: Bench) -> None:
     section = bench.report.section("Outbox relay")
     stack, events = bench.stack, bench.sizes.relay_events
     database_url = stack.postgres.url(DATABASE)
-    rates = {
-        relays: asyncio.run(
-            outbox_relay.run(events, max(events // 10, 1), relays, database_url, stack.nats.url)
-        )
-        for relays in (1, 2)
-    }
-    sequential = asyncio.run(publish_in_turn(stack.nats.url, events))
+    # A NATS server of its own: the relay's events must not reach the services.
+    server = EmbeddedNats(bench.folder / "relay-nats")
+    server.start()
+    try:
+        rates = {
+            relays: asyncio.run(
+                outbox_relay.run(events, max(events // 10, 1), relays, database_url, server.url)
+            )
+            for relays in (1, 2)
+        }
+        sequential = asyncio.run(publish_in_turn(server.url, events))
+    finally:
+        server.stop()
     for relays, measured in rates.items():
         section.add(
             Figure(
