@@ -124,6 +124,8 @@ def machine(database_version: str, nats_version: str) -> dict[str, str]:
         "commit": _git("rev-parse", "--short", "HEAD") + (" (modified)" if _dirty() else ""),
         "CPU": f"{_cpu_model()}, {os.cpu_count()} cores",
         "RAM": f"{memory / 2**30:.1f} GiB",
+        # Other work on the machine makes every figure lower: say how busy it was.
+        "load average at start": " ".join(f"{load:.1f}" for load in os.getloadavg()),
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "PostgreSQL": database_version,
