@@ -91,7 +91,7 @@ class Api:
         self, method: str, service: str, path: str, body: Any = None, status: int = 200
     ) -> Any:
         """The JSON answer; retried while the service has not heard of what it refers to."""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 1800
         async with self.limit:
             while True:
                 response = await self.client.request(

@@ -776,5 +776,7 @@ async def wait_until_known(stack: Stack, meeting: str) -> None:
             response = await api.client.get(f"{stack.url('registry')}/meetings/{meeting}")
             return response.status_code == 200
 
-        await until_known(known)
+        # The registry and the agenda catch up on thousands of events: minutes on a busy
+        # machine.
+        await until_known(known, timeout=1800)
         await api.call("PUT", "agenda", f"/meetings/{meeting}/agenda", agenda_body())
