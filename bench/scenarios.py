@@ -372,7 +372,7 @@ def writes(bench: Bench) -> None:
     key = stack.operator_key
     meetings = loaded.meetings
     # Long enough for a slow write to be answered within a short (--quick) run.
-    writing = max(sizes.duration, 2.0)
+    writing = max(sizes.duration, 4.0)
     # Sign-ups spread over the meetings, each person once per meeting; the last people
     # are the propagation scenario's.
     signing = loaded.people[:-PROPAGATION_PEOPLE]
@@ -427,7 +427,7 @@ def bare_json(bench: Bench) -> None:
     """The bare JSON ceiling alone, when the feed section (which measures it) did not run."""
     (bench.folder / "feeds").mkdir(exist_ok=True)
     body = meeting_body(0, bench.loaded.plan[0])
-    for server in SERVERS:
+    for server in bench.servers:
         with bare_server(
             server, bench.folder / "feeds", bench.workers, bench.folder / "bare.log"
         ) as port:
