@@ -94,6 +94,8 @@ def main() -> None:
         for name, scenario in SCENARIOS.items():
             if name in chosen:
                 failed |= _run(name, lambda scenario=scenario: scenario(bench), report)
+                # What is measured so far, should a long run be stopped.
+                out.write_text(report.render(), encoding="utf-8")
         if "memory" in chosen:
             failed |= _run("memory", lambda: memory(bench, idle), report)
         report.notes += [
