@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import uvloop
 
+from shared.orphans import die_with_parent
+
 
 @dataclass(frozen=True)
 class Load:
@@ -86,7 +88,9 @@ def run(load: Load) -> LoadResult:
     global _pool  # noqa: PLW0603 - one process for the whole run, started once
     if _pool is None:
         # Spawned, not forked: the bench has threads (the mail sink) a fork would copy.
-        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+        )
         atexit.register(_pool.shutdown)
     return _pool.submit(_drive, load).result()
 
