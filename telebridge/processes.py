@@ -49,6 +49,8 @@ class ServiceProcess:
     port: int
     environment: dict[str, str]
     log_path: Path
+    runner: tuple[str, ...] = ()
+    """Arguments between the interpreter and `-m services.<name>`, e.g. a profiler's."""
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -85,7 +87,7 @@ class ServiceProcess:
             f"{prefix}_HOST": "127.0.0.1",
         }
         self._process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, *self.runner, "-m", f"services.{self.name}"],
             env=environment,
             stdout=self._log,
             stderr=subprocess.STDOUT,
