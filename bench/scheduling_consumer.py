@@ -23,10 +23,10 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -58,6 +58,14 @@ class Arrivals:
         for recipient in envelope.rcpt_tos:
             self.at.setdefault(recipient, time.perf_counter())
         return "250 OK"
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 300) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -130,8 +138,8 @@ async def measure(args: argparse.Namespace, database_url: str, nats_url: str) ->
         "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(smtp_port),
         "TELEBRIDGE_LOG_LEVEL": "warning",
     }
-    service = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "services.scheduling"], env=environment
+    service = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.scheduling", env=environment
     )
     client = await nats.connect(nats_url)
     database = await asyncpg.connect(database_url)
@@ -152,60 +160,82 @@ async def measure(args: argparse.Namespace, database_url: str, nats_url: str) ->
                 for n in range(count)
             ]
 
-        burst = sign_ups(args.burst)
-        started = time.perf_counter()
-        for person, registration in burst:
-            await publish(js, person, registration)
-        wanted = {person.aggregate_id for person, _ in burst}
-        while not wanted <= await registered(database):
-            await asyncio.sleep(0.01)
-        applied = time.perf_counter() - started
-        addresses = {person.email for person, _ in burst}
-        while not addresses <= arrivals.at.keys():
-            await asyncio.sleep(0.01)
-        mailed = time.perf_counter() - started
-        print(
-            f"burst of {args.burst} sign-ups ({2 * args.burst} events, {args.meetings} meetings):"
-            f" applied in {applied:.2f} s = {2 * args.burst / applied:.0f} events/s;"
-            f" every invite sent after {mailed:.2f} s = {args.burst / mailed:.0f} mails/s"
-        )
-
-        steady = sign_ups(args.rate * args.seconds)
-        seen: dict[UUID, float] = {}
-        watcher = asyncio.create_task(watch(database, seen))
-        published_at: dict[UUID, float] = {}
-        started = time.perf_counter()
-        for index, (person, registration) in enumerate(steady):
-            due = started + index / args.rate
-            if (wait := due - time.perf_counter()) > 0:
-                await asyncio.sleep(wait)
-            published_at[person.aggregate_id] = time.perf_counter()
-            await publish(js, person, registration)
-        wanted = set(published_at)
-        deadline = time.perf_counter() + 120
-        while not wanted <= seen.keys() and time.perf_counter() < deadline:
-            await asyncio.sleep(0.01)
-        by_email = {person.email: person.aggregate_id for person, _ in steady}
-        while not by_email.keys() <= arrivals.at.keys() and time.perf_counter() < deadline:
-            await asyncio.sleep(0.01)
-        watcher.cancel()
-        in_feed = [1000 * (seen[p] - published_at[p]) for p in wanted if p in seen]
-        in_mail = [
-            1000 * (arrivals.at[address] - published_at[person_id])
-            for address, person_id in by_email.items()
-            if address in arrivals.at
-        ]
-        for what, values in (("in the read model", in_feed), ("invite at SMTP", in_mail)):
-            print(
-                f"steady {args.rate}/s for {args.seconds} s: {what}: {len(values)}/{len(wanted)},"
-                f" p50 {statistics.median(values):.0f} ms, p99 {percentile(values, 0.99):.0f} ms"
-            )
+        await burst(args, js, database, arrivals, sign_ups(args.burst))
+        await steady(args, js, database, arrivals, sign_ups(args.rate * args.seconds))
     finally:
         service.terminate()
-        service.wait(timeout=30)
+        await service.wait()
         await database.close()
         await client.close()
         controller.stop()
+
+
+async def burst(
+    args: argparse.Namespace,
+    js: Any,
+    database: asyncpg.Connection,
+    arrivals: Arrivals,
+    sign_ups: list[tuple[Any, Any]],
+) -> None:
+    started = time.perf_counter()
+    for person, registration in sign_ups:
+        await publish(js, person, registration)
+    wanted = {person.aggregate_id for person, _ in sign_ups}
+
+    async def all_applied() -> bool:
+        return wanted <= await registered(database)
+
+    await until(all_applied)
+    applied = time.perf_counter() - started
+    addresses = {person.email for person, _ in sign_ups}
+
+    async def all_mailed() -> bool:
+        return addresses <= arrivals.at.keys()
+
+    await until(all_mailed)
+    mailed = time.perf_counter() - started
+    print(
+        f"burst of {args.burst} sign-ups ({2 * args.burst} events, {args.meetings} meetings):"
+        f" applied in {applied:.2f} s = {2 * args.burst / applied:.0f} events/s;"
+        f" every invite sent after {mailed:.2f} s = {args.burst / mailed:.0f} mails/s"
+    )
+
+
+async def steady(
+    args: argparse.Namespace,
+    js: Any,
+    database: asyncpg.Connection,
+    arrivals: Arrivals,
+    sign_ups: list[tuple[Any, Any]],
+) -> None:
+    seen: dict[UUID, float] = {}
+    watcher = asyncio.create_task(watch(database, seen))
+    published_at: dict[UUID, float] = {}
+    started = time.perf_counter()
+    for index, (person, registration) in enumerate(sign_ups):
+        due = started + index / args.rate
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        published_at[person.aggregate_id] = time.perf_counter()
+        await publish(js, person, registration)
+    by_email = {person.email: person.aggregate_id for person, _ in sign_ups}
+
+    async def all_arrived() -> bool:
+        return published_at.keys() <= seen.keys() and by_email.keys() <= arrivals.at.keys()
+
+    await until(all_arrived, 120)
+    watcher.cancel()
+    in_feed = [1000 * (seen[p] - at) for p, at in published_at.items() if p in seen]
+    in_mail = [
+        1000 * (arrivals.at[address] - published_at[person_id])
+        for address, person_id in by_email.items()
+        if address in arrivals.at
+    ]
+    for what, values in (("in the read model", in_feed), ("invite at SMTP", in_mail)):
+        print(
+            f"steady {args.rate}/s for {args.seconds} s: {what}: {len(values)}/{len(sign_ups)},"
+            f" p50 {statistics.median(values):.0f} ms, p99 {percentile(values, 0.99):.0f} ms"
+        )
 
 
 def main() -> None:

@@ -51,6 +51,9 @@ class NatsSettings(SharedSection, frozen=True, kw_only=True):
     """Attempts at a failing message before it goes to the dead-letter subject."""
     retry_backoff: float = 1.0
     """Seconds before the second attempt at a failing message; doubles after each."""
+    consumer_parallel: int = 8
+    """Events a consumer applies at once, each of another lane (aggregate or meeting); the
+    consumers' pool (`database.consumer_pool_size`) bounds them too."""
     max_payload: int = 1024 * 1024
     """Largest message the NATS servers take (their max_payload, 1 MiB unless configured):
     a change whose event would not fit is refused when it is written, with a 413."""
@@ -108,6 +111,8 @@ class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Tries before a mail the server keeps refusing for the time being is given up."""
     retry_after: float = 30.0
     """Seconds before the first retry; each next one waits twice as long, up to an hour."""
+    parallel: int = 4
+    """Mails sent at once, each to another person (one person's leave one at a time)."""
 
 
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):

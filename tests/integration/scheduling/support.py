@@ -169,13 +169,21 @@ def vevent(calendar: icalendar.Calendar) -> Any:
 
 
 async def mails(scheduling: Scheduling) -> list[EmailMessage]:
+    """The mails sent so far, in the order they left."""
     rows = await scheduling.database.fetch(
-        "SELECT message FROM scheduling.outgoing_mail ORDER BY queued_at, id"
+        "SELECT message FROM scheduling.outgoing_mail WHERE sent_at IS NOT NULL "
+        "ORDER BY sent_at, position"
     )
     return [
         email.message_from_bytes(row["message"], policy=email.policy.default)  # type: ignore[misc]
         for row in rows
     ]
+
+
+async def queued(scheduling: Scheduling) -> int:
+    """How many mails were queued, sent or not."""
+    count: int = await scheduling.database.fetchval("SELECT count(*) FROM scheduling.outgoing_mail")
+    return count
 
 
 async def mails_once(scheduling: Scheduling, count: int) -> list[EmailMessage]:
