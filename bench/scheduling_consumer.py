@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -138,8 +139,9 @@ async def measure(args: argparse.Namespace, database_url: str, nats_url: str) ->
         "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(smtp_port),
         "TELEBRIDGE_LOG_LEVEL": "warning",
     }
+    profiler = ["-m", "pyinstrument", "-o", args.profile] if args.profile else []
     service = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.scheduling", env=environment
+        sys.executable, *profiler, "-m", "services.scheduling", env=environment
     )
     client = await nats.connect(nats_url)
     database = await asyncpg.connect(database_url)
@@ -163,7 +165,7 @@ async def measure(args: argparse.Namespace, database_url: str, nats_url: str) ->
         await burst(args, js, database, arrivals, sign_ups(args.burst))
         await steady(args, js, database, arrivals, sign_ups(args.rate * args.seconds))
     finally:
-        service.terminate()
+        service.send_signal(signal.SIGINT)  # pyinstrument writes its profile on SIGINT
         await service.wait()
         await database.close()
         await client.close()
@@ -244,6 +246,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--meetings", type=int, default=20)
+    parser.add_argument("--profile", help="write a pyinstrument profile of scheduling here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-scheduling-") as folder:
         postgres = EmbeddedPostgres(Path(folder) / "postgres")

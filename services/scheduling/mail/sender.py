@@ -12,22 +12,29 @@ with the server's answer kept in `last_error`. A mail is marked sent in the tran
 that held it while the server took it: only a sender that dies between the server's "250"
 and that commit sends a mail twice, that one mail, as soon as a sender looks again; its
 Message-ID stays the same, by which mail programs recognise the repeat.
+
+Writing a message (the iCalendar object, then MIME with the standard library's SMTP
+policy) is CPU work of ten milliseconds and more: it is done in a process of its own, so
+that the consumers sharing this event loop are never held up by the mail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiosmtplib
 import structlog
 
 from services.scheduling import invitations, store
+from services.scheduling.ical import CalendarMeeting
 from services.scheduling.mail import queue
 from services.scheduling.mail.compose import POLICY
 from services.scheduling.meetings import Context, load
-from services.scheduling.store import QueuedMail
+from services.scheduling.store import MailRecord, QueuedMail
 from services.scheduling.views import calendar_of
 from shared.db import Connection, Pool, acquire
 from shared.events import utc_now
@@ -50,29 +57,41 @@ class Letter:
     message: bytes
 
 
-async def deliver_due(pool: Pool, smtp: SmtpSettings, context: Context) -> int:
+@dataclass(frozen=True)
+class Sending:
+    """What a sender needs: the database, the SMTP server, the service's context and the
+    process that writes messages."""
+
+    pool: Pool
+    smtp: SmtpSettings
+    context: Context
+    writer: Executor
+
+
+async def deliver_due(sending: Sending) -> int:
     """Send every mail that is due now, `smtp.parallel` at a time (each to another
     person); returns how many the server took."""
     counts = await asyncio.gather(
-        *(_deliver_while_due(pool, smtp, context) for _ in range(max(smtp.parallel, 1)))
+        *(_deliver_while_due(sending) for _ in range(max(sending.smtp.parallel, 1)))
     )
     return sum(counts)
 
 
-async def _deliver_while_due(pool: Pool, smtp: SmtpSettings, context: Context) -> int:
+async def _deliver_while_due(sending: Sending) -> int:
     delivered = 0
-    while (taken := await _deliver_next(pool, smtp, context)) is not None:
+    while (taken := await _deliver_next(sending)) is not None:
         delivered += taken
     return delivered
 
 
-async def _deliver_next(pool: Pool, smtp: SmtpSettings, context: Context) -> int | None:
+async def _deliver_next(sending: Sending) -> int | None:
     """Send the next mail due; 1 if the server took it, 0 if not, None if none is due."""
-    async with acquire(pool) as connection, connection.transaction():
+    smtp = sending.smtp
+    async with acquire(sending.pool) as connection, connection.transaction():
         mail = await queue.lease(connection)
         if mail is None:
             return None
-        letter = await _letter(connection, mail, context)
+        letter = await _letter(connection, mail, sending)
         if isinstance(letter, str):
             await store.mail_skipped(connection, mail.id, letter)
             log.info("mail not sent", mail_id=str(mail.id), reason=letter)
@@ -87,8 +106,9 @@ async def _deliver_next(pool: Pool, smtp: SmtpSettings, context: Context) -> int
     return 1
 
 
-async def _letter(connection: Connection, mail: QueuedMail, context: Context) -> Letter | str:
+async def _letter(connection: Connection, mail: QueuedMail, sending: Sending) -> Letter | str:
     """The letter a queued mail stands for, or why none is sent."""
+    context = sending.context
     if mail.message is not None:  # queued, written, by an earlier version of the service
         return Letter(mail.sender or context.organizer_email, mail.recipients or [], mail.message)
     record = mail.record()
@@ -101,20 +121,32 @@ async def _letter(connection: Connection, mail: QueuedMail, context: Context) ->
         return "the meeting or the person is gone"
     calendar = calendar_of(await load(connection, row), context)
     first = not await store.object_mailed(connection, record.person_id, record.uid)
-    message = invitations.message_of(
+    message = await asyncio.get_running_loop().run_in_executor(
+        sending.writer,
+        write,
         calendar,
         invitations.Recipient.of(attendee, calendar.timezone),
         record,
-        first_of_object=first,
-        stamp=utc_now(),
+        first,
+        utc_now(),
     )
     if message is None:
         return "the calendar object is over or gone"
-    return Letter(
-        calendar.organizer_email,
-        [attendee.email],
-        message.as_bytes(policy=POLICY),
+    return Letter(calendar.organizer_email, [attendee.email], message)
+
+
+def write(
+    calendar: CalendarMeeting,
+    recipient: invitations.Recipient,
+    record: MailRecord,
+    first_of_object: bool,
+    stamp: datetime,
+) -> bytes | None:
+    """The message's bytes (see `invitations.message_of`); run in the writer process."""
+    message = invitations.message_of(
+        calendar, recipient, record, first_of_object=first_of_object, stamp=stamp
     )
+    return None if message is None else message.as_bytes(policy=POLICY)
 
 
 async def _send(smtp: SmtpSettings, letter: Letter) -> None:
@@ -159,11 +191,17 @@ async def run_sender(
     max_sleep: float,
     context: Context,
 ) -> None:
+    writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    sending = Sending(pool=pool, smtp=smtp, context=context, writer=writer)
+
     async def fire() -> None:
-        await deliver_due(pool, smtp, context)
+        await deliver_due(sending)
 
     async def seconds_until_due() -> float | None:
         async with acquire(pool) as connection:
             return await queue.seconds_until_due(connection)
 
-    await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
+    try:
+        await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
+    finally:
+        writer.shutdown(wait=False, cancel_futures=True)
