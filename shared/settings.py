@@ -29,9 +29,10 @@ class DatabaseSettings(SharedSection, frozen=True, kw_only=True):
     """Connections each process opens at start."""
     pool_max_size: int = 10
     """Upper bound on connections each process holds for requests."""
-    consumer_pool_size: int = 3
+    consumer_pool_size: int = 10
     """Connections each process keeps apart for applying events and relaying its outbox, so
-    that requests waiting for a read model never hold every connection it needs."""
+    that requests waiting for a read model never hold every connection it needs; consumers
+    apply events of different meetings side by side on them (`nats.consumer_parallel`)."""
     connect_timeout: float = 30.0
     """Seconds to keep retrying the first connection before giving up."""
     acquire_timeout: float = 5.0
