@@ -114,6 +114,8 @@ class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds before the first retry; each next one waits twice as long, up to an hour."""
     parallel: int = 4
     """Mails sent at once, each to another person (one person's leave one at a time)."""
+    writers: int = 2
+    """Processes that write the messages (MIME and iCalendar) beside the service's own."""
 
 
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,8 +14,9 @@ and that commit sends a mail twice, that one mail, as soon as a sender looks aga
 Message-ID stays the same, by which mail programs recognise the repeat.
 
 Writing a message (the iCalendar object, then MIME with the standard library's SMTP
-policy) is CPU work of ten milliseconds and more: it is done in a process of its own, so
-that the consumers sharing this event loop are never held up by the mail.
+policy) is CPU work of ten milliseconds and more, hundreds for a workshop of many days:
+it is done in processes of their own (`smtp.writers`), so that the consumers sharing this
+event loop are never held up by the mail.
 """
 
 from __future__ import annotations
@@ -182,6 +183,10 @@ def _permanent(error: Exception) -> bool:
     return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= PERMANENT
 
 
+def _imported() -> None:
+    """Nothing: calling it in the writer process imports this module and its own there."""
+
+
 async def run_sender(
     pool: Pool,
     notifier: Notifier,
@@ -191,7 +196,12 @@ async def run_sender(
     max_sleep: float,
     context: Context,
 ) -> None:
-    writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    writer = ProcessPoolExecutor(
+        max_workers=max(smtp.writers, 1), mp_context=multiprocessing.get_context("spawn")
+    )
+    # Started now, not when the first mail is due: a process takes seconds to import.
+    for _ in range(max(smtp.writers, 1)):
+        writer.submit(_imported)
     sending = Sending(pool=pool, smtp=smtp, context=context, writer=writer)
 
     async def fire() -> None:

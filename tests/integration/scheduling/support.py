@@ -191,7 +191,8 @@ async def mails_once(scheduling: Scheduling, count: int) -> list[EmailMessage]:
         found = await mails(scheduling)
         return found if len(found) >= count else None
 
-    return await eventually(queued)
+    # Mails are written one person at a time when sent: a workshop's take a while.
+    return await eventually(queued, timeout=60)
 
 
 def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:
