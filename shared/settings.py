@@ -29,9 +29,10 @@ class DatabaseSettings(SharedSection, frozen=True, kw_only=True):
     """Connections each process opens at start."""
     pool_max_size: int = 10
     """Upper bound on connections each process holds for requests."""
-    consumer_pool_size: int = 3
+    consumer_pool_size: int = 10
     """Connections each process keeps apart for applying events and relaying its outbox, so
-    that requests waiting for a read model never hold every connection it needs."""
+    that requests waiting for a read model never hold every connection it needs; consumers
+    apply events of different meetings side by side on them (`nats.consumer_parallel`)."""
     connect_timeout: float = 30.0
     """Seconds to keep retrying the first connection before giving up."""
     acquire_timeout: float = 5.0
@@ -51,6 +52,9 @@ class NatsSettings(SharedSection, frozen=True, kw_only=True):
     """Attempts at a failing message before it goes to the dead-letter subject."""
     retry_backoff: float = 1.0
     """Seconds before the second attempt at a failing message; doubles after each."""
+    consumer_parallel: int = 8
+    """Events a consumer applies at once, each of another lane (aggregate or meeting); the
+    consumers' pool (`database.consumer_pool_size`) bounds them too."""
     max_payload: int = 1024 * 1024
     """Largest message the NATS servers take (their max_payload, 1 MiB unless configured):
     a change whose event would not fit is refused when it is written, with a 413."""
@@ -112,6 +116,10 @@ class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Tries before a mail the server keeps refusing for the time being is given up."""
     retry_after: float = 30.0
     """Seconds before the first retry; each next one waits twice as long, up to an hour."""
+    parallel: int = 4
+    """Mails sent at once, each to another person (one person's leave one at a time)."""
+    writers: int = 2
+    """Processes that write the messages (MIME and iCalendar) beside the service's own."""
 
 
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):

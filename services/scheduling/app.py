@@ -59,7 +59,12 @@ async def mail_sender(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, SchedulingSettings)
     await run_sender(
-        runtime.pool, runtime.notifier, MAIL_CHANNEL, settings.smtp, settings.clock_max_sleep
+        runtime.pool,
+        runtime.notifier,
+        MAIL_CHANNEL,
+        smtp=settings.smtp,
+        max_sleep=settings.clock_max_sleep,
+        context=Context.of(settings),
     )
 
 

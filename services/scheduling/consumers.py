@@ -39,19 +39,34 @@ def registry_events(settings: SchedulingSettings) -> EventConsumer[RegistryEvent
             if newcomer:
                 await _mail_registrations_waiting_for(connection, event.aggregate_id, context)
             return
+        meeting = None
         if isinstance(event, RegistrationEvent):
+            # The person first, then the meeting: the order every transaction takes them in.
             await store.lock_person(connection, event.person_id)
+            meeting = await store.meeting(connection, event.meeting_id, for_update=True)
         await registry.apply(connection, event)
         if isinstance(event, RegistrationEvent) and not isinstance(event, RsvpChanged):
-            await _mail_registration(connection, event, context)
+            await _mail_registration(connection, event, meeting, context)
 
     return EventConsumer[RegistryEvent](
-        name="scheduling-registry", stream=REGISTRY, events=RegistryEvent, apply=apply
+        name="scheduling-registry",
+        stream=REGISTRY,
+        events=RegistryEvent,
+        apply=apply,
+        order_key=_meeting_of_registration,
     )
 
 
+def _meeting_of_registration(event: RegistryEvent) -> UUID:
+    """A registration is applied in turn with the other events of its meeting."""
+    return event.meeting_id if isinstance(event, RegistrationEvent) else event.aggregate_id
+
+
 async def _mail_registration(
-    connection: Connection, event: RegistrationEvent, context: Context
+    connection: Connection,
+    event: RegistrationEvent,
+    meeting: store.StoredMeeting | None,
+    context: Context,
 ) -> None:
     """Invite a person once registered (not while waitlisted); cancel theirs once not."""
     kinds: dict[str, MailKind] = {
@@ -59,10 +74,10 @@ async def _mail_registration(
         "cancelled": "cancellation",
     }
     kind = kinds.get(event.status)
-    if kind is not None:
+    if kind is not None and meeting is not None:
         await _mail(
             connection,
-            event.meeting_id,
+            meeting,
             event.person_id,
             kind=kind,
             registration_version=event.aggregate_version,
@@ -76,38 +91,37 @@ async def _mail_registrations_waiting_for(
     """Invite a person whose registrations arrived before the person did: their
     invitations could not be written without a name and an address."""
     for registration in await store.registrations_of(connection, person_id):
-        await _mail(
-            connection,
-            registration.meeting_id,
-            person_id,
-            kind="invitation",
-            registration_version=registration.version,
-            context=context,
-        )
+        meeting = await store.meeting(connection, registration.meeting_id, for_update=True)
+        if meeting is not None:
+            await _mail(
+                connection,
+                meeting,
+                person_id,
+                kind="invitation",
+                registration_version=registration.version,
+                context=context,
+            )
 
 
 async def _mail(
     connection: Connection,
-    meeting_id: UUID,
+    meeting: store.StoredMeeting,
     person_id: UUID,
     *,
     kind: MailKind,
     registration_version: int,
     context: Context,
 ) -> None:
-    row = await store.meeting(connection, meeting_id)
-    if row is None or row.status not in ("scheduled", "live"):
+    """Queue the person's mail of the meeting, which the caller holds locked: its SEQUENCE
+    and the order of its mails are those of the meeting's changes."""
+    if meeting.status not in ("scheduled", "live"):
         return
-    person = await store.attendee(connection, meeting_id, person_id)
+    person = await store.attendee(connection, meeting.id, person_id)
     if person is None:
         return  # mailed once the person arrives
-    calendar = calendar_of(await load(connection, row), context)
+    calendar = calendar_of(await load(connection, meeting), context)
     await invitations.send_all(
-        connection,
-        calendar,
-        kind,
-        cause=f"registration-v{registration_version}",
-        to=[invitations.Recipient.of(person, calendar.timezone)],
+        connection, calendar, kind, cause=f"registration-v{registration_version}", to=[person]
     )
 
 
@@ -121,8 +135,17 @@ def agenda_events(settings: SchedulingSettings) -> EventConsumer[AgendaEvent]:
             await apply_summary(connection, event, context)
 
     return EventConsumer[AgendaEvent](
-        name="scheduling-agenda", stream=AGENDA, events=AgendaEvent, apply=apply
+        name="scheduling-agenda",
+        stream=AGENDA,
+        events=AgendaEvent,
+        apply=apply,
+        order_key=_meeting_of_agenda,
     )
+
+
+def _meeting_of_agenda(event: AgendaEvent) -> UUID:
+    """An agenda or summary is applied in turn with the other events of its meeting."""
+    return event.meeting_id
 
 
 async def apply_agenda(

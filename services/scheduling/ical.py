@@ -143,6 +143,51 @@ def uid_of(item_id: UUID) -> str:
     return f"{item_id}@telebridge"
 
 
+@dataclass(frozen=True)
+class ObjectSpan:
+    """Which calendar object, and when: what a queued mail names, without rendering it."""
+
+    uid: str
+    starts_at: datetime
+    ends_at: datetime
+    cancelled: bool
+
+
+def object_spans(meeting: CalendarMeeting, site: CalendarSite | None = None) -> list[ObjectSpan]:
+    """The UIDs and times of `calendar_objects(meeting, …, site=site)`, cheaply."""
+    sessions = _sessions_of(meeting, site)
+    if not sessions:
+        return []
+    if meeting.recurrence is not None:
+        assert meeting.series_length is not None
+        first = min(_recurrence_id(session) for session in sessions)
+        return [
+            ObjectSpan(
+                uid=uid_of(meeting.meeting_id),
+                starts_at=min(first, *(session.starts_at for session in sessions)),
+                ends_at=max(session.ends_at for session in sessions),
+                cancelled=meeting.cancelled,
+            )
+        ]
+    return [
+        ObjectSpan(
+            uid=uid_of(session.id),
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            cancelled=meeting.cancelled or session.status == "cancelled",
+        )
+        for session in sessions
+    ]
+
+
+def _sessions_of(meeting: CalendarMeeting, site: CalendarSite | None) -> list[CalendarSession]:
+    return [
+        session
+        for session in meeting.sessions
+        if site is None or session.track is None or session.track == site.track
+    ]
+
+
 def calendar_objects(
     meeting: CalendarMeeting,
     stamp: datetime,
@@ -152,11 +197,7 @@ def calendar_objects(
 ) -> list[CalendarObject]:
     """The meeting's calendar objects; with `site`, only what that site takes part in, with
     its own room as LOCATION."""
-    sessions = [
-        session
-        for session in meeting.sessions
-        if site is None or session.track is None or session.track == site.track
-    ]
+    sessions = _sessions_of(meeting, site)
     if not sessions:
         return []
     if meeting.recurrence is not None:

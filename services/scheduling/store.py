@@ -9,7 +9,7 @@ who may see what is `access`'s, what a change means is the use cases'.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -260,28 +260,65 @@ LIMIT $2
 
 # Outgoing mail
 
-_ENQUEUE_MAIL: Final = """
-INSERT INTO outgoing_mail (id, dedupe_key, sender, recipients, message)
-VALUES ($1, $2, $3, $4, $5)
+_QUEUE_MAIL: Final = """
+INSERT INTO outgoing_mail (id, dedupe_key, person_id, meeting_id, uid, method, kind, sequence,
+                           session_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
+                     $7::text[], $8::int[], $9::uuid[])
 ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING id
 """
+# Each recipient's oldest mail waiting, if it is due and no other sender holds it: a
+# recipient's mails leave one at a time, in the order they were queued. The row stays
+# locked while the SMTP server is spoken to; a sender that dies lets go of it at once.
 _LEASE_MAIL: Final = """
-UPDATE outgoing_mail SET attempts = attempts + 1, next_attempt_at = now() + $2::interval
-WHERE id IN (SELECT id FROM outgoing_mail
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
-             ORDER BY next_attempt_at, queued_at LIMIT $1
-             FOR UPDATE SKIP LOCKED)
-RETURNING id, sender, recipients, message, attempts
+WITH heads AS (
+    SELECT DISTINCT ON (coalesce(person_id, id)) id, next_attempt_at
+    FROM outgoing_mail
+    WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL
+    ORDER BY coalesce(person_id, id), position
+)
+SELECT m.id, m.dedupe_key, m.person_id, m.meeting_id, m.uid, m.method, m.kind, m.sequence,
+       m.session_id, m.message, m.sender, m.recipients, m.attempts + 1 AS attempts
+FROM outgoing_mail m JOIN heads ON heads.id = m.id
+WHERE heads.next_attempt_at <= now()
+  AND m.sent_at IS NULL AND m.failed_at IS NULL AND m.skipped_at IS NULL
+ORDER BY m.position
+LIMIT 1
+FOR UPDATE OF m SKIP LOCKED
 """
-_MAIL_SENT: Final = "UPDATE outgoing_mail SET sent_at = now(), last_error = NULL WHERE id = $1"
+_MAIL_SUPERSEDED: Final = """
+SELECT EXISTS (SELECT FROM outgoing_mail
+               WHERE person_id = $1 AND uid = $2 AND position > (
+                     SELECT position FROM outgoing_mail WHERE id = $3)
+                 AND session_id IS NULL AND failed_at IS NULL)
+"""
+_OBJECT_MAILED: Final = """
+SELECT EXISTS (SELECT FROM outgoing_mail
+               WHERE person_id = $1 AND uid = $2 AND sent_at IS NOT NULL)
+"""
+_MAIL_SENT: Final = """
+UPDATE outgoing_mail
+SET sent_at = now(), attempts = attempts + 1, last_error = NULL, message = $2, sender = $3,
+    recipients = $4
+WHERE id = $1
+"""
 _RETRY_MAIL: Final = """
-UPDATE outgoing_mail SET next_attempt_at = now() + $2::interval, last_error = $3 WHERE id = $1
+UPDATE outgoing_mail
+SET attempts = attempts + 1, next_attempt_at = now() + $2::interval, last_error = $3
+WHERE id = $1
 """
-_MAIL_FAILED: Final = "UPDATE outgoing_mail SET failed_at = now(), last_error = $2 WHERE id = $1"
+_MAIL_FAILED: Final = """
+UPDATE outgoing_mail SET attempts = attempts + 1, failed_at = now(), last_error = $2
+WHERE id = $1
+"""
+_MAIL_SKIPPED: Final = "UPDATE outgoing_mail SET skipped_at = now(), last_error = $2 WHERE id = $1"
 _NEXT_MAIL_DUE: Final = """
-SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
-FROM outgoing_mail WHERE sent_at IS NULL AND failed_at IS NULL
+SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM (
+    SELECT DISTINCT ON (coalesce(person_id, id)) next_attempt_at
+    FROM outgoing_mail
+    WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL
+    ORDER BY coalesce(person_id, id), position
+) AS heads
 """
 
 
@@ -433,13 +470,61 @@ class StoredFeed(msgspec.Struct, frozen=True, kw_only=True):
     revoked_at: datetime | None
 
 
-class QueuedMail(msgspec.Struct, frozen=True):
+class MailRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A mail as its cause queues it: who, which object, which method and SEQUENCE."""
+
     id: UUID
-    sender: str
-    recipients: list[str]
-    message: bytes
+    dedupe_key: str
+    person_id: UUID
+    meeting_id: UUID
+    uid: str
+    method: Literal["REQUEST", "CANCEL"]
+    kind: Literal["invitation", "update", "cancellation"]
+    sequence: int
+    session_id: UUID | None = None
+    """The occurrence of a series a CANCEL removes; None for the whole object."""
+
+
+class QueuedMail(msgspec.Struct, frozen=True, kw_only=True):
+    """A mail a sender holds: a record to write the message of, or (queued by an earlier
+    version) the message itself."""
+
+    id: UUID
+    dedupe_key: str
+    person_id: UUID | None
+    meeting_id: UUID | None
+    uid: str | None
+    method: Literal["REQUEST", "CANCEL"] | None
+    kind: Literal["invitation", "update", "cancellation"] | None
+    sequence: int | None
+    session_id: UUID | None
+    message: bytes | None
+    sender: str | None
+    recipients: list[str] | None
     attempts: int
     """Including the one about to be made."""
+
+    def record(self) -> MailRecord | None:
+        if (
+            self.person_id is None
+            or self.meeting_id is None
+            or self.uid is None
+            or self.method is None
+            or self.kind is None
+            or self.sequence is None
+        ):
+            return None
+        return MailRecord(
+            id=self.id,
+            dedupe_key=self.dedupe_key,
+            person_id=self.person_id,
+            meeting_id=self.meeting_id,
+            uid=self.uid,
+            method=self.method,
+            kind=self.kind,
+            sequence=self.sequence,
+            session_id=self.session_id,
+        )
 
 
 # Meetings
@@ -750,26 +835,44 @@ async def feeds(
 # Outgoing mail
 
 
-async def enqueue_mail(
-    connection: Connection,
-    mail_id: UUID,
-    *,
-    dedupe_key: str,
-    sender: str,
-    recipients: list[str],
-    message: bytes,
-) -> bool:
-    """Queue the message unless one with this key was queued before; True if it is new."""
-    row = await connection.fetchrow(_ENQUEUE_MAIL, mail_id, dedupe_key, sender, recipients, message)
-    return row is not None
+async def queue_mail(connection: Connection, records: list[MailRecord]) -> int:
+    """Queue these mails, but those whose key was queued before; how many are new."""
+    if not records:
+        return 0
+    status = await connection.execute(
+        _QUEUE_MAIL,
+        [record.id for record in records],
+        [record.dedupe_key for record in records],
+        [record.person_id for record in records],
+        [record.meeting_id for record in records],
+        [record.uid for record in records],
+        [record.method for record in records],
+        [record.kind for record in records],
+        [record.sequence for record in records],
+        [record.session_id for record in records],
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
-async def lease_mail(connection: Connection, limit: int, lease: timedelta) -> list[QueuedMail]:
-    return await fetch_structs(connection, QueuedMail, _LEASE_MAIL, limit, lease)
+async def lease_mail(connection: Connection) -> QueuedMail | None:
+    """The next mail to send, locked until the caller's transaction ends."""
+    return await fetch_struct(connection, QueuedMail, _LEASE_MAIL)
 
 
-async def mail_sent(connection: Connection, mail_id: UUID) -> None:
-    await connection.execute(_MAIL_SENT, mail_id)
+async def mail_superseded(connection: Connection, mail: MailRecord) -> bool:
+    """Whether a newer mail of the whole object waits for the same person."""
+    return bool(await connection.fetchval(_MAIL_SUPERSEDED, mail.person_id, mail.uid, mail.id))
+
+
+async def object_mailed(connection: Connection, person_id: UUID, uid: str) -> bool:
+    """Whether the person has been sent a mail of this calendar object."""
+    return bool(await connection.fetchval(_OBJECT_MAILED, person_id, uid))
+
+
+async def mail_sent(
+    connection: Connection, mail_id: UUID, message: bytes, sender: str, recipients: list[str]
+) -> None:
+    await connection.execute(_MAIL_SENT, mail_id, message, sender, recipients)
 
 
 async def retry_mail(connection: Connection, mail_id: UUID, wait: timedelta, error: str) -> None:
@@ -778,6 +881,10 @@ async def retry_mail(connection: Connection, mail_id: UUID, wait: timedelta, err
 
 async def mail_failed(connection: Connection, mail_id: UUID, error: str) -> None:
     await connection.execute(_MAIL_FAILED, mail_id, error)
+
+
+async def mail_skipped(connection: Connection, mail_id: UUID, reason: str) -> None:
+    await connection.execute(_MAIL_SKIPPED, mail_id, reason)
 
 
 async def seconds_until_mail_due(connection: Connection) -> float | None:

@@ -10,15 +10,24 @@ A consumer reads one stream through a durable declared at start-up. For each mes
 - while PostgreSQL is unreachable the message is held, not counted as a failure.
 The acknowledgement is sent after the commit, so a crash in between means a redelivery,
 which the inbox recognises.
+
+Events are applied in the order of the stream within one *lane* (by default an aggregate;
+a consumer may name another key, such as the meeting a registration is for), and lanes
+side by side, `consumer_parallel` at a time: an event waits only for the events of its
+lane before it, so a meeting held up (its row locked by a long change) holds up no other,
+and no two events of one lane are ever applied at once by one worker. At most a batch's
+worth of events waits in the lanes before the worker fetches more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import types
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
@@ -60,11 +69,18 @@ class EventConsumer(Generic[E]):
     events: Any
     """The event type, or a union of event types, this consumer applies."""
     apply: Callable[[Connection, E], Awaitable[None]]
+    order_key: Callable[[E], Hashable] | None = None
+    """Events of one key are applied one after another, in the order of the stream; by
+    default the key is the event's aggregate."""
 
     @property
     def subjects(self) -> frozenset[str]:
         members = typing.get_args(self.events) if _is_union(self.events) else (self.events,)
         return frozenset(subject_of(member) for member in members)
+
+
+def _aggregate_of(event: Event) -> Hashable:
+    return (event.aggregate_type, event.aggregate_id)
 
 
 def _is_union(annotation: object) -> bool:
@@ -93,6 +109,11 @@ class ConsumerWorker(Generic[E]):
         self._settings = settings
         self._decoder = msgspec.json.Decoder(consumer.events)
         self._subjects = consumer.subjects
+        self._order_key = consumer.order_key or _aggregate_of
+        self._lanes_at_once = asyncio.Semaphore(max(settings.consumer_parallel, 1))
+        self._tails: dict[Hashable, asyncio.Task[None]] = {}
+        """The last event of each lane that is not settled yet."""
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._log = log.bind(consumer=consumer.name)
 
     async def run(self) -> None:
@@ -114,35 +135,80 @@ class ConsumerWorker(Generic[E]):
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
         backoff = Backoff(first=0.1)
-        while True:
-            try:
-                messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
-            except TimeoutError:
-                # Nothing new: idle, not an error. nats-py raises its own TimeoutError or,
-                # when the server's heartbeat is late, asyncio's: both are TimeoutError.
-                continue
-            except nats.errors.Error as error:
-                self._log.warning("fetch failed", error=str(error) or type(error).__name__)
-                await backoff.wait()
-                continue
-            backoff.reset()
-            for message in messages:
-                await self.process(message)
+        try:
+            while True:
+                await self._room_for_a_batch()
+                try:
+                    messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
+                except TimeoutError:
+                    # Nothing new: idle, not an error. nats-py raises its own TimeoutError
+                    # or, when the server's heartbeat is late, asyncio's: both are
+                    # TimeoutError.
+                    continue
+                except nats.errors.Error as error:
+                    self._log.warning("fetch failed", error=str(error) or type(error).__name__)
+                    await backoff.wait()
+                    continue
+                backoff.reset()
+                for message in messages:
+                    await self.enqueue(message)
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+
+    async def _room_for_a_batch(self) -> None:
+        """Fetch no more while a batch's worth of events waits its turn in the lanes."""
+        while len(self._in_flight) > _FETCH_BATCH:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def enqueue(self, message: Msg) -> None:
+        """Put the message's event at the end of its lane; it is applied after the events
+        of the lane before it, beside those of other lanes."""
+        event = await self._decoded(message)
+        if event is None:
+            return
+        key = self._order_key(event)
+        task = asyncio.create_task(self._in_turn(self._tails.get(key), message, event))
+        self._tails[key] = task
+        self._in_flight.add(task)
+        task.add_done_callback(partial(self._done, key))
+
+    def _done(self, key: Hashable, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._log.error("event not settled", error=f"{type(error).__name__}: {error}")
+
+    async def _in_turn(self, before: asyncio.Task[None] | None, message: Msg, event: E) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        async with self._lanes_at_once:
+            await self._apply(message, event)
 
     async def process(self, message: Msg) -> None:
+        event = await self._decoded(message)
+        if event is not None:
+            await self._apply(message, event)
+
+    async def _decoded(self, message: Msg) -> E | None:
+        """The message's event; None once a message that carries none is settled."""
         if message.subject not in self._subjects:
             await message.ack()
-            return
+            return None
         try:
             event: E = self._decoder.decode(message.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             await self._dead_letter(message, f"cannot decode: {error}")
-            return
+            return None
         if event.subject != message.subject:
             await self._dead_letter(
                 message, f"event type {event.type!r} arrived on subject {message.subject!r}"
             )
-            return
+            return None
+        return event
+
+    async def _apply(self, message: Msg, event: E) -> None:
         deliveries = message.metadata.num_delivered or 1
         with span(event.traceparent):
             try:

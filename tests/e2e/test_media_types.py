@@ -26,7 +26,7 @@ from tests.e2e.conftest import System
 from tests.e2e.test_flow import Flow, ok
 from tests.e2e.test_isolation import build, operations, send
 from tests.media_types import media_type
-from tests.support import ADMIN, OPERATOR
+from tests.support import ADMIN, OPERATOR, eventually
 
 SERVICES = ("registry", "scheduling", "agenda")
 SCHEMA_PAGES = ("", "/openapi.json", "/openapi.yaml", "/openapi.yml", "/swagger", "/redoc")
@@ -218,9 +218,21 @@ async def refused_unread(system: System) -> list[str]:
 
 
 async def mailed(system: System) -> list[EmailMessage]:
+    """Every mail the system sent, once it has sent all it queued."""
     connection = await asyncpg.connect(system.database_url)
     try:
-        rows = await connection.fetch("SELECT message FROM scheduling.outgoing_mail")
+
+        async def all_sent() -> tuple[list[asyncpg.Record]] | None:
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM scheduling.outgoing_mail "
+                "WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL"
+            )
+            if waiting:
+                return None
+            sent = "SELECT message FROM scheduling.outgoing_mail WHERE sent_at IS NOT NULL"
+            return (await connection.fetch(sent),)
+
+        [rows] = await eventually(all_sent)
     finally:
         await connection.close()
     return [

@@ -1,78 +1,180 @@
-"""The worker that hands queued mail to the SMTP server, retrying until it is taken.
+"""The worker that writes queued mail and hands it to the SMTP server, retrying until it is
+taken.
+
+Each mail is written when it is sent, from the meeting as it is then (see
+`invitations.message_of`), so what a person receives last says how the meeting stands. A
+mail with a newer one of the same object waiting behind it for the same person is not sent
+at all: the newer one says everything it would, and more.
 
 A 4xx answer, a refused connection or a timeout is retried later, waiting longer each
 time; a 5xx answer (no such mailbox, message refused) or too many tries gives the mail up,
-with the server's answer kept in `last_error`. A mail is marked sent as soon as the server
-has taken it. Only a sender that dies between the server's "250" and that mark leaves a
-mail to be sent again once its lease ends; its Message-ID stays the same, by which mail
-programs recognise the repeat.
+with the server's answer kept in `last_error`. A mail is marked sent in the transaction
+that held it while the server took it: only a sender that dies between the server's "250"
+and that commit sends a mail twice, that one mail, as soon as a sender looks again; its
+Message-ID stays the same, by which mail programs recognise the repeat.
+
+Writing a message (the iCalendar object, then MIME with the standard library's SMTP
+policy) is CPU work of ten milliseconds and more, hundreds for a workshop of many days:
+it is done in processes of their own (`smtp.writers`), so that the consumers sharing this
+event loop are never held up by the mail.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import aiosmtplib
 import structlog
 
+from services.scheduling import invitations, store
+from services.scheduling.ical import CalendarMeeting
 from services.scheduling.mail import queue
-from services.scheduling.store import QueuedMail
-from shared.db import Pool, acquire
+from services.scheduling.mail.compose import POLICY
+from services.scheduling.meetings import Context, load
+from services.scheduling.store import MailRecord, QueuedMail
+from services.scheduling.views import calendar_of
+from shared.db import Connection, Pool, acquire
+from shared.events import utc_now
 from shared.notify import Notifier
 from shared.settings import SmtpSettings
 from shared.timers import run_when_due
 
 log = structlog.get_logger(__name__)
 
-BATCH = 20
 PERMANENT = 500
 """SMTP answers from 500 on are final: the server will not take the mail later either."""
 
 
-async def deliver_due(pool: Pool, smtp: SmtpSettings) -> int:
-    """Send every mail that is due now; returns how many the server took."""
+@dataclass(frozen=True)
+class Letter:
+    """What goes to the SMTP server: the envelope and the message."""
+
+    sender: str
+    recipients: list[str]
+    message: bytes
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What a sender needs: the database, the SMTP server, the service's context and the
+    process that writes messages."""
+
+    pool: Pool
+    smtp: SmtpSettings
+    context: Context
+    writer: Executor
+
+
+async def deliver_due(sending: Sending) -> int:
+    """Send every mail that is due now, `smtp.parallel` at a time (each to another
+    person); returns how many the server took."""
+    counts = await asyncio.gather(
+        *(_deliver_while_due(sending) for _ in range(max(sending.smtp.parallel, 1)))
+    )
+    return sum(counts)
+
+
+async def _deliver_while_due(sending: Sending) -> int:
     delivered = 0
-    while True:
-        async with acquire(pool) as connection:
-            leased = await queue.lease_due(connection, BATCH)
-        for mail in leased:
-            delivered += await _deliver(pool, smtp, mail)
-        if len(leased) < BATCH:
-            return delivered
+    while (taken := await _deliver_next(sending)) is not None:
+        delivered += taken
+    return delivered
 
 
-async def _deliver(pool: Pool, smtp: SmtpSettings, mail: QueuedMail) -> int:
-    try:
-        await aiosmtplib.send(
-            mail.message,
-            sender=mail.sender,
-            recipients=mail.recipients,
-            hostname=smtp.host,
-            port=smtp.port,
-            username=smtp.username or None,
-            password=smtp.password or None,
-            start_tls=smtp.start_tls,
-            use_tls=smtp.use_tls,
-            timeout=smtp.timeout,
-        )
-    except (aiosmtplib.SMTPException, OSError) as error:
-        reason = f"{type(error).__name__}: {error}"
-        async with acquire(pool) as connection:
-            if _permanent(error) or mail.attempts >= smtp.max_attempts:
-                await queue.give_up(connection, mail.id, reason)
-                log.warning(
-                    "mail given up", mail_id=str(mail.id), attempts=mail.attempts, error=reason
-                )
-            else:
-                await queue.retry_later(
-                    connection, mail, reason, timedelta(seconds=smtp.retry_after)
-                )
-                log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
-        return 0
-    async with acquire(pool) as connection:
-        await queue.mark_sent(connection, mail.id)
-    log.info("mail sent", mail_id=str(mail.id), recipients=len(mail.recipients))
+async def _deliver_next(sending: Sending) -> int | None:
+    """Send the next mail due; 1 if the server took it, 0 if not, None if none is due."""
+    smtp = sending.smtp
+    async with acquire(sending.pool) as connection, connection.transaction():
+        mail = await queue.lease(connection)
+        if mail is None:
+            return None
+        letter = await _letter(connection, mail, sending)
+        if isinstance(letter, str):
+            await store.mail_skipped(connection, mail.id, letter)
+            log.info("mail not sent", mail_id=str(mail.id), reason=letter)
+            return 0
+        try:
+            await _send(smtp, letter)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            await _failed(connection, smtp, mail, error)
+            return 0
+        await store.mail_sent(connection, mail.id, letter.message, letter.sender, letter.recipients)
+    log.info("mail sent", mail_id=str(mail.id), recipients=len(letter.recipients))
     return 1
+
+
+async def _letter(connection: Connection, mail: QueuedMail, sending: Sending) -> Letter | str:
+    """The letter a queued mail stands for, or why none is sent."""
+    context = sending.context
+    if mail.message is not None:  # queued, written, by an earlier version of the service
+        return Letter(mail.sender or context.organizer_email, mail.recipients or [], mail.message)
+    record = mail.record()
+    assert record is not None, "a queued mail is a record or a message"
+    if await store.mail_superseded(connection, record):
+        return "a newer mail of the same calendar object waits for the person"
+    row = await store.meeting(connection, record.meeting_id)
+    attendee = await store.attendee(connection, record.meeting_id, record.person_id)
+    if row is None or attendee is None:
+        return "the meeting or the person is gone"
+    calendar = calendar_of(await load(connection, row), context)
+    first = not await store.object_mailed(connection, record.person_id, record.uid)
+    message = await asyncio.get_running_loop().run_in_executor(
+        sending.writer,
+        write,
+        calendar,
+        invitations.Recipient.of(attendee, calendar.timezone),
+        record,
+        first,
+        utc_now(),
+    )
+    if message is None:
+        return "the calendar object is over or gone"
+    return Letter(calendar.organizer_email, [attendee.email], message)
+
+
+def write(
+    calendar: CalendarMeeting,
+    recipient: invitations.Recipient,
+    record: MailRecord,
+    first_of_object: bool,
+    stamp: datetime,
+) -> bytes | None:
+    """The message's bytes (see `invitations.message_of`); run in the writer process."""
+    message = invitations.message_of(
+        calendar, recipient, record, first_of_object=first_of_object, stamp=stamp
+    )
+    return None if message is None else message.as_bytes(policy=POLICY)
+
+
+async def _send(smtp: SmtpSettings, letter: Letter) -> None:
+    await aiosmtplib.send(
+        letter.message,
+        sender=letter.sender,
+        recipients=letter.recipients,
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username or None,
+        password=smtp.password or None,
+        start_tls=smtp.start_tls,
+        use_tls=smtp.use_tls,
+        timeout=smtp.timeout,
+    )
+
+
+async def _failed(
+    connection: Connection, smtp: SmtpSettings, mail: QueuedMail, error: Exception
+) -> None:
+    reason = f"{type(error).__name__}: {error}"
+    if _permanent(error) or mail.attempts >= smtp.max_attempts:
+        await store.mail_failed(connection, mail.id, reason)
+        log.warning("mail given up", mail_id=str(mail.id), attempts=mail.attempts, error=reason)
+    else:
+        await queue.retry_later(connection, mail, reason, timedelta(seconds=smtp.retry_after))
+        log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
 
 
 def _permanent(error: Exception) -> bool:
@@ -81,14 +183,35 @@ def _permanent(error: Exception) -> bool:
     return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= PERMANENT
 
 
+def _imported() -> None:
+    """Nothing: calling it in the writer process imports this module and its own there."""
+
+
 async def run_sender(
-    pool: Pool, notifier: Notifier, channel: str, smtp: SmtpSettings, max_sleep: float
+    pool: Pool,
+    notifier: Notifier,
+    channel: str,
+    *,
+    smtp: SmtpSettings,
+    max_sleep: float,
+    context: Context,
 ) -> None:
+    writer = ProcessPoolExecutor(
+        max_workers=max(smtp.writers, 1), mp_context=multiprocessing.get_context("spawn")
+    )
+    # Started now, not when the first mail is due: a process takes seconds to import.
+    for _ in range(max(smtp.writers, 1)):
+        writer.submit(_imported)
+    sending = Sending(pool=pool, smtp=smtp, context=context, writer=writer)
+
     async def fire() -> None:
-        await deliver_due(pool, smtp)
+        await deliver_due(sending)
 
     async def seconds_until_due() -> float | None:
         async with acquire(pool) as connection:
             return await queue.seconds_until_due(connection)
 
-    await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
+    try:
+        await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
+    finally:
+        writer.shutdown(wait=False, cancel_futures=True)

@@ -169,8 +169,10 @@ def vevent(calendar: icalendar.Calendar) -> Any:
 
 
 async def mails(scheduling: Scheduling) -> list[EmailMessage]:
+    """The mails sent so far, in the order they left."""
     rows = await scheduling.database.fetch(
-        "SELECT message FROM scheduling.outgoing_mail ORDER BY queued_at, id"
+        "SELECT message FROM scheduling.outgoing_mail WHERE sent_at IS NOT NULL "
+        "ORDER BY sent_at, position"
     )
     return [
         email.message_from_bytes(row["message"], policy=email.policy.default)  # type: ignore[misc]
@@ -178,12 +180,19 @@ async def mails(scheduling: Scheduling) -> list[EmailMessage]:
     ]
 
 
+async def queued(scheduling: Scheduling) -> int:
+    """How many mails were queued, sent or not."""
+    count: int = await scheduling.database.fetchval("SELECT count(*) FROM scheduling.outgoing_mail")
+    return count
+
+
 async def mails_once(scheduling: Scheduling, count: int) -> list[EmailMessage]:
     async def queued() -> list[EmailMessage] | None:
         found = await mails(scheduling)
         return found if len(found) >= count else None
 
-    return await eventually(queued)
+    # Mails are written one person at a time when sent: a workshop's take a while.
+    return await eventually(queued, timeout=60)
 
 
 def calendar_part(message: EmailMessage) -> tuple[str, icalendar.Calendar]:

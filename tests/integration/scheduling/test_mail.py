@@ -213,7 +213,7 @@ async def test_two_replicas_send_each_mail_once(
             states = await queue_state(scheduling)
             return len(states) == 20 and all(state["sent_at"] for state in states)
 
-        await eventually(all_sent)
+        await eventually(all_sent, timeout=60)
         await asyncio.sleep(0.5)
     recipients = [
         email.message_from_bytes(data, policy=email.policy.default)["To"]
