@@ -217,17 +217,7 @@ class _Client(asyncio.Protocol):
         self._head.clear()
         status_line, *header_lines = head.split(b"\r\n")
         self._status = int(status_line.split(b" ", 2)[1])
-        length = 0
-        self._chunked = self._close = False
-        for line in header_lines:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                self._chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                self._close = b"close" in value.lower()
+        length, self._chunked, self._close = framing(header_lines)
         if self._status == 304 or self._status < 200:
             length = 0
             self._chunked = False
@@ -263,17 +253,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *header_lines = head[:-4].split(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
-    length = 0
-    chunked = close = False
-    for line in header_lines:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            close = b"close" in value.lower()
+    length, chunked, close = framing(header_lines)
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -302,3 +282,20 @@ def once(port: int, payload: bytes, expected: frozenset[int] = frozenset({200}))
         return elapsed
 
     return asyncio.run(measure())
+
+
+def framing(header_lines: list[bytes]) -> tuple[int, bool, bool]:
+    """How a response's body is framed: its Content-Length, whether it is chunked, and
+    whether the server closes the connection after it."""
+    length = 0
+    chunked = close = False
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            close = b"close" in value.lower()
+    return length, chunked, close

@@ -32,6 +32,7 @@ from telebridge.embedded import (
     tail,
 )
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
+from tests.readers.radicale import CONFIG as RADICALE_CONFIG
 
 DATABASE = "telebridge"
 
@@ -215,22 +216,6 @@ def bare_server(server: str, feeds: Path, workers: int, log: Path) -> Iterator[i
         yield port
 
 
-RADICALE_CONFIG = """\
-[server]
-hosts = 127.0.0.1:{port}
-
-[auth]
-type = none
-
-[rights]
-type = owner_only
-
-[storage]
-filesystem_folder = {folder}
-
-[logging]
-level = warning
-"""
 RADICALE_USER = "bench"
 
 

@@ -94,7 +94,27 @@ def postgres_binaries() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
-class EmbeddedPostgres:
+class ChildProcess:
+    """A process this one started and watches (`_process`), and how it is doing."""
+
+    _process: subprocess.Popen[bytes] | None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        """Whether it is still up (a dead one is reaped on asking)."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        """How it ended (negative: the signal that ended it); None while it runs."""
+        return None if self._process is None else self._process.poll()
+
+
+class EmbeddedPostgres(ChildProcess):
     """A PostgreSQL cluster in `data_dir`, listening on 127.0.0.1:`port`."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
@@ -109,15 +129,6 @@ class EmbeddedPostgres:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    @property
-    def running(self) -> bool:
-        """Whether the server this object started is still up (a dead one is reaped here)."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def exit_status(self) -> int | None:
-        return None if self._process is None else self._process.poll()
 
     def start(self) -> None:
         """Start the server, waiting out what a crashed one left behind.
@@ -328,7 +339,7 @@ def nats_server_binary() -> str:
     return found
 
 
-class EmbeddedNats:
+class EmbeddedNats(ChildProcess):
     """A NATS server with JetStream storing in `store_dir`, on 127.0.0.1:`port`."""
 
     def __init__(self, store_dir: Path, port: int | None = None) -> None:
@@ -369,14 +380,6 @@ class EmbeddedNats:
         if self._process is not None:
             stop_process(self._process, signal.SIGKILL, timeout=10)
             self._process = None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def exit_status(self) -> int | None:
-        return None if self._process is None else self._process.poll()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         assert self._process is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from shared.orphans import die_with_parent
-from telebridge.embedded import EmbeddedServerError, answers_ok, stop_process, tail
+from telebridge.embedded import ChildProcess, EmbeddedServerError, answers_ok, stop_process, tail
 
 SERVICES = ("registry", "scheduling", "agenda")
 DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
@@ -44,7 +44,7 @@ class Interrupted(Exception):  # noqa: N818 - not an error: the user asked to st
 
 
 @dataclass
-class ServiceProcess:
+class ServiceProcess(ChildProcess):
     name: str
     port: int
     environment: dict[str, str]
@@ -57,19 +57,6 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def exit_status(self) -> int | None:
-        """How the process ended (negative: the signal that ended it); None while it runs."""
-        return None if self._process is None else self._process.poll()
 
     def restart(self) -> None:
         """Start again after the process ended on its own (a crash, a kill)."""

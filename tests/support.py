@@ -40,6 +40,21 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 T = TypeVar("T")
 
 
+def service_environment(database_url: str, nats_url: str) -> dict[str, str]:
+    """The environment tests run the services' processes with: quick retries, test keys."""
+    return {
+        "TELEBRIDGE_DATABASE_URL": database_url,
+        "TELEBRIDGE_DATABASE_POOL_MAX_SIZE": "5",
+        "TELEBRIDGE_NATS_URL": nats_url,
+        "TELEBRIDGE_NATS_ACK_WAIT": "2",
+        "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
+        "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
+        "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
+        "TELEBRIDGE_LOG_LEVEL": "debug",
+        "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
+    }
+
+
 def settings_for(
     settings_type: type[SettingsT], database_url: str, nats_url: str, **overrides: Any
 ) -> SettingsT:

@@ -11,7 +11,7 @@ import pytest
 
 from telebridge.embedded import free_port
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
-from tests.support import ADMIN_KEY, OPERATOR_KEY
+from tests.support import service_environment
 
 
 @dataclass
@@ -31,17 +31,7 @@ class System:
 
 @pytest.fixture
 def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]:
-    environment = {
-        "TELEBRIDGE_DATABASE_URL": database_url,
-        "TELEBRIDGE_DATABASE_POOL_MAX_SIZE": "5",
-        "TELEBRIDGE_NATS_URL": nats_url,
-        "TELEBRIDGE_NATS_ACK_WAIT": "2",
-        "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
-        "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
-        "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
-        "TELEBRIDGE_LOG_LEVEL": "debug",
-        "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
-    }
+    environment = service_environment(database_url, nats_url)
     services = {
         name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")
         for name in SERVICES

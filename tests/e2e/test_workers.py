@@ -12,7 +12,7 @@ import pytest
 
 from telebridge.embedded import free_port
 from telebridge.processes import ServiceProcess, stop_all
-from tests.support import OPERATOR_KEY
+from tests.support import OPERATOR_KEY, service_environment
 
 WORKERS = 2
 
@@ -20,10 +20,7 @@ WORKERS = 2
 @pytest.fixture
 def registry(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     environment = {
-        "TELEBRIDGE_DATABASE_URL": database_url,
-        "TELEBRIDGE_DATABASE_POOL_MAX_SIZE": "3",
-        "TELEBRIDGE_NATS_URL": nats_url,
-        "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
+        **service_environment(database_url, nats_url),
         "TELEBRIDGE_REGISTRY_HTTP_WORKERS": str(WORKERS),
     }
     service = ServiceProcess("registry", free_port(), environment, tmp_path / "registry.log")

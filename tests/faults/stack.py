@@ -14,7 +14,7 @@ from pathlib import Path
 from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
 from tests.faults.mailbox import HOST, Mailbox, smtp_server
-from tests.support import ADMIN_KEY, OPERATOR_KEY
+from tests.support import service_environment
 
 KEEPER = ThreadPoolExecutor(1, thread_name_prefix="faults-keeper")
 """The thread that restarts servers during a test. Children die with the thread that started
@@ -71,19 +71,12 @@ class Stack:
                 time.sleep(0.1)
 
 
-def service_environment(database_url: str, nats_url: str, smtp_port: int) -> dict[str, str]:
+def stack_environment(database_url: str, nats_url: str, smtp_port: int) -> dict[str, str]:
     environment = {
-        "TELEBRIDGE_DATABASE_URL": database_url,
-        "TELEBRIDGE_DATABASE_POOL_MAX_SIZE": "5",
-        "TELEBRIDGE_NATS_URL": nats_url,
-        "TELEBRIDGE_NATS_ACK_WAIT": "2",
-        "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
+        **service_environment(database_url, nats_url),
         # Refusals and outages are retried, never given up on, within a run.
         "TELEBRIDGE_NATS_MAX_DELIVERIES": "50",
-        "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
-        "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
         "TELEBRIDGE_LOG_LEVEL": "info",
-        "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
         "TELEBRIDGE_SCHEDULING_SMTP_HOST": HOST,
         "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(smtp_port),
         "TELEBRIDGE_SCHEDULING_SMTP_RETRY_AFTER": "0.2",
@@ -104,7 +97,7 @@ def running_stack(postgres: EmbeddedPostgres, database: str, folder: Path) -> It
         stack.callback(nats.kill)
         smtp_port = free_port()
         mailbox = stack.enter_context(smtp_server(smtp_port))
-        environment = service_environment(postgres.url(database), nats.url, smtp_port)
+        environment = stack_environment(postgres.url(database), nats.url, smtp_port)
         services = {
             name: ServiceProcess(name, free_port(), environment, folder / "logs" / f"{name}.log")
             for name in SERVICES
