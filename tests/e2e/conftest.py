@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from telebridge.embedded import free_port
+from telebridge.mailsink import HOST as SMTP_HOST
+from telebridge.mailsink import mail_sink
 from telebridge.processes import SERVICES, ServiceProcess, stop_all
 from tests.support import service_environment
 
@@ -31,11 +33,24 @@ class System:
 
 @pytest.fixture
 def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]:
-    environment = service_environment(database_url, nats_url)
+    # Messages are written when they are sent: the services send to a sink of the test's.
+    smtp_port = free_port()
+    environment = {
+        **service_environment(database_url, nats_url),
+        "TELEBRIDGE_SCHEDULING_SMTP_HOST": SMTP_HOST,
+        "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(smtp_port),
+    }
     services = {
         name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")
         for name in SERVICES
     }
+    with mail_sink(tmp_path / "mail", smtp_port):
+        yield from _running(services, database_url, nats_url)
+
+
+def _running(
+    services: dict[str, ServiceProcess], database_url: str, nats_url: str
+) -> Iterator[System]:
     for service in services.values():
         service.start()
     try:
