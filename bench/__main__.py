@@ -71,8 +71,9 @@ def main() -> None:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     out: Path = arguments.out
     if out.suffix != ".md":
-        out.mkdir(parents=True, exist_ok=True)
         out = out / "RESULTS.md"
+    # Made before the run, not after half an hour of it.
+    out.parent.mkdir(parents=True, exist_ok=True)
     sizes = QUICK if arguments.quick else FULL
     began = time.monotonic()
     failed = False
