@@ -177,4 +177,4 @@ def test_environment_names_has_the_service_specific_fields() -> None:
     assert "TELEBRIDGE_SCHEDULING_SMTP_HOST" in names
     assert not any(name.startswith("TELEBRIDGE_REGISTRY_") for name in names)
     # one variable per leaf field, every section included
-    assert len(names) == 6 + 7 + 2 + 1 + 8 + 2 + 3 + 9
+    assert len(names) == 6 + 8 + 2 + 1 + 8 + 2 + 3 + 11
