@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import aiosmtplib
 import structlog
@@ -67,6 +68,9 @@ class Sending:
     smtp: SmtpSettings
     context: Context
     writer: Executor
+    taken: dict[UUID, Letter] = field(default_factory=dict)
+    """Mails the server took whose sending the database has not recorded yet (it went
+    away in between): recorded when it is back, never sent again by this process."""
 
 
 async def deliver_due(sending: Sending) -> int:
@@ -92,17 +96,25 @@ async def _deliver_next(sending: Sending) -> int | None:
         mail = await queue.lease(connection)
         if mail is None:
             return None
-        letter = await _letter(connection, mail, sending)
-        if isinstance(letter, str):
-            await store.mail_skipped(connection, mail.id, letter)
-            log.info("mail not sent", mail_id=str(mail.id), reason=letter)
-            return 0
-        try:
-            await _send(smtp, letter)
-        except (aiosmtplib.SMTPException, OSError) as error:
-            await _failed(connection, smtp, mail, error)
-            return 0
+        taken = sending.taken.get(mail.id)
+        if taken is not None:
+            # The server took it before the database went away: recorded now, not resent.
+            letter = taken
+        else:
+            written = await _letter(connection, mail, sending)
+            if isinstance(written, str):
+                await store.mail_skipped(connection, mail.id, written)
+                log.info("mail not sent", mail_id=str(mail.id), reason=written)
+                return 0
+            letter = written
+            try:
+                await _send(smtp, letter)
+            except (aiosmtplib.SMTPException, OSError) as error:
+                await _failed(connection, smtp, mail, error)
+                return 0
+            sending.taken[mail.id] = letter
         await store.mail_sent(connection, mail.id, letter.message, letter.sender, letter.recipients)
+    sending.taken.pop(mail.id, None)
     log.info("mail sent", mail_id=str(mail.id), recipients=len(letter.recipients))
     return 1
 
