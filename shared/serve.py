@@ -69,6 +69,11 @@ def server_config(app: Litestar | str, settings: HttpSettings) -> _Config:
         lifespan="on",
         loop="uvloop",
         timeout_graceful_shutdown=int(settings.graceful_shutdown),
+        # Longer than the idle timeout of the proxies in front (60 s is common): the client
+        # side closes an idle connection first, since a server closing it races the next
+        # request sent on it. uvicorn's 5 s also runs from when a large answer is handed
+        # to the socket, not from when a slow client has read it.
+        timeout_keep_alive=65,
         http=ProblemHttpToolsProtocol,
         workers=settings.workers,
         # A spawned worker imports the whole service before it answers the supervisor.
