@@ -187,7 +187,7 @@ def authentication_middleware(app: ASGIApp) -> ASGIApp:
 
 
 def provide_caller(request: Request[Any, Any, Any]) -> Caller:
-    """The `caller` dependency: the key `authenticate` verified."""
+    """The `caller` dependency: the key `authentication_middleware` verified."""
     caller: Caller = request.state.caller
     return caller
 
