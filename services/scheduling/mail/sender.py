@@ -41,8 +41,10 @@ from services.scheduling.views import calendar_of
 from shared.db import Connection, Pool, acquire
 from shared.events import utc_now
 from shared.notify import Notifier
+from shared.orphans import die_with_parent
 from shared.settings import SmtpSettings
 from shared.timers import run_when_due
+from shared.workers import supervise
 
 log = structlog.get_logger(__name__)
 
@@ -209,7 +211,9 @@ async def run_sender(
     context: Context,
 ) -> None:
     writer = ProcessPoolExecutor(
-        max_workers=max(smtp.writers, 1), mp_context=multiprocessing.get_context("spawn")
+        max_workers=max(smtp.writers, 1),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,  # a killed service leaves no writer behind
     )
     # Started now, not when the first mail is due: a process takes seconds to import.
     for _ in range(max(smtp.writers, 1)):
@@ -224,6 +228,11 @@ async def run_sender(
             return await queue.seconds_until_due(connection)
 
     try:
-        await run_when_due(fire, seconds_until_due, notifier, channel, max_sleep)
+        # Supervised here, not only by the service: a restart after the database went away
+        # must keep `sending.taken` (and the writer processes, seconds to start).
+        await supervise(
+            "mail-sender",
+            lambda: run_when_due(fire, seconds_until_due, notifier, channel, max_sleep),
+        )
     finally:
         writer.shutdown(wait=False, cancel_futures=True)

@@ -323,3 +323,38 @@ async def test_a_sender_killed_mid_send_sends_that_mail_again_at_once_and_no_oth
     recipients = [message["To"].addresses[0].addr_spec for message in mailbox.messages()]
     assert sorted(recipients) == sorted([p.email for p in people] + [recipients[2]])
     assert recipients.count(recipients[2]) == 2, "the interrupted mail is sent again"
+
+
+async def test_a_mail_taken_while_the_database_went_away_is_recorded_not_sent_again(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """The SMTP server is taking the third mail when every connection to the database is
+    cut, so the sender cannot mark it sent and its work is restarted. Once the database
+    answers again that mail is recorded as sent, not sent a second time, and every other
+    mail leaves once."""
+    mailbox = Mailbox(hold=3)
+    async with mailing_to(mailbox, database_url, nats_url, tmp_path, parallel=1) as (
+        scheduling,
+        _,
+    ):
+        host, guest = await scheduling.moscow(), await scheduling.vladivostok()
+        meeting = await scheduling.telebridge(host, guest, **on_day(DAYS[0]))
+        people: list[PersonUpserted] = []
+        for number in range(6):
+            person, registration = events.signed_up(UUID(meeting["id"]), host, f"Гость № {number}")
+            people.append(person)
+            await publish(scheduling.js, person, registration)
+        await asyncio.to_thread(mailbox.holding.wait, 30)
+        assert mailbox.holding.is_set()
+        await scheduling.database.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        mailbox.release.set()
+        await all_sent(scheduling)
+        sent = await scheduling.database.fetchval(
+            "SELECT count(*) FROM scheduling.outgoing_mail WHERE sent_at IS NOT NULL"
+        )
+    recipients = [message["To"].addresses[0].addr_spec for message in mailbox.messages()]
+    assert sorted(recipients) == sorted(p.email for p in people)
+    assert sent == len(people)
