@@ -244,22 +244,70 @@ class SlotSearchResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def search(query: SlotQuery) -> SlotSearchResult:
     """The best candidates; if there are none, what blocks and what would help."""
-    starts = feasible_starts(query)
+    # Over the longest window a relaxation tries: the busy times cover it anyway, and most
+    # of the work is taking them out.
+    times = SiteTimes((query.window[0], query.window[1] + WINDOW_EXTENSIONS[-1]))
+    starts = feasible_starts(query, times)
     if starts:
         return SlotSearchResult(candidates=_ranked(query, starts))
-    return SlotSearchResult(candidates=[], blockers=blockers(query), relaxations=relaxations(query))
+    return SlotSearchResult(
+        candidates=[], blockers=blockers(query, times), relaxations=relaxations(query, times)
+    )
 
 
-def feasible_starts(query: SlotQuery) -> list[datetime]:
+def feasible_starts(query: SlotQuery, times: SiteTimes | None = None) -> list[datetime]:
     """Every grid start at which all sites are free for the whole duration."""
-    common = _intersection([free_time(site, query) for site in query.sites])
-    return list(_grid_starts(common, query))
+    times = times or SiteTimes(query.window)
+    return list(_grid_starts(times.common(query.sites, query.window, query.buffer), query))
 
 
-def free_time(site: SiteConstraints, query: SlotQuery) -> list[Interval]:
-    """The site's working time in the window, days off and its other meetings (with the
-    buffer) taken out; working ranges are kept apart, never merged across."""
-    return _without(_working_time(site, query.window), _padded(site.busy, query.buffer))
+class SiteTimes:
+    """Each site's working and free time within `span`, worked out once and clipped to the
+    window each question asks about.
+
+    When nothing fits, the search asks the same again and again: each site alone, every
+    two sites, a longer window, a shorter meeting, all sites but one, no buffer. Working
+    out a site's days and taking a thousand meetings out of them is most of the work, so
+    it is done once per site (and buffer), not once per question.
+    """
+
+    def __init__(self, span: Interval) -> None:
+        self.span = span
+        # Keyed by the site objects' identities: the query holds them while this lives.
+        self._working: dict[tuple[int, bool], list[Interval]] = {}
+        self._free: dict[tuple[int, timedelta], list[Interval]] = {}
+        self._common: dict[tuple[tuple[int, ...], timedelta], list[Interval]] = {}
+
+    def working(
+        self, site: SiteConstraints, window: Interval, *, days_off: bool = True
+    ) -> list[Interval]:
+        """The site's working time in `window`, its days off taken out unless `days_off`
+        is false."""
+        key = (id(site), days_off)
+        if key not in self._working:
+            self._working[key] = _working_time(site, self.span, days_off=days_off)
+        return _clipped(self._working[key], window)
+
+    def free(self, site: SiteConstraints, window: Interval, buffer: timedelta) -> list[Interval]:
+        """The site's working time in `window` without its other meetings (and `buffer`
+        around them); working ranges are kept apart, never merged across."""
+        key = (id(site), buffer)
+        if key not in self._free:
+            self._free[key] = _without(
+                self.working(site, self.span), _merged_intervals(_padded(site.busy, buffer))
+            )
+        return _clipped(self._free[key], window)
+
+    def common(
+        self, sites: Sequence[SiteConstraints], window: Interval, buffer: timedelta
+    ) -> list[Interval]:
+        """The time in `window` when all `sites` are free."""
+        key = (tuple(id(site) for site in sites), buffer)
+        if key not in self._common:
+            self._common[key] = _intersection(
+                [self.free(site, self.span, buffer) for site in sites]
+            )
+        return _clipped(self._common[key], window)
 
 
 def _working_time(
@@ -280,20 +328,51 @@ def _working_time(
     return sorted(found)
 
 
+def _clipped(pieces: list[Interval], window: Interval) -> list[Interval]:
+    """The parts of `pieces` (sorted, apart from one another) within `window`."""
+    low, high = window
+    first = bisect.bisect_right(pieces, (low, low))
+    if first and pieces[first - 1][1] > low:
+        first -= 1
+    last = bisect.bisect_left(pieces, (high, high), lo=first)
+    found = pieces[first:last]
+    if found and (found[0][0] < low or found[-1][1] > high):
+        found = [(max(start, low), min(end, high)) for start, end in found]
+        found = [(start, end) for start, end in found if start < end]
+    return found
+
+
 def _padded(busy: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    if not buffer:
+        return sorted(busy)
     return sorted((start - buffer, end + buffer) for start, end in busy)
 
 
+def _merged_intervals(intervals: list[Interval]) -> list[Interval]:
+    """Sorted intervals with those that overlap or touch joined: ends then rise with starts."""
+    merged: list[Interval] = []
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _without(pieces: list[Interval], taken: list[Interval]) -> list[Interval]:
+    """`pieces` without `taken` (merged: sorted by start and by end alike)."""
+    ends = [end for _, end in taken]
     result = []
     for start, end in pieces:
         cursor = start
-        for taken_start, taken_end in taken:
-            if taken_end <= cursor or taken_start >= end:
-                continue
+        index = bisect.bisect_right(ends, cursor)
+        while index < len(taken) and taken[index][0] < end:
+            taken_start, taken_end = taken[index]
             if taken_start > cursor:
                 result.append((cursor, taken_start))
             cursor = max(cursor, taken_end)
+            index += 1
         if cursor < end:
             result.append((cursor, end))
     return result
@@ -302,34 +381,42 @@ def _without(pieces: list[Interval], taken: list[Interval]) -> list[Interval]:
 def _intersection(per_site: list[list[Interval]]) -> list[Interval]:
     if not per_site:
         return []
-    common = per_site[0]
-    for pieces in per_site[1:]:
-        common = _intersect_two(common, pieces)
+    # The sparsest first: the common time only shrinks, and each step is as long as both.
+    ordered = sorted(per_site, key=len)
+    common = ordered[0]
+    for pieces in ordered[1:]:
+        if not common:
+            break
+        common = list(_intersect_two(common, pieces))
     return common
 
 
-def _intersect_two(left: list[Interval], right: list[Interval]) -> list[Interval]:
-    result = []
-    for start, end in left:
-        # Pieces of one site never overlap, so `right` sorted by start is sorted by end too.
-        index = bisect.bisect_right(right, (start, start))
-        index = max(0, index - 1)
-        for other_start, other_end in right[index:]:
-            if other_start >= end:
-                break
-            low, high = max(start, other_start), min(end, other_end)
-            if low < high:
-                result.append((low, high))
-    return sorted(result)
+def _intersect_two(left: list[Interval], right: list[Interval]) -> Iterator[Interval]:
+    """Both sorted, pieces of each apart from one another: so is the result. Lazy, so that
+    a question whether anything fits stops at the first answer."""
+    i = j = 0
+    while i < len(left) and j < len(right):
+        left_start, left_end = left[i]
+        right_start, right_end = right[j]
+        low, high = max(left_start, right_start), min(left_end, right_end)
+        if low < high:
+            yield (low, high)
+        if left_end < right_end:
+            i += 1
+        else:
+            j += 1
 
 
-def _grid_starts(pieces: list[Interval], query: SlotQuery) -> Iterator[datetime]:
+def _grid_starts(pieces: Iterable[Interval], query: SlotQuery) -> Iterator[datetime]:
     step = query.granularity
     window_start, window_end = query.earliest, query.window[1]
+    duration = query.duration
     for start, end in pieces:
+        if end - start < duration:
+            continue
         candidate = _aligned(max(start, window_start), step)
         last_end = min(end, window_end)
-        while candidate + query.duration <= last_end:
+        while candidate + duration <= last_end:
             yield candidate
             candidate += step
 
@@ -426,14 +513,14 @@ def _minutes(moment: time) -> int:
 # --- when nothing fits ------------------------------------------------------------------
 
 
-def blockers(query: SlotQuery) -> list[Blocker]:
+def blockers(query: SlotQuery, times: SiteTimes | None = None) -> list[Blocker]:
     """Sites that have no time alone, pairs that share none, or none common to all."""
+    times = times or SiteTimes(query.window)
+    window, buffer = query.window, query.buffer
     found = []
-    alone = {}
     for site in query.sites:
-        alone[site.organization_id] = _fits(query, [free_time(site, query)])
-        if not alone[site.organization_id]:
-            kind, message = _why_site_blocks(site, query)
+        if not _fits(query, times.free(site, window, buffer)):
+            kind, message = _why_site_blocks(site, query, times)
             found.append(
                 Blocker(
                     organization_ids=[site.organization_id],
@@ -446,13 +533,16 @@ def blockers(query: SlotQuery) -> list[Blocker]:
         return found
     for index, first in enumerate(query.sites):
         for second in query.sites[index + 1 :]:
-            if _fits(query, [free_time(first, query), free_time(second, query)]):
-                continue
             hours_only = replace(query, buffer=timedelta(0))
             overlap = _fits(
                 hours_only,
-                [_working_time(first, query.window), _working_time(second, query.window)],
+                _intersect_two(times.working(first, window), times.working(second, window)),
             )
+            free = _intersect_two(
+                times.free(first, window, buffer), times.free(second, window, buffer)
+            )
+            if overlap and _fits(query, free):
+                continue
             blocking: ConstraintKind = "busy" if overlap else "working-hours"
             reason = (
                 "their other meetings leave no common free time"
@@ -479,11 +569,13 @@ def blockers(query: SlotQuery) -> list[Blocker]:
     ]
 
 
-def _why_site_blocks(site: SiteConstraints, query: SlotQuery) -> tuple[ConstraintKind, str]:
+def _why_site_blocks(
+    site: SiteConstraints, query: SlotQuery, times: SiteTimes
+) -> tuple[ConstraintKind, str]:
     hours_only = replace(query, buffer=timedelta(0))
-    if not _fits(hours_only, [_working_time(site, query.window, days_off=False)]):
+    if not _fits(hours_only, times.working(site, query.window, days_off=False)):
         return "working-hours", "no working hours long enough in the window"
-    if not _fits(hours_only, [_working_time(site, query.window)]):
+    if not _fits(hours_only, times.working(site, query.window)):
         off = _days_off_in(site, (query.earliest, query.window[1]))
         holiday = [day for day, kind in off if kind == "public-holiday"]
         kind: ConstraintKind = "public-holiday" if holiday else "blackout-day"
@@ -516,16 +608,18 @@ def _days_off_in(site: SiteConstraints, window: Interval) -> list[tuple[date, Co
     return found
 
 
-def _fits(query: SlotQuery, per_site: list[list[Interval]]) -> bool:
-    return next(_grid_starts(_intersection(per_site), query), None) is not None
+def _fits(query: SlotQuery, common: Iterable[Interval]) -> bool:
+    """Whether a slot of the query fits in `common`, the time all its sites are free."""
+    return next(_grid_starts(common, query), None) is not None
 
 
-def relaxations(query: SlotQuery) -> list[Relaxation]:
+def relaxations(query: SlotQuery, times: SiteTimes | None = None) -> list[Relaxation]:
     """The nearest changes to the query that find a time, each with its best candidate."""
+    times = times or SiteTimes((query.window[0], query.window[1] + WINDOW_EXTENSIONS[-1]))
     found = []
     for extension in WINDOW_EXTENSIONS:
         window = (query.window[0], query.window[1] + extension)
-        first = _first_best(replace(query, window=window))
+        first = _first_best(replace(query, window=window), times)
         if first:
             found.append(
                 Relaxation(
@@ -538,7 +632,7 @@ def relaxations(query: SlotQuery) -> list[Relaxation]:
             break
     duration = query.duration - query.granularity
     while duration >= max(query.granularity, timedelta(minutes=15)):
-        first = _first_best(replace(query, duration=duration))
+        first = _first_best(replace(query, duration=duration), times)
         if first:
             minutes = int(duration.total_seconds() // 60)
             found.append(
@@ -553,7 +647,8 @@ def relaxations(query: SlotQuery) -> list[Relaxation]:
         duration -= query.granularity
     if len(query.sites) > MIN_SITES:
         for site in query.sites[1:]:
-            first = _first_best(replace(query, sites=[s for s in query.sites if s is not site]))
+            fewer = replace(query, sites=[s for s in query.sites if s is not site])
+            first = _first_best(fewer, times)
             if first:
                 found.append(
                     Relaxation(
@@ -564,7 +659,7 @@ def relaxations(query: SlotQuery) -> list[Relaxation]:
                     )
                 )
     if query.buffer:
-        first = _first_best(replace(query, buffer=timedelta(0)))
+        first = _first_best(replace(query, buffer=timedelta(0)), times)
         if first:
             found.append(
                 Relaxation(
@@ -577,8 +672,8 @@ def relaxations(query: SlotQuery) -> list[Relaxation]:
     return found
 
 
-def _first_best(query: SlotQuery) -> Candidate | None:
-    starts = feasible_starts(query)
+def _first_best(query: SlotQuery, times: SiteTimes) -> Candidate | None:
+    starts = feasible_starts(query, times)
     return _ranked(replace(query, limit=1), starts)[0] if starts else None
 
 
