@@ -8,7 +8,6 @@ times from the other meetings the organizations take part in.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -36,16 +35,17 @@ async def site_constraints(
 ) -> list[SiteConstraints]:
     """What limits each organization's times within `window` (padded for buffers)."""
     organizations = await store.organizations(connection, list(organization_ids))
-    busy: dict[UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
     padding = timedelta(days=1)
-    for row in await store.busy(
-        connection,
-        list(organization_ids),
-        window[0] - padding,
-        window[1] + padding,
-        except_meeting=except_meeting or UUID(int=0),
-    ):
-        busy[row.organization_id].append((row.starts_at, row.ends_at))
+    busy = {
+        row.organization_id: tuple(zip(row.starts, row.ends, strict=True))
+        for row in await store.busy(
+            connection,
+            list(organization_ids),
+            window[0] - padding,
+            window[1] + padding,
+            except_meeting=except_meeting or UUID(int=0),
+        )
+    }
     sites = []
     for organization_id in organization_ids:
         organization = organizations[organization_id]
@@ -66,7 +66,7 @@ async def site_constraints(
                 holidays_country=country,
                 holidays_subdivision=subdivision,
                 region_code=found.code if found else None,
-                busy=tuple(sorted(busy[organization_id])),
+                busy=busy.get(organization_id, ()),
             )
         )
     return sites

@@ -309,6 +309,24 @@ class SiteTimes:
             )
         return _clipped(self._common[key], window)
 
+    def leave_each_out(self, sites: Sequence[SiteConstraints], buffer: timedelta) -> None:
+        """Work out, for each site, the time all the others are free (what `common` then
+        answers for them) from the common time of those before it and of those after it:
+        two passes instead of one per site."""
+        free = [self.free(site, self.span, buffer) for site in sites]
+        before: list[list[Interval]] = [[(self.span[0], self.span[1])]]
+        for pieces in free[:-1]:
+            before.append(list(_intersect_two(before[-1], pieces)))
+        after: list[list[Interval]] = [[(self.span[0], self.span[1])]]
+        for pieces in reversed(free[1:]):
+            after.append(list(_intersect_two(after[-1], pieces)))
+        after.reverse()
+        for index, site in enumerate(sites):
+            others = tuple(id(other) for other in sites if other is not site)
+            self._common.setdefault(
+                (others, buffer), list(_intersect_two(before[index], after[index]))
+            )
+
 
 def _working_time(
     site: SiteConstraints, window: Interval, *, days_off: bool = True
@@ -646,6 +664,7 @@ def relaxations(query: SlotQuery, times: SiteTimes | None = None) -> list[Relaxa
             break
         duration -= query.granularity
     if len(query.sites) > MIN_SITES:
+        times.leave_each_out(query.sites, query.buffer)
         for site in query.sites[1:]:
             fewer = replace(query, sites=[s for s in query.sites if s is not site])
             first = _first_best(fewer, times)
