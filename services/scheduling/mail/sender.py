@@ -22,7 +22,9 @@ event loop are never held up by the mail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,12 +88,16 @@ async def deliver_due(sending: Sending) -> int:
 
 async def _deliver_while_due(sending: Sending) -> int:
     delivered = 0
-    while (taken := await _deliver_next(sending)) is not None:
-        delivered += taken
+    postman = Postman(sending.smtp)
+    try:
+        while (taken := await _deliver_next(sending, postman)) is not None:
+            delivered += taken
+    finally:
+        await postman.close()
     return delivered
 
 
-async def _deliver_next(sending: Sending) -> int | None:
+async def _deliver_next(sending: Sending, postman: Postman) -> int | None:
     """Send the next mail due; 1 if the server took it, 0 if not, None if none is due."""
     smtp = sending.smtp
     async with acquire(sending.pool) as connection, connection.transaction():
@@ -110,7 +116,7 @@ async def _deliver_next(sending: Sending) -> int | None:
                 return 0
             letter = written
             try:
-                await _send(smtp, letter)
+                await postman.send(letter)
             except (aiosmtplib.SMTPException, OSError) as error:
                 await _failed(connection, smtp, mail, error)
                 return 0
@@ -164,19 +170,66 @@ def write(
     return None if message is None else message.as_bytes(policy=POLICY)
 
 
-async def _send(smtp: SmtpSettings, letter: Letter) -> None:
-    await aiosmtplib.send(
-        letter.message,
-        sender=letter.sender,
-        recipients=letter.recipients,
-        hostname=smtp.host,
-        port=smtp.port,
-        username=smtp.username or None,
-        password=smtp.password or None,
-        start_tls=smtp.start_tls,
-        use_tls=smtp.use_tls,
-        timeout=smtp.timeout,
-    )
+class Postman:
+    """One connection to the SMTP server, kept while mails are due: a connection per mail
+    (with its EHLO, TLS handshake and login) costs more than the mail.
+
+    A connection the server may have closed meanwhile (idle for `IDLE_CHECK` seconds) is
+    tried with NOOP before a mail goes on it, so that a mail is never handed to a closed
+    connection and then taken for refused. Any failure closes the connection: the next
+    mail starts on a new one."""
+
+    IDLE_CHECK = 2.0
+
+    def __init__(self, smtp: SmtpSettings) -> None:
+        self._settings = smtp
+        self._client: aiosmtplib.SMTP | None = None
+        self._used = 0.0
+
+    async def send(self, letter: Letter) -> None:
+        client = await self._connected()
+        try:
+            await client.sendmail(letter.sender, letter.recipients, letter.message)
+        except BaseException:
+            self._drop()
+            raise
+        self._used = time.monotonic()
+
+    async def close(self) -> None:
+        """QUIT, as a client that is done says."""
+        if self._client is not None and self._client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await self._client.quit()
+        self._drop()
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            if time.monotonic() - self._used < self.IDLE_CHECK:
+                return self._client
+            try:
+                await self._client.noop()
+            except (aiosmtplib.SMTPException, OSError):
+                self._drop()
+            else:
+                return self._client
+        smtp = self._settings
+        client = aiosmtplib.SMTP(
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username or None,
+            password=smtp.password or None,
+            start_tls=smtp.start_tls,
+            use_tls=smtp.use_tls,
+            timeout=smtp.timeout,
+        )
+        await client.connect()
+        self._client = client
+        return client
 
 
 async def _failed(

@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.scheduling.app import create_app
+from services.scheduling.mail.sender import Letter, Postman
 from shared.events import (
     AgendaEntry,
     AgendaPublished,
@@ -53,6 +54,8 @@ class Mailbox:
 
     def __init__(self, hold: int | None = None) -> None:
         self.received: list[bytes] = []
+        self.peers: list[object] = []
+        """The client's address of each message: one per connection it came over."""
         self.hold = hold
         self.holding = threading.Event()
         self.release = threading.Event()
@@ -61,9 +64,10 @@ class Mailbox:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        del server, session
+        del server
         with self._lock:
             self.received.append(envelope.original_content or b"")
+            self.peers.append(session.peer)
             held = len(self.received) == self.hold
         if held:
             self.holding.set()
@@ -358,3 +362,65 @@ async def test_a_mail_taken_while_the_database_went_away_is_recorded_not_sent_ag
     recipients = [message["To"].addresses[0].addr_spec for message in mailbox.messages()]
     assert sorted(recipients) == sorted(p.email for p in people)
     assert sent == len(people)
+
+
+async def test_mails_due_together_leave_over_one_connection(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """A connection (EHLO, TLS, login) per mail costs more than the mail: the sender keeps
+    one while mails are due."""
+    mailbox = Mailbox(hold=1)
+    async with mailing_to(mailbox, database_url, nats_url, tmp_path, parallel=1) as (
+        scheduling,
+        _,
+    ):
+        host, guest = await scheduling.moscow(), await scheduling.vladivostok()
+        meeting = await scheduling.telebridge(host, guest, **on_day(DAYS[0]))
+        people = []
+        for number in range(6):
+            person, registration = events.signed_up(UUID(meeting["id"]), host, f"Гость № {number}")
+            people.append(person)
+            await publish(scheduling.js, person, registration)
+        await asyncio.to_thread(mailbox.holding.wait, 30)
+
+        async def all_queued() -> bool:
+            count = await scheduling.database.fetchval(
+                "SELECT count(*) FROM scheduling.outgoing_mail"
+            )
+            return bool(count == len(people))
+
+        await eventually(all_queued)
+        mailbox.release.set()
+        await all_sent(scheduling)
+    assert len(mailbox.received) == len(people)
+    assert len(set(mailbox.peers)) == 1
+
+
+async def test_a_connection_the_server_dropped_is_replaced_and_no_mail_is_lost() -> None:
+    """The server restarts between two mails (or drops an idle client): the next mail goes
+    over a new connection instead of failing on the dead one."""
+    mailbox = Mailbox()
+    port = free_port()
+    letters = [
+        Letter(
+            "org@telebridge.example",
+            [f"guest{n}@libraries.example"],
+            b"Subject: %d\r\n\r\nhi\r\n" % n,
+        )
+        for n in range(2)
+    ]
+    postman = Postman(SmtpSettings(port=port))
+    postman.IDLE_CHECK = 0.0
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        await postman.send(letters[0])
+        controller.stop()
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        await postman.send(letters[1])
+        await postman.close()
+    finally:
+        controller.stop()
+    assert [message["Subject"] for message in mailbox.messages()] == ["0", "1"]
+    assert len(set(mailbox.peers)) == 2
