@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
     parser.add_argument("--only", help=f"comma-separated, of: {', '.join(SCENARIOS)}, memory")
     parser.add_argument("--out", type=Path, default=RESULTS, help="a .md file, or a folder")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument each scenario")
+    parser.add_argument("--profile", action="store_true", help="sample each service with py-spy")
     parser.add_argument("--workers", type=int, default=1, help="server processes per service")
     arguments = parser.parse_args()
     chosen = set(arguments.only.split(",")) if arguments.only else {*SCENARIOS, "memory"}

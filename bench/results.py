@@ -33,7 +33,8 @@ class Section:
     title: str
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    profile: str = ""
+    profiles: list[tuple[str, str]] = field(default_factory=list)
+    """(whose, summary): where a service's CPU time went while it was measured."""
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
@@ -112,8 +113,9 @@ class Report:
             if section.notes:
                 lines.append("")
                 lines += [f"- {note}" for note in section.notes]
-            if section.profile:
-                lines += ["", "Profile (pyinstrument, top):", "", "```", section.profile, "```"]
+            for whose, profile in section.profiles:
+                lines += ["", f"Profile of {whose} (py-spy, sampled meanwhile):", "", "```"]
+                lines += [profile, "```"]
         return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ from bench.bare import SERVERS
 from bench.data import Api, Loaded, json_request, meeting_body, until_known
 from bench.load import Load, LoadResult
 from bench.results import Figure, Report, Section, flag_of, latency, load_figure, ms, rate, share
+from bench.sampling import sampling, summary
 from bench.stack import DATABASE, Arrival, Stack, bare_server, radicale
 from telebridge.embedded import EmbeddedNats
 
@@ -83,31 +84,19 @@ class Bench:
 
     @contextlib.contextmanager
     def profiled(self, section: Section, service: str, name: str) -> Iterator[None]:
-        """Under --profile, the service runs under pyinstrument meanwhile; the top of its
-        profile goes into the section."""
-        if not self.profile:
+        """Under --profile, the service is sampled meanwhile (bench/sampling.py); where its
+        CPU time went goes into the section."""
+        pid = self.stack.services[service].pid
+        if not self.profile or pid is None:
             yield
             return
-        output = self.folder / f"profile-{name}.txt"
-        with self.stack.profiled(service, output):
+        with sampling(pid, self.folder / f"profile-{service}-{name}.txt") as sampled:
             yield
-        section.profile = top_of_profile(output)
-        section.notes.append(
-            f"{service} ran under pyinstrument in this section: its figures include the "
-            "profiler's cost."
-        )
+        section.profiles.append((f"{service}, {name}", summary(sampled)))
 
     def best_bare(self, measure: str) -> tuple[str, LoadResult]:
         server = max(self.bare, key=lambda name: self.bare[name][measure].rate)
         return server, self.bare[server][measure]
-
-
-def top_of_profile(path: Path, lines: int = 45) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no profile written)"
-    return "\n".join(line.rstrip() for line in text.splitlines()[:lines])
 
 
 def calendar_path(url: str) -> str:
@@ -466,7 +455,10 @@ class SignUp:
 def propagation(bench: Bench) -> None:
     section = bench.report.section("Propagation: sign-up accepted → attendee in feed and invite")
     bench.stack.mail.wait_quiet()
-    with bench.profiled(section, "scheduling", "propagation"):
+    with (
+        bench.profiled(section, "registry", "propagation"),
+        bench.profiled(section, "scheduling", "propagation"),
+    ):
         outcome = asyncio.run(_propagation(bench, section))
     for rate_per_second, (signups, answers) in outcome.items():
         feed = sorted(s.in_feed - s.accepted for s in signups if s.in_feed)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import email
 import logging
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -107,38 +105,6 @@ class Stack:
                 found.memory_info().rss for found in [parent, *parent.children(recursive=True)]
             )
         return sizes
-
-    @contextmanager
-    def profiled(self, name: str, output: Path) -> Iterator[None]:
-        """Run service `name` under pyinstrument meanwhile; its flat profile (self time per
-        function) goes to `output`."""
-        service = self.services[name]
-        service.stop()
-        profiled = ServiceProcess(
-            name,
-            service.port,
-            # One process, so that the profile sees every request.
-            self.environment | {f"TELEBRIDGE_{name.upper()}_HTTP_WORKERS": "1"},
-            service.log_path,
-            runner=(
-                "-m", "pyinstrument", "--renderer", "text", "-p", "flat=true",
-                "-o", str(output),
-            ),
-        )  # fmt: skip
-        self.services[name] = profiled
-        profiled.start()
-        profiled.wait_ready()
-        try:
-            yield
-        finally:
-            # SIGINT: uvicorn stops as on SIGTERM, then raises KeyboardInterrupt, on which
-            # pyinstrument writes the profile (a SIGTERM is re-raised and kills it unwritten).
-            if profiled.pid is not None:
-                os.kill(profiled.pid, signal.SIGINT)
-            profiled.reap(time.monotonic() + 30)
-            service.start()
-            service.wait_ready()
-            self.services[name] = service
 
 
 @contextmanager

@@ -1,6 +1,7 @@
-"""`python -m bench --quick` as the README gives it: it starts its own stack, measures every
-scenario and writes RESULTS.md with each figure beside a baseline. Figures are not
-checked (timings are no test's business); their presence is."""
+"""`python -m bench --quick --profile` as the README gives it: it starts its own stack,
+measures every scenario and writes RESULTS.md with each figure beside a baseline, and the
+profile of each service measured. Figures are not checked (timings are no test's
+business); their presence is."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def sections(text: str) -> dict[str, list[list[str]]]:
 @pytest.mark.timeout(600)
 def test_quick_bench_writes_every_section_with_figures_and_baselines(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick", "--profile", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -57,3 +58,15 @@ def test_quick_bench_writes_every_section_with_figures_and_baselines(tmp_path: P
         for what, value, baseline, *_ in rows:
             assert re.search(r"\d", value), f"{title}: {what} has no figure: {value!r}"
             assert re.search(r"\d", baseline), f"{title}: {what} has no baseline: {baseline!r}"
+    profiles = re.findall(r"Profile of (.+?) \(py-spy, sampled meanwhile\):\n\n```\n(.*)", text)
+    assert sorted(whose for whose, _ in profiles) == [
+        "agenda, agenda",
+        "registry, propagation",
+        "registry, sign-up",
+        "scheduling, feeds",
+        "scheduling, propagation",
+        "scheduling, slots",
+    ]
+    for whose, first_line in profiles:
+        # Sampled, or why not (a system that forbids reading another process).
+        assert re.match(r"[\d,]+ samples |\(no profile: |\(no samples", first_line), whose
