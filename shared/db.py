@@ -42,6 +42,15 @@ async def _init_connection(connection: Connection) -> None:
         )
 
 
+async def _nothing_to_reset(connection: Connection) -> None:
+    """A pooled connection comes back with no session state to undo: advisory locks are
+    taken per transaction, and LISTEN and session-level locks have connections of their
+    own (`connect`). asyncpg's default reset (RESET ALL, CLOSE ALL, UNLISTEN *, unlock
+    all) would cost every request one more round trip; an unfinished transaction is still
+    rolled back by the pool before this is called."""
+    del connection
+
+
 def connect_kwargs(schema: str) -> dict[str, Any]:
     """Connection options shared by pools and single connections of a service."""
     return {
@@ -65,6 +74,7 @@ async def create_pool(
                 max_size=max_size or settings.pool_max_size,
                 server_settings=options["server_settings"],
                 init=options["init"],
+                reset=_nothing_to_reset,
             )
         except (OSError, asyncpg.CannotConnectNowError) as error:
             delay = backoff.delay()
