@@ -77,7 +77,8 @@ async def register(
     """Sign a person up for the meeting (locked by the caller): registered if a place is
     left for them, else waitlisted."""
     _check_open(meeting, caller)
-    person = await store.person(connection, data.person_id)
+    state = await store.sign_up_state(connection, meeting.id, data.person_id)
+    person, existing, places = state.person, state.existing, state.places
     if person is None or not caller.acts_for(person.organization_id):
         raise invalid("person_id", f"no person {data.person_id}")
     if data.role in _STAFF_ROLES and not hosts(caller, meeting.host_organization_id):
@@ -85,14 +86,12 @@ async def register(
             "role-not-allowed",
             f"only staff or the host organization may name a {data.role}",
         )
-    existing = await store.registration_of_person(connection, meeting.id, person.id)
     if existing is not None and existing.status != "cancelled":
         raise Conflict(
             "already-registered",
             f"person {person.id} is already signed up for meeting {meeting.id}",
             extensions={"registration_id": str(existing.id)},
         )
-    places = await store.places(connection, meeting.id)
     status: RegistrationStatus = (
         "registered" if places.fits(person.organization_id) else "waitlisted"
     )

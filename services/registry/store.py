@@ -420,7 +420,10 @@ class _Places(msgspec.Struct, frozen=True):
 
 
 async def places(connection: Connection, meeting_id: UUID) -> Places:
-    found = as_struct(await fetch_one(connection, _PLACES, meeting_id), _Places)
+    return _places_of(as_struct(await fetch_one(connection, _PLACES, meeting_id), _Places))
+
+
+def _places_of(found: _Places) -> Places:
     return Places(
         capacity=found.capacity,
         sites=found.sites,
@@ -453,7 +456,6 @@ _REGISTRATION: Final = _WITH_POSITION + "WHERE r.id = $1"
 _REGISTRATIONS: Final = (
     _WITH_POSITION + "WHERE r.id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], r.id)"
 )
-_REGISTRATION_OF_PERSON: Final = _WITH_POSITION + "WHERE r.meeting_id = $1 AND r.person_id = $2"
 _LIST_REGISTRATIONS: Final = (
     _WITH_POSITION
     + """
@@ -503,13 +505,36 @@ async def registrations(
     return await fetch_structs(connection, Registration, _REGISTRATIONS, list(registration_ids))
 
 
-async def registration_of_person(
-    connection: Connection, meeting_id: UUID, person_id: UUID
-) -> Registration | None:
-    """The person's registration for the meeting, in whatever state it is."""
-    return await fetch_struct(
-        connection, Registration, _REGISTRATION_OF_PERSON, meeting_id, person_id
+_SIGN_UP_STATE: Final = f"""
+SELECT places.*,
+       (SELECT to_jsonb(p) FROM people p WHERE p.id = $2) AS person,
+       (SELECT to_jsonb(found) FROM ({_WITH_POSITION} WHERE r.meeting_id = $1 AND r.person_id = $2)
+            AS found) AS existing
+FROM ({_PLACES}) AS places
+"""
+
+
+class SignUpState(msgspec.Struct, frozen=True):
+    """What a sign-up decides by: the person, their registration for the meeting in any
+    state, and the meeting's places."""
+
+    person: Person | None
+    existing: Registration | None
+    places: Places
+
+
+class _SignUpState(_Places, frozen=True):
+    person: Person | None
+    existing: Registration | None
+
+
+async def sign_up_state(connection: Connection, meeting_id: UUID, person_id: UUID) -> SignUpState:
+    """The person, their registration and the places in one round trip: a sign-up is
+    the registry's most frequent write."""
+    found = as_struct(
+        await fetch_one(connection, _SIGN_UP_STATE, meeting_id, person_id), _SignUpState
     )
+    return SignUpState(found.person, found.existing, _places_of(found))
 
 
 async def list_registrations(
