@@ -42,7 +42,7 @@ def registry_events(settings: SchedulingSettings) -> EventConsumer[RegistryEvent
         meeting = None
         if isinstance(event, RegistrationEvent):
             # The person first, then the meeting: the order every transaction takes them in.
-            await store.lock_person(connection, event.person_id)
+            await store.lock_person(connection, event.person_id, shared=True)
             meeting = await store.meeting(connection, event.meeting_id, for_update=True)
         await registry.apply(connection, event)
         if isinstance(event, RegistrationEvent) and not isinstance(event, RsvpChanged):

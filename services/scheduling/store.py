@@ -164,6 +164,9 @@ LEFT JOIN organizations o ON o.id = p.organization_id
 WHERE r.meeting_id = $1 AND r.person_id = $2
 """
 _LOCK_PERSON: Final = "SELECT pg_advisory_xact_lock(hashtextextended('person ' || $1, 0))"
+_LOCK_PERSON_SHARED: Final = (
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended('person ' || $1, 0))"
+)
 _PERSON_KNOWN: Final = "SELECT EXISTS (SELECT 1 FROM people WHERE id = $1)"
 _REGISTRATIONS_OF: Final = """
 SELECT meeting_id, version FROM registrations
@@ -274,17 +277,16 @@ ON CONFLICT (dedupe_key) DO NOTHING
 # recipient's mails leave one at a time, in the order they were queued. The row stays
 # locked while the SMTP server is spoken to; a sender that dies lets go of it at once.
 _LEASE_MAIL: Final = """
-WITH heads AS (
-    SELECT DISTINCT ON (coalesce(person_id, id)) id, next_attempt_at
-    FROM outgoing_mail
-    WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL
-    ORDER BY coalesce(person_id, id), position
-)
 SELECT m.id, m.dedupe_key, m.person_id, m.meeting_id, m.uid, m.method, m.kind, m.sequence,
        m.session_id, m.message, m.sender, m.recipients, m.attempts + 1 AS attempts
-FROM outgoing_mail m JOIN heads ON heads.id = m.id
-WHERE heads.next_attempt_at <= now()
-  AND m.sent_at IS NULL AND m.failed_at IS NULL AND m.skipped_at IS NULL
+FROM outgoing_mail m
+WHERE m.sent_at IS NULL AND m.failed_at IS NULL AND m.skipped_at IS NULL
+  AND m.next_attempt_at <= now()
+  AND NOT EXISTS (
+      SELECT FROM outgoing_mail older
+      WHERE coalesce(older.person_id, older.id) = coalesce(m.person_id, m.id)
+        AND older.position < m.position
+        AND older.sent_at IS NULL AND older.failed_at IS NULL AND older.skipped_at IS NULL)
 ORDER BY m.position
 LIMIT 1
 FOR UPDATE OF m SKIP LOCKED
@@ -725,10 +727,12 @@ async def attendee(connection: Connection, meeting_id: UUID, person_id: UUID) ->
     return await fetch_struct(connection, Attendee, _ATTENDEE, meeting_id, person_id)
 
 
-async def lock_person(connection: Connection, person_id: UUID) -> None:
-    """Until the transaction ends: events about one person are applied one at a time, so a
-    registration and its person arriving at two replicas at once see each other."""
-    await connection.execute(_LOCK_PERSON, str(person_id))
+async def lock_person(connection: Connection, person_id: UUID, *, shared: bool = False) -> None:
+    """Until the transaction ends: a change to the person waits for the events about them
+    being applied and they for it, so a registration and its person arriving at two
+    replicas at once see each other. `shared`: the person's registrations (for different
+    meetings, each under its meeting's lock) are applied side by side."""
+    await connection.execute(_LOCK_PERSON_SHARED if shared else _LOCK_PERSON, str(person_id))
 
 
 async def person_known(connection: Connection, person_id: UUID) -> bool:
