@@ -43,7 +43,7 @@ from bench.scenarios import (
     wait_until_known,
     writes,
 )
-from bench.stack import Stack, running_stack
+from bench.stack import Stack, cpu_used, running_stack
 from telebridge.embedded import nats_server_binary, postgres_binaries
 
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
@@ -138,6 +138,7 @@ def load_data(stack: Stack, sizes: Sizes) -> Loaded:
         json_request("POST", "/meetings", meeting_body(number, meeting), stack.operator_key)
         for number, meeting in enumerate(loaded.plan)
     ]
+    cpu = stack.cpu_seconds()
     loaded.create = load.run(
         load.Load(
             stack.port("scheduling"),
@@ -148,6 +149,7 @@ def load_data(stack: Stack, sizes: Sizes) -> Loaded:
             cycle=False,
         )
     )
+    loaded.create_cpu = cpu_used(cpu, stack.cpu_seconds())
     asyncio.run(_meetings(stack, loaded))
     loaded.seconds["meetings"] = time.monotonic() - began
     print(f"{len(loaded.meetings)} meetings in {loaded.seconds['meetings']:.1f} s", flush=True)

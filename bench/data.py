@@ -66,6 +66,8 @@ class Loaded:
     seconds: dict[str, float] = field(default_factory=dict)
     """How long each step of loading took."""
     create: LoadResult | None = None
+    create_cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each part of the stack used while the meetings were created."""
 
 
 class Api:

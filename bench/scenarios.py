@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from bench.data import Api, Loaded, json_request, meeting_body, until_known
 from bench.load import Load, LoadResult
 from bench.results import Figure, Report, Section, flag_of, latency, load_figure, ms, rate, share
 from bench.sampling import sampling, summary
-from bench.stack import DATABASE, Arrival, Stack, bare_server, radicale
+from bench.stack import DATABASE, Arrival, Stack, bare_server, cpu_used, radicale
 from telebridge.embedded import EmbeddedNats
 
 SLOT_WINDOW = timedelta(weeks=8)
@@ -376,18 +377,22 @@ def writes(bench: Bench) -> None:
         )
         for index in range(len(meetings) * len(signing))
     ]
+    cpu = stack.cpu_seconds()
     with bench.profiled(section, "registry", "sign-up"):
         signed = bench.run(
             stack.port("registry"), sign_ups, 16, {201}, cycle=False, duration=writing
         )
+    signed_cpu = cpu_used(cpu, stack.cpu_seconds())
     agendas = [
         json_request("PUT", f"/meetings/{meeting}/agenda", agenda_body(), key)
         for meeting in meetings[1:]
     ]
+    cpu = stack.cpu_seconds()
     with bench.profiled(section, "agenda", "agenda"):
         put = bench.run(
             stack.port("agenda"), agendas, 16, {200, 201}, cycle=False, duration=writing
         )
+    put_cpu = cpu_used(cpu, stack.cpu_seconds())
     create = loaded.create
     assert create is not None
     for what, result in (
@@ -406,11 +411,31 @@ def writes(bench: Bench) -> None:
                 flag_of(result),
             )
         )
+    section.notes += [
+        cpu_note("meeting created", loaded.create_cpu, len(create.latencies)),
+        cpu_note("sign-up", signed_cpu, len(signed.latencies)),
+        cpu_note("agenda PUT", put_cpu, len(put.latencies)),
+    ]
     section.notes.append(
         f"Create meeting is measured while the bench loads its {len(loaded.plan):,} meetings "
         f"(loading took {loaded.seconds.get('meetings', 0):.0f} s); the bare app decodes that "
         f"body. Sign-ups are {sizes.sign_up_people} people × the meetings, agenda PUTs one "
         "per meeting, each request once."
+    )
+
+
+def cpu_note(what: str, used: dict[str, float], count: int) -> str:
+    """Where the CPU time of `count` requests went, per request and part of the stack, and
+    what that allows on this machine's cores."""
+    if not count:
+        return f"{what}: no request answered, no CPU time to share out."
+    parts = sorted(used.items(), key=lambda item: -item[1])
+    total = sum(used.values())
+    shown = ", ".join(f"{name} {1000 * seconds / count:.2f} ms" for name, seconds in parts)
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU time per {what}, by part of the stack: {shown}; {1000 * total / count:.2f} ms in "
+        f"all, so {cores} cores serve at most {cores * count / total:,.0f} a second."
     )
 
 
@@ -518,7 +543,18 @@ async def _propagation(
                 SignUp(person, email, feed, meeting)
                 for (person, email), feed in zip(people, feeds, strict=True)
             ]
+        cpu, began = stack.cpu_seconds(), time.monotonic()
         outcome[rate_per_second] = await _propagate(bench, signups[:count], rate_per_second)
+        used, seconds = cpu_used(cpu, stack.cpu_seconds()), time.monotonic() - began
+        shown = ", ".join(
+            f"{name} {spent / seconds:.2f}"
+            for name, spent in sorted(used.items(), key=lambda i: -i[1])
+        )
+        section.notes.append(
+            f"At {rate_per_second} sign-ups/s, over the {seconds:.0f} s until the last arrived "
+            f"(the feeds' polling included), the stack kept {sum(used.values()) / seconds:.2f} "
+            f"of the {os.cpu_count()} cores busy: {shown}."
+        )
     return outcome
 
 

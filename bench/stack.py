@@ -4,6 +4,7 @@ the three services as processes; plus the baselines' servers (the bare app, Radi
 
 from __future__ import annotations
 
+import contextlib
 import email
 import logging
 import secrets
@@ -94,6 +95,29 @@ class Stack:
     def port(self, name: str) -> int:
         return self.services[name].port
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user and system) used so far by each service, PostgreSQL and NATS,
+        each with its children (workers, backends, mail writers)."""
+        processes = {name: service.pid for name, service in self.services.items()}
+        processes |= {"PostgreSQL": self.postgres.pid, "NATS": self.nats.pid}
+        used = {}
+        for name, pid in processes.items():
+            if pid is None:
+                continue
+            try:
+                parent = psutil.Process(pid)
+                family = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            total = 0.0
+            for member in family:
+                # A backend or worker may end while it is counted.
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = member.cpu_times()
+                    total += times.user + times.system
+            used[name] = total
+        return used
+
     def rss(self) -> dict[str, int]:
         """Resident memory of each service, with its children (workers), in bytes."""
         sizes = {}
@@ -105,6 +129,11 @@ class Stack:
                 found.memory_info().rss for found in [parent, *parent.children(recursive=True)]
             )
         return sizes
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each part used between two `Stack.cpu_seconds`."""
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 @contextmanager
