@@ -33,10 +33,7 @@ pytestmark = pytest.mark.faults
 SCHEMA = "writers"
 CHANNEL = f"{SCHEMA}.outbox"
 WRITERS = 16
-EVENTS = 20_000
-"""The issue asks for 100,000; on two shared cores that alone takes minutes (the writes
-as much as the relay), beyond the fault suite's share of CI. The trap springs as often per
-commit whatever the total."""
+EVENTS = 100_000
 LARGEST_TRANSACTION = 200
 
 
@@ -101,7 +98,7 @@ async def relaying(
                 await task
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 async def test_writers_committing_out_of_order_lose_no_event(
     database_url: str, nats_url: str
 ) -> None:
@@ -127,7 +124,7 @@ async def test_writers_committing_out_of_order_lose_no_event(
                 async with pool.acquire() as connection:
                     return await unsent_count(connection) == 0
 
-            await eventually(all_sent, timeout=180, interval=0.5)
+            await eventually(all_sent, timeout=400, interval=0.5)
         events = await published(js)
     finally:
         await client.close()
