@@ -248,21 +248,50 @@ class _Client(asyncio.Protocol):
             self._answer.set_result((self._status, self._close))
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response whole; its status, and whether the server closes the connection."""
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[bytes, bytes]
+    """Lower-case names."""
+    body: bytes
+    close: bool
+    """Whether the server closes the connection after it."""
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+) -> Response:
+    """Send one request on a connection and read its response whole: a client as light as
+    the load generator's, for the scenarios that look at what comes back."""
+    writer.write(payload)
+    return await read_response(reader)
+
+
+async def read_response(reader: asyncio.StreamReader) -> Response:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, *header_lines = head[:-4].split(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
     length, chunked, close = framing(header_lines)
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    parts = []
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            parts.append((await reader.readexactly(size + 2))[:-2])
             if size == 0:
                 break
     elif length and status != 304:
-        await reader.readexactly(length)
-    return status, close
+        parts.append(await reader.readexactly(length))
+    return Response(status, headers, b"".join(parts), close)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one response whole; its status, and whether the server closes the connection."""
+    response = await read_response(reader)
+    return response.status, response.close
 
 
 def once(port: int, payload: bytes, expected: frozenset[int] = frozenset({200})) -> float:
