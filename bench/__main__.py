@@ -94,9 +94,9 @@ def main() -> None:
             bench.servers = ("uvicorn-httptools",)
         for name, scenario in SCENARIOS.items():
             if name in chosen:
-                # The mail a scenario's writes cause keeps the services busy after it: each
-                # scenario starts once none has arrived for a while, or it measures both.
-                stack.mail.wait_quiet()
+                # What a scenario's writes cause (events, invites) keeps the services busy
+                # after it: each scenario starts once that is done, or it measures both.
+                stack.wait_settled()
                 failed |= _run(name, lambda scenario=scenario: scenario(bench), report)
                 # What is measured so far, should a long run be stopped.
                 out.write_text(report.render(), encoding="utf-8")

@@ -4,6 +4,7 @@ the three services as processes; plus the baselines' servers (the bare app, Radi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import logging
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
+import asyncpg
 import psutil
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -34,6 +36,14 @@ from telebridge.processes import SERVICES, ServiceProcess, stop_all
 from tests.readers.radicale import CONFIG as RADICALE_CONFIG
 
 DATABASE = "telebridge"
+_WAITING = """
+SELECT (SELECT count(*) FROM registry.outbox WHERE sent_at IS NULL)
+     + (SELECT count(*) FROM scheduling.outbox WHERE sent_at IS NULL)
+     + (SELECT count(*) FROM agenda.outbox WHERE sent_at IS NULL)
+     + (SELECT count(*) FROM scheduling.outgoing_mail
+        WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL)
+"""
+"""Events not yet published and mail not yet sent: the stack is settled at 0."""
 
 
 @dataclass
@@ -94,6 +104,23 @@ class Stack:
 
     def port(self, name: str) -> int:
         return self.services[name].port
+
+    def wait_settled(self, timeout: float = 600.0) -> None:
+        """Until every service has published what it wrote and no mail waits to be sent:
+        the work one scenario caused must not be measured with the next."""
+        asyncio.run(self._settled(timeout))
+
+    async def _settled(self, timeout: float) -> None:
+        connection = await asyncpg.connect(self.postgres.url(DATABASE))
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                waiting = await connection.fetchval(_WAITING)
+                if waiting == 0:
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await connection.close()
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user and system) used so far by each service, PostgreSQL and NATS,
