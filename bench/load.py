@@ -288,12 +288,6 @@ async def read_response(reader: asyncio.StreamReader) -> Response:
     return Response(status, headers, b"".join(parts), close)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response whole; its status, and whether the server closes the connection."""
-    response = await read_response(reader)
-    return response.status, response.close
-
-
 def once(port: int, payload: bytes, expected: frozenset[int] = frozenset({200})) -> float:
     """The latency of one request on a new connection, in this process (for a cold GET)."""
 
@@ -302,7 +296,7 @@ def once(port: int, payload: bytes, expected: frozenset[int] = frozenset({200}))
         try:
             began = time.perf_counter()
             writer.write(payload)
-            status, _ = await _read_response(reader)
+            status = (await read_response(reader)).status
             elapsed = time.perf_counter() - began
         finally:
             writer.close()

@@ -189,6 +189,11 @@ class SlotQuery:
     """When the search runs: only slots that start after it are offered."""
 
     @property
+    def widest_window(self) -> Interval:
+        """The window with the longest extension a relaxation tries."""
+        return (self.window[0], self.window[1] + WINDOW_EXTENSIONS[-1])
+
+    @property
     def earliest(self) -> datetime:
         """The first instant a slot may start at: the window's start, or just after now."""
         if self.now is None or self.now < self.window[0]:
@@ -246,7 +251,7 @@ def search(query: SlotQuery) -> SlotSearchResult:
     """The best candidates; if there are none, what blocks and what would help."""
     # Over the longest window a relaxation tries: the busy times cover it anyway, and most
     # of the work is taking them out.
-    times = SiteTimes((query.window[0], query.window[1] + WINDOW_EXTENSIONS[-1]))
+    times = SiteTimes(query.widest_window)
     starts = feasible_starts(query, times)
     if starts:
         return SlotSearchResult(candidates=_ranked(query, starts))
@@ -549,9 +554,9 @@ def blockers(query: SlotQuery, times: SiteTimes | None = None) -> list[Blocker]:
             )
     if found:
         return found
+    hours_only = replace(query, buffer=timedelta(0))
     for index, first in enumerate(query.sites):
         for second in query.sites[index + 1 :]:
-            hours_only = replace(query, buffer=timedelta(0))
             overlap = _fits(
                 hours_only,
                 _intersect_two(times.working(first, window), times.working(second, window)),
@@ -633,7 +638,7 @@ def _fits(query: SlotQuery, common: Iterable[Interval]) -> bool:
 
 def relaxations(query: SlotQuery, times: SiteTimes | None = None) -> list[Relaxation]:
     """The nearest changes to the query that find a time, each with its best candidate."""
-    times = times or SiteTimes((query.window[0], query.window[1] + WINDOW_EXTENSIONS[-1]))
+    times = times or SiteTimes(query.widest_window)
     found = []
     for extension in WINDOW_EXTENSIONS:
         window = (query.window[0], query.window[1] + extension)

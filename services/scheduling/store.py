@@ -276,17 +276,21 @@ ON CONFLICT (dedupe_key) DO NOTHING
 # Each recipient's oldest mail waiting, if it is due and no other sender holds it: a
 # recipient's mails leave one at a time, in the order they were queued. The row stays
 # locked while the SMTP server is spoken to; a sender that dies lets go of it at once.
-_LEASE_MAIL: Final = """
+_WAITING_AND_FIRST: Final = """
+m.sent_at IS NULL AND m.failed_at IS NULL AND m.skipped_at IS NULL
+AND NOT EXISTS (
+    SELECT FROM outgoing_mail older
+    WHERE coalesce(older.person_id, older.id) = coalesce(m.person_id, m.id)
+      AND older.position < m.position
+      AND older.sent_at IS NULL AND older.failed_at IS NULL AND older.skipped_at IS NULL)
+"""
+"""A waiting mail `m` that is its recipient's oldest waiting one: the only one of theirs a
+sender may take."""
+_LEASE_MAIL: Final = f"""
 SELECT m.id, m.dedupe_key, m.person_id, m.meeting_id, m.uid, m.method, m.kind, m.sequence,
        m.session_id, m.message, m.sender, m.recipients, m.attempts + 1 AS attempts
 FROM outgoing_mail m
-WHERE m.sent_at IS NULL AND m.failed_at IS NULL AND m.skipped_at IS NULL
-  AND m.next_attempt_at <= now()
-  AND NOT EXISTS (
-      SELECT FROM outgoing_mail older
-      WHERE coalesce(older.person_id, older.id) = coalesce(m.person_id, m.id)
-        AND older.position < m.position
-        AND older.sent_at IS NULL AND older.failed_at IS NULL AND older.skipped_at IS NULL)
+WHERE {_WAITING_AND_FIRST} AND m.next_attempt_at <= now()
 ORDER BY m.position
 LIMIT 1
 FOR UPDATE OF m SKIP LOCKED
@@ -317,13 +321,10 @@ UPDATE outgoing_mail SET attempts = attempts + 1, failed_at = now(), last_error 
 WHERE id = $1
 """
 _MAIL_SKIPPED: Final = "UPDATE outgoing_mail SET skipped_at = now(), last_error = $2 WHERE id = $1"
-_NEXT_MAIL_DUE: Final = """
-SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM (
-    SELECT DISTINCT ON (coalesce(person_id, id)) next_attempt_at
-    FROM outgoing_mail
-    WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL
-    ORDER BY coalesce(person_id, id), position
-) AS heads
+_NEXT_MAIL_DUE: Final = f"""
+SELECT extract(epoch FROM min(m.next_attempt_at) - now())::float8
+FROM outgoing_mail m
+WHERE {_WAITING_AND_FIRST}
 """
 
 
