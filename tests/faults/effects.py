@@ -56,6 +56,10 @@ async def backlog(database_url: str, nats_url: str, mail_to: list[str] | None = 
             f" AND ($1::text[] IS NULL OR {_ADDRESSED_TO})",
             mail_to,
         )
+        # Summaries wait for a quiet moment after the events that ask for them.
+        figures["summaries requested"] = await connection.fetchval(
+            "SELECT count(*) FROM agenda.summary_requests"
+        )
     finally:
         await connection.close()
     client = await nats.connect(nats_url)
