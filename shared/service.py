@@ -40,10 +40,11 @@ from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.outbox import EVENT_LIMIT, OutboxRelay
 from shared.db import Connection, Pool, StartupError, acquire, create_pool
 from shared.http.auth import authentication_middleware, provide_caller, provide_visitor
-from shared.http.bodies import body_middleware
+from shared.http.bodies import body_middleware, check_body
+from shared.http.contract import KEY_SCHEME, describe
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
-from shared.http.middleware import request_context_middleware
+from shared.http.middleware import options_middleware, request_context_middleware
 from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
@@ -145,7 +146,7 @@ def build_app(
             app.state.runtime = runtime
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, *definition.route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings, "service": definition.name}),
@@ -158,11 +159,13 @@ def build_app(
         # Bodies are checked before the idempotency middleware reads them.
         middleware=[
             request_context_middleware,
+            options_middleware,
             body_middleware,
             authentication_middleware,
             idempotency_middleware,
         ],
         request_max_body_size=settings.http.max_body_size,
+        before_request=check_body,
         openapi_config=OpenAPIConfig(
             title=f"Telebridge {definition.name}",
             version=VERSION,
@@ -170,7 +173,7 @@ def build_app(
             path="/schema",
             components=Components(
                 security_schemes={
-                    "apiKey": SecurityScheme(
+                    KEY_SCHEME: SecurityScheme(
                         type="http",
                         scheme="bearer",
                         bearer_format="tb_<prefix>_<secret>",
@@ -184,6 +187,8 @@ def build_app(
         debug=False,
         logging_config=None,  # logging is configured once per process: shared.observability
     )
+    describe(app)
+    return app
 
 
 async def _start(
@@ -251,10 +256,7 @@ async def _start(
                 bus_pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
             ).run,
         )
-        for consumer in (
-            entry if isinstance(entry, EventConsumer) else entry(settings)
-            for entry in definition.consumers
-        )
+        for consumer in consumers_of(definition, settings)
     ]
     loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
     if definition.ids:
@@ -267,6 +269,16 @@ async def _start(
     tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
     stack.push_async_callback(cancel_all, tasks)
     return runtime
+
+
+def consumers_of(
+    definition: ServiceDefinition, settings: ServiceSettings
+) -> list[EventConsumer[Any]]:
+    """The service's consumers, made for these settings where they need them."""
+    return [
+        entry if isinstance(entry, EventConsumer) else entry(settings)
+        for entry in definition.consumers
+    ]
 
 
 async def _close_nats(client: NATS) -> None:

@@ -10,13 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import yaml
 from litestar import Litestar
 
-from shared.events import ALL_EVENTS, STREAMS, Event, stream_of, subject_of
+from shared.bus.consumer import (
+    CONSUMER_HEADER,
+    DELIVERIES_HEADER,
+    ERROR_HEADER,
+    SEQUENCE_HEADER,
+    SUBJECT_HEADER,
+    EventConsumer,
+)
+from shared.events import ALL_EVENTS, DEADLETTER, STREAMS, Event, stream_of, subject_of
+from shared.service import consumers_of
 from shared.version import VERSION
 
 ROOT = Path(__file__).resolve().parent.parent / "contracts"
@@ -38,16 +47,54 @@ def event_schemas() -> dict[str, str]:
     }
 
 
+def _consumers() -> dict[str, list[EventConsumer[Any]]]:
+    """Each service's consumers, by service name."""
+    from services.agenda import app as agenda  # noqa: PLC0415
+    from services.registry import app as registry  # noqa: PLC0415
+    from services.scheduling import app as scheduling  # noqa: PLC0415
+    from shared.settings import (  # noqa: PLC0415
+        AgendaSettings,
+        RegistrySettings,
+        SchedulingSettings,
+    )
+
+    return {
+        definition.name: consumers_of(definition, settings)
+        for definition, settings in (
+            (registry.DEFINITION, RegistrySettings()),
+            (scheduling.DEFINITION, SchedulingSettings()),
+            (agenda.DEFINITION, AgendaSettings()),
+        )
+    }
+
+
+_DEAD_LETTER_HEADERS: Final = {
+    ERROR_HEADER: "Why the consumer gave up: the error of its last attempt.",
+    CONSUMER_HEADER: "The durable consumer that gave up.",
+    SUBJECT_HEADER: "The subject the event was published on.",
+    SEQUENCE_HEADER: "The event's sequence number in its stream.",
+    DELIVERIES_HEADER: "How many times it was delivered.",
+}
+
+
 def asyncapi() -> str:
     (_, components) = msgspec.json.schema_components(
         ALL_EVENTS, ref_template="#/components/schemas/{name}"
     )
+    consumers = _consumers()
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for event in ALL_EVENTS:
         subject = subject_of(event)
         name = event.__name__
+        producer = subject.split(".")[0]
+        consumed_by = [
+            (service, consumer.name)
+            for service, service_consumers in consumers.items()
+            for consumer in service_consumers
+            if subject in consumer.subjects
+        ]
         messages[name] = {
             "name": name,
             "title": subject,
@@ -58,25 +105,82 @@ def asyncapi() -> str:
         }
         channels[subject] = {
             "address": subject,
-            "description": f"Stored in the JetStream stream {stream_of(subject).name}.",
+            "description": f"Stored in the JetStream stream {stream_of(subject).name}. "
+            f"Published by {producer}; consumed by "
+            + (
+                ", ".join(
+                    f"{service} (durable consumer {durable})" for service, durable in consumed_by
+                )
+                or "no service (partners may subscribe)"
+            )
+            + ".",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
         operations[f"publish{name}"] = {
             "action": "send",
-            "summary": f"{subject.split('.')[0]} publishes it through its outbox.",
+            "summary": f"{producer} publishes it through its outbox.",
             "channel": {"$ref": f"#/channels/{subject}"},
             "messages": [{"$ref": f"#/channels/{subject}/messages/{name}"}],
         }
+        for service, durable in consumed_by:
+            operations[f"{service}Receives{name}"] = {
+                "action": "receive",
+                "summary": f"{service} applies it (durable pull consumer {durable}, explicit ack, "
+                "idempotent by event id, in order per aggregate).",
+                "channel": {"$ref": f"#/channels/{subject}"},
+                "messages": [{"$ref": f"#/channels/{subject}/messages/{name}"}],
+            }
+    dead_letter = f"{DEADLETTER.prefix}.{{consumer}}.{{subject}}"
+    channels["deadLetters"] = {
+        "address": dead_letter,
+        "description": f"Stored in the JetStream stream {DEADLETTER.name}: an event a consumer "
+        "could not decode or kept failing to apply, unchanged, with why in its headers. The "
+        "consumer goes on with the next event.",
+        "parameters": {
+            "consumer": {"description": "The durable consumer that gave up."},
+            "subject": {"description": "The subject the event was published on."},
+        },
+        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+    }
+    messages["DeadLetter"] = {
+        "name": "DeadLetter",
+        "title": "A dead letter",
+        "summary": "The event as it was published, bytes unchanged.",
+        "contentType": "application/json",
+        "headers": {"$ref": "#/components/schemas/DeadLetterHeaders"},
+        "payload": {"description": "The original message body (one of the events)."},
+    }
+    operations["deadLetter"] = {
+        "action": "send",
+        "summary": "Any service's consumer, after a message it cannot decode or the last of "
+        "its tries.",
+        "channel": {"$ref": "#/channels/deadLetters"},
+        "messages": [{"$ref": "#/channels/deadLetters/messages/DeadLetter"}],
+    }
     components["NatsHeaders"] = {
         "type": "object",
         "properties": {
             "Nats-Msg-Id": {
                 "type": "string",
-                "description": "The event id: JetStream dedupes on it.",
+                "format": "uuid",
+                "description": "The event id: JetStream drops a second message with the same "
+                "id within its duplicate window, so a relay that publishes twice publishes once.",
             },
-            "traceparent": {"type": "string", "description": "W3C trace context."},
+            "traceparent": {
+                "type": "string",
+                "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                "description": "W3C trace context of the request that caused the event.",
+            },
         },
         "required": ["Nats-Msg-Id"],
+    }
+    components["DeadLetterHeaders"] = {
+        "type": "object",
+        "properties": {
+            name: {"type": "string", "description": description}
+            for name, description in _DEAD_LETTER_HEADERS.items()
+        },
+        "required": list(_DEAD_LETTER_HEADERS),
     }
     document = {
         "asyncapi": "3.0.0",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 import msgspec
 import nats
 from litestar import Litestar
@@ -21,6 +22,7 @@ from nats.js.api import RawStreamMsg
 from shared.events import Stream
 from shared.keys import generate_key
 from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
+from tests.contract import contract_of
 
 ROOT = Path(__file__).resolve().parents[1]
 """The checkout: tests find its files here, never in the folder they are run from."""
@@ -69,8 +71,22 @@ def settings_for(
 
 @asynccontextmanager
 async def serving(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """The app with its lifespan (workers included) running, and a client for it."""
+    """The app with its lifespan (workers included) running, and a client for it; every
+    answer it gets must be one the app's OpenAPI document lists (`tests.contract`)."""
+    contract = contract_of(app)
+
+    async def check(response: httpx.Response) -> None:
+        violations = contract.violations(
+            response.request.method,
+            response.request.url.path,
+            response.status_code,
+            response.headers,
+        )
+        if violations:
+            raise AssertionError("; ".join(violations))
+
     async with AsyncTestClient(app, timeout=10) as client:
+        client.event_hooks = {"response": [check]}
         yield client
 
 

@@ -15,9 +15,10 @@ import msgspec
 from services.registry import store
 from services.registry.schemas import ApiKey, IssuedKey, KeyCreate
 from services.registry.store import StoredKey
+from shared.access import Caller
 from shared.bus.outbox import add_event
 from shared.db import Connection, StartupError, acquire
-from shared.errors import invalid, not_found
+from shared.errors import Conflict, invalid, not_found
 from shared.events import ApiKeyEvent, ApiKeyIssued, ApiKeyRevoked, KeyRole, new_id, utc_now
 from shared.keys import SCOPES, NewKey, generate_key, prefix_of, sha256_of
 from shared.service import Runtime
@@ -69,8 +70,15 @@ async def issue(
     return _shown(stored)
 
 
-async def revoke(connection: Connection, key_id: UUID) -> ApiKey:
-    """The key, revoked: now, or before if it was already."""
+async def revoke(connection: Connection, caller: Caller, key_id: UUID) -> ApiKey:
+    """The key, revoked: now, or before if it was already. Never the caller's own: an admin
+    who revoked the key it calls with could lock everyone out (the first admin key is the
+    only one at the start)."""
+    if caller.key_id == key_id:
+        raise Conflict(
+            "own-key",
+            "this is the key the request was sent with: revoke it with another admin key",
+        )
     revoked = await store.revoke_key(connection, key_id)
     if revoked is not None:
         await add_event(connection, _event(ApiKeyRevoked, revoked))

@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from services.registry import (
     access,
     attendance,
+    examples,
     keys,
     organizations,
     people,
@@ -50,13 +51,22 @@ from services.registry.schemas import (
     RsvpLink,
 )
 from shared.access import require_own_organization
-from shared.errors import not_found
+from shared.errors import Conflict, Gone, Invalid, not_found
 from shared.events import OrganizationKind, RegistrationStatus
-from shared.http.auth import KEY_SECURITY, admin_guard, operator_guard
-from shared.http.pagination import Page, decode_cursor, page_of
+from shared.http.auth import admin_guard, operator_guard
+from shared.http.contract import answers
+from shared.http.pagination import (
+    Page,
+    UpdatedSince,
+    change_page,
+    decode_cursor,
+    list_order,
+    page_of,
+)
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,
     AnyRequest,
+    ChangeCursor,
     Cursor,
     PageSize,
     Transaction,
@@ -81,6 +91,13 @@ V = TypeVar("V", bound=_Versioned)
 
 def _with_etag(resource: V, status: int = 200) -> Response[V]:
     return Response(resource, status_code=status, headers={"ETag": etag(resource.version)})
+
+
+def _created(resource: V, collection: str) -> Response[V]:
+    """A 201 naming where the new resource is read from."""
+    response = _with_etag(resource, status=201)
+    response.headers["Location"] = f"/{collection}/{resource.id}"
+    return response
 
 
 def _page(items: list[V], limit: int) -> Page[V]:
@@ -124,15 +141,15 @@ class OrganizationController(Controller):
         "/",
         summary="Register an organization",
         guards=[operator_guard],
-        security=KEY_SECURITY,
+        opt=answers(Conflict, etag=True, location=True, examples=examples.ORGANIZATION),
         description="Staff only. The time zone defaults to the region's.",
     )
     async def create_organization(
         self, connection: Transaction, data: JSONBody[OrganizationCreate]
     ) -> Response[Organization]:
-        return _with_etag(await organizations.create(connection, data), status=201)
+        return _created(await organizations.create(connection, data), "organizations")
 
-    @get("/{organization_id:uuid}", summary="One organization", security=[{}, *KEY_SECURITY])
+    @get("/{organization_id:uuid}", summary="One organization", opt=answers(etag=True))
     async def get_organization(
         self, connection: Transaction, visitor: Visitor, organization_id: FromPath[UUID]
     ) -> Response[Organization]:
@@ -142,7 +159,7 @@ class OrganizationController(Controller):
     @put(
         "/{organization_id:uuid}",
         summary="Change an organization",
-        security=KEY_SECURITY,
+        opt=answers(if_match=True, etag=True),
         description="Send every field, and the ETag last read as If-Match. A partner key "
         "changes only its own organization.",
     )
@@ -165,7 +182,6 @@ class OrganizationController(Controller):
     @get(
         "/",
         summary="Organizations, oldest first, by region, kind or text",
-        security=[{}, *KEY_SECURITY],
         description="Without a key, public organizations only; a partner key also sees its "
         "own, a staff key every one.",
     )
@@ -195,7 +211,6 @@ class OrganizationController(Controller):
         "/import",
         summary="Create or update organizations in bulk, by external id",
         guards=[operator_guard],
-        security=KEY_SECURITY,
         status_code=200,
         description="Staff only. Each row is checked on its own: good rows are saved, bad "
         "ones reported with their row number, and a row equal to what is stored changes "
@@ -211,15 +226,18 @@ class OrganizationController(Controller):
 class PersonController(Controller):
     path = "/people"
     tags = ["people"]
-    security = KEY_SECURITY
 
-    @post("/", summary="Register a person of an organization")
+    @post(
+        "/",
+        summary="Register a person of an organization",
+        opt=answers(Conflict, etag=True, location=True, examples=examples.PERSON_CREATE),
+    )
     async def create_person(
         self, connection: Transaction, caller: CallerParam, data: JSONBody[PersonCreate]
     ) -> Response[Person]:
-        return _with_etag(await people.create(connection, caller, data), status=201)
+        return _created(await people.create(connection, caller, data), "people")
 
-    @get("/{person_id:uuid}", summary="One person")
+    @get("/{person_id:uuid}", summary="One person", opt=answers(etag=True))
     async def get_person(
         self, connection: Transaction, caller: CallerParam, person_id: FromPath[UUID]
     ) -> Response[Person]:
@@ -228,6 +246,7 @@ class PersonController(Controller):
     @put(
         "/{person_id:uuid}",
         summary="Change a person",
+        opt=answers(Conflict, if_match=True, etag=True),
         description="Send every field, and the ETag last read as If-Match.",
     )
     async def update_person(
@@ -245,22 +264,30 @@ class PersonController(Controller):
 
     @get(
         "/",
-        summary="People, oldest first",
-        description="A partner key lists its own organization's people.",
+        summary="People, oldest first, or as they change",
+        opt=answers(Invalid),
+        description="A partner key lists its own organization's people. With "
+        "`updated_since`, a change feed: people in the order they were last changed.",
     )
     async def list_people(
         self,
+        *,
         connection: Transaction,
         caller: CallerParam,
         organization_id: FromQuery[UUID | None] = None,
-        cursor: Cursor = None,
+        updated_since: UpdatedSince = None,
+        cursor: ChangeCursor = None,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> Page[Person]:
+        listed = access.listed_organization(caller, organization_id)
+        order = list_order(cursor, updated_since)
+        if order.after_change is not None:
+            changes = await store.changed_people(
+                connection, (order.after_change, order.since, limit + 1), organization_id=listed
+            )
+            return change_page(changes.items, changes, limit, order.after_change)
         found = await store.list_people(
-            connection,
-            after=decode_cursor(cursor),
-            limit=limit + 1,
-            organization_id=access.listed_organization(caller, organization_id),
+            connection, after=order.after_id, limit=limit + 1, organization_id=listed
         )
         return _page(found, limit)
 
@@ -269,15 +296,18 @@ class KeyController(Controller):
     path = "/keys"
     tags = ["keys"]
     guards = [admin_guard]
-    security = KEY_SECURITY
 
     @post(
         "/",
         summary="Issue an API key",
+        opt=answers(location=True, examples=examples.KEY),
         description="Admin only. The answer holds the secret: it is not shown again.",
     )
-    async def issue_key(self, connection: Transaction, data: JSONBody[KeyCreate]) -> IssuedKey:
-        return await keys.create(connection, data)
+    async def issue_key(
+        self, connection: Transaction, data: JSONBody[KeyCreate]
+    ) -> Response[IssuedKey]:
+        issued = await keys.create(connection, data)
+        return Response(issued, status_code=201, headers={"Location": f"/keys/{issued.id}"})
 
     @get("/", summary="Every key, without secrets")
     async def list_keys(self, connection: Transaction) -> list[ApiKey]:
@@ -295,10 +325,14 @@ class KeyController(Controller):
         summary="Revoke a key",
         status_code=200,
         description="Every service refuses the key as soon as it hears of this, within a "
-        "second. Revoking a revoked key changes nothing.",
+        "second. Revoking a revoked key changes nothing; the key the request is sent with "
+        "is not revoked (409): another admin key does that.",
+        opt=answers(Conflict),
     )
-    async def revoke_key(self, connection: Transaction, key_id: FromPath[UUID]) -> ApiKey:
-        return await keys.revoke(connection, key_id)
+    async def revoke_key(
+        self, connection: Transaction, caller: CallerParam, key_id: FromPath[UUID]
+    ) -> ApiKey:
+        return await keys.revoke(connection, caller, key_id)
 
 
 StatusFilter = Annotated[
@@ -313,7 +347,6 @@ class MeetingController(Controller):
     @get(
         "/",
         summary="A meeting as the registry knows it, with its places",
-        security=[{}, *KEY_SECURITY],
         description="A public meeting to anyone; a private one to its sites and staff.",
     )
     async def get_meeting(
@@ -326,7 +359,6 @@ class MeetingController(Controller):
         "/capacity",
         summary="Set how many places a meeting has, in all and per site",
         guards=[operator_guard],
-        security=KEY_SECURITY,
         description="Staff only. More places promote the waitlist at once; fewer places "
         "take no one's place away.",
     )
@@ -343,7 +375,7 @@ class MeetingController(Controller):
     @post(
         "/registrations",
         summary="Sign a person up for a meeting",
-        security=KEY_SECURITY,
+        opt=answers(Conflict, etag=True, location=True, examples=examples.SIGN_UP),
         description="Registered while there are places (in all and at the person's site), "
         "waitlisted after. Closed once the meeting is cancelled; after it ended, only staff "
         "record who took part. A partner signs up its own people; moderators and speakers "
@@ -358,13 +390,15 @@ class MeetingController(Controller):
     ) -> Response[Registration]:
         meeting = await access.visible_meeting(connection, caller, meeting_id, for_update=True)
         registration = await registrations.register(connection, caller, meeting, data)
-        return Response(registration, status_code=201)
+        return _created(registration, "registrations")
 
     @get(
         "/registrations",
-        summary="Who is signed up for a meeting",
-        security=KEY_SECURITY,
-        description="A partner key sees its own organization's registrations.",
+        summary="Who is signed up for a meeting, or as their registrations change",
+        opt=answers(Invalid),
+        description="A partner key sees its own organization's registrations. With "
+        "`updated_since`, a change feed: registrations in the order they were last changed "
+        "(signed up, promoted from the waitlist, cancelled, answered).",
     )
     async def list_registrations(
         self,
@@ -373,16 +407,28 @@ class MeetingController(Controller):
         caller: CallerParam,
         meeting_id: FromPath[UUID],
         status: StatusFilter = None,
-        cursor: Cursor = None,
+        updated_since: UpdatedSince = None,
+        cursor: ChangeCursor = None,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> Page[Registration]:
         await access.visible_meeting(connection, caller, meeting_id)
+        listed = access.listed_organization(caller)
+        order = list_order(cursor, updated_since)
+        if order.after_change is not None:
+            changes = await store.changed_registrations(
+                connection,
+                meeting_id,
+                (order.after_change, order.since, limit + 1),
+                organization_id=listed,
+                status=status,
+            )
+            return change_page(changes.items, changes, limit, order.after_change)
         found = await store.list_registrations(
             connection,
             meeting_id,
-            after=decode_cursor(cursor),
+            after=order.after_id,
             limit=limit + 1,
-            organization_id=access.listed_organization(caller),
+            organization_id=listed,
             status=status,
         )
         return _page(found, limit)
@@ -391,7 +437,6 @@ class MeetingController(Controller):
 class RegistrationController(Controller):
     path = "/registrations/{registration_id:uuid}"
     tags = ["registrations"]
-    security = KEY_SECURITY
 
     @get("/", summary="One registration")
     async def get_registration(
@@ -416,9 +461,12 @@ class RegistrationController(Controller):
 class RsvpController(Controller):
     path = "/registrations/{registration_id:uuid}"
     tags = ["rsvp"]
-    security = KEY_SECURITY
 
-    @put("/rsvp", summary="Answer for a registered person")
+    @put(
+        "/rsvp",
+        summary="Answer for a registered person",
+        opt=answers(Conflict, examples=examples.RSVP),
+    )
     async def set_rsvp(
         self,
         connection: Transaction,
@@ -453,12 +501,17 @@ class SignedRsvpController(Controller):
     path = "/rsvp/{token:str}"
     tags = ["rsvp"]
 
-    @get("/", summary="What a signed RSVP link is for")
+    @get("/", summary="What a signed RSVP link is for", opt=answers(Gone))
     async def invitation(self, connection: Transaction, token: FromPath[str]) -> RsvpInvitation:
         registration_id = await rsvp.registration_of(connection, token)
         return await rsvp.invitation(connection, registration_id)
 
-    @post("/", summary="Answer through a signed link", status_code=200)
+    @post(
+        "/",
+        summary="Answer through a signed link",
+        status_code=200,
+        opt=answers(Conflict, Gone),
+    )
     async def answer_by_link(
         self, connection: Transaction, token: FromPath[str], data: JSONBody[RsvpFields]
     ) -> RsvpInvitation:
@@ -470,11 +523,11 @@ class SignedRsvpController(Controller):
 class AttendanceController(Controller):
     path = "/meetings/{meeting_id:uuid}"
     tags = ["attendance"]
-    security = KEY_SECURITY
 
     @post(
         "/check-ins",
         summary="Check people in to a session, one or many",
+        opt=answers(Conflict, examples=examples.CHECK_INS),
         status_code=200,
         description="A partner checks in its own people; if any person is not one it may "
         "check in, nothing is recorded. `attended: false` takes check-ins back.",
@@ -492,6 +545,7 @@ class AttendanceController(Controller):
     @put(
         "/headcounts/{organization_id:uuid}",
         summary="Record how many watched at a site",
+        opt=answers(Conflict),
         description="For a room where people are not signed up one by one: a room of 30 "
         "watching together counts 30. One number per site and session; sending another "
         "replaces it. Only for the meeting's sites, by the site itself or staff.",

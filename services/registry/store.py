@@ -28,6 +28,7 @@ from services.registry.schemas import (
     RsvpInvitation,
     SiteCapacity,
 )
+from shared.changes import Asked, Changes, fetch_changes, in_change_order
 from shared.db import Connection, as_struct, fetch_one, fetch_struct, fetch_structs
 from shared.events import (
     KeyRole,
@@ -254,6 +255,9 @@ SELECT * FROM people
 WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid IS NULL OR organization_id = $3)
 ORDER BY id LIMIT $2
 """
+_CHANGED_PEOPLE: Final = in_change_order(
+    "SELECT p.* FROM people p WHERE ($5::uuid IS NULL OR p.organization_id = $5)", "p"
+)
 
 
 async def person(
@@ -273,6 +277,13 @@ async def list_people(
 ) -> list[Person]:
     """Up to `limit` people after `after`, by id; of one organization unless None."""
     return await fetch_structs(connection, Person, _LIST_PEOPLE, after, limit, organization_id)
+
+
+async def changed_people(
+    connection: Connection, asked: Asked, *, organization_id: UUID | None
+) -> Changes[Person]:
+    """People in the order they changed (`shared.changes`); of one organization unless None."""
+    return await fetch_changes(connection, Person, _CHANGED_PEOPLE, asked, organization_id)
 
 
 async def insert_person(
@@ -464,6 +475,14 @@ WHERE r.meeting_id = $3 AND ($1::uuid IS NULL OR r.id > $1)
 ORDER BY r.id LIMIT $2
 """
 )
+_CHANGED_REGISTRATIONS: Final = in_change_order(
+    _WITH_POSITION
+    + """
+WHERE r.meeting_id = $5
+  AND ($6::uuid IS NULL OR r.organization_id = $6) AND ($7::text IS NULL OR r.status = $7)
+""",
+    "r",
+)
 # The statement's own subquery does not see the row it inserts: hence the + 1.
 _INSERT_REGISTRATION: Final = """
 WITH inserted AS (
@@ -553,6 +572,26 @@ async def list_registrations(
         _LIST_REGISTRATIONS,
         after,
         limit,
+        meeting_id,
+        organization_id,
+        status,
+    )
+
+
+async def changed_registrations(
+    connection: Connection,
+    meeting_id: UUID,
+    asked: Asked,
+    *,
+    organization_id: UUID | None,
+    status: RegistrationStatus | None,
+) -> Changes[Registration]:
+    """A meeting's registrations in the order they changed (`shared.changes`)."""
+    return await fetch_changes(
+        connection,
+        Registration,
+        _CHANGED_REGISTRATIONS,
+        asked,
         meeting_id,
         organization_id,
         status,

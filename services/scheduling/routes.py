@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from services.scheduling import constraints, feeds, meetings, store
+from services.scheduling import constraints, examples, feeds, meetings, store
 from services.scheduling.access import (
     hosted_meeting,
     require_seen_organizations,
@@ -43,14 +44,31 @@ from services.scheduling.slots import WINDOW_EXTENSIONS, SlotQuery, SlotSearchRe
 from services.scheduling.views import attendee_of, calendar_of, feed_of, view_of
 from shared.access import Caller, require_host
 from shared.db import Connection
-from shared.errors import Conflict, FieldError, invalid_fields, not_found
-from shared.events import utc_now
-from shared.http.auth import KEY_SECURITY, KEYLESS, OPERATOR_SECURITY, operator_guard
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    Invalid,
+    NotFound,
+    invalid_fields,
+    not_found,
+)
+from shared.events import MeetingStatus, utc_now
+from shared.http.auth import KEYLESS, operator_guard
+from shared.http.contract import answers
 from shared.http.media import CALENDAR
-from shared.http.pagination import Page, decode_cursor, page_of
+from shared.http.pagination import (
+    Page,
+    UpdatedSince,
+    change_page,
+    decode_cursor,
+    list_order,
+    page_of,
+)
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,
     AnyRequest,
+    ChangeCursor,
     Cursor,
     PageSize,
     Transaction,
@@ -74,11 +92,11 @@ class MeetingController(Controller):
     @post(
         "/",
         summary="Schedule a meeting, or keep it a draft",
+        opt=answers(Conflict, etag=True, location=True, examples=examples.MEETING),
         description="The sites' working hours, holidays, blackout days and other meetings "
         "are checked: a 409 lists what the time breaks. An operator may send `force`. Times "
         "that have passed are a 422 naming the field, unless an operator records a past "
         "meeting with `record_past`.",
-        security=KEY_SECURITY,
     )
     async def schedule_meeting(
         self,
@@ -92,7 +110,11 @@ class MeetingController(Controller):
         state = await meetings.create(connection, data, caller, context_of(request))
         return _response(request, state, 201)
 
-    @get("/{meeting_id:uuid}", summary="One meeting, with every site's local time")
+    @get(
+        "/{meeting_id:uuid}",
+        summary="One meeting, with every site's local time",
+        opt=answers(etag=True),
+    )
     async def get_meeting(
         self,
         request: AnyRequest,
@@ -103,24 +125,49 @@ class MeetingController(Controller):
         state = await visible_meeting(connection, visitor, meeting_id)
         return _response(request, state)
 
-    @get("/", summary="Meetings the caller may see, oldest scheduled first")
+    @get(
+        "/",
+        summary="Meetings the caller may see, oldest scheduled first, or as they change",
+        opt=answers(Invalid),
+        description="Without a key, public meetings; a partner key also sees its own "
+        "organization's, a staff key every one. With `updated_since`, a change feed: "
+        "meetings in the order they were last changed (scheduled, moved, started, ended, "
+        "cancelled), each as it is now.",
+    )
     async def list_meetings(
         self,
+        *,
         request: AnyRequest,
         connection: Transaction,
         visitor: Visitor,
-        cursor: Cursor = None,
+        status: Annotated[
+            MeetingStatus | None, QueryParameter(description="Only meetings in this state")
+        ] = None,
+        organization_id: Annotated[
+            UUID | None,
+            QueryParameter(description="Only meetings this organization takes part in or hosts"),
+        ] = None,
+        updated_since: UpdatedSince = None,
+        cursor: ChangeCursor = None,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> Page[Meeting]:
-        found = await store.meetings(
-            connection,
-            decode_cursor(cursor),
-            limit + 1,
-            organization_id=visitor.organization_id if visitor else None,
+        which = store.MeetingFilter(
             all_visible=visitor is not None and visitor.is_staff,
+            own_organization_id=visitor.organization_id if visitor else None,
+            status=status,
+            organization_id=organization_id,
         )
-        states = await meetings.load_many(connection, found)
+        order = list_order(cursor, updated_since)
         base_url = context_of(request).base_url
+        if order.after_change is not None:
+            changes = await store.changed_meetings(
+                connection, order.after_change, order.since, limit + 1, which
+            )
+            states = await meetings.load_many(connection, changes.items)
+            views = [view_of(state, base_url) for state in states]
+            return change_page(views, changes, limit, order.after_change)
+        found = await store.meetings(connection, order.after_id, limit + 1, which)
+        states = await meetings.load_many(connection, found)
         return page_of(
             [view_of(state, base_url) for state in states],
             [row.id for row in found],
@@ -130,9 +177,9 @@ class MeetingController(Controller):
     @put(
         "/{meeting_id:uuid}",
         summary="Change a draft or a meeting that has not started",
+        opt=answers(Conflict, if_match=True, etag=True),
         description="Send every field, and the ETag last read as If-Match. A change "
         "attendees would see raises the SEQUENCE of its invites, which are sent again.",
-        security=KEY_SECURITY,
     )
     async def update_meeting(
         self,
@@ -152,7 +199,7 @@ class MeetingController(Controller):
     @post(
         "/{meeting_id:uuid}/schedule",
         summary="Schedule a draft: its sites are checked and invited",
-        security=KEY_SECURITY,
+        opt=answers(Conflict, etag=True),
         status_code=200,
     )
     async def schedule_draft(
@@ -177,8 +224,8 @@ class MeetingController(Controller):
     @put(
         "/{meeting_id:uuid}/sessions/{session_id:uuid}",
         summary="Move one session, or one occurrence of a series",
+        opt=answers(Conflict, if_match=True, etag=True),
         description="Send the meeting's ETag as If-Match.",
-        security=KEY_SECURITY,
     )
     async def move_session(
         self,
@@ -205,7 +252,7 @@ class MeetingController(Controller):
     @post(
         "/{meeting_id:uuid}/sessions/{session_id:uuid}/cancel",
         summary="Cancel one session, or one occurrence of a series",
-        security=KEY_SECURITY,
+        opt=answers(Conflict, etag=True),
         status_code=200,
     )
     async def cancel_session(
@@ -260,8 +307,8 @@ class MeetingController(Controller):
     @post(
         "/{meeting_id:uuid}/end",
         summary="End a meeting now (operator)",
+        opt=answers(Conflict, etag=True),
         guards=[operator_guard],
-        security=OPERATOR_SECURITY,
         status_code=200,
     )
     async def end_meeting(
@@ -281,7 +328,7 @@ class MeetingController(Controller):
     @post(
         "/{meeting_id:uuid}/cancel",
         summary="Cancel a meeting that has not started",
-        security=KEY_SECURITY,
+        opt=answers(Conflict, etag=True),
         status_code=200,
     )
     async def cancel_meeting(
@@ -361,7 +408,10 @@ async def _require_seen_sites(
 
 def _response(request: AnyRequest, state: MeetingState, status: int = 200) -> Response[Meeting]:
     view = view_of(state, context_of(request).base_url)
-    return Response(view, status_code=status, headers={"ETag": etag(view.version)})
+    headers = {"ETag": etag(view.version)}
+    if status == 201:
+        headers["Location"] = f"/meetings/{view.id}"
+    return Response(view, status_code=status, headers=headers)
 
 
 class SlotController(Controller):
@@ -378,8 +428,8 @@ class SlotController(Controller):
         "slots that start after now are offered. When nothing "
         "fits, `blockers` says which site or constraint blocks and `relaxations` the "
         "nearest changes that would find a time.",
-        security=KEY_SECURITY,
         status_code=200,
+        opt=answers(examples=examples.SLOTS),
     )
     async def search_slots(
         self, connection: Transaction, caller: CallerParam, data: JSONBody[SlotSearch]
@@ -419,17 +469,20 @@ class SlotController(Controller):
 class FeedController(Controller):
     path = "/feeds"
     tags = ["feeds"]
-    security = KEY_SECURITY
 
-    @post("/", summary="Create a subscription feed; its URL is the only key to it")
+    @post(
+        "/",
+        summary="Create a subscription feed; its URL is the only key to it",
+        opt=answers(NotFound, location=True, examples=examples.FEED),
+    )
     async def create_feed(
         self,
         request: AnyRequest,
         connection: Transaction,
         caller: CallerParam,
         data: JSONBody[FeedCreate],
-    ) -> Feed:
-        return _feed(request, await feeds.create_feed(connection, caller, data))
+    ) -> Response[Feed]:
+        return _new_feed(request, await feeds.create_feed(connection, caller, data))
 
     @get("/", summary="Feeds of the caller's organization and its people (all for staff)")
     async def list_feeds(
@@ -460,6 +513,7 @@ class FeedController(Controller):
     @post(
         "/{feed_id:uuid}/rotate",
         summary="Give the feed a new URL; the old one stops working (410)",
+        opt=answers(Conflict, location=True),
         status_code=201,
     )
     async def rotate_feed(
@@ -468,8 +522,8 @@ class FeedController(Controller):
         connection: Transaction,
         caller: CallerParam,
         feed_id: FromPath[UUID],
-    ) -> Feed:
-        return _feed(request, await feeds.rotate_feed(connection, caller, feed_id))
+    ) -> Response[Feed]:
+        return _new_feed(request, await feeds.rotate_feed(connection, caller, feed_id))
 
     @post("/{feed_id:uuid}/revoke", summary="Stop the feed's URL working (410)", status_code=200)
     async def revoke_feed(
@@ -490,6 +544,7 @@ class CalendarController(Controller):
     @get(
         "/{token:str}",
         summary="A subscription feed, as calendar programs poll it",
+        opt=answers(Gone, conditional=True),
         description="The token is the feed's only key. Answers 304 to If-None-Match "
         "(or If-Modified-Since) when nothing changed, 410 once the feed is revoked or rotated.",
         media_type=CALENDAR,
@@ -529,3 +584,7 @@ def _http_date(moment: datetime) -> str:
 
 def _feed(request: AnyRequest, row: store.StoredFeed) -> Feed:
     return feed_of(row, context_of(request).base_url)
+
+
+def _new_feed(request: AnyRequest, row: store.StoredFeed) -> Response[Feed]:
+    return Response(_feed(request, row), status_code=201, headers={"Location": f"/feeds/{row.id}"})

@@ -16,6 +16,7 @@ import msgspec
 
 from services.scheduling.lifecycle import Lifecycle
 from services.scheduling.schemas import FeedKind
+from shared.changes import Changes, Position, fetch_changes, in_change_order
 from shared.db import Connection, as_struct, fetch_one, fetch_struct, fetch_structs
 from shared.events import (
     AgendaEntry,
@@ -62,15 +63,29 @@ FROM unnest($2::uuid[], $3::text[], $4::text[])
 _DELETE_SITES: Final = "DELETE FROM meeting_sites WHERE meeting_id = $1"
 _MEETING: Final = "SELECT * FROM meetings WHERE id = $1"
 _MEETING_FOR_UPDATE: Final = "SELECT * FROM meetings WHERE id = $1 FOR UPDATE"
-_MEETINGS: Final = """
+
+
+def _visible_meetings(first: int) -> str:
+    """Meetings a `MeetingFilter` holds, its arguments numbered from `$first`."""
+    every, own, status, organization = (f"${first + offset}" for offset in range(4))
+    return f"""
 SELECT m.* FROM meetings m
-WHERE ($1::uuid IS NULL OR m.id > $1)
-  AND ($3::uuid IS NULL OR m.public OR EXISTS (
-        SELECT FROM meeting_sites s WHERE s.meeting_id = m.id AND s.organization_id = $3))
-  AND ($4::bool OR m.public)
+WHERE ({every}::bool OR m.public OR ({own}::uuid IS NOT NULL AND EXISTS (
+        SELECT FROM meeting_sites s WHERE s.meeting_id = m.id AND s.organization_id = {own})))
+  AND ({status}::text IS NULL OR m.status = {status})
+  AND ({organization}::uuid IS NULL OR EXISTS (SELECT FROM meeting_sites s
+        WHERE s.meeting_id = m.id AND s.organization_id = {organization}))
+"""
+
+
+_MEETINGS: Final = (
+    _visible_meetings(3)
+    + """  AND ($1::uuid IS NULL OR m.id > $1)
 ORDER BY m.id
 LIMIT $2
 """
+)
+_CHANGED_MEETINGS: Final = in_change_order(_visible_meetings(5), "m")
 _SITES: Final = """
 SELECT s.meeting_id, s.organization_id, s.room, s.track, o.name, o.region, o.timezone
 FROM meeting_sites s JOIN organizations o ON o.id = s.organization_id
@@ -611,17 +626,39 @@ async def meeting(
     return await fetch_struct(connection, StoredMeeting, query, meeting_id)
 
 
+class MeetingFilter(msgspec.Struct, frozen=True):
+    """Which meetings a list holds: those the caller may see, narrowed by what it asks."""
+
+    all_visible: bool
+    """Staff: every meeting. Otherwise public ones and those of `own_organization_id`."""
+    own_organization_id: UUID | None
+    status: MeetingStatus | None = None
+    organization_id: UUID | None = None
+    """Only meetings this organization takes part in (hosts included)."""
+
+    def arguments(self) -> tuple[object, ...]:
+        return (self.all_visible, self.own_organization_id, self.status, self.organization_id)
+
+
 async def meetings(
-    connection: Connection,
-    after: UUID | None,
-    limit: int,
-    *,
-    organization_id: UUID | None,
-    all_visible: bool,
+    connection: Connection, after: UUID | None, limit: int, which: MeetingFilter
 ) -> list[StoredMeeting]:
-    """Public meetings, and those of `organization_id` (or every one with `all_visible`)."""
+    """Up to `limit` meetings after `after`, by id."""
     return await fetch_structs(
-        connection, StoredMeeting, _MEETINGS, after, limit, organization_id, all_visible
+        connection, StoredMeeting, _MEETINGS, after, limit, *which.arguments()
+    )
+
+
+async def changed_meetings(
+    connection: Connection,
+    after: Position | None,
+    since: datetime | None,
+    limit: int,
+    which: MeetingFilter,
+) -> Changes[StoredMeeting]:
+    """Up to `limit` meetings in the order they changed, after `after` (`shared.changes`)."""
+    return await fetch_changes(
+        connection, StoredMeeting, _CHANGED_MEETINGS, (after, since, limit), *which.arguments()
     )
 
 

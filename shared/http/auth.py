@@ -25,7 +25,6 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import SecurityRequirement
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from shared.access import Caller
@@ -37,9 +36,6 @@ from shared.readmodels import catchup
 
 Access = Literal["read", "write"]
 
-KEY_SECURITY: list[SecurityRequirement] = [{"apiKey": []}]
-"""OpenAPI security requirement of endpoints that need an API key."""
-OPERATOR_SECURITY = KEY_SECURITY
 
 _VERIFY: Final = """
 SELECT id, role, organization_id, scopes, secret_sha256, expires_at, revoked_at

@@ -4,9 +4,12 @@ A body must arrive within `http.body_timeout` seconds (else 408) and be at most
 `http.max_body_size` bytes (else 413, before a byte of it is read when Content-Length says
 so). Where the route's handler takes JSON, the body must also be sent as JSON (415
 otherwise) and be JSON that every parser after this one reads without failing: UTF-8, at
-most `MAX_DEPTH` levels deep, and well-formed (400 `malformed-body` otherwise), with no
-NUL character in any string (422 naming the field: PostgreSQL stores none, in text or
-jsonb). Every refusal is a problem document; a body that passes is handed on unchanged.
+most `MAX_DEPTH` levels deep, and well-formed (400 `malformed-body` otherwise). Once the
+key and guards have passed (`check_body`), it must hold no NUL character in any string
+(422 naming the field: PostgreSQL stores none, in text or jsonb) and be of the handler's
+types read strictly (422 naming the field): `0` is not `false` nor `"5"` a number, as the
+OpenAPI document says. Every refusal is a problem document; a body that passes is handed
+on unchanged.
 
 JSON is `application/json` or any `application/<name>+json`, with no charset but UTF-8. A
 body sent without a Content-Type is taken as JSON: it is parsed as strictly as any other,
@@ -20,16 +23,18 @@ Checked here rather than where Litestar parses, because a parser that fails ther
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from typing import Final
+from typing import Any, Final
 
 import msgspec
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from shared.errors import FieldError
-from shared.http.problems import send_problem
+from shared.http.problems import Problem, field_error, send_problem
 from shared.settings import HttpSettings
 
 MAX_DEPTH: Final = 32
@@ -102,11 +107,63 @@ async def _checked_body(scope: Scope, receive: Receive) -> bytes:
         )
     if takes_json and body and (reason := json_refusal(body)):
         raise _Refused(400, "malformed-body", reason)
-    if takes_json and _NUL_ESCAPE in body and (field := nul_field(body)) is not None:
-        message = "text cannot hold the NUL character (\\u0000)"
-        error = FieldError(message=message, field=field or None, source="body")
-        raise _Refused(422, "validation", f"{field or 'the body'}: {message}", [error])
     return body
+
+
+async def check_body(request: Request[Any, Any, Any]) -> None:
+    """Litestar's `before_request` hook: a JSON body must be of the handler's types, read
+    strictly, and hold no NUL character; else a 422 naming the field. A hook, not the
+    middleware, so that it runs after the key and the guards are checked: a request without
+    a key is a 401 whatever its body says."""
+    handler = request.scope["route_handler"]
+    if (
+        not isinstance(handler, HTTPRouteHandler)
+        or "data" not in handler.parsed_fn_signature.parameters
+    ):
+        return
+    body = await request.body()
+    if not body:
+        return
+    wrong = None
+    if _NUL_ESCAPE in body and (field := nul_field(body)) is not None:
+        message = "text cannot hold the NUL character (\\u0000)"
+        wrong = FieldError(message=message, field=field or None, source="body")
+    else:
+        wrong = type_error(_body_type(request.scope), body)
+    if wrong is not None:
+        raise Problem(
+            422,
+            "validation",
+            f"{wrong.field or 'the body'}: {wrong.message}",
+            title="Request is not valid",
+            errors=[wrong],
+        )
+
+
+def type_error(body_type: Any, body: bytes) -> FieldError | None:
+    """What in `body` is not of `body_type`, read strictly: a JSON `0` is no `false`, a
+    number no time, a string no number. Litestar converts leniently after this."""
+    try:
+        _strict_decoder(body_type).decode(body)
+    except msgspec.ValidationError as error:
+        text = str(error)
+        at = _AT.search(text)
+        return field_error(
+            {
+                "message": text.split(" - ", maxsplit=1)[0],
+                "key": at["path"] if at else "data",
+                "source": "body",
+            }
+        )
+    return None
+
+
+_AT: Final = re.compile(r" - at `\$\.?(?P<path>.+)`$")
+
+
+@functools.cache
+def _strict_decoder(body_type: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(body_type, strict=True)
 
 
 def media_type_refusal(content_type: bytes | None) -> str | None:
@@ -186,6 +243,10 @@ def _carries_body(scope: Scope) -> bool:
         if lowered == b"content-length":
             return value.strip() not in (b"0", b"")
     return False
+
+
+def _body_type(scope: Scope) -> Any:
+    return scope["route_handler"].parsed_fn_signature.parameters["data"].annotation
 
 
 def _takes_json(scope: Scope) -> bool:

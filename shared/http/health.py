@@ -17,6 +17,7 @@ from typing import Literal
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from nats.aio.client import Client as NATS
 
 from shared.db import Pool, acquire
@@ -47,7 +48,12 @@ class HealthController(Controller):
     @get(
         "/ready",
         summary="PostgreSQL answers (NATS away only degrades: writes wait in the outbox)",
-        responses={},
+        responses={
+            503: ResponseSpec(
+                Health,
+                description="PostgreSQL does not answer: send this replica no requests.",
+            )
+        },
     )
     async def ready(self, state: State) -> Response[Health]:
         runtime = getattr(state, "runtime", None)

@@ -16,6 +16,7 @@ are kept for a day.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
 
 from litestar.connection import ASGIConnection
@@ -40,6 +41,9 @@ HEADER: Final = "idempotency-key"
 TRANSACTION: Final = "telebridge.idempotent_transaction"
 """Scope state key of the connection a POST with an idempotency key runs in."""
 _MAX_KEY_LENGTH: Final = 255
+KEY_PATTERN: Final = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+"""1 to 255 printable ASCII characters, spaces only inside: the OpenAPI documents say so too."""
+_KEY: Final = re.compile(KEY_PATTERN)
 
 _LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))"
 _STORED: Final = """
@@ -61,12 +65,12 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
             await app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        key = headers.get(HEADER.encode(), b"").decode("latin-1").strip()
-        if not key:
+        sent = dict(scope["headers"]).get(HEADER.encode())
+        if sent is None:
             await app(scope, receive, send)
             return
-        if len(key) > _MAX_KEY_LENGTH or not key.isprintable():
+        key = sent.decode("latin-1")
+        if not _KEY.fullmatch(key):
             await _send_problem(send, scope, 400, "bad-idempotency-key", _bad_key_detail())
             return
         try:
@@ -221,7 +225,10 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
 
 
 def _bad_key_detail() -> str:
-    return f"Idempotency-Key must be printable and at most {_MAX_KEY_LENGTH} characters"
+    return (
+        f"Idempotency-Key must be 1 to {_MAX_KEY_LENGTH} printable ASCII characters (a UUID "
+        "will do); leave the header out to send the request without one"
+    )
 
 
 async def _send_problem(

@@ -5,9 +5,12 @@ framework renders becomes problem details."""
 from __future__ import annotations
 
 import time
+from typing import Final
 
 import structlog
+from litestar import Litestar
 from litestar.enums import ScopeType
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
 from shared.http.media import HTML, PROBLEM_JSON
@@ -86,3 +89,43 @@ def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
         name.lower() == b"content-type" and value.startswith(HTML.encode())
         for name, value in headers
     )
+
+
+def options_middleware(app: ASGIApp) -> ASGIApp:
+    """Answer OPTIONS with every method its path serves, in `Allow`.
+
+    Litestar's own answer lists the methods its route had when the route was first made: a
+    controller that adds handlers to a path another already serves is missing from it.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
+            allowed = _methods_by_path(scope["litestar_app"]).get(scope.get("path_template", ""))
+            if allowed is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 204,
+                        "headers": [(b"allow", allowed.encode())],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+        await app(scope, receive, send)
+
+    return middleware
+
+
+_ALLOW: Final = "telebridge.allow"
+
+
+def _methods_by_path(app: Litestar) -> dict[str, str]:
+    found: dict[str, str] | None = app.state.get(_ALLOW)
+    if found is None:
+        methods: dict[str, set[str]] = {}
+        for route in app.routes:
+            if isinstance(route, HTTPRoute):
+                methods.setdefault(route.path_format, set()).update(route.methods)
+        found = {path: ", ".join(sorted(names)) for path, names in methods.items()}
+        app.state[_ALLOW] = found
+    return found

@@ -32,8 +32,21 @@ VersionNumber = Annotated[
 """A version of a resource, in a path."""
 
 Cursor = Annotated[
-    str | None, QueryParameter(description="`next_cursor` of the previous page; omit for the first")
+    str | None,
+    QueryParameter(
+        description="`next_cursor` of the previous page; omit for the first",
+        pattern=r"^[A-Za-z0-9_-]{22}$",
+    ),
 ]
+ChangeCursor = Annotated[
+    str | None,
+    QueryParameter(
+        description="`next_cursor` of the previous page; omit for the first. A change "
+        "feed's cursor (`updated_since`) goes on in the order of change.",
+        pattern=r"^([A-Za-z0-9_-]{22}|[A-Za-z0-9_-]{32})$",
+    ),
+]
+"""The cursor of a list that is also a change feed (`shared.http.pagination.UpdatedSince`)."""
 PageSize = Annotated[int, QueryParameter(ge=1, le=200, description="Items per page, at most 200")]
 """Bounded far below `MAX_INT4`, as every integer parameter is."""
 DEFAULT_PAGE_SIZE = 50

@@ -166,7 +166,7 @@ def _handle_problem(request: Request[Any, Any, Any], problem: Problem) -> Respon
     )
 
 
-_STATUS_OF: Final[dict[type[DomainError], int]] = {
+STATUS_OF: Final[dict[type[DomainError], int]] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
@@ -179,7 +179,7 @@ _STATUS_OF: Final[dict[type[DomainError], int]] = {
 
 
 def _handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
-    status = next((_STATUS_OF[kind] for kind in type(error).__mro__ if kind in _STATUS_OF), 500)
+    status = next((STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF), 500)
     return problem_response(
         request,
         status,
@@ -192,7 +192,8 @@ def _handle_domain_error(request: Request[Any, Any, Any], error: DomainError) ->
     )
 
 
-def _field_error(entry: Any) -> FieldError:
+def field_error(entry: Any) -> FieldError:
+    """A field error from one entry of Litestar's validation errors (`message`, `key`, `source`)."""
     if not isinstance(entry, dict):
         return FieldError(message=str(entry))
     message = str(entry.get("message", ""))
@@ -240,7 +241,7 @@ def _handle_validation(
             detail=f"{request.method} {request.url.path} needs a JSON body; none was sent",
         )
     sent_as = _sent_names(request)
-    errors = [_field_error(entry) for entry in extra]
+    errors = [field_error(entry) for entry in extra]
     errors = [
         msgspec.structs.replace(entry, field=sent_as[entry.field])
         if entry.source != "body" and entry.field in sent_as

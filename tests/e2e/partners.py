@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import ADMIN
+from tests.support import ADMIN, eventually
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,21 @@ class Partner:
     @property
     def id(self) -> str:
         return str(self.organization["id"])
+
+
+async def retry_until_known(
+    client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any], **kwargs: Any
+) -> httpx.Response:
+    """Send until the service has heard of what the body refers to (events take a moment)."""
+
+    async def attempt() -> httpx.Response | None:
+        response = await client.request(method, url, json=body, **kwargs)
+        problem_type = response.json().get("type", "") if response.is_error else ""
+        if problem_type.endswith(("unknown-meeting", "unknown-organization")):
+            return None
+        return response
+
+    return await eventually(attempt)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

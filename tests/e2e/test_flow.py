@@ -20,22 +20,8 @@ from ical.calendar_stream import IcsCalendarStream
 
 from shared.events import AGENDA, REGISTRY, SCHEDULING
 from tests.e2e.conftest import System
+from tests.e2e.partners import retry_until_known
 from tests.support import OPERATOR, eventually, stream_events
-
-
-async def retry_until_known(
-    client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any], **kwargs: Any
-) -> httpx.Response:
-    """Send until the service has heard of what the body refers to (events take a moment)."""
-
-    async def attempt() -> httpx.Response | None:
-        response = await client.request(method, url, json=body, **kwargs)
-        problem_type = response.json().get("type", "") if response.is_error else ""
-        if problem_type.endswith(("unknown-meeting", "unknown-organization")):
-            return None
-        return response
-
-    return await eventually(attempt)
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:

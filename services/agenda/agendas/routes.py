@@ -11,9 +11,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from services.agenda.access import hosted_meeting
 from services.agenda.agendas import agendas, renderings
 from services.agenda.agendas.diff import AgendaDiff
+from services.agenda.examples import AGENDA
 from services.agenda.routes import PageLanguage, base_url, in_language, versioned
 from services.agenda.schemas import AgendaVersion, AgendaWrite
-from shared.http.auth import KEY_SECURITY
+from shared.errors import Conflict
+from shared.http.contract import answers
 from shared.http.media import CALENDAR, HTML, MARKDOWN, XML
 from shared.http.params import MAX_INT4, AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
@@ -27,9 +29,9 @@ class AgendaController(Controller):
     @put(
         "/",
         summary="Write a new version of a meeting's agenda, published at once if asked",
+        opt=answers(if_match=True, etag=True, dry_run=True, examples=AGENDA),
         description="Every version is kept. Once the agenda has a version, send the ETag of "
         "the latest (from this or GET /versions/latest) as If-Match.",
-        security=KEY_SECURITY,
     )
     async def put_agenda(
         self,
@@ -61,7 +63,7 @@ class AgendaController(Controller):
     ) -> AgendaVersion:
         return await agendas.published_version(connection, meeting_id, visitor)
 
-    @get("/versions", summary="Every version of the agenda, newest first", security=KEY_SECURITY)
+    @get("/versions", summary="Every version of the agenda, newest first")
     async def list_versions(
         self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
     ) -> list[AgendaVersion]:
@@ -71,7 +73,7 @@ class AgendaController(Controller):
     @get(
         "/versions/latest",
         summary="The latest version, draft or published, with its ETag",
-        security=KEY_SECURITY,
+        opt=answers(etag=True),
     )
     async def latest_version(
         self, connection: Transaction, caller: CallerParam, meeting_id: FromPath[UUID]
@@ -79,7 +81,7 @@ class AgendaController(Controller):
         await hosted_meeting(connection, caller, meeting_id)
         return versioned(await agendas.latest_version(connection, meeting_id))
 
-    @get("/versions/{version:int}", summary="One version of the agenda", security=KEY_SECURITY)
+    @get("/versions/{version:int}", summary="One version of the agenda")
     async def get_version(
         self,
         connection: Transaction,
@@ -93,7 +95,6 @@ class AgendaController(Controller):
     @post(
         "/versions/{version:int}/publish",
         summary="Publish a version: pages and invites show it",
-        security=KEY_SECURITY,
         status_code=200,
     )
     async def publish_version(
@@ -111,7 +112,7 @@ class AgendaController(Controller):
     @post(
         "/unpublish",
         summary="Withdraw the published agenda; every version stays kept",
-        security=KEY_SECURITY,
+        opt=answers(Conflict),
         status_code=204,
     )
     async def unpublish(
@@ -122,7 +123,6 @@ class AgendaController(Controller):
     @get(
         "/diff",
         summary="What changed between two versions, item by item",
-        security=KEY_SECURITY,
     )
     async def diff_versions(
         self,

@@ -8,10 +8,12 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from services.agenda.access import hosted_meeting
+from services.agenda.examples import SUMMARY
 from services.agenda.routes import PageLanguage, base_url, in_language, versioned
 from services.agenda.schemas import SummaryVersion, SummaryWrite
 from services.agenda.summaries import summaries, text
-from shared.http.auth import KEY_SECURITY
+from shared.errors import Conflict
+from shared.http.contract import answers
 from shared.http.media import HTML, MARKDOWN
 from shared.http.params import AnyRequest, Transaction, VersionNumber, Visitor
 from shared.http.params import Caller as CallerParam
@@ -37,9 +39,9 @@ class SummaryController(Controller):
     @put(
         "/",
         summary="Add outcomes to the summary: a new version, published at once if asked",
+        opt=answers(Conflict, if_match=True, etag=True, examples=SUMMARY),
         description="The new version has the latest version's facts and these outcomes. "
         "Send the ETag of the latest version (GET /versions/latest) as If-Match.",
-        security=KEY_SECURITY,
     )
     async def put_summary(
         self,
@@ -60,7 +62,7 @@ class SummaryController(Controller):
         )
         return versioned(written)
 
-    @get("/versions", summary="Every version of the summary, newest first", security=KEY_SECURITY)
+    @get("/versions", summary="Every version of the summary, newest first")
     async def list_versions(
         self,
         request: AnyRequest,
@@ -74,7 +76,7 @@ class SummaryController(Controller):
     @get(
         "/versions/latest",
         summary="The latest version, draft or published, with its ETag",
-        security=KEY_SECURITY,
+        opt=answers(etag=True),
     )
     async def latest_version(
         self,
@@ -86,7 +88,7 @@ class SummaryController(Controller):
         meeting = await hosted_meeting(connection, caller, meeting_id)
         return versioned(await summaries.latest_version(connection, meeting, base_url(request)))
 
-    @get("/versions/{version:int}", summary="One version of the summary", security=KEY_SECURITY)
+    @get("/versions/{version:int}", summary="One version of the summary")
     async def get_version(
         self,
         request: AnyRequest,
@@ -102,7 +104,6 @@ class SummaryController(Controller):
         "/versions/{version:int}/markdown",
         summary="One version of the summary as Markdown, to read before publishing it",
         media_type=MARKDOWN,
-        security=KEY_SECURITY,
     )
     async def get_version_markdown(
         self,
@@ -121,7 +122,6 @@ class SummaryController(Controller):
     @post(
         "/versions/{version:int}/publish",
         summary="Publish a version: the summary's page shows it, invites link to it",
-        security=KEY_SECURITY,
         status_code=200,
     )
     async def publish_version(

@@ -359,3 +359,24 @@ async def test_check_ins_open_at_the_start_time_before_the_clock_is_heard(
         )
     )
     assert [entry["attended"] for entry in checked] == [True]
+
+
+async def test_an_admin_cannot_revoke_the_key_it_calls_with(registry: Registry) -> None:
+    second = body(
+        await registry.client.post(
+            "/keys", json={"name": "второй администратор", "role": "admin"}, headers=ADMIN
+        ),
+        201,
+    )
+    own = problem(
+        await registry.client.post(
+            f"/keys/{second['id']}/revoke", headers=bearer(second["secret"])
+        ),
+        409,
+        "own-key",
+    )
+    assert "another admin key" in own["detail"]
+    body(await registry.client.get("/keys", headers=bearer(second["secret"])))
+
+    revoked = body(await registry.client.post(f"/keys/{second['id']}/revoke", headers=ADMIN))
+    assert revoked["revoked_at"] is not None

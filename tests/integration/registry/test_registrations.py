@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.integration.api import body, problem
 from tests.integration.registry.support import VLADIVOSTOK, Registry, hosted_by
 
@@ -205,8 +207,27 @@ async def test_a_failed_request_is_not_remembered_and_may_be_corrected(
     assert body(corrected, 201)["role"] == "guest"
 
 
-async def test_an_idempotency_key_too_long_is_a_400(registry: Registry) -> None:
+@pytest.mark.parametrize(
+    "key",
+    ["k" * 256, "", "   ", "ключ", "a\tb"],
+    ids=["too long", "empty", "blank", "not ascii", "control character"],
+)
+async def test_an_idempotency_key_not_as_documented_is_a_400(registry: Registry, key: str) -> None:
     response = await registry.client.post(
-        "/organizations", json={}, headers={"Idempotency-Key": "k" * 256}
+        "/organizations",
+        json={},
+        headers=[("Idempotency-Key", key.encode())],  # type: ignore[list-item]
     )
     problem(response, 400, "bad-idempotency-key")
+
+
+async def test_an_idempotency_key_of_255_printable_characters_is_taken(registry: Registry) -> None:
+    organization = {"name": "Липецкая областная детская библиотека", "region": "RU-LIP"}
+    headers = {"Idempotency-Key": "k " + "~" * 252 + "!"}
+    first = body(
+        await registry.client.post("/organizations", json=organization, headers=headers), 201
+    )
+    again = body(
+        await registry.client.post("/organizations", json=organization, headers=headers), 201
+    )
+    assert again == first
