@@ -189,10 +189,33 @@ def _variables(
             yield (field.name,), f"{prefix}_{field.name.upper()}"
 
 
+class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How the registry delivers partners' webhooks (`services/registry/webhooks`)."""
+
+    timeout: float = 10.0
+    """Seconds one delivery may take, from connecting to the end of the answer."""
+    retry_after: float = 5.0
+    """Seconds before the second try; each next one waits six times longer."""
+    retry_longest: float = 10 * 3600.0
+    """The longest wait between two tries."""
+    max_attempts: int = 10
+    """Tries of one message before it is given up (about a day and a half with the waits)."""
+    disable_after: float = 24 * 3600.0
+    """Seconds an endpoint may fail without a success before it is disabled."""
+    private_networks: str = ""
+    """Networks (CIDRs, comma-separated) webhooks may go to although they are private,
+    loopback or link-local; none by default. `telebridge dev` allows 127.0.0.0/8."""
+    response_excerpt: int = 1024
+    """Bytes of each answer read and kept in the delivery log; the rest is not read."""
+    parallel: int = 16
+    """Deliveries sent at once by each process."""
+
+
 class RegistrySettings(ServiceSettings, frozen=True, kw_only=True):
     http: HttpSettings = HttpSettings(port=8001)
     admin_key: str = ""
     """An admin key (`tb_<prefix>_<secret>`) to register on first start, if it is unknown."""
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 class SchedulingSettings(ServiceSettings, frozen=True, kw_only=True):

@@ -27,6 +27,7 @@ from shared.bus.consumer import (
 from shared.events import ALL_EVENTS, DEADLETTER, STREAMS, Event, stream_of, subject_of
 from shared.service import consumers_of
 from shared.version import VERSION
+from shared.webhooks import WEBHOOK_EVENTS, type_of
 
 ROOT = Path(__file__).resolve().parent.parent / "contracts"
 
@@ -157,6 +158,7 @@ def asyncapi() -> str:
         "channel": {"$ref": "#/channels/deadLetters"},
         "messages": [{"$ref": "#/channels/deadLetters/messages/DeadLetter"}],
     }
+    _webhooks(channels, operations, messages, components)
     components["NatsHeaders"] = {
         "type": "object",
         "properties": {
@@ -198,6 +200,76 @@ def asyncapi() -> str:
         "components": {"messages": messages, "schemas": components},
     }
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _webhooks(
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+    components: dict[str, Any],
+) -> None:
+    """The signed webhooks the registry POSTs to partners' endpoints: the same events,
+    wrapped as the Standard Webhooks specification suggests (`shared/webhooks.py`)."""
+    channel: dict[str, Any] = {
+        "address": None,
+        "title": "A partner's webhook endpoint",
+        "description": "The URL a partner registered (POST /webhooks/endpoints on the "
+        "registry). Each message is one HTTP POST of JSON, signed with the endpoint's "
+        "secret; a 2xx answer takes it, a 410 disables the endpoint, anything else is "
+        "retried with the same webhook-id. See docs/partners.md.",
+        "messages": {},
+    }
+    for event in WEBHOOK_EVENTS:
+        event_type = type_of(event)
+        name = f"Webhook{event.__name__}"
+        messages[name] = {
+            "name": name,
+            "title": event_type,
+            "summary": _summary(event),
+            "contentType": "application/json",
+            "headers": {"$ref": "#/components/schemas/WebhookHeaders"},
+            "payload": {
+                "type": "object",
+                "properties": {
+                    "type": {"const": event_type},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": {"$ref": f"#/components/schemas/{event.__name__}"},
+                },
+                "required": ["type", "timestamp", "data"],
+            },
+        }
+        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    channels["webhooks"] = channel
+    operations["deliverWebhook"] = {
+        "action": "send",
+        "summary": "registry POSTs each event a partner's endpoint asked for, at least once.",
+        "channel": {"$ref": "#/channels/webhooks"},
+        "bindings": {"http": {"method": "POST"}},
+        "messages": [
+            {"$ref": f"#/channels/webhooks/messages/Webhook{event.__name__}"}
+            for event in WEBHOOK_EVENTS
+        ],
+    }
+    components["WebhookHeaders"] = {
+        "type": "object",
+        "properties": {
+            "webhook-id": {
+                "type": "string",
+                "description": "The event id: the same on every retry and replay.",
+            },
+            "webhook-timestamp": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "Unix seconds of this attempt.",
+            },
+            "webhook-signature": {
+                "type": "string",
+                "description": "`v1,<base64 HMAC-SHA256>` of `<id>.<timestamp>.<body>`, one per "
+                "secret in use (two while a rotated one overlaps), separated by spaces.",
+            },
+        },
+        "required": ["webhook-id", "webhook-timestamp", "webhook-signature"],
+    }
 
 
 def _summary(event: type[Event]) -> str:

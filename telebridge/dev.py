@@ -41,6 +41,9 @@ from telebridge.mailsink import DEFAULT_PORT as DEFAULT_SMTP_PORT
 from telebridge.mailsink import HOST as SMTP_HOST
 from telebridge.mailsink import mail_sink
 from telebridge.processes import DEFAULT_PORTS, SERVICES, Interrupted, ServiceProcess, stop_all
+from telebridge.webhooksink import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
+from telebridge.webhooksink import HOST as WEBHOOK_HOST
+from telebridge.webhooksink import webhook_sink
 
 DATABASE = "telebridge"
 T = TypeVar("T")
@@ -64,6 +67,8 @@ class Running:
     operator_key: str
     data_dir: Path
     mail: MailSink | None
+    webhooks: str
+    """The URL of the webhook receiver: endpoints registered under it are printed here."""
 
     def url(self, name: str) -> str:
         return next(service.url for service in self.services if service.name == name)
@@ -140,6 +145,10 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
                 "TELEBRIDGE_SCHEDULING_SMTP_HOST": mail.host,
                 "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(mail.port),
             }
+        webhooks = _webhook_sink(data_dir, stack, console, database_url)
+        environment["TELEBRIDGE_REGISTRY_WEBHOOKS_PRIVATE_NETWORKS"] = os.environ.get(
+            "TELEBRIDGE_REGISTRY_WEBHOOKS_PRIVATE_NETWORKS", "127.0.0.0/8"
+        )
         console.print("[dim]starting registry, scheduling, agenda…[/]")
         services = [
             ServiceProcess(name, ports[name], environment, data_dir / "logs" / f"{name}.log")
@@ -151,7 +160,7 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
         stack.callback(console.print, "[dim]stopping…[/]")
         for service in services:
             service.wait_ready(stopping=stopping)
-        running = Running(services, database_url, nats_url, key, data_dir, mail)
+        running = Running(services, database_url, nats_url, key, data_dir, mail, webhooks)
         _print_urls(console, running)
         if options.demo:
             _load_demo(console, running, stopping)
@@ -251,6 +260,13 @@ def _mail_sink(data_dir: Path, stack: ExitStack, console: Console) -> MailSink:
     return MailSink(SMTP_HOST, port, maildir)
 
 
+def _webhook_sink(data_dir: Path, stack: ExitStack, console: Console, database_url: str) -> str:
+    """The receiver partners can point webhook endpoints at; its URL."""
+    port = DEFAULT_WEBHOOK_PORT if port_is_free(DEFAULT_WEBHOOK_PORT) else free_port()
+    stack.enter_context(webhook_sink(data_dir / "webhooks", database_url, console.print, port=port))
+    return f"http://{WEBHOOK_HOST}:{port}/"
+
+
 def _nats(data_dir: Path, stack: ExitStack, console: Console) -> EmbeddedNats:
     console.print("[dim]starting NATS…[/]")
     nats = EmbeddedNats(data_dir / "nats")
@@ -305,6 +321,10 @@ def _print_urls(console: Console, running: Running) -> None:
             f"mail         smtp://{running.mail.host}:{running.mail.port} keeps every message "
             f"in the Maildir {running.mail.maildir}"
         )
+    console.print(
+        f"webhooks     {running.webhooks} takes, checks and keeps every webhook sent to an "
+        f"endpoint under it, in {running.data_dir / 'webhooks'}"
+    )
 
 
 def _load_demo(console: Console, running: Running, stopping: threading.Event) -> None:

@@ -54,6 +54,7 @@ def service_environment(database_url: str, nats_url: str) -> dict[str, str]:
         "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
         "TELEBRIDGE_LOG_LEVEL": "debug",
         "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
+        "TELEBRIDGE_REGISTRY_WEBHOOKS_PRIVATE_NETWORKS": "127.0.0.0/8",
     }
 
 

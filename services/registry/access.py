@@ -12,6 +12,8 @@ from uuid import UUID
 from services.registry import store
 from services.registry.schemas import Person, Registration
 from services.registry.store import StoredOrganization
+from services.registry.webhooks import store as webhooks
+from services.registry.webhooks.schemas import Endpoint
 from shared.access import Caller, require_own_organization, sees_meeting, sees_organization
 from shared.db import Connection
 from shared.errors import not_found, unknown_meeting
@@ -105,3 +107,13 @@ def listed_organization(caller: Caller, asked: UUID | None = None) -> UUID | Non
 def is_site(meeting: Meeting, organization_id: UUID) -> bool:
     """Whether the organization is one of the meeting's sites (the host is one)."""
     return organization_id in meeting.organization_ids
+
+
+async def own_endpoint(
+    connection: Connection, caller: Caller, endpoint_id: UUID, *, for_update: bool = False
+) -> Endpoint:
+    """A webhook endpoint of the caller's organization (any, for staff)."""
+    found = await webhooks.endpoint(connection, endpoint_id, for_update=for_update)
+    if found is None or not caller.acts_for(found.organization_id):
+        raise not_found("webhook endpoint", endpoint_id)
+    return found

@@ -13,12 +13,23 @@ from services.registry.consumers import MEETINGS
 from services.registry.keys import register_admin_key
 from services.registry.micro import serve_statistics
 from services.registry.rsvp import make_link_secret
+from services.registry.webhooks import fanout
+from services.registry.webhooks import store as webhook_store
+from services.registry.webhooks.routes import WebhookController
+from services.registry.webhooks.sender import run_sender
 from shared.db import Pool
 from shared.readmodels import meetings
-from shared.service import ServiceDefinition, build_app
+from shared.service import Runtime, ServiceDefinition, build_app
 from shared.settings import RegistrySettings, load_settings
 
 NAME = "registry"
+
+
+async def webhook_sender(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, RegistrySettings)
+    await run_sender(runtime.pool, runtime.notifier, settings.webhooks, max_sleep=30.0)
+
 
 DEFINITION = ServiceDefinition(
     name=NAME,
@@ -34,11 +45,13 @@ DEFINITION = ServiceDefinition(
         routes.RsvpController,
         routes.SignedRsvpController,
         routes.AttendanceController,
+        WebhookController,
     ],
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS],
-    consumers=[MEETINGS],
-    workers=[("attendance-statistics", serve_statistics)],
+    consumers=[MEETINGS, *fanout.CONSUMERS],
+    workers=[("attendance-statistics", serve_statistics), ("webhook-sender", webhook_sender)],
+    notify_channels=[webhook_store.CHANNEL],
     on_start=[register_admin_key, make_link_secret],
     ids={
         "organization": store.has_organization,

@@ -39,7 +39,16 @@ from tests.support import ADMIN, OPERATOR, eventually, stream_events
 
 SERVICES = ("registry", "scheduling", "agenda")
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
-ID_KINDS = ("meeting", "organization", "person", "registration", "feed", "key", "session")
+ID_KINDS = (
+    "meeting",
+    "organization",
+    "person",
+    "registration",
+    "feed",
+    "key",
+    "session",
+    "endpoint",
+)
 """What an id names, as the parameters and fields that carry one are called: `<kind>_id`,
 `<kind>_ids`, or `host_organization_id`."""
 CAPABILITY_PATHS = ("/rsvp/{token}", "/calendars/{token}")
@@ -350,6 +359,14 @@ async def private_partner(client: httpx.AsyncClient, system: System) -> World:
         return response.status_code == 200
 
     await eventually(agenda_put)
+    endpoint = ok(
+        await client.post(
+            f"{registry}/webhooks/endpoints",
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["meeting.updated"]},
+            headers=a.headers,
+        ),
+        201,
+    )
     a_ids = {
         "meeting": meeting["id"],
         "organization": a.id,
@@ -358,6 +375,7 @@ async def private_partner(client: httpx.AsyncClient, system: System) -> World:
         "feed": feed["id"],
         "key": a.key_id,
         "session": meeting["sessions"][0]["id"] if meeting.get("sessions") else meeting["id"],
+        "endpoint": endpoint["id"],
     }
     b_ids = {
         **dict.fromkeys(ID_KINDS, str(uuid.uuid4())),

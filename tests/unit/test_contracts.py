@@ -64,6 +64,8 @@ def test_every_error_is_a_problem_document_and_every_operation_says_who_may_call
             errors = {code: r for code, r in operation["responses"].items() if code >= "400"}
             assert "503" in errors, where
             for code, response in errors.items():
+                if path == "/health/ready" and code == "503":
+                    continue  # not ready: the health document itself, as load balancers read
                 listed = responses[response["$ref"].rsplit("/", 1)[-1]]
                 assert list(listed["content"]) == ["application/problem+json"], (where, code)
                 assert listed["content"]["application/problem+json"]["schema"] == {
@@ -87,7 +89,8 @@ def test_every_example_is_valid_against_its_schema() -> None:
         registry = Registry().with_resource("urn:document", DRAFT202012.create_resource(document))
         for method, path, operation in _operations(document):
             for media in operation.get("requestBody", {}).get("content", {}).values():
-                schema = {"$ref": "urn:document" + media["schema"]["$ref"]}
+                inline = media["schema"]
+                schema = {"$ref": "urn:document" + inline["$ref"]} if "$ref" in inline else inline
                 validator = Draft202012Validator(schema, registry=registry)
                 for example_name, example in media.get("examples", {}).items():
                     errors = [error.message for error in validator.iter_errors(example["value"])]

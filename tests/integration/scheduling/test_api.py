@@ -221,7 +221,12 @@ async def test_meetings_are_listed_page_by_page_in_the_order_scheduled(
     )
     assert second == {"items": created[2:], "next_cursor": None}
 
-    problem(await scheduling.client.get("/meetings", params={"cursor": "AAAA"}), 400, "bad-cursor")
+    problem(
+        await scheduling.client.get("/meetings", params={"cursor": "AAAA"}),
+        400,
+        "validation",
+        field="cursor",
+    )
     problem(
         await scheduling.client.get("/meetings", params={"limit": 0}),
         400,

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from shared.changes import Changes, Position
 from shared.events import new_id
-from shared.http.pagination import decode_cursor, encode_cursor, page_of
+from shared.http.pagination import change_page, decode_cursor, encode_cursor, list_order, page_of
 from shared.http.problems import Problem
 
 
@@ -84,3 +85,14 @@ def test_walking_the_pages_visits_every_item_once(ids: list[UUID], limit: int) -
             break
         after = decode_cursor(page.next_cursor)
     assert seen == ordered
+
+
+@hypothesis_settings(max_examples=200)
+@given(st.uuids(), st.integers(min_value=0, max_value=2**63 - 1))
+def test_a_change_feed_cursor_resumes_where_it_was_handed_out(after: UUID, changed_in: int) -> None:
+    page = change_page([], Changes(items=[], positions=[], horizon=changed_in), 50, None)
+    assert page.next_cursor is not None
+    order = list_order(page.next_cursor, None)
+    assert order.after_change == Position(changed_in, UUID(int=0))
+    assert list_order(None, "2030-10-01T09:00:00+03:00").after_change == Position(0, UUID(int=0))
+    assert list_order(encode_cursor(after), None).after_id == after
