@@ -237,6 +237,8 @@ class _Handler:
 
     handler: HTTPRouteHandler
     answers: Answers
+    path: str
+    """The route's path with its parameters' types, `/meetings/{meeting_id:uuid}`."""
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -258,15 +260,27 @@ class _Handler:
     def is_post(self) -> bool:
         return "POST" in self.handler.http_methods
 
-    def statuses(self, path_parameters: bool) -> set[int]:
+    @property
+    def may_be_malformed(self) -> bool:
+        """Whether it reads anything a client can send malformed (a 400): a query or header
+        parameter, a path parameter but an id (a malformed id matches no route: a 404), a
+        body, or a POST's Idempotency-Key."""
+        sent = {*self.parameters} - _NOT_A_PARAMETER
+        return (
+            self.is_post
+            or self.has_body
+            or any(f"{{{name}:uuid}}" not in self.path for name in sent)
+        )
+
+    def statuses(self) -> set[int]:
         found = {503}
-        if {*self.parameters} - _NOT_A_PARAMETER or self.is_post:
+        if self.may_be_malformed:
             found.add(400)
         if not self.keyless:
             found.add(401)
         if self.needs_key:
             found.add(403)
-        if path_parameters:
+        if "{" in self.path:
             found.add(404)
         if self.has_body:
             found |= {408, 413, 415, 422}
@@ -294,7 +308,7 @@ def _operations(app: Litestar, openapi: OpenAPI) -> Iterator[tuple[str, Operatio
                 operation = getattr(item, method.lower(), None)
                 if isinstance(operation, Operation):
                     declared = handler.opt.get(CONTRACT) or Answers()
-                    yield route.path_format, operation, _Handler(handler, declared)
+                    yield route.path_format, operation, _Handler(handler, declared, route.path)
 
 
 def describe(app: Litestar) -> OpenAPI:
@@ -307,8 +321,8 @@ def describe(app: Litestar) -> OpenAPI:
     components.headers = {**(components.headers or {}), **_HEADERS}
     openapi.components = components
     operations = list(_operations(app, openapi))
-    for path, operation, handler in operations:
-        _describe_operation(path, operation, handler)
+    for _, operation, handler in operations:
+        _describe_operation(operation, handler)
     _link(openapi, operations)
     _close_strict_bodies(components, [handler for _, _, handler in operations])
     return openapi
@@ -360,8 +374,8 @@ class _RawSchema(Schema):
         return self.raw
 
 
-def _describe_operation(path: str, operation: Operation, handler: _Handler) -> None:
-    operation.responses = _responses(operation, handler, path_parameters="{" in path)
+def _describe_operation(operation: Operation, handler: _Handler) -> None:
+    operation.responses = _responses(operation, handler)
     declared = handler.answers
     read = [
         name
@@ -389,9 +403,7 @@ def _describe_operation(path: str, operation: Operation, handler: _Handler) -> N
             }
 
 
-def _responses(
-    operation: Operation, handler: _Handler, *, path_parameters: bool
-) -> dict[str, OpenAPIResponse | Reference]:
+def _responses(operation: Operation, handler: _Handler) -> dict[str, OpenAPIResponse | Reference]:
     """Litestar's success answers with the headers they carry, then a problem per error
     status, except where the handler describes a status of its own (health's 503)."""
     declared = handler.answers
@@ -416,7 +428,7 @@ def _responses(
             description="Nothing changed since the `ETag` or date sent.",
             headers={"ETag": _header_ref("ETag"), "Last-Modified": _header_ref("Last-Modified")},
         )
-    for status in handler.statuses(path_parameters):
+    for status in handler.statuses():
         if str(status) not in own:
             kept[str(status)] = Reference(ref=f"#/components/responses/{_response_name(status)}")
     return dict(sorted(kept.items()))

@@ -68,7 +68,7 @@ async def rotate_secret(
 
 
 async def deliveries(
-    connection: Connection, endpoint_id: UUID, *, before: int | None, limit: int
+    connection: Connection, endpoint_id: UUID, *, before: int, limit: int
 ) -> list[Delivery]:
     """The endpoint's deliveries, newest first, each with every attempt."""
     found = await store.deliveries(connection, endpoint_id, before=before, limit=limit)

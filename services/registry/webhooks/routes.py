@@ -29,6 +29,7 @@ from shared.http.contract import answers
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.params import (
     DEFAULT_PAGE_SIZE,
+    MAX_INT4,
     AnyRequest,
     Cursor,
     PageSize,
@@ -38,9 +39,6 @@ from shared.http.params import Caller as CallerParam
 from shared.http.versions import check_version, etag
 from shared.settings import RegistrySettings
 from shared.webhooks import EVENT_TYPES
-
-_LARGEST_ID = 2**53 - 1
-"""Delivery ids are numbers that every JSON reader keeps exactly (JavaScript's safe integers)."""
 
 EXAMPLES = {
     "new meetings and sign-ups": {
@@ -168,11 +166,14 @@ class WebhookController(Controller):
         caller: CallerParam,
         endpoint_id: FromPath[UUID],
         before: Annotated[
-            int | None,
+            int,
             QueryParameter(
-                ge=1, le=_LARGEST_ID, description="`id` of the last delivery of the previous page"
+                ge=1,
+                le=MAX_INT4,
+                description="Only deliveries older than this one: the `id` of the last delivery "
+                "of the previous page",
             ),
-        ] = None,
+        ] = MAX_INT4,
         limit: PageSize = DEFAULT_PAGE_SIZE,
     ) -> list[Delivery]:
         await access.own_endpoint(connection, caller, endpoint_id)
@@ -188,7 +189,7 @@ class WebhookController(Controller):
         connection: Transaction,
         caller: CallerParam,
         endpoint_id: FromPath[UUID],
-        delivery_id: Annotated[int, PathParameter(ge=1, le=_LARGEST_ID)],
+        delivery_id: Annotated[int, PathParameter(ge=1, le=MAX_INT4)],
     ) -> Replayed:
         await access.own_endpoint(connection, caller, endpoint_id)
         queued = await endpoints.replay(connection, endpoint_id, delivery=delivery_id, since=None)

@@ -295,7 +295,7 @@ async def disable(connection: Connection, endpoint_id: UUID, reason: str) -> Non
 
 
 async def deliveries(
-    connection: Connection, endpoint_id: UUID, *, before: int | None, limit: int
+    connection: Connection, endpoint_id: UUID, *, before: int, limit: int
 ) -> list[StoredDelivery]:
     """Up to `limit` deliveries of the endpoint, newest first, before position `before`."""
     return await fetch_structs(
@@ -305,7 +305,7 @@ async def deliveries(
         SELECT position, event_id, event_type, aggregate_id, aggregate_version, state,
             next_attempt_at, created_at, delivered_at
         FROM webhook_deliveries
-        WHERE endpoint_id = $1 AND ($2::bigint IS NULL OR position < $2)
+        WHERE endpoint_id = $1 AND position < $2
         ORDER BY position DESC LIMIT $3
         """,
         endpoint_id,

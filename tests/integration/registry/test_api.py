@@ -578,6 +578,16 @@ async def test_live_ready_and_the_openapi_document(registry: Registry) -> None:
         ("POST", "/meetings/{meeting_id}/check-ins"),
         ("PUT", "/meetings/{meeting_id}/headcounts/{organization_id}"),
         ("GET", "/meetings/{meeting_id}/attendance"),
+        ("GET", "/webhooks/event-types"),
+        ("POST", "/webhooks/endpoints"),
+        ("GET", "/webhooks/endpoints"),
+        ("GET", "/webhooks/endpoints/{endpoint_id}"),
+        ("PUT", "/webhooks/endpoints/{endpoint_id}"),
+        ("DELETE", "/webhooks/endpoints/{endpoint_id}"),
+        ("POST", "/webhooks/endpoints/{endpoint_id}/secret/rotate"),
+        ("GET", "/webhooks/endpoints/{endpoint_id}/deliveries"),
+        ("POST", "/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/replay"),
+        ("POST", "/webhooks/endpoints/{endpoint_id}/replay"),
     }
 
 
