@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+import asyncpg
 import httpx
 import structlog
 
@@ -89,6 +90,14 @@ async def _deliver(
     due: store.Due,
 ) -> None:
     outcome = await attempt(client, settings, allowed, due)
+    try:
+        await _record(pool, settings, due, outcome)
+    except asyncpg.ForeignKeyViolationError:
+        # The endpoint was removed while its message was on its way: nothing to record.
+        log.info("webhook endpoint removed during delivery", endpoint=str(due.endpoint_id))
+
+
+async def _record(pool: Pool, settings: WebhookSettings, due: store.Due, outcome: Outcome) -> None:
     async with acquire(pool) as connection, connection.transaction():
         await store.record_attempt(connection, due.position, outcome.attempt)
         if outcome.delivered:

@@ -414,3 +414,44 @@ async def test_a_private_address_is_refused_unless_the_operator_allowed_it(
         field="url",
     )
     assert "address" in refused["detail"]
+
+
+async def test_an_endpoint_removed_with_messages_waiting_takes_them_with_it(
+    database_url: str, nats_url: str, receiver: Receiver
+) -> None:
+    async with _registry(database_url, nats_url) as registry:
+        ours, key = await _partner(registry)
+        doomed = await _endpoint(registry, key, "http://127.0.0.1:9/nobody-listens")
+        kept = await _endpoint(registry, key, receiver.url)
+        await publish(registry.js, events.scheduled(UUID(ours["id"])))
+
+        async def tried() -> bool:
+            log = body(
+                await registry.client.get(
+                    f"/webhooks/endpoints/{doomed['id']}/deliveries", headers=key
+                )
+            )
+            return bool(log and log[0]["attempts"])
+
+        await eventually(tried)
+        removed = await registry.client.delete(f"/webhooks/endpoints/{doomed['id']}", headers=key)
+        assert removed.status_code == 204
+        problem(
+            await registry.client.get(f"/webhooks/endpoints/{doomed['id']}", headers=key),
+            404,
+            "not-found",
+        )
+        await publish(registry.js, events.scheduled(UUID(ours["id"])))
+
+        async def both_to_the_other() -> bool:
+            return len(receiver.received) == 2
+
+        await eventually(both_to_the_other)
+        assert (
+            body(
+                await registry.client.get(
+                    f"/webhooks/endpoints/{kept['id']}/deliveries", headers=key
+                )
+            )[0]["state"]
+            == "delivered"
+        )
