@@ -138,26 +138,26 @@ async def attempt(
     excerpt: str | None = None
     error: str | None = None
     try:
-        where = await target(due.url, allowed)
-        headers = {
-            "host": where.host,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": str(due.event_id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(
-                due.secrets, str(due.event_id), timestamp, due.body
-            ),
-        }
-        request = client.build_request(
-            "POST",
-            where.url,
-            content=due.body,
-            headers=headers,
-            extensions={"sni_hostname": where.server_name},
-        )
-        # The whole exchange is bounded, not each read: an answer that trickles in stops too.
+        # The whole exchange is bounded, not each step: a slow name lookup, or an answer
+        # that trickles in, ends with the time too.
         async with asyncio.timeout(settings.timeout):
+            where = await target(due.url, allowed)
+            request = client.build_request(
+                "POST",
+                where.url,
+                content=due.body,
+                headers={
+                    "host": where.host,
+                    "content-type": "application/json",
+                    "user-agent": USER_AGENT,
+                    "webhook-id": str(due.event_id),
+                    "webhook-timestamp": str(timestamp),
+                    "webhook-signature": signature_header(
+                        due.secrets, str(due.event_id), timestamp, due.body
+                    ),
+                },
+                extensions={"sni_hostname": where.server_name},
+            )
             response = await client.send(request, stream=True)
             try:
                 status = response.status_code

@@ -49,6 +49,8 @@ class Receiver:
     port: int = field(default_factory=free_port)
     answers: list[int] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds to wait before answering."""
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
 
@@ -66,6 +68,7 @@ class Receiver:
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         self.received.append((headers, content))
         status = self.answers.pop(0) if self.answers else 200
+        await asyncio.sleep(self.delay)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"thanks" * 1000})
 
@@ -455,3 +458,25 @@ async def test_an_endpoint_removed_with_messages_waiting_takes_them_with_it(
             )[0]["state"]
             == "delivered"
         )
+
+
+async def test_an_endpoint_too_slow_to_answer_is_a_failed_attempt(
+    database_url: str, nats_url: str, receiver: Receiver
+) -> None:
+    receiver.delay = 3.0
+    async with _registry(database_url, nats_url, timeout=0.5, retry_after=60.0) as registry:
+        ours, key = await _partner(registry)
+        endpoint = await _endpoint(registry, key, receiver.url)
+        await publish(registry.js, events.scheduled(UUID(ours["id"])))
+
+        async def tried() -> list[Any] | None:
+            log = body(
+                await registry.client.get(
+                    f"/webhooks/endpoints/{endpoint['id']}/deliveries", headers=key
+                )
+            )
+            return log[0]["attempts"] if log and log[0]["attempts"] else None
+
+        [attempt] = await eventually(tried)
+        assert attempt["status_code"] is None
+        assert attempt["error"] == "no whole answer within 0.5 seconds"
