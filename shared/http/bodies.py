@@ -142,9 +142,16 @@ async def check_body(request: Request[Any, Any, Any]) -> None:
 
 def type_error(body_type: Any, body: bytes) -> FieldError | None:
     """What in `body` is not of `body_type`, read strictly: a JSON `0` is no `false`, a
-    number no time, a string no number. Litestar converts leniently after this."""
+    number no time, a string no number. Litestar converts leniently after this. As in JSON
+    Schema, a number with no fraction is an integer, written `5` or `5.0`."""
     try:
-        _strict_decoder(body_type).decode(body)
+        try:
+            _strict_decoder(body_type).decode(body)
+        except msgspec.ValidationError as error:
+            if not _FLOAT_FOR_INT.match(str(error)):
+                raise
+            whole = _integral_floats_as_ints(_decoder.decode(body))
+            _strict_decoder(body_type).decode(msgspec.json.encode(whole))
     except msgspec.ValidationError as error:
         text = str(error)
         at = _AT.search(text)
@@ -159,6 +166,17 @@ def type_error(body_type: Any, body: bytes) -> FieldError | None:
 
 
 _AT: Final = re.compile(r" - at `\$\.?(?P<path>.+)`$")
+_FLOAT_FOR_INT: Final = re.compile(r"Expected `int[^`]*`, got `float`")
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
 
 
 @functools.cache

@@ -324,16 +324,116 @@ def describe(app: Litestar) -> OpenAPI:
     for _, operation, handler in operations:
         _describe_operation(operation, handler)
     _link(openapi, operations)
-    _close_strict_bodies(components, [handler for _, _, handler in operations])
+    _as_the_bodies_read(components, [handler for _, _, handler in operations])
+    for schema in _schemas_of(openapi):
+        _constraints_into_branches(schema)
     return openapi
 
 
-def _close_strict_bodies(components: Components, handlers: list[_Handler]) -> None:
-    """`additionalProperties: false` on each body schema whose Struct refuses unknown fields,
-    as the server does (a 422 naming the field)."""
+_NUMERIC: Final = ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "multiple_of")
+_TEXTUAL: Final = ("min_length", "max_length", "pattern", "format")
+
+
+def _constraints_into_branches(schema: Schema) -> None:
+    """Move the bounds Litestar writes beside `oneOf` (of an optional value: `int | None`)
+    into the branch they bound. JSON Schema applies them there anyway, but generators and
+    readers of the document (schemathesis among them) take the branch alone."""
+    branches = [
+        branch for branch in (schema.one_of or schema.any_of or []) if isinstance(branch, Schema)
+    ]
+    if not branches:
+        return
+    for names, kinds in (
+        (_NUMERIC, (OpenAPIType.INTEGER, OpenAPIType.NUMBER)),
+        (_TEXTUAL, (OpenAPIType.STRING,)),
+    ):
+        for name in names:
+            value = getattr(schema, name)
+            if value is None:
+                continue
+            for branch in branches:
+                if branch.type in kinds and getattr(branch, name) is None:
+                    setattr(branch, name, value)
+            setattr(schema, name, None)
+
+
+def _schemas_of(openapi: OpenAPI) -> Iterator[Schema]:
+    """Every schema of the document, nested ones included."""
+    pending: list[Any] = list(
+        ((openapi.components.schemas or {}) if openapi.components else {}).values()
+    )
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if not isinstance(operation, Operation):
+                continue
+            pending += [p.schema for p in operation.parameters or [] if isinstance(p, Parameter)]
+            body = operation.request_body
+            if body is not None and not isinstance(body, Reference):
+                pending += [media.schema for media in (body.content or {}).values()]
+            for response in (operation.responses or {}).values():
+                if isinstance(response, OpenAPIResponse):
+                    pending += [media.schema for media in (response.content or {}).values()]
+    seen: set[int] = set()
+    while pending:
+        schema = pending.pop()
+        if not isinstance(schema, Schema) or isinstance(schema, _RawSchema) or id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        yield schema
+        pending += [*(schema.one_of or []), *(schema.any_of or []), *(schema.all_of or [])]
+        pending += [*(schema.properties or {}).values(), *(schema.prefix_items or [])]
+        pending += [schema.items, schema.additional_properties]
+
+
+def _as_the_bodies_read(components: Components, handlers: list[_Handler]) -> None:
+    """Say of each body schema what the server's reading of its Struct says and Litestar's
+    document leaves out: `additionalProperties: false` where unknown fields are refused
+    (a 422 naming the field), and bounds of zero (`ge=0` and the like), which Litestar
+    drops as if they were not set."""
     bodies = [handler.parameters["data"].annotation for handler in handlers if handler.has_body]
-    strict: set[str] = set()
-    pending: list[msgspec.inspect.Type] = list(msgspec.inspect.multi_type_info(bodies))
+    schemas = components.schemas or {}
+    for struct in _struct_types(bodies):
+        schema = schemas.get(struct.cls.__name__)
+        if not isinstance(schema, Schema):
+            continue
+        if struct.forbid_unknown_fields:
+            schema.additional_properties = False
+        for member in struct.fields:
+            _zero_bounds(member.type, (schema.properties or {}).get(member.encode_name))
+
+
+_ZERO_BOUNDS: Final = (
+    ("ge", "minimum"),
+    ("gt", "exclusive_minimum"),
+    ("le", "maximum"),
+    ("lt", "exclusive_maximum"),
+)
+
+
+def _zero_bounds(info: msgspec.inspect.Type, schema: Schema | Reference | None) -> None:
+    numbers = [
+        option
+        for option in (info.types if isinstance(info, msgspec.inspect.UnionType) else (info,))
+        if isinstance(option, msgspec.inspect.IntType | msgspec.inspect.FloatType)
+    ]
+    if not numbers or not isinstance(schema, Schema):
+        return
+    branches = [
+        branch
+        for branch in (schema.one_of or schema.any_of or [schema])
+        if isinstance(branch, Schema) and branch.type in (OpenAPIType.INTEGER, OpenAPIType.NUMBER)
+    ]
+    for bound, keyword in _ZERO_BOUNDS:
+        if getattr(numbers[0], bound) == 0:
+            for branch in branches:
+                setattr(branch, keyword, 0)
+
+
+def _struct_types(types: list[Any]) -> list[msgspec.inspect.StructType]:
+    """Every Struct type reachable from these types."""
+    found: list[msgspec.inspect.StructType] = []
+    pending: list[msgspec.inspect.Type] = list(msgspec.inspect.multi_type_info(types))
     seen: set[int] = set()
     while pending:
         info = pending.pop()
@@ -341,18 +441,15 @@ def _close_strict_bodies(components: Components, handlers: list[_Handler]) -> No
             continue
         seen.add(id(info))
         if isinstance(info, msgspec.inspect.StructType):
-            if info.forbid_unknown_fields:
-                strict.add(info.cls.__name__)
+            found.append(info)
             pending.extend(field.type for field in info.fields)
         for attribute in ("type", "item_type", "key_type", "value_type", "types", "item_types"):
-            found = getattr(info, attribute, None)
-            if isinstance(found, msgspec.inspect.Type):
-                pending.append(found)
-            elif isinstance(found, tuple):
-                pending.extend(item for item in found if isinstance(item, msgspec.inspect.Type))
-    for name, schema in (components.schemas or {}).items():
-        if name in strict and isinstance(schema, Schema):
-            schema.additional_properties = False
+            nested = getattr(info, attribute, None)
+            if isinstance(nested, msgspec.inspect.Type):
+                pending.append(nested)
+            elif isinstance(nested, tuple):
+                pending.extend(item for item in nested if isinstance(item, msgspec.inspect.Type))
+    return found
 
 
 def _as_schemas(schemas: dict[str, Any]) -> dict[str, Schema]:

@@ -97,3 +97,26 @@ def test_every_example_is_valid_against_its_schema() -> None:
                     assert errors == [], f"{name}: {method} {path} example {example_name}: {errors}"
                     examples += 1
     assert examples >= 10
+
+
+def _all_schemas(value: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        found.append(value)
+        for item in value.values():
+            found += _all_schemas(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _all_schemas(item)
+    return found
+
+
+def test_bounds_of_an_optional_value_are_on_the_value_and_zero_bounds_are_kept() -> None:
+    bounds = {"minimum", "maximum", "minLength", "maxLength", "pattern", "exclusiveMinimum"}
+    for name, document in _openapi_documents().items():
+        for schema in _all_schemas(document):
+            if "oneOf" in schema or "anyOf" in schema:
+                assert not bounds & set(schema), (name, schema)
+    registry = _openapi_documents()["openapi/registry.json"]["components"]["schemas"]
+    capacity = registry["CapacityFields"]["properties"]["capacity"]["oneOf"][0]
+    assert (capacity["minimum"], capacity["maximum"]) == (0, 1_000_000)

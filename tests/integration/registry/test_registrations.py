@@ -231,3 +231,19 @@ async def test_an_idempotency_key_of_255_printable_characters_is_taken(registry:
         await registry.client.post("/organizations", json=organization, headers=headers), 201
     )
     assert again == first
+
+
+@pytest.mark.parametrize(
+    ("capacity", "taken"),
+    [(10, True), (10.0, True), (10.5, False), ("10", False), (True, False), (-1.0, False)],
+)
+async def test_a_number_is_read_as_json_schema_reads_it(
+    registry: Registry, capacity: object, taken: bool
+) -> None:
+    """An integer may be written with a zero fraction; a string or a boolean is no number."""
+    setup = await signed_up_meeting(registry, 0)
+    response = await registry.client.put(f"{setup['path']}/capacity", json={"capacity": capacity})
+    if taken:
+        assert body(response)["capacity"] == 10
+    else:
+        problem(response, 422, "validation", field="capacity")
