@@ -330,11 +330,12 @@ async def attempts(connection: Connection, positions: Sequence[int]) -> list[Sto
 async def replay(
     connection: Connection, endpoint_id: UUID, *, position: int | None, since: datetime | None
 ) -> int:
-    """Send again one delivery, or every one made since an instant; how many."""
+    """Send again one delivery, or every one made since an instant, each with the whole
+    schedule of retries again (the log keeps the earlier attempts); how many."""
     status = await connection.execute(
         """
         UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(),
-            leased_until = NULL, delivered_at = NULL
+            leased_until = NULL, delivered_at = NULL, attempts = 0
         WHERE endpoint_id = $1
           AND ($2::bigint IS NULL OR position = $2)
           AND ($3::timestamptz IS NULL OR created_at >= $3)
