@@ -84,6 +84,17 @@ async def world(flow: Flow, client: httpx.AsyncClient) -> tuple[dict[str, str], 
         ),
         201,
     )
+    endpoint = ok(
+        await client.post(
+            f"{registry}/webhooks/endpoints",
+            json={
+                "url": "http://127.0.0.1:9/hook",
+                "event_types": ["meeting.updated"],
+                "organization_id": flow.moscow["id"],
+            },
+        ),
+        201,
+    )
     await flow.put_agenda()
     await flow.end()
     await flow.summary()
@@ -96,6 +107,7 @@ async def world(flow: Flow, client: httpx.AsyncClient) -> tuple[dict[str, str], 
         "feed": feed["id"],
         "key": key["id"],
         "session": (flow.meeting.get("sessions") or [{"id": flow.meeting_id}])[0]["id"],
+        "endpoint": endpoint["id"],
     }
     tokens = {
         "/calendars/{token}": urlsplit(feed["url"]).path.rsplit("/", 1)[1],
