@@ -8,7 +8,7 @@ and stay here.
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
@@ -73,31 +73,9 @@ from shared.http.params import (
     Visitor,
 )
 from shared.http.params import Caller as CallerParam
-from shared.http.versions import check_version, etag
+from shared.http.versions import V, check_version, created, with_etag
 from shared.regions import Region, all_regions, region
 from shared.settings import RegistrySettings
-
-
-class _Versioned(Protocol):
-    @property
-    def id(self) -> UUID: ...
-
-    @property
-    def version(self) -> int: ...
-
-
-V = TypeVar("V", bound=_Versioned)
-
-
-def _with_etag(resource: V, status: int = 200) -> Response[V]:
-    return Response(resource, status_code=status, headers={"ETag": etag(resource.version)})
-
-
-def _created(resource: V, collection: str) -> Response[V]:
-    """A 201 naming where the new resource is read from."""
-    response = _with_etag(resource, status=201)
-    response.headers["Location"] = f"/{collection}/{resource.id}"
-    return response
 
 
 def _page(items: list[V], limit: int) -> Page[V]:
@@ -147,14 +125,14 @@ class OrganizationController(Controller):
     async def create_organization(
         self, connection: Transaction, data: JSONBody[OrganizationCreate]
     ) -> Response[Organization]:
-        return _created(await organizations.create(connection, data), "organizations")
+        return created(await organizations.create(connection, data), "organizations")
 
     @get("/{organization_id:uuid}", summary="One organization", opt=answers(etag=True))
     async def get_organization(
         self, connection: Transaction, visitor: Visitor, organization_id: FromPath[UUID]
     ) -> Response[Organization]:
         found = await access.visible_organization(connection, visitor, organization_id)
-        return _with_etag(organizations.organization_of(found))
+        return with_etag(organizations.organization_of(found))
 
     @put(
         "/{organization_id:uuid}",
@@ -177,7 +155,7 @@ class OrganizationController(Controller):
         )
         require_own_organization(caller, organization_id)
         check_version(request, current.version)
-        return _with_etag(await organizations.update(connection, current, data))
+        return with_etag(await organizations.update(connection, current, data))
 
     @get(
         "/",
@@ -235,13 +213,13 @@ class PersonController(Controller):
     async def create_person(
         self, connection: Transaction, caller: CallerParam, data: JSONBody[PersonCreate]
     ) -> Response[Person]:
-        return _created(await people.create(connection, caller, data), "people")
+        return created(await people.create(connection, caller, data), "people")
 
     @get("/{person_id:uuid}", summary="One person", opt=answers(etag=True))
     async def get_person(
         self, connection: Transaction, caller: CallerParam, person_id: FromPath[UUID]
     ) -> Response[Person]:
-        return _with_etag(await access.own_person(connection, caller, person_id))
+        return with_etag(await access.own_person(connection, caller, person_id))
 
     @put(
         "/{person_id:uuid}",
@@ -260,7 +238,7 @@ class PersonController(Controller):
     ) -> Response[Person]:
         current = await access.own_person(connection, caller, person_id, for_update=True)
         check_version(request, current.version)
-        return _with_etag(await people.update(connection, person_id, data))
+        return with_etag(await people.update(connection, person_id, data))
 
     @get(
         "/",
@@ -390,7 +368,7 @@ class MeetingController(Controller):
     ) -> Response[Registration]:
         meeting = await access.visible_meeting(connection, caller, meeting_id, for_update=True)
         registration = await registrations.register(connection, caller, meeting, data)
-        return _created(registration, "registrations")
+        return created(registration, "registrations")
 
     @get(
         "/registrations",

@@ -7,9 +7,10 @@ instead of silently overwriting their change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
-from litestar import Request
+from litestar import Request, Response
 
 from shared.errors import require_version
 from shared.http.params import MAX_INT4
@@ -18,6 +19,29 @@ from shared.http.problems import Problem
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+class Versioned(Protocol):
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def with_etag(resource: V, status: int = 200) -> Response[V]:
+    """The resource, with its version as the ETag a next change sends as If-Match."""
+    return Response(resource, status_code=status, headers={"ETag": etag(resource.version)})
+
+
+def created(resource: V, collection: str) -> Response[V]:
+    """A 201 naming in `Location` where the new resource is read from."""
+    response = with_etag(resource, status=201)
+    response.headers["Location"] = f"/{collection}/{resource.id}"
+    return response
 
 
 def sent_version(request: Request[Any, Any, Any]) -> int | None:

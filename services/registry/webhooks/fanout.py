@@ -27,6 +27,7 @@ from shared.events import (
     SchedulingEvent,
     SummaryPublished,
 )
+from shared.readmodels import meetings
 from shared.webhooks import EVENT_TYPES, body_of, type_of
 
 
@@ -40,10 +41,10 @@ async def _audience(connection: Connection, event: Event) -> list[UUID]:
     if isinstance(event, RegistrationEvent):
         return [event.organization_id]
     if isinstance(event, AgendaPublished | SummaryPublished):
-        sites = await store.meeting_sites(connection, event.meeting_id)
-        if sites is None:
+        meeting = await meetings.meeting(connection, event.meeting_id)
+        if meeting is None:
             raise MeetingNotKnownYetError(f"meeting {event.meeting_id} is not known here yet")
-        return sites
+        return meeting.organization_ids
     return []
 
 

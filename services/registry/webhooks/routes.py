@@ -36,7 +36,7 @@ from shared.http.params import (
     Transaction,
 )
 from shared.http.params import Caller as CallerParam
-from shared.http.versions import check_version, etag
+from shared.http.versions import check_version, created, with_etag
 from shared.settings import RegistrySettings
 from shared.webhooks import EVENT_TYPES
 
@@ -55,10 +55,6 @@ def _allowed(request: AnyRequest) -> list[Network]:
     return networks(settings.webhooks.private_networks)
 
 
-def _with_etag(endpoint: Endpoint, status: int = 200) -> Response[Endpoint]:
-    return Response(endpoint, status_code=status, headers={"ETag": etag(endpoint.version)})
-
-
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
@@ -72,7 +68,7 @@ class WebhookController(Controller):
         summary="Register an endpoint to receive signed webhooks",
         description="The answer holds the endpoint's secret (`whsec_…`), shown this once: "
         "every message is signed with it as the Standard Webhooks specification says.",
-        opt=answers(location=True, examples=EXAMPLES),
+        opt=answers(etag=True, location=True, examples=EXAMPLES),
     )
     async def create_endpoint(
         self,
@@ -81,11 +77,9 @@ class WebhookController(Controller):
         caller: CallerParam,
         data: JSONBody[EndpointCreate],
     ) -> Response[EndpointWithSecret]:
-        created = await endpoints.create(connection, caller, data, _allowed(request))
-        return Response(
-            created,
-            status_code=201,
-            headers={"Location": f"/webhooks/endpoints/{created.id}", "ETag": etag(1)},
+        return created(
+            await endpoints.create(connection, caller, data, _allowed(request)),
+            "webhooks/endpoints",
         )
 
     @get("/endpoints", summary="The endpoints of the caller's organization (all for staff)")
@@ -98,7 +92,7 @@ class WebhookController(Controller):
     ) -> Page[Endpoint]:
         found = await store.endpoints(
             connection,
-            organization_id=None if caller.is_staff else caller.organization_id,
+            organization_id=access.listed_organization(caller),
             after=decode_cursor(cursor),
             limit=limit + 1,
         )
@@ -112,7 +106,7 @@ class WebhookController(Controller):
     async def get_endpoint(
         self, connection: Transaction, caller: CallerParam, endpoint_id: FromPath[UUID]
     ) -> Response[Endpoint]:
-        return _with_etag(await access.own_endpoint(connection, caller, endpoint_id))
+        return with_etag(await access.own_endpoint(connection, caller, endpoint_id))
 
     @put(
         "/endpoints/{endpoint_id:uuid}",
@@ -131,7 +125,7 @@ class WebhookController(Controller):
     ) -> Response[Endpoint]:
         current = await access.own_endpoint(connection, caller, endpoint_id, for_update=True)
         check_version(request, current.version)
-        return _with_etag(await endpoints.update(connection, endpoint_id, data, _allowed(request)))
+        return with_etag(await endpoints.update(connection, endpoint_id, data, _allowed(request)))
 
     @delete("/endpoints/{endpoint_id:uuid}", summary="Remove an endpoint and its deliveries")
     async def delete_endpoint(

@@ -345,11 +345,3 @@ async def replay(
         since,
     )
     return int(status.split()[-1])
-
-
-async def meeting_sites(connection: Connection, meeting_id: UUID) -> list[UUID] | None:
-    """The organizations of a meeting as the registry knows it (its read model)."""
-    found: list[UUID] | None = await connection.fetchval(
-        "SELECT organization_ids FROM meetings WHERE id = $1", meeting_id
-    )
-    return found
