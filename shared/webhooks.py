@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Final
 
 import msgspec
@@ -63,20 +62,13 @@ def type_of(event: type[Event]) -> str:
 EVENT_TYPES: Final[dict[str, type[Event]]] = {type_of(event): event for event in WEBHOOK_EVENTS}
 
 
-class Message(msgspec.Struct, frozen=True):
-    """A webhook's body: the event's type, when it happened, and the event itself (without
-    the bus's `producer` and `traceparent`). Its schema is documented in AsyncAPI."""
-
-    type: str
-    timestamp: datetime
-    data: Event
-
-
 _INTERNAL: Final = ("producer", "traceparent")
 """Members of the bus's envelope a partner has no use for."""
 
 
 def body_of(event: Event) -> bytes:
+    """A webhook's body: the event's type, when it happened, and the event itself (without
+    the bus's envelope members). Its schema is in contracts/asyncapi.yaml."""
     data = {
         name: value for name, value in msgspec.to_builtins(event).items() if name not in _INTERNAL
     }
