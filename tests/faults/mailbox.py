@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ class ReceivedInvite:
     """One mail as the recipient's calendar program reads it."""
 
     order: int
+    received_at: float
+    """`time.monotonic()` when the server took it."""
     recipient: str
     message_id: str
     method: str
@@ -38,7 +41,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._messages: list[tuple[list[str], bytes]] = []
+        self._messages: list[tuple[float, list[str], bytes]] = []
         self.refusing = False
         self.refused = 0
 
@@ -48,7 +51,9 @@ class Mailbox:
             if self.refusing:
                 self.refused += 1
                 return "451 4.3.0 Mailbox busy, try again later"
-            self._messages.append((list(envelope.rcpt_tos), envelope.original_content or b""))
+            self._messages.append(
+                (time.monotonic(), list(envelope.rcpt_tos), envelope.original_content or b"")
+            )
         return "250 Message kept"
 
     def __len__(self) -> int:
@@ -60,12 +65,14 @@ class Mailbox:
             messages = list(self._messages)
         return [
             invite
-            for order, (recipients, content) in enumerate(messages)
-            for invite in _invites(order, recipients, content)
+            for order, (received_at, recipients, content) in enumerate(messages)
+            for invite in _invites(order, received_at, recipients, content)
         ]
 
 
-def _invites(order: int, recipients: list[str], content: bytes) -> Iterator[ReceivedInvite]:
+def _invites(
+    order: int, received_at: float, recipients: list[str], content: bytes
+) -> Iterator[ReceivedInvite]:
     message = email.message_from_bytes(content, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     for part in message.walk():
@@ -76,6 +83,7 @@ def _invites(order: int, recipients: list[str], content: bytes) -> Iterator[Rece
             for recipient in recipients:
                 yield ReceivedInvite(
                     order=order,
+                    received_at=received_at,
                     recipient=recipient.lower(),
                     message_id=str(message["Message-ID"]),
                     method=str(calendar.get("method", "")),

@@ -12,13 +12,23 @@ class Row:
     checked: int
     lost: int
     doubled: int
+    resent: int
+    """Mails the server took as their sender was killed, sent again after its restart."""
     recovery: float | None
     """Seconds from the repair until the system was quiet; None if it never was."""
 
 
 ROWS: list[Row] = []
 
-HEADER = ("fault", "requests accepted", "effects checked", "lost", "doubled", "recovery")
+HEADER = (
+    "fault",
+    "requests accepted",
+    "effects checked",
+    "lost",
+    "doubled",
+    "mail resent at the kill",
+    "recovery",
+)
 
 
 def table(rows: list[Row]) -> list[str]:
@@ -29,11 +39,12 @@ def table(rows: list[Row]) -> list[str]:
             str(row.checked),
             str(row.lost),
             str(row.doubled),
+            str(row.resent),
             "not quiet" if row.recovery is None else f"{row.recovery:.1f} s",
         )
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in [HEADER, *cells]) for column in range(6)]
+    widths = [max(len(line[column]) for line in [HEADER, *cells]) for column in range(len(HEADER))]
     lines = [
         " | ".join(
             text.ljust(width) if column == 0 else text.rjust(width)
