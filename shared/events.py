@@ -440,6 +440,9 @@ class Stream:
         return subject.startswith(f"{self.prefix}.")
 
 
+SERVICES = ("registry", "scheduling", "agenda")
+"""The services, each the only publisher of the subjects under its name."""
+
 REGISTRY = Stream("REGISTRY", "registry")
 SCHEDULING = Stream("SCHEDULING", "scheduling")
 AGENDA = Stream("AGENDA", "agenda")

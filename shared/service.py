@@ -20,7 +20,6 @@ from collections.abc import (
 )
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +36,25 @@ from nats.js import JetStreamContext
 
 from shared.bus.consumer import ConsumerWorker, EventConsumer
 from shared.bus.jetstream import connect_nats, ensure_streams
-from shared.bus.outbox import EVENT_LIMIT, OutboxRelay
+from shared.bus.outbox import EVENT_LIMIT, OutboxRelay, outbox_readings
 from shared.db import Connection, Pool, StartupError, acquire, create_pool
 from shared.http.auth import authentication_middleware, provide_caller, provide_visitor
 from shared.http.bodies import body_middleware, check_body
 from shared.http.contract import KEY_SCHEME, describe
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
+from shared.http.metrics import SCRAPE, MetricsController
 from shared.http.middleware import options_middleware, request_context_middleware
 from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
-from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
+from shared.http.ratelimit import rate_limit_middleware
+from shared.http.tracing import http_tracing
+from shared.metrics import Probe, Scrape, metrics_middleware
+from shared.micro import MicroEndpoint, register, unregister
+from shared.migrations import KERNEL_MIGRATIONS, Migration, discover, migrate
 from shared.notify import Notifier
 from shared.outages import OUTAGES
-from shared.readmodels.catchup import Answer, CatchUp, Kind, serve_exists
+from shared.readmodels.catchup import EXISTS, Answer, CatchUp, Kind, answer_exists
 from shared.settings import ServiceSettings
 from shared.version import VERSION
 from shared.workers import cancel_all, supervise
@@ -94,10 +98,21 @@ class ServiceDefinition:
     ids: Mapping[Kind, Answer] = field(default_factory=dict)
     """The kinds of id the service creates, and how to tell whether one exists: other
     services ask before they wait for their read models (`shared.readmodels.catchup`)."""
+    micro: Sequence[MicroEndpoint] = ()
+    probes: Sequence[tuple[str, Probe]] = ()
+    """Figures of its own tables read when `/metrics` is scraped, besides the outbox's
+    (`shared.metrics`), each with its name."""
+    """Its NATS request-reply endpoints besides `status` and `exists` (`shared.micro`)."""
 
     @property
     def schema(self) -> str:
         return self.name
+
+    def all_migrations(self) -> list[Migration]:
+        """What its schema is built from, in order: the kernel's tables (outbox, inbox),
+        then the shared read models it keeps, then its own."""
+        sources = [("shared", KERNEL_MIGRATIONS), *self.read_models, (self.name, self.migrations)]
+        return [migration for source in sources for migration in discover(*source)]
 
     @property
     def outbox_channel(self) -> str:
@@ -147,7 +162,7 @@ def build_app(
             yield
 
     app = Litestar(
-        route_handlers=[HealthController, *definition.route_handlers],
+        route_handlers=[HealthController, MetricsController, *definition.route_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings, "service": definition.name}),
         dependencies={
@@ -158,10 +173,12 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         # Bodies are checked before the idempotency middleware reads them.
         middleware=[
+            metrics_middleware,
             request_context_middleware,
             options_middleware,
             body_middleware,
             authentication_middleware,
+            rate_limit_middleware,
             idempotency_middleware,
         ],
         request_max_body_size=settings.http.max_body_size,
@@ -186,6 +203,13 @@ def build_app(
         ),
         debug=False,
         logging_config=None,  # logging is configured once per process: shared.observability
+        plugins=[http_tracing()],
+    )
+    app.state[SCRAPE] = Scrape(
+        probes=[("outbox", outbox_readings), *definition.probes],
+        consumers=[
+            (consumer.stream.name, consumer.name) for consumer in consumers_of(definition, settings)
+        ],
     )
     describe(app)
     return app
@@ -208,17 +232,14 @@ async def _start(
         stack.push_async_callback(bus_pool.close)
     else:
         bus_pool = pool  # a test's own pool serves both
-    sources = [("shared", KERNEL_MIGRATIONS), *definition.read_models]
-    sources.append((definition.name, definition.migrations))
-    migrations = [migration for source in sources for migration in discover(*source)]
     async with acquire(pool) as connection:
-        await migrate(connection, definition.schema, migrations)
+        await migrate(connection, definition.schema, definition.all_migrations())
 
     if nats is None:
         nats = await connect_nats(settings.nats, name=definition.name)
         stack.push_async_callback(_close_nats, nats)
     js = nats.jetstream()
-    await ensure_streams(js, settings.nats.stream_replicas)
+    await ensure_streams(js, settings.nats.stream_replicas, definition.name)
     EVENT_LIMIT.fit_to(min(settings.nats.max_payload, nats.max_payload))
 
     notifier = Notifier(
@@ -244,7 +265,9 @@ async def _start(
         notifier,
         definition.outbox_channel,
         poll_interval=settings.outbox_poll_interval,
+        service=definition.name,
     )
+    consumers = consumers_of(definition, settings)
     loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
         ("notifier", notifier.run),
         ("outbox-relay", relay.run),
@@ -256,18 +279,22 @@ async def _start(
                 bus_pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
             ).run,
         )
-        for consumer in consumers_of(definition, settings)
+        for consumer in consumers
     ]
     loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
-    if definition.ids:
-        loops.append(
-            (
-                "ids",
-                partial(serve_exists, definition.name, nats, pool, definition.ids, VERSION),
-            )
-        )
     tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
     stack.push_async_callback(cancel_all, tasks)
+    endpoints = list(definition.micro)
+    if definition.ids:
+        endpoints.append(
+            MicroEndpoint(
+                EXISTS,
+                f"Whether {definition.name} has created an id (read your writes for others)",
+                answer_exists(definition.name, definition.ids),
+            )
+        )
+    micro = await register(runtime, definition.name, definition.description, endpoints, consumers)
+    stack.push_async_callback(unregister, micro)  # first out: discovery stops finding it
     return runtime
 
 

@@ -9,6 +9,7 @@ environment can configure all three services at once. The defaults work for
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar, get_type_hints
@@ -58,6 +59,21 @@ class NatsSettings(SharedSection, frozen=True, kw_only=True):
     max_payload: int = 1024 * 1024
     """Largest message the NATS servers take (their max_payload, 1 MiB unless configured):
     a change whose event would not fit is refused when it is written, with a 413."""
+    user: str = ""
+    """User this service connects as, with `password`; each service has its own, allowed
+    to publish only its own subjects (`shared.bus.permissions`)."""
+    password: str = ""
+    credentials: str = ""
+    """Path of a `.creds` file (user JWT and NKey seed), instead of user and password."""
+    nkey_seed: str = ""
+    """Path of a file holding an NKey seed (`SU…`), instead of user and password."""
+    tls_ca: str = ""
+    """PEM file of the authorities the servers' certificates are checked against; setting
+    it (or using `tls://` URLs) makes every connection TLS."""
+    tls_cert: str = ""
+    """PEM client certificate, for servers that verify their clients (with `tls_key`)."""
+    tls_key: str = ""
+    """PEM private key of `tls_cert`."""
 
     @property
     def servers(self) -> list[str]:
@@ -74,6 +90,34 @@ class LogSettings(SharedSection, frozen=True, kw_only=True):
 class AuthSettings(SharedSection, frozen=True, kw_only=True):
     operator_key: str = ""
     """Bearer key that unlocks operator endpoints; empty disables them."""
+
+
+class RateLimitSettings(SharedSection, frozen=True, kw_only=True):
+    """Requests each caller may send a service per `window` (0: unlimited), counted in the
+    database so that all replicas count together (`shared.http.ratelimit`)."""
+
+    window: float = 60.0
+    """Seconds a limit counts over: a limit of N lets N requests through at once, then one
+    every window/N seconds."""
+    partner: int = 1200
+    """Requests per window of each partner key."""
+    operator: int = 6000
+    """Requests per window of each operator key (the configured one included)."""
+    admin: int = 6000
+    """Requests per window of each admin key."""
+    public: int = 600
+    """Requests per window from each client address that sends no key: public pages,
+    agendas, calendar feeds, RSVP links."""
+    trusted_proxies: str = ""
+    """Networks (CIDRs, comma-separated) of reverse proxies whose `X-Forwarded-For` names
+    the client; none by default, so the client is the connection's address."""
+
+    def __post_init__(self) -> None:
+        for network in filter(None, (part.strip() for part in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as error:
+                raise ValueError(f"TELEBRIDGE_RATE_LIMIT_TRUSTED_PROXIES: {error}") from None
 
 
 class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +173,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
     auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
     http: HttpSettings = HttpSettings()
     outbox_poll_interval: float = 1.0
     """Seconds the outbox relay sleeps when no notification wakes it."""

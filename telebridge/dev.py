@@ -29,18 +29,20 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.backoff import Backoff
+from shared.events import SERVICES
 from telebridge.demo import DemoLoadError, Services, load_demo
 from telebridge.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedServerError,
     free_port,
+    new_nats_passwords,
     port_is_free,
 )
 from telebridge.mailsink import DEFAULT_PORT as DEFAULT_SMTP_PORT
 from telebridge.mailsink import HOST as SMTP_HOST
 from telebridge.mailsink import mail_sink
-from telebridge.processes import DEFAULT_PORTS, SERVICES, Interrupted, ServiceProcess, stop_all
+from telebridge.processes import DEFAULT_PORTS, Interrupted, ServiceProcess, stop_all
 from telebridge.webhooksink import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
 from telebridge.webhooksink import HOST as WEBHOOK_HOST
 from telebridge.webhooksink import webhook_sink
@@ -128,10 +130,18 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
                 Watched("PostgreSQL", postgres.log_path, _exit_status_of(postgres), postgres.start)
             )
         nats_url = os.environ.get("TELEBRIDGE_NATS_URL")
+        status_url = nats_url
+        logins: Callable[[str], dict[str, str]] = _login_from_environment
         if not nats_url:
             nats = _nats(data_dir, stack, console)
-            nats_url = nats.url
+            nats_url, status_url, logins = nats.url, nats.admin_url, nats.login
             watched.append(Watched("NATS", nats.log_path, _exit_status_of(nats), nats.start))
+        # `telebridge status` finds the NATS to ask here when not told; the URL carries the
+        # operators' credentials when the server wants some, so only this user reads it.
+        status_file = data_dir / "nats-url"
+        status_file.touch(mode=0o600)
+        status_file.chmod(0o600)
+        status_file.write_text(f"{status_url}\n", encoding="utf-8")
         key = operator_key(data_dir)
         environment = {
             "TELEBRIDGE_DATABASE_URL": database_url,
@@ -151,7 +161,9 @@ def _run(options: DevOptions, console: Console, data_dir: Path, ports: dict[str,
         )
         console.print("[dim]starting registry, scheduling, agenda…[/]")
         services = [
-            ServiceProcess(name, ports[name], environment, data_dir / "logs" / f"{name}.log")
+            ServiceProcess(
+                name, ports[name], environment | logins(name), data_dir / "logs" / f"{name}.log"
+            )
             for name in SERVICES
         ]
         stack.callback(stop_all, services)
@@ -267,9 +279,15 @@ def _webhook_sink(data_dir: Path, stack: ExitStack, console: Console, database_u
     return f"http://{WEBHOOK_HOST}:{port}/"
 
 
+def _login_from_environment(service: str) -> dict[str, str]:
+    """Nothing to add: with a server of their own, operators give TELEBRIDGE_NATS_USER …"""
+    return {}
+
+
 def _nats(data_dir: Path, stack: ExitStack, console: Console) -> EmbeddedNats:
     console.print("[dim]starting NATS…[/]")
-    nats = EmbeddedNats(data_dir / "nats")
+    # Each service logs in as itself, with the permissions of `shared.bus.permissions`.
+    nats = EmbeddedNats(data_dir / "nats", passwords=new_nats_passwords())
     stack.callback(nats.stop)
     nats.start()
     return nats

@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,11 +20,14 @@ import subprocess
 import sysconfig
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import psutil
 
+from shared.bus.permissions import server_authorization
+from shared.events import SERVICES
 from shared.orphans import die_with_parent
 
 POSTGRES_SYSTEM_USER = "telebridge-pg"
@@ -339,19 +343,59 @@ def nats_server_binary() -> str:
     return found
 
 
-class EmbeddedNats(ChildProcess):
-    """A NATS server with JetStream storing in `store_dir`, on 127.0.0.1:`port`."""
+ADMIN = "operator"
+"""The NATS user of operators' tools and the tests: every right, no service's identity."""
 
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+
+def new_nats_passwords() -> dict[str, str]:
+    """A password for each service's NATS user and for `ADMIN`."""
+    return {name: secrets.token_urlsafe(24) for name in (ADMIN, *SERVICES)}
+
+
+class EmbeddedNats(ChildProcess):
+    """A NATS server with JetStream storing in `store_dir`, on 127.0.0.1:`port`.
+
+    Given `passwords` (see `new_nats_passwords`), it lets in only those users, each
+    service with the permissions of `shared.bus.permissions`; without, anyone, with every
+    right (benchmarks)."""
+
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        passwords: Mapping[str, str] | None = None,
+        configuration: str = "",
+    ) -> None:
         self.store_dir = store_dir.resolve()
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.log_path = self.store_dir.parent / "nats.log"
+        self.config_path = self.store_dir.parent / "nats.conf"
+        self.passwords = dict(passwords or {})
+        self.configuration = configuration
+        """More of the server's configuration file (TLS, other users)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        """The server's URL, with no one's credentials."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The URL with `ADMIN`'s credentials in it (the plain URL on an open server)."""
+        if not self.passwords:
+            return self.url
+        return f"nats://{ADMIN}:{self.passwords[ADMIN]}@127.0.0.1:{self.port}"
+
+    def login(self, service: str) -> dict[str, str]:
+        """The environment a service connects with: its own user, or none on an open server."""
+        if not self.passwords:
+            return {}
+        return {
+            "TELEBRIDGE_NATS_USER": service,
+            "TELEBRIDGE_NATS_PASSWORD": self.passwords[service],
+        }
 
     def start(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -359,8 +403,12 @@ class EmbeddedNats(ChildProcess):
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if not port_is_free(self.monitor_port):
             self.monitor_port = free_port()
+        authorization = server_authorization(self.passwords) if self.passwords else ""
+        self.config_path.write_text(authorization + self.configuration, encoding="utf-8")
+        self.config_path.chmod(0o600)
         self._process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port),
+            [nats_server_binary(), "-c", str(self.config_path),
+             "-a", "127.0.0.1", "-p", str(self.port),
              "-m", str(self.monitor_port), "-js", "-sd", str(self.store_dir),
              "-n", f"telebridge-{self.port}", "-l", str(self.log_path)],
             stdout=subprocess.DEVNULL,

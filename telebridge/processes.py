@@ -20,7 +20,6 @@ from typing import IO
 from shared.orphans import die_with_parent
 from telebridge.embedded import ChildProcess, EmbeddedServerError, answers_ok, stop_process, tail
 
-SERVICES = ("registry", "scheduling", "agenda")
 DEFAULT_PORTS = {"registry": 8001, "scheduling": 8002, "agenda": 8003}
 
 

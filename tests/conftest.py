@@ -18,6 +18,7 @@ import pytest
 from uuid_utils.compat import uuid7
 
 from telebridge.embedded import EmbeddedNats, EmbeddedPostgres
+from tests.support import embedded_nats
 
 EXTERNAL_DATABASE = os.environ.get("TELEBRIDGE_DATABASE_URL")
 EXTERNAL_NATS = os.environ.get("TELEBRIDGE_NATS_URL")
@@ -86,7 +87,7 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats | None]:
     if EXTERNAL_NATS:
         yield None
         return
-    server = EmbeddedNats(tmp_path / "jetstream")
+    server = embedded_nats(tmp_path / "jetstream")
     server.start()
     try:
         yield server
@@ -97,7 +98,7 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats | None]:
 @pytest.fixture
 async def nats_url(nats_server: EmbeddedNats | None) -> AsyncIterator[str]:
     if nats_server is not None:
-        yield nats_server.url
+        yield nats_server.admin_url
         return
     assert EXTERNAL_NATS
     await _delete_streams(EXTERNAL_NATS)

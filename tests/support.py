@@ -21,7 +21,18 @@ from nats.js.api import RawStreamMsg
 
 from shared.events import Stream
 from shared.keys import generate_key
-from shared.settings import AuthSettings, DatabaseSettings, NatsSettings, ServiceSettings
+from shared.settings import (
+    AgendaSettings,
+    AuthSettings,
+    DatabaseSettings,
+    NatsSettings,
+    RateLimitSettings,
+    RegistrySettings,
+    SchedulingSettings,
+    ServiceSettings,
+)
+from telebridge.embedded import EmbeddedNats, free_port, new_nats_passwords
+from telebridge.processes import ServiceProcess
 from tests.contract import contract_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,20 +49,64 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+RATE_LIMIT = 100_000
+"""Requests per minute of every role and address in the tests: many tests send hundreds
+from one key and one address, none this many; every request is still counted in the
+database (`tests/integration/shared/test_rate_limits.py` tests the limits themselves)."""
+RATE_LIMITS = RateLimitSettings(
+    partner=RATE_LIMIT, operator=RATE_LIMIT, admin=RATE_LIMIT, public=RATE_LIMIT
+)
+
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 T = TypeVar("T")
 
 
+NATS_PASSWORDS = new_nats_passwords()
+"""The users of the tests' NATS servers: each service's, with its permissions, and the
+admin the tests themselves connect as (`nats_url` carries the admin's login)."""
+_SERVICE_OF: dict[type[ServiceSettings], str] = {
+    RegistrySettings: "registry",
+    SchedulingSettings: "scheduling",
+    AgendaSettings: "agenda",
+}
+
+
+def embedded_nats(store_dir: Path) -> EmbeddedNats:
+    """A NATS server (not started) that lets in the tests' users (`NATS_PASSWORDS`) only."""
+    return EmbeddedNats(store_dir, passwords=NATS_PASSWORDS)
+
+
+def nats_login(service: str) -> dict[str, str]:
+    """The environment variables a service's process logs in to NATS with."""
+    return {"TELEBRIDGE_NATS_USER": service, "TELEBRIDGE_NATS_PASSWORD": NATS_PASSWORDS[service]}
+
+
+def without_login(url: str) -> str:
+    """A NATS URL without the user and password written into it."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def service_process(name: str, environment: dict[str, str], logs: Path) -> ServiceProcess:
+    """A service's process on a free port, logging in to NATS as that service."""
+    return ServiceProcess(name, free_port(), environment | nats_login(name), logs / f"{name}.log")
+
+
 def service_environment(database_url: str, nats_url: str) -> dict[str, str]:
-    """The environment tests run the services' processes with: quick retries, test keys."""
+    """The environment tests run the services' processes with: quick retries, test keys.
+    Each process adds its own NATS login (`service_process`)."""
     return {
         "TELEBRIDGE_DATABASE_URL": database_url,
         "TELEBRIDGE_DATABASE_POOL_MAX_SIZE": "5",
-        "TELEBRIDGE_NATS_URL": nats_url,
+        "TELEBRIDGE_NATS_URL": without_login(nats_url),
         "TELEBRIDGE_NATS_ACK_WAIT": "2",
         "TELEBRIDGE_NATS_RETRY_BACKOFF": "0.1",
         "TELEBRIDGE_AUTH_OPERATOR_KEY": OPERATOR_KEY,
         "TELEBRIDGE_REGISTRY_ADMIN_KEY": ADMIN_KEY,
+        **{
+            f"TELEBRIDGE_RATE_LIMIT_{role.upper()}": str(RATE_LIMIT)
+            for role in ("partner", "operator", "admin", "public")
+        },
         "TELEBRIDGE_LOG_LEVEL": "debug",
         "TELEBRIDGE_AGENDA_SUMMARY_QUIET": "0.5",
         "TELEBRIDGE_REGISTRY_WEBHOOKS_PRIVATE_NETWORKS": "127.0.0.0/8",
@@ -63,10 +118,17 @@ def settings_for(
 ) -> SettingsT:
     return settings_type(
         database=DatabaseSettings(url=database_url, pool_max_size=5),
-        nats=NatsSettings(url=nats_url, ack_wait=2.0, retry_backoff=0.05, max_deliveries=3),
+        nats=NatsSettings(
+            url=without_login(nats_url),
+            user=_SERVICE_OF[settings_type],
+            password=NATS_PASSWORDS[_SERVICE_OF[settings_type]],
+            ack_wait=2.0,
+            retry_backoff=0.05,
+            max_deliveries=3,
+        ),
         auth=AuthSettings(operator_key=OPERATOR_KEY),
         outbox_poll_interval=0.2,
-        **overrides,
+        **{"rate_limit": RATE_LIMITS, **overrides},
     )
 
 

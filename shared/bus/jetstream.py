@@ -7,7 +7,10 @@ difference: binding to an existing durable would otherwise keep its old configur
 from __future__ import annotations
 
 import asyncio
-from typing import NamedTuple, cast
+import os
+import ssl
+from typing import Any, NamedTuple, cast
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -25,8 +28,9 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from shared.bus.permissions import inbox_prefix, updates_stream
 from shared.db import StartupError
-from shared.events import DEADLETTER, STREAMS, Stream
+from shared.events import DEADLETTER, SERVICES, STREAMS, Stream
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
 
@@ -48,7 +52,11 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     """Connect to every server URL, keep reconnecting for ever, log errors in one line."""
 
     # While the server is away every reconnect attempt reports an error: one outage.
+    refused: list[str] = []  # why the server turned the first connection away, if it did
+
     async def on_error(error: Exception) -> None:
+        if not client.is_connected and "authorization" in str(error).lower():
+            refused[:] = [str(error)]
         if OUTAGES.down("nats") or isinstance(error, _CONNECTION_ERRORS):
             OUTAGES.failed("nats", error)
         else:
@@ -61,6 +69,9 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     async def on_reconnect() -> None:
         OUTAGES.answered("nats")
 
+    options = login_options(settings)
+    if name in SERVICES:
+        options["inbox_prefix"] = inbox_prefix(name)
     # With unlimited reconnects the client keeps trying the first connection too.
     client = NATS()
     try:
@@ -74,16 +85,50 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
+                **options,
             ),
             settings.connect_timeout,
         )
     except TimeoutError as error:
+        why = f"it refused the credentials ({refused[0]})" if refused else "no answer"
         raise StartupError(
-            f"NATS at {settings.url} did not answer within {settings.connect_timeout:g}s; "
-            "is it running with JetStream, and is TELEBRIDGE_NATS_URL right?"
+            f"NATS at {_without_login(settings.url)} did not let this service in within "
+            f"{settings.connect_timeout:g}s: {why}; is it running with JetStream, and are "
+            "TELEBRIDGE_NATS_URL and the credentials (TELEBRIDGE_NATS_USER …) right?"
         ) from error
     OUTAGES.answered("nats")
     return client
+
+
+def login_options(settings: NatsSettings) -> dict[str, Any]:
+    """nats-py's options for the credentials and TLS the settings name; a file that cannot
+    be read is a `StartupError` saying which."""
+    options: dict[str, Any] = {}
+    for path in (settings.credentials, settings.nkey_seed, settings.tls_ca, settings.tls_cert,
+                 settings.tls_key):  # fmt: skip
+        if path and not os.access(path, os.R_OK):
+            raise StartupError(f"cannot read {path} (a NATS credential or TLS file)")
+    if settings.credentials:
+        options["user_credentials"] = settings.credentials
+    elif settings.nkey_seed:
+        options["nkeys_seed"] = settings.nkey_seed
+    elif settings.user:
+        options["user"] = settings.user
+        options["password"] = settings.password
+    if settings.tls_ca or settings.tls_cert:
+        context = ssl.create_default_context(cafile=settings.tls_ca or None)
+        if settings.tls_cert:
+            context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+        options["tls"] = context
+    return options
+
+
+def _without_login(urls: str) -> str:
+    """The server URLs without any user and password written into them, for messages."""
+    return ",".join(
+        urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2]).geturl()
+        for url in urls.split(",")
+    )
 
 
 def stream_config(stream: Stream, replicas: int) -> StreamConfig:
@@ -98,13 +143,27 @@ def stream_config(stream: Stream, replicas: int) -> StreamConfig:
     )
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
-    """Create the event streams and the dead-letter stream, or bring them up to date."""
+async def ensure_streams(js: JetStreamContext, replicas: int, service: str | None = None) -> None:
+    """Create the event streams and the dead-letter stream, and bring those `service` owns
+    up to date (all of them without a service: an operator's tool, a test)."""
     for stream in STREAMS:
-        await _ensure_stream(js, stream_config(stream, replicas))
+        owned = service is None or updates_stream(service, stream)
+        await _ensure_stream(js, stream_config(stream, replicas), update=owned)
 
 
-async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig) -> None:
+_STREAM_FIELDS = (
+    "subjects",
+    "num_replicas",
+    "duplicate_window",
+    "max_age",
+    # Set by nobody here: whoever set them could feed the stream from elsewhere.
+    "sources",
+    "republish",
+    "subject_transform",
+)
+
+
+async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig, *, update: bool) -> None:
     assert wanted.name is not None
     try:
         current = (await js.stream_info(wanted.name)).config
@@ -117,9 +176,13 @@ async def _ensure_stream(js: JetStreamContext, wanted: StreamConfig) -> None:
         else:
             log.info("stream created", stream=wanted.name)
             return
-    if _differs(current, wanted, ("subjects", "num_replicas", "duplicate_window", "max_age")):
+    if not _differs(current, wanted, _STREAM_FIELDS):
+        return
+    if update:
         await js.update_stream(wanted)
         log.info("stream updated", stream=wanted.name)
+    else:
+        log.info("stream differs; its owner brings it up to date", stream=wanted.name)
 
 
 def consumer_config(durable: str, stream: Stream, settings: NatsSettings) -> ConsumerConfig:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from shared.events import SERVICES
 from telebridge.embedded import free_port
 from telebridge.mailsink import HOST as SMTP_HOST
 from telebridge.mailsink import mail_sink
-from telebridge.processes import SERVICES, ServiceProcess, stop_all
-from tests.support import service_environment
+from telebridge.processes import ServiceProcess, stop_all
+from tests.support import service_environment, service_process
 
 
 @dataclass
@@ -40,10 +41,7 @@ def system(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[System]
         "TELEBRIDGE_SCHEDULING_SMTP_HOST": SMTP_HOST,
         "TELEBRIDGE_SCHEDULING_SMTP_PORT": str(smtp_port),
     }
-    services = {
-        name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")
-        for name in SERVICES
-    }
+    services = {name: service_process(name, environment, tmp_path / "logs") for name in SERVICES}
     with mail_sink(tmp_path / "mail", smtp_port):
         yield from _running(services, database_url, nats_url)
 

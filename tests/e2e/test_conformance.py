@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from shared.events import SERVICES
 from tests.e2e.conftest import System
 from tests.e2e.partners import ok, retry_until_known
 from tests.support import ADMIN, ADMIN_KEY, ROOT
@@ -27,7 +28,6 @@ from tests.support import ADMIN, ADMIN_KEY, ROOT
 pytestmark = pytest.mark.conformance
 
 CONFORMANCE = ROOT / "tests" / "conformance"
-SERVICES = ("registry", "scheduling", "agenda")
 
 
 async def _data(system: System) -> dict[str, str]:

@@ -32,12 +32,11 @@ import httpx
 import nats
 import pytest
 
-from shared.events import AGENDA, REGISTRY, SCHEDULING
+from shared.events import AGENDA, REGISTRY, SCHEDULING, SERVICES
 from tests.e2e.conftest import System
 from tests.e2e.partners import Partner, new_partner, ok
 from tests.support import ADMIN, OPERATOR, eventually, stream_events
 
-SERVICES = ("registry", "scheduling", "agenda")
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 ID_KINDS = (
     "meeting",

@@ -22,13 +22,13 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.events import SERVICES
 from tests.e2e.conftest import System
 from tests.e2e.test_flow import Flow, ok
 from tests.e2e.test_isolation import build, operations, send
 from tests.media_types import media_type
 from tests.support import ADMIN, OPERATOR, eventually
 
-SERVICES = ("registry", "scheduling", "agenda")
 SCHEMA_PAGES = ("", "/openapi.json", "/openapi.yaml", "/openapi.yml", "/swagger", "/redoc")
 EVERY_KIND = {
     "application/json",

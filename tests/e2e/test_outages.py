@@ -22,10 +22,10 @@ import httpx
 import nats
 import pytest
 
-from shared.events import REGISTRY
-from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from telebridge.processes import SERVICES, ServiceProcess, stop_all
-from tests.support import OPERATOR, OPERATOR_KEY
+from shared.events import REGISTRY, SERVICES
+from telebridge.embedded import EmbeddedNats, EmbeddedPostgres
+from telebridge.processes import ServiceProcess, stop_all
+from tests.support import OPERATOR, OPERATOR_KEY, embedded_nats, service_process
 
 OUTAGE = 3.0
 """Seconds each dependency stays away while requests keep coming."""
@@ -44,7 +44,7 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     postgres = EmbeddedPostgres(tmp_path / "postgres" / "data", durable=False)
-    nats = EmbeddedNats(tmp_path / "nats" / "jetstream")
+    nats = embedded_nats(tmp_path / "nats" / "jetstream")
     postgres.start()
     nats.start()
     environment = {
@@ -56,10 +56,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         # One process per service: its log file is that process's log.
         **{f"TELEBRIDGE_{name.upper()}_HTTP_WORKERS": "1" for name in SERVICES},
     }
-    services = {
-        name: ServiceProcess(name, free_port(), environment, tmp_path / "logs" / f"{name}.log")
-        for name in SERVICES
-    }
+    services = {name: service_process(name, environment, tmp_path / "logs") for name in SERVICES}
     try:
         for service in services.values():
             service.start()
@@ -208,7 +205,7 @@ def test_while_nats_is_away_the_services_stay_ready_and_take_writes(stack: Stack
                 lambda service=service: ready(client, stack, service).json()["status"] == "ok"
             )
         # What was written meanwhile reaches the other services once NATS is back.
-        wait_until(lambda: asyncio.run(_events_published(stack.nats.url)) >= len(created))
+        wait_until(lambda: asyncio.run(_events_published(stack.nats.admin_url)) >= len(created))
 
     for service in SERVICES:
         wait_until(

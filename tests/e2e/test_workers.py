@@ -10,9 +10,8 @@ import httpx
 import psutil
 import pytest
 
-from telebridge.embedded import free_port
 from telebridge.processes import ServiceProcess, stop_all
-from tests.support import OPERATOR_KEY, service_environment
+from tests.support import OPERATOR_KEY, service_environment, service_process
 
 WORKERS = 2
 
@@ -23,7 +22,7 @@ def registry(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Servi
         **service_environment(database_url, nats_url),
         "TELEBRIDGE_REGISTRY_HTTP_WORKERS": str(WORKERS),
     }
-    service = ServiceProcess("registry", free_port(), environment, tmp_path / "registry.log")
+    service = service_process("registry", environment, tmp_path)
     service.start()
     try:
         # Each spawned worker imports the whole service before it serves.

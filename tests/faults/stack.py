@@ -11,10 +11,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.events import SERVICES
 from telebridge.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from telebridge.processes import SERVICES, ServiceProcess, stop_all
+from telebridge.processes import ServiceProcess, stop_all
 from tests.faults.mailbox import HOST, Mailbox, smtp_server
-from tests.support import service_environment
+from tests.support import embedded_nats, service_environment, service_process
 
 KEEPER = ThreadPoolExecutor(1, thread_name_prefix="faults-keeper")
 """The thread that restarts servers during a test. Children die with the thread that started
@@ -92,16 +93,13 @@ def running_stack(postgres: EmbeddedPostgres, database: str, folder: Path) -> It
     """A database of its own on `postgres`, a NATS server, an SMTP server and the services."""
     postgres.create_database(database)
     with ExitStack() as stack:
-        nats = EmbeddedNats(folder / "jetstream")
+        nats = embedded_nats(folder / "jetstream")
         nats.start()
         stack.callback(nats.kill)
         smtp_port = free_port()
         mailbox = stack.enter_context(smtp_server(smtp_port))
         environment = stack_environment(postgres.url(database), nats.url, smtp_port)
-        services = {
-            name: ServiceProcess(name, free_port(), environment, folder / "logs" / f"{name}.log")
-            for name in SERVICES
-        }
+        services = {name: service_process(name, environment, folder / "logs") for name in SERVICES}
         stack.callback(stop_all, list(services.values()))
         for service in services.values():
             service.start()

@@ -89,7 +89,7 @@ async def until_busy(stack: Stack, service: str, timeout: float = 5.0) -> None:
     """Until `service` has events or mail in hand (or `timeout` passed: strike anyway)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        figures = (await backlog(stack.database_url, stack.nats.url)).figures
+        figures = (await backlog(stack.database_url, stack.nats.admin_url)).figures
         mail = figures["mail unsent"] if service == "scheduling" else 0
         if mail or any(count for name, count in figures.items() if name.startswith(service)):
             return
@@ -126,13 +126,15 @@ async def test_nothing_lost_or_doubled(fault: Fault, stack: Stack) -> None:
             await running
     # Mail of earlier scenarios may still be waiting for a lease to expire: not this one's.
     recipients = sorted(ledger.people.values())
-    backlog = await wait_until_quiet(stack.database_url, stack.nats.url, QUIET_WITHIN, recipients)
+    backlog = await wait_until_quiet(
+        stack.database_url, stack.nats.admin_url, QUIET_WITHIN, recipients
+    )
     recovery = time.monotonic() - repaired if backlog.quiet else None
     tally = await check_effects(
         ledger,
         urls,
         stack.database_url,
-        stack.nats.url,
+        stack.nats.admin_url,
         stack.mailbox,
         sender_killed_at=struck if fault.kills_mail_sender else None,
     )

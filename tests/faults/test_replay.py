@@ -89,14 +89,14 @@ async def test_replaying_every_event_changes_nothing(stack: Stack) -> None:
     assert not ledger.failures, ledger.failures
     # Mail of the scenarios before this one may still wait for its lease to expire.
     recipients = list(ledger.people.values())
-    quiet = await wait_until_quiet(stack.database_url, stack.nats.url, 60, recipients)
+    quiet = await wait_until_quiet(stack.database_url, stack.nats.admin_url, 60, recipients)
     assert quiet.quiet, str(quiet)
     before = await state_of(stack.database_url)
     mails = mails_to(stack.mailbox, recipients)
 
-    replayed = await replay_every_event(stack.nats.url)
+    replayed = await replay_every_event(stack.nats.admin_url)
     assert replayed > 30
-    quiet = await wait_until_quiet(stack.database_url, stack.nats.url, 60, recipients)
+    quiet = await wait_until_quiet(stack.database_url, stack.nats.admin_url, 60, recipients)
     assert quiet.quiet, str(quiet)
     after = await state_of(stack.database_url)
 

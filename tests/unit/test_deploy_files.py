@@ -38,13 +38,14 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
+from shared.events import SERVICES
 from shared.settings import (
     AgendaSettings,
     RegistrySettings,
     SchedulingSettings,
     environment_names,
 )
-from telebridge.processes import DEFAULT_PORTS, SERVICES
+from telebridge.processes import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"

@@ -150,6 +150,8 @@ SWITCHES = {
     "TELEBRIDGE_SCHEDULING_SMTP_USE_TLS",
 }
 """The variables of yes-or-no settings, which read "1" and refuse "7"."""
+NETWORKS = {"TELEBRIDGE_RATE_LIMIT_TRUSTED_PROXIES"}
+"""The variables of networks, which read "10.0.0.0/8" and refuse "7"."""
 
 
 @pytest.mark.parametrize(("settings_type", "service", "_port"), SERVICES)
@@ -165,7 +167,7 @@ def test_environment_names_lists_every_variable_load_settings_reads(
     defaults = load_settings(settings_type, service, {})
     for name in names:
         # "7" reads as a string, an int or a float, and is no field's default.
-        value = "1" if name in SWITCHES else "7"
+        value = "1" if name in SWITCHES else "10.0.0.0/8" if name in NETWORKS else "7"
         changed = load_settings(settings_type, service, {name: value})
         assert changed != defaults, f"{name} is listed but not read"
 
@@ -177,4 +179,4 @@ def test_environment_names_has_the_service_specific_fields() -> None:
     assert "TELEBRIDGE_SCHEDULING_SMTP_HOST" in names
     assert not any(name.startswith("TELEBRIDGE_REGISTRY_") for name in names)
     # one variable per leaf field, every section included
-    assert len(names) == 6 + 8 + 2 + 1 + 8 + 2 + 3 + 11
+    assert len(names) == 6 + 15 + 2 + 1 + 6 + 8 + 2 + 3 + 11
