@@ -4,11 +4,11 @@ Litestar generates (`describe`), which `/schema/openapi.json` serves and `telebr
 contracts` writes to `contracts/openapi/`.
 
 Most of an operation's answers follow from its handler: what it reads (parameters, a body,
-a key), the middleware every request passes (`shared.http.bodies`, `auth`, `idempotency`)
-and the one mapping of failures to statuses (`shared.http.problems`). What only the use
-case knows, a handler declares with `answers(...)`: the domain errors it may raise, whether
-it reads `If-Match`, answers an `ETag`, a `Location` or a 304. Every error is the shared
-`Problem` schema, `application/problem+json`.
+a key), the middleware every request passes (`shared.http.bodies`, `auth`, `ratelimit`,
+`idempotency`) and the one mapping of failures to statuses (`shared.http.problems`). What
+only the use case knows, a handler declares with `answers(...)`: the domain errors it may
+raise, whether it reads `If-Match`, answers an `ETag`, a `Location` or a 304. Every error
+is the shared `Problem` schema, `application/problem+json`.
 
 Links between operations (for clients and for schemathesis' stateful phase) follow from
 names: an operation that answers a resource `X` with an `id` links to every operation whose
@@ -50,6 +50,7 @@ from shared.http.auth import KEYLESS
 from shared.http.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY
 from shared.http.media import PROBLEM_JSON
 from shared.http.problems import STATUS_OF, ProblemDetails
+from shared.http.ratelimit import limited
 
 CONTRACT: Final = "telebridge.contract"
 """Key of a handler's `opt` that holds what `answers` declared."""
@@ -121,6 +122,9 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     422: "Well-formed, but not acceptable: `errors` names every field at fault. Also: the "
     "same `Idempotency-Key` sent with a different request.",
     428: "This change needs `If-Match` with the ETag last read.",
+    429: "Too many requests from this key (or, without a key, from this address): retry "
+    "after `Retry-After` seconds. `RateLimit-Policy` and `RateLimit` say the limit and "
+    "what is left of it.",
     503: "PostgreSQL or NATS cannot be reached just now, or an id created a moment ago has "
     "not reached this service yet: retry after `Retry-After` seconds.",
 }
@@ -150,6 +154,16 @@ _HEADERS: Final[dict[str, OpenAPIHeader]] = {
         required=True,
         schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
     ),
+    "RateLimit-Policy": OpenAPIHeader(
+        description="The caller's limit (draft-ietf-httpapi-ratelimit-headers): its name "
+        "(the key's role, or `public` per address), `q` requests per `w` seconds.",
+        schema=Schema(type=OpenAPIType.STRING, examples=['"partner";q=1200;w=60']),
+    ),
+    "RateLimit": OpenAPIHeader(
+        description="What is left of the limit: `r` requests may still be sent at once; "
+        "in `t` seconds the whole limit is available again.",
+        schema=Schema(type=OpenAPIType.STRING, examples=['"partner";r=0;t=60']),
+    ),
     "WWW-Authenticate": OpenAPIHeader(
         required=True,
         description='`Bearer realm="telebridge"`',
@@ -160,6 +174,17 @@ _HEADERS: Final[dict[str, OpenAPIHeader]] = {
 
 def _header_ref(name: str) -> Reference:
     return Reference(ref=f"#/components/headers/{name}")
+
+
+_PROBLEM_HEADERS: Final[dict[int, dict[str, OpenAPIHeader | Reference]]] = {
+    401: {"WWW-Authenticate": _header_ref("WWW-Authenticate")},
+    429: {
+        "Retry-After": _header_ref("Retry-After"),
+        "RateLimit-Policy": _header_ref("RateLimit-Policy"),
+        "RateLimit": _header_ref("RateLimit"),
+    },
+    503: {"Retry-After": _header_ref("Retry-After")},
+}
 
 
 _REQUEST_HEADERS: Final[dict[str, Parameter]] = {
@@ -220,11 +245,7 @@ def _problem_components() -> tuple[dict[str, Any], dict[str, OpenAPIResponse]]:
             content={
                 PROBLEM_JSON: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
             },
-            headers={"Retry-After": _header_ref("Retry-After")}
-            if status == 503
-            else {"WWW-Authenticate": _header_ref("WWW-Authenticate")}
-            if status == 401
-            else None,
+            headers=_PROBLEM_HEADERS.get(status),
         )
         for status, description in _DESCRIPTIONS.items()
     }
@@ -274,6 +295,8 @@ class _Handler:
 
     def statuses(self) -> set[int]:
         found = {503}
+        if limited(self.handler, self.path):
+            found.add(429)
         if self.may_be_malformed:
             found.add(400)
         if not self.keyless:

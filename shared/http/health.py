@@ -22,13 +22,16 @@ from nats.aio.client import Client as NATS
 
 from shared.db import Pool, acquire
 from shared.http.auth import KEYLESS
+from shared.http.ratelimit import UNLIMITED
 from shared.outages import OUTAGES
 
 CHECK_TIMEOUT = 2.0
 
+Status = Literal["ok", "degraded", "unavailable"]
+
 
 class Health(msgspec.Struct, frozen=True, omit_defaults=True):
-    status: Literal["ok", "degraded", "unavailable"]
+    status: Status
     service: str
     checks: dict[str, str]
     """Each dependency and what it answered: "ok" or the reason it is not."""
@@ -39,7 +42,7 @@ class Health(msgspec.Struct, frozen=True, omit_defaults=True):
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
-    opt = {KEYLESS: True}
+    opt = {KEYLESS: True, UNLIMITED: True}
 
     @get("/live", summary="The process is up")
     async def live(self, state: State) -> Health:
@@ -59,20 +62,30 @@ class HealthController(Controller):
         runtime = getattr(state, "runtime", None)
         checks: dict[str, str] = {"postgres": "not started", "nats": "not started"}
         if runtime is not None:
-            checks["postgres"] = await _check(_postgres(runtime.pool))
-            checks["nats"] = await _check(_nats(runtime.nats))
-            if checks["postgres"] == "ok":
-                OUTAGES.answered("postgres")
-            else:
-                OUTAGES.failed("postgres", checks["postgres"])
+            checks = await check_dependencies(runtime.pool, runtime.nats)
         missing = [dependency for dependency, answer in checks.items() if answer != "ok"]
-        status: Literal["ok", "degraded", "unavailable"] = (
-            "unavailable" if "postgres" in missing else "degraded" if missing else "ok"
-        )
+        status = status_of(checks)
         return Response(
             Health(status=status, service=state.service, checks=checks, missing=missing),
             status_code=503 if status == "unavailable" else 200,
         )
+
+
+async def check_dependencies(pool: Pool, nats: NATS) -> dict[str, str]:
+    """What PostgreSQL and NATS answer now, each "ok" or the reason it is not; a PostgreSQL
+    that does not answer is counted as an outage, as a failed request would be."""
+    checks = {"postgres": await _check(_postgres(pool)), "nats": await _check(_nats(nats))}
+    if checks["postgres"] == "ok":
+        OUTAGES.answered("postgres")
+    else:
+        OUTAGES.failed("postgres", checks["postgres"])
+    return checks
+
+
+def status_of(checks: dict[str, str]) -> Status:
+    """Unavailable without PostgreSQL, degraded without NATS only (writes wait in the outbox)."""
+    missing = [dependency for dependency, answer in checks.items() if answer != "ok"]
+    return "unavailable" if "postgres" in missing else "degraded" if missing else "ok"
 
 
 async def _postgres(pool: Pool) -> None:
