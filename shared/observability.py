@@ -13,6 +13,7 @@ import structlog
 
 from shared.outages import CountedAsOutage
 from shared.settings import LogSettings
+from shared.tracing import add_trace_context
 
 _QUIET_LOGGERS = ("httpx", "httpcore")
 """Libraries that log every request at INFO: only their warnings are worth a line."""
@@ -29,6 +30,7 @@ def configure_logging(settings: LogSettings, service: str) -> None:
 
     common: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_context,
         add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -20,9 +20,11 @@ from uvicorn.supervisors import Multiprocess
 
 from shared.http.media import PROBLEM_JSON
 from shared.http.problems import problem_bytes
+from shared.metrics import multiprocess_folder
 from shared.observability import configure_logging
 from shared.orphans import die_with_parent
 from shared.settings import HttpSettings, LogSettings, ServiceSettings, SettingsError
+from shared.tracing import configure_tracing
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
@@ -43,6 +45,7 @@ def serve(
     except SettingsError as error:
         sys.exit(f"{name}: {error}")
     configure_logging(settings.log, name)
+    configure_tracing(name)
     if settings.http.workers > 1:
         # Each worker is a process of its own (spawned): it builds the app from the
         # settings it reads itself, and serves the socket bound here.
@@ -50,10 +53,12 @@ def serve(
         config.factory = True
         config.service = name
         config.log = settings.log
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with multiprocess_folder(name, workers=settings.http.workers):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     server = uvicorn.Server(server_config(create_app(settings), settings.http))
-    server.run()
+    with multiprocess_folder(name, workers=1):
+        server.run()
     if not server.started:
         sys.exit(_STARTUP_FAILURE)
 
@@ -96,6 +101,7 @@ class _Config(uvicorn.Config):
         if self.log is not None:
             die_with_parent()
             configure_logging(self.log, self.service)
+            configure_tracing(self.service)
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):

@@ -1,48 +1,100 @@
-"""W3C trace context carried from a request through the outbox to every consumer.
+"""Traces with OpenTelemetry: one trace from a request through the outbox and NATS to every
+consumer it reaches, and to the mail it queues.
 
-Only the `traceparent` value travels (`00-<trace id>-<span id>-<flags>`): enough to find
-every log line and event a request caused, across the three services.
+Each process installs a `TracerProvider` named after its service (`configure_tracing`).
+Spans always get ids, so that every log line written within one carries its `trace_id`
+(`add_trace_context`); they leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) names an OTLP/HTTP collector. `OTEL_SDK_DISABLED=true`
+turns tracing off altogether.
+
+The context travels as W3C trace context: in a request's `traceparent` header, in the
+outbox row and the mail queue (`current_traceparent`, read back with `context_of`), and in
+the headers of every NATS message (`inject`, `extract`).
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import os
+from collections.abc import Mapping, MutableMapping
+from typing import Final
 
 import structlog
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_current: ContextVar[str | None] = ContextVar("traceparent", default=None)
+TRACER: Final = trace.get_tracer("telebridge")
+"""The one tracer of the code: which service a span comes from is its resource's
+`service.name`, set per process."""
+
+TRACEPARENT: Final = "traceparent"
+
+_W3C: Final = TraceContextTextMapPropagator()
+_ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def configure_tracing(service: str) -> TracerProvider | None:
+    """Install this process's tracer provider, once; None when the SDK is disabled.
+
+    Without an OTLP endpoint no span is exported, but each still gets its ids, for the
+    logs and for the context that travels on."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    installed = trace.get_tracer_provider()
+    if isinstance(installed, TracerProvider):
+        return installed  # several apps in one process (the tests) share the first
+    provider = tracer_provider(service)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(service: str) -> TracerProvider:
+    """A provider for `service`'s spans, exporting them over OTLP/HTTP when an endpoint is
+    set (the exporter reads the rest of its `OTEL_EXPORTER_OTLP_*` settings itself)."""
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    if any(os.environ.get(name, "").strip() for name in _ENDPOINTS):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
 
 
 def current_traceparent() -> str | None:
-    return _current.get()
+    """The `traceparent` of the current span, to store with what it causes; None outside
+    any span."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get(TRACEPARENT)
 
 
-def child_of(traceparent: str | None) -> str:
-    """A new span in the trace of `traceparent`, or the root of a new trace."""
-    match = _TRACEPARENT.fullmatch(traceparent or "")
-    # All-zero trace or span ids are invalid (W3C trace context): such a parent starts anew.
-    valid = match is not None and int(match.group(1), 16) != 0 and int(match.group(2), 16) != 0
-    trace_id = match.group(1) if match and valid else secrets.token_hex(16)
-    flags = match.group(3) if match and valid else "01"
-    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+def context_of(traceparent: str | None) -> Context:
+    """The context to continue a stored `traceparent` in; an empty one (a new trace) when
+    there is none or it is not valid."""
+    return _W3C.extract({TRACEPARENT: traceparent} if traceparent else {})
 
 
-def trace_id_of(traceparent: str) -> str:
-    return traceparent.split("-")[1]
+def inject(headers: MutableMapping[str, str], span: Span) -> None:
+    """Write `span`'s context into a message's headers."""
+    propagate.inject(headers, context=trace.set_span_in_context(span))
 
 
-@contextmanager
-def span(parent: str | None) -> Iterator[str]:
-    """Run the block as a new span under `parent`, with its trace id bound to the logs."""
-    traceparent = child_of(parent)
-    token = _current.set(traceparent)
-    with structlog.contextvars.bound_contextvars(trace_id=trace_id_of(traceparent)):
-        try:
-            yield traceparent
-        finally:
-            _current.reset(token)
+def extract(headers: Mapping[str, str] | None, fallback: str | None = None) -> Context:
+    """The context a message's headers carry, else that of `fallback` (the `traceparent` an
+    event carries in its body, for a message published without the header)."""
+    if headers and TRACEPARENT in headers:
+        return propagate.extract(headers)
+    return context_of(fallback)
+
+
+def add_trace_context(
+    logger: object, method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """structlog processor: the current span's trace and span ids on every line."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict

@@ -41,6 +41,7 @@ from services.scheduling.mail.compose import InviteMail, MailKind, compose
 from shared.db import Connection
 from shared.events import new_id, utc_now
 from shared.names import salutation
+from shared.tracing import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def _record(
         kind=kind,
         sequence=meeting.sequence,
         session_id=session_id,
+        traceparent=current_traceparent(),
     )
 
 

@@ -283,9 +283,9 @@ LIMIT $2
 
 _QUEUE_MAIL: Final = """
 INSERT INTO outgoing_mail (id, dedupe_key, person_id, meeting_id, uid, method, kind, sequence,
-                           session_id)
+                           session_id, traceparent)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
-                     $7::text[], $8::int[], $9::uuid[])
+                     $7::text[], $8::int[], $9::uuid[], $10::text[])
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 # Each recipient's oldest mail waiting, if it is due and no other sender holds it: a
@@ -303,7 +303,8 @@ AND NOT EXISTS (
 sender may take."""
 _LEASE_MAIL: Final = f"""
 SELECT m.id, m.dedupe_key, m.person_id, m.meeting_id, m.uid, m.method, m.kind, m.sequence,
-       m.session_id, m.message, m.sender, m.recipients, m.attempts + 1 AS attempts
+       m.session_id, m.message, m.sender, m.recipients, m.attempts + 1 AS attempts,
+       m.traceparent
 FROM outgoing_mail m
 WHERE {_WAITING_AND_FIRST} AND m.next_attempt_at <= now()
 ORDER BY m.position
@@ -336,6 +337,13 @@ UPDATE outgoing_mail SET attempts = attempts + 1, failed_at = now(), last_error 
 WHERE id = $1
 """
 _MAIL_SKIPPED: Final = "UPDATE outgoing_mail SET skipped_at = now(), last_error = $2 WHERE id = $1"
+# Through the partial index of waiting mail (`outgoing_mail_queue`), as the sender walks it.
+_MAIL_WAITING: Final = """
+SELECT count(*) AS waiting,
+       coalesce(extract(epoch FROM now() - min(queued_at)), 0)::float8 AS oldest_seconds
+FROM outgoing_mail
+WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL
+"""
 _NEXT_MAIL_DUE: Final = f"""
 SELECT extract(epoch FROM min(m.next_attempt_at) - now())::float8
 FROM outgoing_mail m
@@ -503,6 +511,8 @@ class MailRecord(msgspec.Struct, frozen=True, kw_only=True):
     sequence: int
     session_id: UUID | None = None
     """The occurrence of a series a CANCEL removes; None for the whole object."""
+    traceparent: str | None = None
+    """W3C trace context of the change that queued it: its sending continues that trace."""
 
 
 class QueuedMail(msgspec.Struct, frozen=True, kw_only=True):
@@ -523,6 +533,7 @@ class QueuedMail(msgspec.Struct, frozen=True, kw_only=True):
     recipients: list[str] | None
     attempts: int
     """Including the one about to be made."""
+    traceparent: str | None = None
 
     def record(self) -> MailRecord | None:
         if (
@@ -544,6 +555,7 @@ class QueuedMail(msgspec.Struct, frozen=True, kw_only=True):
             kind=self.kind,
             sequence=self.sequence,
             session_id=self.session_id,
+            traceparent=self.traceparent,
         )
 
 
@@ -895,6 +907,7 @@ async def queue_mail(connection: Connection, records: list[MailRecord]) -> int:
         [record.kind for record in records],
         [record.sequence for record in records],
         [record.session_id for record in records],
+        [record.traceparent for record in records],
     )
     return int(status.rsplit(" ", 1)[-1])
 
@@ -930,6 +943,19 @@ async def mail_failed(connection: Connection, mail_id: UUID, error: str) -> None
 
 async def mail_skipped(connection: Connection, mail_id: UUID, reason: str) -> None:
     await connection.execute(_MAIL_SKIPPED, mail_id, reason)
+
+
+class MailWaiting(msgspec.Struct, frozen=True):
+    """How much mail waits to be sent, and for how long the oldest has."""
+
+    waiting: int
+    oldest_seconds: float
+
+
+async def mail_waiting(connection: Connection) -> MailWaiting:
+    found = await fetch_struct(connection, MailWaiting, _MAIL_WAITING)
+    assert found is not None, "an aggregate answers one row"
+    return found
 
 
 async def seconds_until_mail_due(connection: Connection) -> float | None:

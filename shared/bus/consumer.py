@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import types
 import typing
 from collections.abc import Awaitable, Callable, Hashable
@@ -35,15 +36,18 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from shared.backoff import Backoff, doubling
 from shared.bus.inbox import Delivery, receive
 from shared.bus.jetstream import consumer_config, ensure_consumer
 from shared.db import UNAVAILABLE, Connection, Pool, acquire, database_unavailable
 from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subject_of
+from shared.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_REDELIVERIES, CONSUMER_SECONDS
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
-from shared.tracing import span
+from shared.tracing import TRACER, extract
 
 log = structlog.get_logger(__name__)
 
@@ -210,12 +214,32 @@ class ConsumerWorker(Generic[E]):
 
     async def _apply(self, message: Msg, event: E) -> None:
         deliveries = message.metadata.num_delivered or 1
-        with span(event.traceparent):
+        if deliveries > 1:
+            CONSUMER_REDELIVERIES.labels(self._consumer.name).inc()
+        started = time.perf_counter()
+        # In the trace of the publish (its headers), so of the change that caused the event.
+        with TRACER.start_as_current_span(
+            f"process {event.subject}",
+            context=extract(message.headers, event.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": event.subject,
+                "messaging.consumer.group.name": self._consumer.name,
+                "messaging.message.id": str(event.event_id),
+                "messaging.operation.type": "process",
+            },
+        ):
             try:
                 delivery = await self._apply_while_database_is_away(message, event)
             except Exception as error:
+                trace.get_current_span().set_status(
+                    StatusCode.ERROR, f"{type(error).__name__}: {error}"
+                )
+                self._took(started, "failed")
                 await self._failed(message, event, deliveries, error)
                 return
+            self._took(started, delivery.value)
             self._log.debug(
                 "event received",
                 subject=event.subject,
@@ -224,6 +248,9 @@ class ConsumerWorker(Generic[E]):
                 delivery=delivery.value,
             )
             await message.ack()
+
+    def _took(self, started: float, result: str) -> None:
+        CONSUMER_SECONDS.labels(self._consumer.name, result).observe(time.perf_counter() - started)
 
     async def _apply_while_database_is_away(self, message: Msg, event: E) -> Delivery:
         """Apply the event, holding the message while PostgreSQL is unreachable.
@@ -265,7 +292,7 @@ class ConsumerWorker(Generic[E]):
                 deliveries=deliveries,
                 error=reason,
             )
-            await self._dead_letter(message, reason)
+            await self._dead_letter(message, reason, cause="failing")
             return
         delay = retry_delay(self._settings, deliveries)
         self._log.warning(
@@ -278,7 +305,7 @@ class ConsumerWorker(Generic[E]):
         )
         await message.nak(delay=delay)
 
-    async def _dead_letter(self, message: Msg, reason: str) -> None:
+    async def _dead_letter(self, message: Msg, reason: str, *, cause: str = "undecodable") -> None:
         metadata = message.metadata
         headers = {
             ERROR_HEADER: " ".join(reason.split())[:4000],
@@ -299,4 +326,5 @@ class ConsumerWorker(Generic[E]):
             await message.nak(delay=retry_delay(self._settings, 1))
             return
         self._log.error("message dead-lettered", subject=message.subject, error=reason)
+        CONSUMER_DEAD_LETTERS.labels(self._consumer.name, cause).inc()
         await message.term()

@@ -25,15 +25,18 @@ import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+from opentelemetry.trace import Span, SpanKind, StatusCode
+from prometheus_client.core import Metric
 
 from shared.backoff import Backoff
 from shared.bus.jetstream import Outgoing, publish_together
 from shared.db import Connection, Pool, acquire, as_structs
 from shared.events import Event, stream_of
+from shared.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED, gauge
 from shared.notify import Notifier
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
-from shared.tracing import current_traceparent
+from shared.tracing import TRACER, context_of, current_traceparent, inject
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +101,11 @@ class PendingEvent(msgspec.Struct, frozen=True):
 
 
 _UNSENT: Final = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+# The first unsent row by position, through the partial index of unsent rows.
+_OLDEST_UNSENT_AGE: Final = """
+SELECT extract(epoch FROM now() - created_at)::float8
+FROM outbox WHERE sent_at IS NULL ORDER BY position LIMIT 1
+"""
 
 PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
 """What a publish raises while NATS is away or electing a stream leader: worth retrying."""
@@ -105,7 +113,8 @@ REFUSED: Final = (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError)
 """What the server says of this one message whenever it is sent: retrying the rest of the
 batch is useful, retrying the message alone is not."""
 HEADER_ROOM: Final = 4 * 1024
-"""Bytes of a message left for its headers (Nats-Msg-Id, traceparent); the event has the rest."""
+"""Bytes of a message left for its headers (Nats-Msg-Id, trace context); the event has the
+rest."""
 
 
 class EventLimit:
@@ -158,26 +167,65 @@ async def add_event(connection: Connection, event: Event) -> Event:
     reports is rolled back with it (a 413 in a request) rather than committed with an
     event the relay would retry forever.
     """
-    event = stamped(event)
-    payload = _encoder.encode(event)
-    if len(payload) > EVENT_LIMIT.max_bytes:
-        raise EventTooLargeError(event, len(payload), EVENT_LIMIT.max_bytes)
-    await connection.execute(
-        _INSERT,
-        event.event_id,
-        event.subject,
-        event.aggregate_type,
-        event.aggregate_id,
-        event.aggregate_version,
-        payload,
-        event.traceparent,
-    )
+    # The event's creation is a span of its own (OpenTelemetry's messaging "create"): the
+    # publish, wherever and whenever the relay makes it, continues the trace from here.
+    with TRACER.start_as_current_span(
+        f"create {event.subject}",
+        kind=SpanKind.PRODUCER,
+        attributes=_messaging(event.subject, event.event_id, "create"),
+    ):
+        event = stamped(event)
+        payload = _encoder.encode(event)
+        if len(payload) > EVENT_LIMIT.max_bytes:
+            raise EventTooLargeError(event, len(payload), EVENT_LIMIT.max_bytes)
+        await connection.execute(
+            _INSERT,
+            event.event_id,
+            event.subject,
+            event.aggregate_type,
+            event.aggregate_id,
+            event.aggregate_version,
+            payload,
+            event.traceparent,
+        )
     return event
+
+
+def _messaging(subject: str, event_id: UUID, operation: str) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes of a span about one event."""
+    return {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "messaging.message.id": str(event_id),
+        "messaging.operation.type": operation,
+    }
 
 
 async def unsent_count(connection: Connection) -> int:
     count: int = await connection.fetchval(_UNSENT)
     return count
+
+
+async def oldest_unsent_age(connection: Connection) -> float:
+    """Seconds since the oldest unsent event was written; 0 when every event is sent."""
+    age: float | None = await connection.fetchval(_OLDEST_UNSENT_AGE)
+    return max(age or 0.0, 0.0)
+
+
+async def outbox_readings(connection: Connection) -> list[Metric]:
+    """The backlog, for `/metrics` (`shared.metrics.Probe`)."""
+    return [
+        gauge(
+            "telebridge_outbox_backlog",
+            "Events written to the outbox and not yet published.",
+            await unsent_count(connection),
+        ),
+        gauge(
+            "telebridge_outbox_oldest_unsent_age_seconds",
+            "Seconds since the oldest event still unpublished was written (0 when none is).",
+            await oldest_unsent_age(connection),
+        ),
+    ]
 
 
 def _rounds(rows: list[PendingEvent]) -> list[list[PendingEvent]]:
@@ -197,11 +245,26 @@ def _rounds(rows: list[PendingEvent]) -> list[list[PendingEvent]]:
     return rounds
 
 
-def _outgoing(row: PendingEvent) -> Outgoing:
+def _publishing(row: PendingEvent) -> Span:
+    """The span of one event's publish, in the trace of the change that wrote it."""
+    return TRACER.start_span(
+        f"send {row.subject}",
+        context=context_of(row.traceparent),
+        kind=SpanKind.PRODUCER,
+        attributes=_messaging(row.subject, row.event_id, "send"),
+    )
+
+
+def _outgoing(row: PendingEvent, span: Span) -> Outgoing:
     headers = {"Nats-Msg-Id": str(row.event_id)}
-    if row.traceparent:
-        headers["traceparent"] = row.traceparent
+    inject(headers, span)  # `traceparent`: the consumers continue the trace
     return Outgoing(row.subject, row.payload, stream_of(row.subject).name, headers)
+
+
+def _published(span: Span, outcome: PubAck | BaseException) -> None:
+    if not isinstance(outcome, PubAck):
+        span.set_status(StatusCode.ERROR, f"{type(outcome).__name__}: {outcome}")
+    span.end()
 
 
 class PublishError(Exception):
@@ -220,6 +283,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         publish_timeout: float = 2.0,
         retention_seconds: float = 7 * 24 * 3600.0,
+        service: str = "",
     ) -> None:
         self._pool = pool
         self._js = js
@@ -229,6 +293,8 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
         self._retention_seconds = retention_seconds
+        self._service = service
+        """The service whose outbox it is, as the metrics label it."""
 
     async def run(self) -> None:
         backoff = Backoff(first=0.1)
@@ -284,9 +350,7 @@ class OutboxRelay:
                     for row in claimed
                     if (row.aggregate_type, row.aggregate_id) not in held_back
                 ]
-                outcomes = await publish_together(
-                    self._js, [_outgoing(row) for row in round_], self._publish_timeout
-                )
+                outcomes = await self._publish_traced(round_)
                 for row, outcome in zip(round_, outcomes, strict=True):
                     if isinstance(outcome, PubAck):
                         sent.append(row.position)
@@ -313,9 +377,28 @@ class OutboxRelay:
                 await connection.executemany(_RECORD_FAILURE, failures)
             if sent:
                 await connection.execute(_MARK_SENT, sent)
+        OUTBOX_PUBLISHED.labels(self._service).inc(len(sent))
+        OUTBOX_FAILURES.labels(self._service).inc(len(failures))
         if interruption is not None:
             raise PublishError(f"{type(interruption).__name__}: {interruption}") from interruption
         return len(sent)
+
+    async def _publish_traced(self, rows: list[PendingEvent]) -> list[PubAck | BaseException]:
+        """Publish the rows together, each in a span of its own."""
+        spans = [_publishing(row) for row in rows]
+        try:
+            outcomes = await publish_together(
+                self._js,
+                [_outgoing(row, span) for row, span in zip(rows, spans, strict=True)],
+                self._publish_timeout,
+            )
+        except BaseException as error:
+            for span in spans:
+                _published(span, error)
+            raise
+        for span, outcome in zip(spans, outcomes, strict=True):
+            _published(span, outcome)
+        return outcomes
 
     async def _prune(self) -> None:
         async with acquire(self._pool) as connection:

@@ -1,6 +1,6 @@
-"""Per request: a trace span (from an incoming `traceparent` or a new one), a log line (at
-info when it failed or took over a second, else at debug), and no HTML error page: one a
-framework renders becomes problem details."""
+"""Per request: the `traceparent` of its server span (`shared.http.tracing`) on the answer,
+a log line naming its route's template (at info when it failed or took over a second, else
+at debug), and no HTML error page: one a framework renders becomes problem details."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from typing import Final
 import structlog
 from litestar import Litestar
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
 from shared.http.media import HTML, PROBLEM_JSON
 from shared.http.problems import problem_bytes
+from shared.http.tracing import UNMATCHED, route_of
 from shared.readmodels.catchup import CURRENT
-from shared.tracing import span
+from shared.tracing import current_traceparent
 
 log = structlog.get_logger("telebridge.http")
 
@@ -31,55 +33,59 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         runtime = scope["litestar_app"].state.get("runtime")
         if runtime is not None:
             CURRENT.set(runtime.catch_up)
-        incoming = dict(scope["headers"]).get(b"traceparent", b"").decode("latin-1") or None
+        # The server span the OpenTelemetry plugin started, from an incoming `traceparent`.
+        traceparent = current_traceparent()
         started = time.perf_counter()
         status = 500
-        with span(incoming) as traceparent:
-            replacement: bytes | None = None
+        replacement: bytes | None = None
 
-            async def send_traced(message: Message) -> None:
-                nonlocal status, replacement
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    headers = list(message.get("headers", []))
-                    if status >= 400 and _is_html(headers):
-                        # Litestar's OpenAPI routes answer unknown paths with an HTML page.
-                        replacement = problem_bytes(
-                            status,
-                            scope["path"],
-                            detail=f"nothing is served at {scope['path']}"
-                            if status == 404
-                            else None,
-                        )
-                        headers = [
-                            (b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(replacement)).encode()),
-                        ]
-                    message["headers"] = [*headers, (b"traceparent", traceparent.encode())]
-                elif message["type"] == "http.response.body" and replacement is not None:
-                    if not message.get("more_body", False):
-                        body: HTTPResponseBodyEvent = {
-                            "type": "http.response.body",
-                            "body": replacement,
-                            "more_body": False,
-                        }
-                        await send(body)
-                    return
-                await send(message)
+        async def send_traced(message: Message) -> None:
+            nonlocal status, replacement
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                if status >= 400 and _is_html(headers):
+                    # Litestar's OpenAPI routes answer unknown paths with an HTML page.
+                    replacement = problem_bytes(
+                        status,
+                        scope["path"],
+                        detail=f"nothing is served at {scope['path']}" if status == 404 else None,
+                    )
+                    headers = [
+                        (b"content-type", PROBLEM_JSON.encode()),
+                        (b"content-length", str(len(replacement)).encode()),
+                    ]
+                if traceparent is not None:
+                    headers.append((b"traceparent", traceparent.encode()))
+                message["headers"] = headers
+            elif message["type"] == "http.response.body" and replacement is not None:
+                if not message.get("more_body", False):
+                    body: HTTPResponseBodyEvent = {
+                        "type": "http.response.body",
+                        "body": replacement,
+                        "more_body": False,
+                    }
+                    await send(body)
+                return
+            await send(message)
 
-            try:
-                await app(scope, receive, send_traced)
-            finally:
-                elapsed = time.perf_counter() - started
-                # Every request at debug; at info only what an operator looks into.
-                report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
-                report(
-                    "request",
-                    method=scope.get("method"),
-                    path=scope["path"],
-                    status=status,
-                    ms=round(elapsed * 1000, 1),
-                )
+        try:
+            await app(scope, receive, send_traced)
+        except HTTPException as error:
+            # Raised by a middleware (a missing key): the app answers it once it is out of here.
+            status = error.status_code
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            # Every request at debug; at info only what an operator looks into.
+            report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
+            report(
+                "request",
+                method=scope.get("method"),
+                route=route_of(scope) or UNMATCHED,
+                status=status,
+                ms=round(elapsed * 1000, 1),
+            )
 
     return middleware
 

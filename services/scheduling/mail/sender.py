@@ -32,6 +32,7 @@ from uuid import UUID
 
 import aiosmtplib
 import structlog
+from opentelemetry.trace import Span, SpanKind
 
 from services.scheduling import invitations, store
 from services.scheduling.ical import CalendarMeeting
@@ -42,10 +43,12 @@ from services.scheduling.store import MailRecord, QueuedMail
 from services.scheduling.views import calendar_of
 from shared.db import Connection, Pool, acquire
 from shared.events import utc_now
+from shared.metrics import MAIL_ATTEMPTS
 from shared.notify import Notifier
 from shared.orphans import die_with_parent
 from shared.settings import SmtpSettings
 from shared.timers import run_when_due
+from shared.tracing import TRACER, context_of
 from shared.workers import supervise
 
 log = structlog.get_logger(__name__)
@@ -100,31 +103,47 @@ async def _deliver_while_due(sending: Sending) -> int:
 async def _deliver_next(sending: Sending, postman: Postman) -> int | None:
     """Send the next mail due; 1 if the server took it, 0 if not, None if none is due."""
     smtp = sending.smtp
-    async with acquire(sending.pool) as connection, connection.transaction():
-        mail = await queue.lease(connection)
-        if mail is None:
-            return None
-        taken = sending.taken.get(mail.id)
-        if taken is not None:
-            # The server took it before the database went away: recorded now, not resent.
-            letter = taken
-        else:
-            written = await _letter(connection, mail, sending)
-            if isinstance(written, str):
-                await store.mail_skipped(connection, mail.id, written)
-                log.info("mail not sent", mail_id=str(mail.id), reason=written)
-                return 0
-            letter = written
-            try:
-                await postman.send(letter)
-            except (aiosmtplib.SMTPException, OSError) as error:
-                await _failed(connection, smtp, mail, error)
-                return 0
-            sending.taken[mail.id] = letter
-        await store.mail_sent(connection, mail.id, letter.message, letter.sender, letter.recipients)
-    sending.taken.pop(mail.id, None)
-    log.info("mail sent", mail_id=str(mail.id), recipients=len(letter.recipients))
-    return 1
+    with contextlib.ExitStack() as in_its_trace:
+        async with acquire(sending.pool) as connection, connection.transaction():
+            mail = await queue.lease(connection)
+            if mail is None:
+                return None
+            in_its_trace.enter_context(_sending_span(mail))
+            taken = sending.taken.get(mail.id)
+            if taken is not None:
+                # The server took it before the database went away: recorded now, not resent.
+                letter = taken
+            else:
+                written = await _letter(connection, mail, sending)
+                if isinstance(written, str):
+                    await store.mail_skipped(connection, mail.id, written)
+                    log.info("mail not sent", mail_id=str(mail.id), reason=written)
+                    MAIL_ATTEMPTS.labels("skipped").inc()
+                    return 0
+                letter = written
+                try:
+                    await postman.send(letter)
+                except (aiosmtplib.SMTPException, OSError) as error:
+                    await _failed(connection, smtp, mail, error)
+                    return 0
+                sending.taken[mail.id] = letter
+            await store.mail_sent(
+                connection, mail.id, letter.message, letter.sender, letter.recipients
+            )
+        sending.taken.pop(mail.id, None)
+        log.info("mail sent", mail_id=str(mail.id), recipients=len(letter.recipients))
+        MAIL_ATTEMPTS.labels("sent").inc()
+        return 1
+
+
+def _sending_span(mail: QueuedMail) -> contextlib.AbstractContextManager[Span]:
+    """The span of one mail's sending, in the trace of the change that queued it."""
+    return TRACER.start_as_current_span(
+        "mail send",
+        context=context_of(mail.traceparent),
+        kind=SpanKind.CLIENT,
+        attributes={"telebridge.mail.id": str(mail.id), "telebridge.mail.attempt": mail.attempts},
+    )
 
 
 async def _letter(connection: Connection, mail: QueuedMail, sending: Sending) -> Letter | str:
@@ -239,9 +258,11 @@ async def _failed(
     if _permanent(error) or mail.attempts >= smtp.max_attempts:
         await store.mail_failed(connection, mail.id, reason)
         log.warning("mail given up", mail_id=str(mail.id), attempts=mail.attempts, error=reason)
+        MAIL_ATTEMPTS.labels("failed").inc()
     else:
         await queue.retry_later(connection, mail, reason, timedelta(seconds=smtp.retry_after))
         log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
+        MAIL_ATTEMPTS.labels("retry").inc()
 
 
 def _permanent(error: Exception) -> bool:

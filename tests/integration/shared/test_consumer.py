@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import nats
+import nats.js.errors
 import pytest
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
@@ -31,6 +32,7 @@ from shared.db import Connection, create_pool
 from shared.events import DEADLETTER, REGISTRY, OrganizationUpserted, RegistryEvent, new_id
 from shared.settings import DatabaseSettings, NatsSettings, SchedulingSettings
 from tests.support import eventually, harness, serving, settings_for
+from tests.tracing import named, recorded_spans, trace_id
 
 SUBJECT = "registry.organization.upserted"
 
@@ -41,15 +43,26 @@ class Scheduling:
     js: JetStreamContext
     database: asyncpg.Connection
 
-    async def publish(self, payload: bytes, *, message_id: str | None = None) -> None:
-        headers = {"Nats-Msg-Id": message_id} if message_id else None
-        await self.js.publish(SUBJECT, payload, headers=headers)
+    async def publish(
+        self, payload: bytes, *, message_id: str | None = None, traceparent: str | None = None
+    ) -> None:
+        headers = {"Nats-Msg-Id": message_id} if message_id else {}
+        if traceparent:
+            headers["traceparent"] = traceparent
+        await self.js.publish(SUBJECT, payload, headers=headers or None)
 
     async def organization(self, organization_id: UUID) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self.database.fetchrow(
             "SELECT * FROM scheduling.organizations WHERE id = $1", organization_id
         )
         return row
+
+    async def all_acknowledged(self) -> bool:
+        try:
+            info = await self.js.consumer_info(REGISTRY.name, "scheduling-registry")
+        except nats.js.errors.NotFoundError:  # not declared yet
+            return False
+        return info.num_pending == 0 and info.num_ack_pending == 0
 
     async def inbox_size(self) -> int:
         count: int = await self.database.fetchval("SELECT count(*) FROM scheduling.inbox")
@@ -80,9 +93,9 @@ async def test_the_same_event_twice_is_applied_once(scheduling: Scheduling) -> N
     # No Nats-Msg-Id: JetStream stores both copies, as after a redelivery.
     await scheduling.publish(payload)
     await scheduling.publish(payload)
-    marker = upserted(new_id(), 1, "маркер")
-    await scheduling.publish(msgspec.json.encode(marker))
-    await eventually(lambda: scheduling.organization(marker.aggregate_id))
+    # Both copies acknowledged, so both settled: an event of another aggregate applied
+    # says nothing of them, since aggregates are applied side by side.
+    await eventually(scheduling.all_acknowledged)
 
     row = await scheduling.organization(organization_id)
     assert row is not None
@@ -91,6 +104,33 @@ async def test_the_same_event_twice_is_applied_once(scheduling: Scheduling) -> N
         "SELECT event_id, applied FROM scheduling.inbox WHERE aggregate_id = $1", organization_id
     )
     assert [(r["event_id"], r["applied"]) for r in inbox] == [(event.event_id, True)]
+
+
+async def test_an_event_is_applied_in_the_trace_its_message_carries(
+    scheduling: Scheduling,
+) -> None:
+    spans = recorded_spans()
+    event = upserted(new_id(), 1, "Приморская краевая библиотека")
+    # The body's traceparent is the request's; the header's, the publish's, is the parent.
+    event = msgspec.structs.replace(
+        event, traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"
+    )
+    await scheduling.publish(
+        msgspec.json.encode(event),
+        traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    await eventually(lambda: scheduling.organization(event.aggregate_id))
+
+    async def processed() -> bool:
+        return bool(named(spans.get_finished_spans(), f"process {SUBJECT}"))
+
+    await eventually(processed)
+    [process] = named(spans.get_finished_spans(), f"process {SUBJECT}")
+    assert trace_id(process) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert process.parent is not None
+    assert format(process.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert process.attributes is not None
+    assert process.attributes["messaging.consumer.group.name"] == "scheduling-registry"
 
 
 async def test_an_older_version_after_a_newer_one_changes_nothing(scheduling: Scheduling) -> None:

@@ -33,9 +33,10 @@ from shared.events import REGISTRY, OrganizationUpserted, new_id
 from shared.migrations import KERNEL_MIGRATIONS, discover, migrate
 from shared.notify import Notifier
 from shared.settings import DatabaseSettings
-from shared.tracing import span
+from shared.tracing import TRACER
 from telebridge.embedded import EmbeddedNats
 from tests.support import eventually, stream_messages
+from tests.tracing import named, recorded_spans, trace_id
 
 SCHEMA = "relaytest"
 CHANNEL = f"{SCHEMA}.outbox"
@@ -275,7 +276,9 @@ async def test_a_refused_event_holds_back_its_aggregate_only(relaying: Relaying)
 async def test_an_event_too_large_for_a_message_is_refused_with_its_change(
     relaying: Relaying,
 ) -> None:
-    with span(None):  # as in a request: the events carry a traceparent, and so its header
+    spans = recorded_spans()
+    # As in a request: the events carry a traceparent, and so do their messages' headers.
+    with TRACER.start_as_current_span("request"):
         fitting = sized_event(EVENT_LIMIT.max_bytes)
         too_large = sized_event(EVENT_LIMIT.max_bytes + 1)
         with pytest.raises(EventTooLargeError) as refused:
@@ -289,7 +292,14 @@ async def test_an_event_too_large_for_a_message_is_refused_with_its_change(
     assert await relaying.relay().publish_pending() == 1
     [(published, headers)] = await stream_contents(relaying.js)
     assert published["event_id"] == str(fitting.event_id)
-    assert headers["traceparent"]
+    # One trace: the request, the event's creation in the outbox, its publish.
+    [request] = named(spans.get_finished_spans(), "request")
+    [create] = named(spans.get_finished_spans(), f"create {fitting.subject}")[-1:]
+    [send] = named(spans.get_finished_spans(), f"send {fitting.subject}")
+    assert trace_id(request) == trace_id(create) == trace_id(send)
+    assert send.parent is not None
+    assert send.parent.span_id == create.context.span_id
+    assert headers["traceparent"].split("-")[2] == format(send.context.span_id, "016x")
 
 
 def sized_event(size: int) -> OrganizationUpserted:
