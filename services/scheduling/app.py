@@ -15,6 +15,7 @@ from services.scheduling.access import IDS
 from services.scheduling.assembled import AssembledFeeds
 from services.scheduling.clock import run_clock
 from services.scheduling.consumers import agenda_events, registry_events
+from services.scheduling.mail import queue
 from services.scheduling.mail.sender import run_sender
 from services.scheduling.meetings import Context, render_stale_entries
 from services.scheduling.routes import (
@@ -76,6 +77,7 @@ DEFINITION = ServiceDefinition(
     read_models=[registry.MIGRATIONS],
     consumers=[registry_events, agenda_events],
     workers=[("meeting-clock", meeting_clock), ("mail-sender", mail_sender)],
+    probes=[("mail-queue", queue.readings)],
     on_start=[calendar_entries_rendered_anew],
     notify_channels=[MEETINGS_CHANNEL, MAIL_CHANNEL, assembled.CHANNEL],
     ids=IDS,

@@ -76,6 +76,7 @@ from shared.http.params import (
 )
 from shared.http.params import Caller as CallerParam
 from shared.http.versions import check_version, etag
+from shared.metrics import SLOT_SEARCH_SECONDS
 from shared.service import Runtime
 from shared.settings import SchedulingSettings
 
@@ -452,18 +453,19 @@ class SlotController(Controller):
         window = (data.window_start, data.window_end)
         # Busy times as far as the longest window a relaxation tries.
         padded = (window[0], window[1] + WINDOW_EXTENSIONS[-1])
-        sites = await constraints.site_constraints(connection, data.organization_ids, padded)
-        return search(
-            SlotQuery(
-                sites=sites,
-                duration=timedelta(minutes=data.duration_minutes),
-                window=window,
-                granularity=timedelta(minutes=data.granularity_minutes),
-                buffer=timedelta(minutes=data.buffer_minutes),
-                limit=data.limit,
-                now=now,
+        with SLOT_SEARCH_SECONDS.time():
+            sites = await constraints.site_constraints(connection, data.organization_ids, padded)
+            return search(
+                SlotQuery(
+                    sites=sites,
+                    duration=timedelta(minutes=data.duration_minutes),
+                    window=window,
+                    granularity=timedelta(minutes=data.granularity_minutes),
+                    buffer=timedelta(minutes=data.buffer_minutes),
+                    limit=data.limit,
+                    now=now,
+                )
             )
-        )
 
 
 class FeedController(Controller):

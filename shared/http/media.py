@@ -19,3 +19,6 @@ HTML: Final = "text/html"
 MARKDOWN: Final = "text/markdown"
 CALENDAR: Final = "text/calendar"
 """iCalendar (RFC 5545): invites, subscription feeds, the agenda's items."""
+PROMETHEUS: Final = "text/plain; version=0.0.4"
+"""Prometheus' text exposition format (`/metrics`); the OpenAPI document lists it as
+`text/plain`."""

@@ -24,12 +24,14 @@ from typing import Final
 import asyncpg
 import httpx
 import structlog
+from prometheus_client.core import Metric
 
 from services.registry.webhooks import store
 from services.registry.webhooks.addresses import Network, Refused, networks, target
 from services.registry.webhooks.schemas import Attempt
-from shared.db import Pool, acquire
+from shared.db import Connection, Pool, acquire
 from shared.events import utc_now
+from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_SECONDS, gauge
 from shared.notify import Notifier
 from shared.settings import WebhookSettings
 from shared.version import VERSION
@@ -71,6 +73,23 @@ async def run_sender(
             await notifier.wait(store.CHANNEL, min(max(wait, 0.0), max_sleep))
 
 
+async def readings(connection: Connection) -> list[Metric]:
+    """The queue, for `/metrics` (`shared.metrics.Probe`)."""
+    found = await store.waiting(connection)
+    return [
+        gauge(
+            "telebridge_webhook_queue_depth",
+            "Deliveries to enabled endpoints waiting to be sent, due now or after a retry.",
+            found.waiting,
+        ),
+        gauge(
+            "telebridge_webhook_queue_oldest_age_seconds",
+            "Seconds the oldest delivery still waiting has been queued (0 when none waits).",
+            found.oldest_seconds,
+        ),
+    ]
+
+
 async def send_due(
     pool: Pool, client: httpx.AsyncClient, settings: WebhookSettings, allowed: list[Network]
 ) -> int:
@@ -90,6 +109,10 @@ async def _deliver(
     due: store.Due,
 ) -> None:
     outcome = await attempt(client, settings, allowed, due)
+    WEBHOOK_SECONDS.observe(outcome.attempt.duration_ms / 1000)
+    WEBHOOK_DELIVERIES.labels(
+        "delivered" if outcome.delivered else "gone" if outcome.gone else "failed"
+    ).inc()
     try:
         await _record(pool, settings, due, outcome)
     except asyncpg.ForeignKeyViolationError:

@@ -223,6 +223,29 @@ async def next_due(connection: Connection) -> datetime | None:
     return found
 
 
+class Waiting(msgspec.Struct, frozen=True):
+    """How many deliveries to enabled endpoints wait, and for how long the oldest has."""
+
+    waiting: int
+    oldest_seconds: float
+
+
+async def waiting(connection: Connection) -> Waiting:
+    found = await fetch_struct(
+        connection,
+        Waiting,
+        """
+        SELECT count(*) AS waiting,
+               coalesce(extract(epoch FROM now() - min(d.created_at)), 0)::float8
+                   AS oldest_seconds
+        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.state = 'pending' AND e.enabled
+        """,
+    )
+    assert found is not None, "an aggregate answers one row"
+    return found
+
+
 async def record_attempt(connection: Connection, position: int, attempt: Attempt) -> None:
     await connection.execute(
         """

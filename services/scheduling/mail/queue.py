@@ -17,10 +17,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
+from prometheus_client.core import Metric
+
 from services.scheduling import store
 from services.scheduling.store import QueuedMail
 from shared.backoff import doubling
 from shared.db import Connection
+from shared.metrics import gauge
 
 LONGEST_WAIT: Final = timedelta(hours=1)
 
@@ -41,3 +44,20 @@ async def retry_later(
 
 async def seconds_until_due(connection: Connection) -> float | None:
     return await store.seconds_until_mail_due(connection)
+
+
+async def readings(connection: Connection) -> list[Metric]:
+    """The queue, for `/metrics` (`shared.metrics.Probe`)."""
+    found = await store.mail_waiting(connection)
+    return [
+        gauge(
+            "telebridge_mail_queue_depth",
+            "Mails waiting to be sent, due now or waiting for a retry.",
+            found.waiting,
+        ),
+        gauge(
+            "telebridge_mail_queue_oldest_age_seconds",
+            "Seconds the oldest mail still waiting has been queued (0 when none waits).",
+            found.oldest_seconds,
+        ),
+    ]
