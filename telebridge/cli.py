@@ -28,6 +28,7 @@ from telebridge.client import (
     err,
 )
 from telebridge.dev import DevError, DevOptions, run_dev
+from telebridge.migrate import migrate_command
 from telebridge.summary_cli import summary_app
 
 if TYPE_CHECKING:
@@ -101,6 +102,70 @@ def dev(
 
 
 @app.command()
+def status(
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats-url",
+            show_default=False,
+            help="NATS server URLs, comma-separated; else TELEBRIDGE_NATS_URL, else the NATS "
+            "of `telebridge dev` (found in --data-dir), else nats://127.0.0.1:4222. Credentials "
+            "and TLS come from the TELEBRIDGE_NATS_* variables the services read.",
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service",
+            show_default=False,
+            help="A service that must be running (repeat for several); all three if not given.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds to wait for the replicas to answer discovery."),
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: Annotated[
+        Path,
+        typer.Option(envvar="TELEBRIDGE_DATA_DIR", help="`telebridge dev`'s data folder."),
+    ] = Path(".telebridge"),
+) -> None:
+    """List the running replicas of each service: version, health, outbox and consumer lag.
+
+    Replicas are found through nats.micro discovery ($SRV.INFO), so this works against
+    `telebridge dev` or any NATS the services use. Exit code 3 when NATS cannot be reached
+    or a service has no replica, 7 when a replica does not answer or is not healthy.
+    """
+    from shared.events import SERVICES  # noqa: PLC0415
+    from shared.observability import configure_logging  # noqa: PLC0415 - keeps `--help` quick
+    from shared.settings import LogSettings, SettingsError  # noqa: PLC0415
+    from telebridge import status as replicas  # noqa: PLC0415
+
+    expected = service or list(SERVICES)
+    unknown = [name for name in expected if name not in SERVICES]
+    if unknown:
+        raise typer.BadParameter(f"no such service: {', '.join(unknown)}", param_hint="--service")
+    configure_logging(LogSettings(level="error"), "telebridge-status")
+    with ending():
+        try:
+            settings = replicas.nats_settings(nats_url, data_dir)
+            report = asyncio.run(replicas.collect(settings, expected, wait))
+        except SettingsError as error:
+            raise Stop(ExitCode.INVALID, str(error)) from error
+        except replicas.Unreachable as error:
+            raise Stop(ExitCode.UNREACHABLE, str(error)) from error
+        if as_json:
+            console.print(replicas.as_json(report), markup=False, highlight=False, soft_wrap=True)
+        else:
+            replicas.render(report, console)
+        if report.missing:
+            raise Stop(ExitCode.UNREACHABLE, f"not running: {', '.join(report.missing)}")
+        if report.unhealthy:
+            raise Stop(ExitCode.SERVER_ERROR, f"{len(report.unhealthy)} replica(s) not healthy")
+
+
+@app.command()
 def contracts(
     check: Annotated[
         bool, typer.Option("--check", help="Only report drift; exit 1 if there is any.")
@@ -123,6 +188,9 @@ def contracts(
         console.print(f"wrote contracts/{path}")
     if not written:
         console.print("contracts are up to date")
+
+
+app.command("migrate", epilog=EXIT_CODES)(migrate_command)
 
 
 @orgs_app.command("import")

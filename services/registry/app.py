@@ -11,11 +11,12 @@ from nats.aio.client import Client as NATS
 from services.registry import routes, store
 from services.registry.consumers import MEETINGS
 from services.registry.keys import register_admin_key
-from services.registry.micro import serve_statistics
+from services.registry.micro import ATTENDANCE
 from services.registry.rsvp import make_link_secret
 from services.registry.webhooks import fanout
 from services.registry.webhooks import store as webhook_store
 from services.registry.webhooks.routes import WebhookController
+from services.registry.webhooks.sender import readings as webhook_readings
 from services.registry.webhooks.sender import run_sender
 from shared.db import Pool
 from shared.readmodels import meetings
@@ -50,7 +51,8 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     read_models=[meetings.MIGRATIONS],
     consumers=[MEETINGS, *fanout.CONSUMERS],
-    workers=[("attendance-statistics", serve_statistics), ("webhook-sender", webhook_sender)],
+    workers=[("webhook-sender", webhook_sender)],
+    probes=[("webhook-queue", webhook_readings)],
     notify_channels=[webhook_store.CHANNEL],
     on_start=[register_admin_key, make_link_secret],
     ids={
@@ -58,6 +60,7 @@ DEFINITION = ServiceDefinition(
         "person": store.has_person,
         "key": store.has_key,
     },
+    micro=[ATTENDANCE],
 )
 
 

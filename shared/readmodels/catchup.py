@@ -24,19 +24,21 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import msgspec
 import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
-from nats.micro import add_service
-from nats.micro.request import Request as MicroRequest
+from nats.micro.request import ServiceError
 
-from shared.db import Connection, Pool, acquire
+from shared.db import Connection, acquire
 from shared.errors import NotYetKnown
 from shared.notify import Notifier
 from shared.outages import OUTAGES
+
+if TYPE_CHECKING:
+    from shared.service import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +51,7 @@ OWNERS: Final[Mapping[Kind, str]] = {
 }
 """Which service each kind of id is created in."""
 
+EXISTS: Final = "exists"
 _ASK_TIMEOUT: Final = 1.0
 _POLL: Final = 0.5
 """Seconds between lookups when no notification comes: a lost one costs at most this."""
@@ -67,7 +70,8 @@ class ExistsAnswer(msgspec.Struct, frozen=True):
 
 
 def exists_subject(service: str) -> str:
-    return f"telebridge.{service}.exists"
+    """The subject of the owner's `exists` endpoint (`shared.micro` registers it)."""
+    return f"telebridge.{service}.{EXISTS}"
 
 
 @dataclass(frozen=True)
@@ -158,32 +162,20 @@ def not_yet_known(kind: str, identifier: str, service: str) -> NotYetKnown:
 Answer = Callable[[Connection, str], Awaitable[bool]]
 
 
-async def serve_exists(
-    service: str, nats_client: NATS, pool: Pool, answers: Mapping[Kind, Answer], version: str
-) -> None:
-    """Answer other services' `exists` questions about the ids this service creates."""
+def answer_exists(
+    service: str, answers: Mapping[Kind, Answer]
+) -> Callable[[Runtime, bytes], Awaitable[bytes]]:
+    """The handler of the `exists` endpoint: other services' questions about the ids this
+    service creates (`shared.micro` registers it on `exists_subject(service)`)."""
 
-    async def answer(request: MicroRequest) -> None:
+    async def answer(runtime: Runtime, data: bytes) -> bytes:
         try:
-            query = msgspec.json.decode(request.data, type=ExistsQuery)
+            query = msgspec.json.decode(data, type=ExistsQuery)
             exists = answers[query.kind]
         except (msgspec.DecodeError, KeyError):
-            await request.respond_error("400", f"{service} creates no such kind of id")
-            return
-        async with acquire(pool) as connection:
+            raise ServiceError("400", f"{service} creates no such kind of id") from None
+        async with acquire(runtime.pool) as connection:
             found = await exists(connection, query.id)
-        await request.respond(msgspec.json.encode(ExistsAnswer(found)))
+        return msgspec.json.encode(ExistsAnswer(found))
 
-    micro = await add_service(
-        nats_client,
-        name=f"{service}-ids",
-        version=version,
-        description=f"Whether {service} has created an id (read-your-writes for other services)",
-    )
-    await micro.add_endpoint(
-        name="exists", subject=exists_subject(service), handler=answer, queue_group=service
-    )
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await micro.stop()
+    return answer

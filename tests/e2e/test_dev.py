@@ -4,6 +4,7 @@ there with their summaries, Ctrl-C leaves no process behind, and a restart keeps
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import signal
@@ -151,6 +152,20 @@ def test_dev_runs_the_demo_and_stops_cleanly(tmp_path: Path) -> None:
         with httpx.Client(timeout=10) as client:
             again = client.get(f"{urls['scheduling']}/meetings").json()["items"]
         assert sorted(m["id"] for m in again) == sorted(m["id"] for m in meetings)
+        # With no option, `telebridge status` finds the replicas on the NATS dev runs.
+        status = subprocess.run(
+            [TELEBRIDGE, "status", "--json"],
+            env={**os.environ, "TELEBRIDGE_DATA_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        replicas = json.loads(status.stdout)["replicas"]
+        assert sorted((each["service"], each["http"], each["health"]) for each in replicas) == [
+            (name, urls[name], "ok") for name in sorted(urls)
+        ]
         stop(process)
 
 
