@@ -59,6 +59,33 @@ def discover(source: str, directory: Path) -> list[Migration]:
     ]
 
 
+async def pending(connection: Connection, schema: str, migrations: list[Migration]) -> list[str]:
+    """The migrations not yet applied in `schema`, without applying any or taking its lock.
+
+    A migration applied with other contents raises `MigrationError`, as `migrate` would.
+    """
+    if not _IDENTIFIER.fullmatch(schema):
+        raise MigrationError(f"not a plain schema name: {schema!r}")
+    ledger = await connection.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations')
+    applied: dict[tuple[str, str], str] = {}
+    if ledger is not None:
+        rows = await connection.fetch(
+            f'SELECT source, version, checksum FROM "{schema}".schema_migrations'
+        )
+        applied = {(row["source"], row["version"]): row["checksum"] for row in rows}
+    missing: list[str] = []
+    for migration in migrations:
+        checksum = applied.get((migration.source, migration.version))
+        if checksum is None:
+            missing.append(f"{migration.source}/{migration.version}")
+        elif checksum != migration.checksum:
+            raise MigrationError(
+                f"{schema}: migration {migration.source}/{migration.version} "
+                "was changed after it was applied; add a new migration instead"
+            )
+    return missing
+
+
 async def migrate(connection: Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply what has not run yet in `schema`; returns the versions applied now."""
     if not _IDENTIFIER.fullmatch(schema):
