@@ -140,6 +140,25 @@ def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
+def queue_readings(
+    queue: str, items: str, item: str, waiting: int, oldest_seconds: float
+) -> list[Metric]:
+    """A queue of things to send: how many wait, due now or after a retry, and since when
+    the oldest does (`telebridge_<queue>_queue_depth`, `…_oldest_age_seconds`)."""
+    return [
+        gauge(
+            f"telebridge_{queue}_queue_depth",
+            f"{items} waiting to be sent, due now or after a retry.",
+            waiting,
+        ),
+        gauge(
+            f"telebridge_{queue}_queue_oldest_age_seconds",
+            f"Seconds the oldest {item} still waiting has been queued (0 when none waits).",
+            oldest_seconds,
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Scrape:
     """What a service reads at scrape time: its own tables (probes) and its consumers."""

@@ -82,6 +82,17 @@ async def database_url(postgres_admin_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL this test may stop and start without disturbing the others."""
+    server = EmbeddedPostgres(tmp_path / "postgres", durable=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats | None]:
     """A NATS server of this test's own (None when an external one is configured)."""
     if EXTERNAL_NATS:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from shared.settings import (
     ServiceSettings,
 )
 from telebridge.embedded import EmbeddedNats, free_port, new_nats_passwords
-from telebridge.processes import ServiceProcess
+from telebridge.processes import ServiceProcess, stop_all
 from tests.contract import contract_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,17 @@ def without_login(url: str) -> str:
 def service_process(name: str, environment: dict[str, str], logs: Path) -> ServiceProcess:
     """A service's process on a free port, logging in to NATS as that service."""
     return ServiceProcess(name, free_port(), environment | nats_login(name), logs / f"{name}.log")
+
+
+@contextmanager
+def running(service: ServiceProcess, timeout: float = 60.0) -> Iterator[ServiceProcess]:
+    """The service's process, started and ready; stopped afterwards."""
+    service.start()
+    try:
+        service.wait_ready(timeout=timeout)
+        yield service
+    finally:
+        stop_all([service])
 
 
 def service_environment(database_url: str, nats_url: str) -> dict[str, str]:

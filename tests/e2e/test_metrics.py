@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from telebridge.processes import ServiceProcess, stop_all
-from tests.support import service_environment, service_process
+from telebridge.processes import ServiceProcess
+from tests.support import running, service_environment, service_process
 
 WORKERS = 2
 REQUESTS = 30
@@ -35,13 +35,8 @@ def registry(
         "TELEBRIDGE_REGISTRY_HTTP_WORKERS": str(WORKERS),
         "PROMETHEUS_MULTIPROC_DIR": str(folder),
     }
-    service = service_process("registry", environment, tmp_path)
-    service.start()
-    try:
-        service.wait_ready(timeout=180)
+    with running(service_process("registry", environment, tmp_path), timeout=180) as service:
         yield service
-    finally:
-        stop_all([service])
 
 
 def served(text: str) -> float:

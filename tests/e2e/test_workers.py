@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from telebridge.processes import ServiceProcess, stop_all
-from tests.support import OPERATOR_KEY, service_environment, service_process
+from tests.support import OPERATOR_KEY, running, service_environment, service_process
 
 WORKERS = 2
 
@@ -22,14 +22,9 @@ def registry(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Servi
         **service_environment(database_url, nats_url),
         "TELEBRIDGE_REGISTRY_HTTP_WORKERS": str(WORKERS),
     }
-    service = service_process("registry", environment, tmp_path)
-    service.start()
-    try:
-        # Each spawned worker imports the whole service before it serves.
-        service.wait_ready(timeout=180)
+    # Each spawned worker imports the whole service before it serves.
+    with running(service_process("registry", environment, tmp_path), timeout=180) as service:
         yield service
-    finally:
-        stop_all([service])
 
 
 def spawned_workers(supervisor: psutil.Process) -> list[psutil.Process]:

@@ -31,7 +31,7 @@ from services.registry.webhooks.addresses import Network, Refused, networks, tar
 from services.registry.webhooks.schemas import Attempt
 from shared.db import Connection, Pool, acquire
 from shared.events import utc_now
-from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_SECONDS, gauge
+from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_SECONDS, queue_readings
 from shared.notify import Notifier
 from shared.settings import WebhookSettings
 from shared.version import VERSION
@@ -76,18 +76,13 @@ async def run_sender(
 async def readings(connection: Connection) -> list[Metric]:
     """The queue, for `/metrics` (`shared.metrics.Probe`)."""
     found = await store.waiting(connection)
-    return [
-        gauge(
-            "telebridge_webhook_queue_depth",
-            "Deliveries to enabled endpoints waiting to be sent, due now or after a retry.",
-            found.waiting,
-        ),
-        gauge(
-            "telebridge_webhook_queue_oldest_age_seconds",
-            "Seconds the oldest delivery still waiting has been queued (0 when none waits).",
-            found.oldest_seconds,
-        ),
-    ]
+    return queue_readings(
+        "webhook",
+        "Deliveries to enabled endpoints",
+        "delivery",
+        found.waiting,
+        found.oldest_seconds,
+    )
 
 
 async def send_due(

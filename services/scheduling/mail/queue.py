@@ -23,7 +23,7 @@ from services.scheduling import store
 from services.scheduling.store import QueuedMail
 from shared.backoff import doubling
 from shared.db import Connection
-from shared.metrics import gauge
+from shared.metrics import queue_readings
 
 LONGEST_WAIT: Final = timedelta(hours=1)
 
@@ -49,15 +49,4 @@ async def seconds_until_due(connection: Connection) -> float | None:
 async def readings(connection: Connection) -> list[Metric]:
     """The queue, for `/metrics` (`shared.metrics.Probe`)."""
     found = await store.mail_waiting(connection)
-    return [
-        gauge(
-            "telebridge_mail_queue_depth",
-            "Mails waiting to be sent, due now or waiting for a retry.",
-            found.waiting,
-        ),
-        gauge(
-            "telebridge_mail_queue_oldest_age_seconds",
-            "Seconds the oldest mail still waiting has been queued (0 when none waits).",
-            found.oldest_seconds,
-        ),
-    ]
+    return queue_readings("mail", "Mails", "mail", found.waiting, found.oldest_seconds)

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import msgspec
 import nats
-import pytest
 
 from services.scheduling.app import create_app
 from shared.events import DEADLETTER, OrganizationUpserted, new_id
 from shared.settings import SchedulingSettings
 from telebridge.embedded import EmbeddedPostgres
 from tests.support import eventually, serving, settings_for
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL this test may stop and start without disturbing the others."""
-    server = EmbeddedPostgres(tmp_path / "postgres", durable=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_a_database_outage_holds_events_and_answers_503(

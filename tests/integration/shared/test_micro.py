@@ -228,17 +228,6 @@ async def test_status_counts_the_outbox_backlog_and_the_consumer_lag(
         await database.close()
 
 
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL this test may stop without disturbing the others."""
-    server = EmbeddedPostgres(tmp_path / "postgres", durable=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_errors_answer_a_code_and_nothing_of_the_internals(
     own_postgres: EmbeddedPostgres, nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
