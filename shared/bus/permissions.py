@@ -10,8 +10,8 @@ update only its own and the dead letters'; it may not delete, purge or edit stre
 their messages. Replies it may send only to requests it received (`allow_responses`), and
 it reads replies on an inbox prefix of its own (`inbox_prefix`), so no service can read
 or answer another's replies. `telebridge dev` and the tests run NATS with exactly these
-permissions (`telebridge.embedded`); deploy/k8s/ writes the same lists into the servers'
-configuration, and a test keeps the two equal.
+permissions (`telebridge.embedded`); deploy/k8s/ and deploy/nats/ (Compose) write the
+same lists into the servers' configuration, and tests keep them equal.
 """
 
 from __future__ import annotations

@@ -14,7 +14,12 @@ would load them:
 
 Beyond the schema, the tests assert what the system relies on: health checks that probe
 `/health/ready`, start-up ordering on healthy NATS and PostgreSQL, environment variables
-that `shared.settings` actually reads, a required operator key, and a non-root image.
+that `shared.settings` actually reads, a required operator key and NATS passwords, and a
+non-root image. The NATS servers run deploy/nats/ (nats.conf; cluster.conf on each node of
+the cluster): its users have exactly the permissions of `shared.bus.permissions`, each
+service logs in as its own, the real nats-server accepts the files with the environment
+Compose gives it, and three nodes of cluster.conf form a cluster whose routes need the
+route password.
 
 The schema, `tests/fixtures/compose-spec.json`, is vendored verbatim from the
 compose-spec/compose-spec repository, path `schema/compose-spec.json`, commit
@@ -23,35 +28,56 @@ b2835e8acc1e42e7aecbc27a9bc4a1fc66ef21ba. It declares JSON Schema draft 2019-09.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import msgspec
+import nats.errors
 import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from shared.events import SERVICES
+from shared.bus.jetstream import connect_nats, ensure_streams
+from shared.events import SERVICES, STREAMS
 from shared.settings import (
     AgendaSettings,
+    NatsSettings,
     RegistrySettings,
     SchedulingSettings,
     environment_names,
 )
+from telebridge.embedded import free_port, nats_server_binary
 from telebridge.processes import DEFAULT_PORTS
+from tests.nats_config import (
+    NATS_USERS,
+    authorization_of,
+    check_configuration,
+    expected_authorization,
+    password_variable,
+    until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 CLUSTER = ROOT / "deploy" / "compose.cluster.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec.json"
+NATS_DIR = ROOT / "deploy" / "nats"
+NATS_CONF = NATS_DIR / "nats.conf"
+CLUSTER_CONF = NATS_DIR / "cluster.conf"
+CONFIG_DIR = "/etc/nats"
+"""Where the NATS containers find deploy/nats/."""
 
 SETTINGS: dict[str, type[msgspec.Struct]] = {
     "registry": RegistrySettings,
@@ -60,8 +86,19 @@ SETTINGS: dict[str, type[msgspec.Struct]] = {
 }
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 LOCAL_STATE = {".venv", ".git", ".telebridge", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+OPERATOR_KEY = "TELEBRIDGE_AUTH_OPERATOR_KEY"
+ROUTE_PASSWORD = "NATS_ROUTE_PASSWORD"
 # What a user would export before `docker compose up`; required variables must be here.
-ENVIRONMENT = {"TELEBRIDGE_AUTH_OPERATOR_KEY": "operator-key-for-tests"}
+# The passwords as `openssl rand -hex 24` makes them, starting with a digit (nats-server
+# reads a variable's value as it would a value in the file: digits alone are a number).
+ENVIRONMENT = {
+    OPERATOR_KEY: "operator-key-for-tests",
+    "NATS_OPERATOR_PASSWORD": "6f277b48884b6526c52f022f878c80db9ae942b1709e1036",
+    "NATS_REGISTRY_PASSWORD": "7cada82ee1b5f1810c63df637c1bda7db22a3e39b475c582",
+    "NATS_SCHEDULING_PASSWORD": "22d557d03a33503ec0cca7f871c46237ce23f75162de507a",
+    "NATS_AGENDA_PASSWORD": "66ef37ffc84c78c454e5f56c4a78751b282c8de656a444f0",
+    ROUTE_PASSWORD: "4b74adad9c8503ede6aef6b9cbebc7c048dea9176e0b614b",
+}
 
 
 # --- loading the way Compose does ----------------------------------------------------------
@@ -173,16 +210,21 @@ def interpolate(value: Any, environment: Mapping[str, str]) -> Any:
     return VARIABLE.sub(substitute, value)
 
 
-def variables(value: Any) -> Iterator[str]:
-    """Names referenced as `${NAME...}` anywhere in a value."""
+def references(value: Any) -> Iterator[re.Match[str]]:
+    """Each `${NAME...}` anywhere in a value."""
     if isinstance(value, dict):
         for item in value.values():
-            yield from variables(item)
+            yield from references(item)
     elif isinstance(value, list):
         for item in value:
-            yield from variables(item)
+            yield from references(item)
     elif isinstance(value, str):
-        yield from (match["name"] for match in VARIABLE.finditer(value) if match["name"])
+        yield from (match for match in VARIABLE.finditer(value) if match["name"])
+
+
+def variables(value: Any) -> Iterator[str]:
+    """Names referenced as `${NAME...}` anywhere in a value."""
+    yield from (match["name"] for match in references(value))
 
 
 def environment_of(service: Mapping[str, Any]) -> dict[str, str]:
@@ -224,11 +266,37 @@ def cluster_model() -> dict[str, Any]:
 
 
 MODELS = {"compose.yaml": base_model, "compose.yaml + compose.cluster.yaml": cluster_model}
+RAW: dict[str, Callable[[], dict[str, Any]]] = {
+    "compose.yaml": base_raw,
+    "compose.yaml + compose.cluster.yaml": lambda: merge(base_raw(), cluster_raw()),
+}
 
 
 def active_services(model: Mapping[str, Any]) -> dict[str, Any]:
     """The services `docker compose up` starts: those without profiles."""
     return {name: spec for name, spec in model["services"].items() if not spec.get("profiles")}
+
+
+def nats_servers(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The NATS servers `docker compose up` starts."""
+    return {
+        name: spec
+        for name, spec in active_services(model).items()
+        if spec.get("image", "").startswith("nats:")
+    }
+
+
+def mounts(service: Mapping[str, Any]) -> dict[str, str]:
+    """Each mount's target and its source (a volume's name, or a path)."""
+    found: dict[str, str] = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        found[target] = source
+    return found
+
+
+def without(variable: str) -> dict[str, str]:
+    return {name: value for name, value in ENVIRONMENT.items() if name != variable}
 
 
 def test_the_merge_follows_the_compose_rules() -> None:
@@ -387,24 +455,107 @@ def test_each_service_is_configured_for_containers(name: str) -> None:
     )
 
 
-def test_the_operator_key_is_required_and_has_no_default() -> None:
-    with pytest.raises(InterpolationError, match="TELEBRIDGE_AUTH_OPERATOR_KEY"):
-        interpolate(base_raw(), {})
-    with pytest.raises(InterpolationError, match="TELEBRIDGE_AUTH_OPERATOR_KEY"):
-        interpolate(base_raw(), {"TELEBRIDGE_AUTH_OPERATOR_KEY": ""})
+SECRETS = (OPERATOR_KEY, *(password_variable(user) for user in NATS_USERS))
+
+
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        *(("compose.yaml", variable) for variable in SECRETS),
+        *(("compose.yaml + compose.cluster.yaml", variable) for variable in SECRETS),
+        ("compose.yaml + compose.cluster.yaml", ROUTE_PASSWORD),
+    ],
+)
+def test_the_operator_key_and_the_nats_passwords_are_required_and_have_no_default(
+    model: str, variable: str
+) -> None:
+    raw = RAW[model]()
+    with pytest.raises(InterpolationError, match=variable):
+        interpolate(raw, without(variable))
+    with pytest.raises(InterpolationError, match=variable):
+        interpolate(raw, {**ENVIRONMENT, variable: ""})
+    found = [match for match in references(raw) if match["name"] == variable]
+    assert found
+    for match in found:
+        assert match["op"] in {":?", None}, f"{match[0]}: required, with no default"
+
+
+def test_only_the_cluster_needs_the_route_password() -> None:
+    interpolate(base_raw(), without(ROUTE_PASSWORD))
 
 
 def test_nats_runs_jetstream_on_a_volume_with_a_healthz_probe() -> None:
     model = base_model()
     nats = model["services"]["nats"]
-    command = nats["command"]
-    assert "-js" in command
-    assert command[command.index("-sd") + 1] == "/data"
-    assert command[command.index("-m") + 1] == "8222"
-    volume, target = nats["volumes"][0].split(":")
-    assert target == "/data"
-    assert volume in model["volumes"]
+    assert nats["command"] == ["--config", f"{CONFIG_DIR}/nats.conf"]
+    mounted = mounts(nats)
+    assert mounted["/data"] in model["volumes"]
+    assert (ROOT / mounted[CONFIG_DIR]).resolve() == NATS_DIR
+    assert f"{CONFIG_DIR}:ro" in nats["volumes"][1], "the configuration is mounted read-only"
+    conf = NATS_CONF.read_text(encoding="utf-8")
+    assert re.search(r'^jetstream \{\n  store_dir: "/data"\n\}$', conf, re.MULTILINE)
+    # The health check asks the monitoring port, which needs no login.
+    assert re.search(r'^http: "0\.0\.0\.0:8222"$', conf, re.MULTILINE)
     assert "http://127.0.0.1:8222/healthz" in nats["healthcheck"]["test"]
+
+
+def test_the_nats_users_have_exactly_the_permissions_of_shared_bus_permissions() -> None:
+    expected = expected_authorization()
+    assert authorization_of(NATS_CONF.read_text(encoding="utf-8")) == expected, (
+        "write shared.bus.permissions.server_authorization's block into "
+        "deploy/nats/nats.conf, each password as $NATS_<USER>_PASSWORD:\n" + expected
+    )
+    # Each node of the cluster has the same users: it includes nats.conf, and adds none.
+    cluster = CLUSTER_CONF.read_text(encoding="utf-8")
+    assert re.findall(r"^include .*$", cluster, re.MULTILINE) == ['include "nats.conf"']
+    assert authorization_of(cluster) == ""
+    assert not re.search(r"^\s*(users|accounts|no_auth_user)\b", cluster, re.MULTILINE)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_service_logs_in_to_nats_as_its_own_user(model: str) -> None:
+    services = MODELS[model]()["services"]
+    servers = nats_servers(MODELS[model]())
+    assert servers
+    for name in SERVICES:
+        environment = environment_of(services[name])
+        assert environment["TELEBRIDGE_NATS_USER"] == name
+        assert environment["TELEBRIDGE_NATS_PASSWORD"] == ENVIRONMENT[password_variable(name)]
+    # Every server takes each user's password from the same variable as the service.
+    for server in servers.values():
+        environment = environment_of(server)
+        for user in NATS_USERS:
+            assert environment[password_variable(user)] == ENVIRONMENT[password_variable(user)]
+
+
+def nats_config_copy(tmp_path: Path) -> Path:
+    """deploy/nats/ where a test may write: what the containers mount at CONFIG_DIR."""
+    target = tmp_path / "nats"
+    shutil.copytree(NATS_DIR, target)
+    return target
+
+
+def in_copy(command: list[str], folder: Path) -> tuple[Path, list[str]]:
+    """A NATS container's `--config` file in `folder`, and the rest of its command."""
+    assert command[0] == "--config"
+    conf = folder / Path(command[1]).relative_to(CONFIG_DIR)
+    return conf, command[2:]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_real_nats_server_accepts_the_configuration(model: str, tmp_path: Path) -> None:
+    folder = nats_config_copy(tmp_path)
+    for name, server in nats_servers(MODELS[model]()).items():
+        conf, arguments = in_copy(server["command"], folder)
+        environment = environment_of(server)
+        result = check_configuration(conf, environment, arguments)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+        # The configuration reads each variable the container sets: without one it fails.
+        for variable in environment:
+            rest = {key: value for key, value in environment.items() if key != variable}
+            result = check_configuration(conf, rest, arguments)
+            assert result.returncode != 0, f"{name} does not need {variable}"
+            assert variable in result.stdout + result.stderr
 
 
 def test_postgres_keeps_its_data_on_a_volume_and_reports_readiness() -> None:
@@ -426,16 +577,35 @@ def test_the_cluster_runs_three_routed_jetstream_nodes_instead_of_one() -> None:
     model = cluster_model()
     services = active_services(model)
     assert "nats" not in services
+    assert set(nats_servers(model)) == set(NATS_NODES)
+    conf = CLUSTER_CONF.read_text(encoding="utf-8")
+    assert 'name: "telebridge"' in conf
+    assert 'listen: "0.0.0.0:6222"' in conf
+    assert re.search(r'authorization \{\n *user: "route"\n *password: \$NATS_ROUTE_PASSWORD', conf)
+    assert "routes: $NATS_ROUTES" in conf
+    password = ENVIRONMENT[ROUTE_PASSWORD]
     for node in NATS_NODES:
-        command = services[node]["command"]
-        assert "-js" in command
-        assert command[command.index("--server_name") + 1] == node
-        assert command[command.index("--cluster_name") + 1] == "telebridge"
-        routes = set(command[command.index("--routes") + 1].split(","))
-        assert routes == {f"nats://{other}:6222" for other in NATS_NODES if other != node}
-        volume = services[node]["volumes"][0].split(":")[0]
-        assert volume in model["volumes"]
-        assert "http://127.0.0.1:8222/healthz" in services[node]["healthcheck"]["test"]
+        service = services[node]
+        assert service["command"] == [
+            "--config",
+            f"{CONFIG_DIR}/cluster.conf",
+            "--server_name",
+            node,
+        ]
+        mounted = mounts(service)
+        assert mounted["/data"] in model["volumes"]
+        assert mounted["/data"] != mounts(model["services"]["nats"])["/data"]
+        assert (ROOT / mounted[CONFIG_DIR]).resolve() == NATS_DIR
+        environment = environment_of(service)
+        assert environment[ROUTE_PASSWORD] == password
+        # Every node, itself included (dropped), with the route login: nats-server reads
+        # the variable as a value of its file, here a list of strings.
+        assert json.loads(environment["NATS_ROUTES"]) == [
+            f"nats://route:{password}@{other}:6222" for other in NATS_NODES
+        ]
+        assert "http://127.0.0.1:8222/healthz" in service["healthcheck"]["test"]
+    volumes = {mounts(services[node])["/data"] for node in NATS_NODES}
+    assert len(volumes) == len(NATS_NODES)
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -459,6 +629,122 @@ def test_in_the_cluster_no_host_port_is_bound_twice() -> None:
             host = str(port).rsplit(":", 1)[0] if ":" in str(port) else None
             published += [host] * replicas if host else []
     assert len(published) == len(set(published))
+
+
+async def test_three_nodes_of_the_cluster_configuration_log_in_to_each_other(
+    tmp_path: Path,
+) -> None:
+    """deploy/nats/ run as the three nodes of the cluster override, with their commands and
+    environments; only the addresses and the store directory are replaced by local ones.
+    They form a cluster through routes that log in; a route without the password is
+    refused; a service connects as its container does, declares the streams with three
+    replicas, and may publish its own events and not another service's."""
+    services = cluster_model()["services"]
+    client_ports = [free_port() for _ in NATS_NODES]
+    route_ports = [free_port() for _ in NATS_NODES]
+    monitor_ports = [free_port() for _ in NATS_NODES]
+    nodes: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, name in enumerate(NATS_NODES):
+            folder = nats_config_copy(tmp_path / name)
+            ports = (client_ports[index], route_ports[index], monitor_ports[index])
+            localise(folder, ports, folder / "data")
+            conf, arguments = in_copy(services[name]["command"], folder)
+            environment = environment_of(services[name])
+            routes = environment["NATS_ROUTES"]
+            for other, port in zip(NATS_NODES, route_ports, strict=True):
+                routes = routes.replace(f"@{other}:6222", f"@127.0.0.1:{port}")
+            environment["NATS_ROUTES"] = routes
+            nodes.append(start_node([str(conf), *arguments], environment, folder / "log"))
+        await until_healthy(monitor_ports, nodes)
+        async with httpx.AsyncClient() as http:
+            for port in monitor_ports:
+                routez = (await http.get(f"http://127.0.0.1:{port}/routez", timeout=5)).json()
+                assert {route["remote_name"] for route in routez["routes"]} <= set(NATS_NODES)
+                assert len({route["remote_name"] for route in routez["routes"]}) == 2
+
+        assert "Authorization Violation" in await route_without_password(route_ports[0])
+        await publish_as_the_services(services, client_ports)
+    finally:
+        for node in nodes:
+            node.kill()
+            node.wait(timeout=30)
+
+
+def start_node(
+    arguments: list[str], environment: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """`nats-server -c <arguments>` with only `environment`, logging into `log`."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [nats_server_binary(), "-c", *arguments],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def localise(folder: Path, ports: tuple[int, int, int], store: Path) -> None:
+    """The addresses and the store of deploy/nats/ in `folder` replaced by local ones."""
+    client, route, monitor = ports
+    replacements = {
+        "nats.conf": {
+            '"0.0.0.0:4222"': f'"127.0.0.1:{client}"',
+            '"0.0.0.0:8222"': f'"127.0.0.1:{monitor}"',
+            'store_dir: "/data"': f'store_dir: "{store}"',
+        },
+        "cluster.conf": {'"0.0.0.0:6222"': f'"127.0.0.1:{route}"'},
+    }
+    for file, changes in replacements.items():
+        text = (folder / file).read_text(encoding="utf-8")
+        for old, new in changes.items():
+            assert text.count(old) == 1, f"{file}: {old}"
+            text = text.replace(old, new)
+        (folder / file).write_text(text, encoding="utf-8")
+
+
+async def route_without_password(port: int) -> str:
+    """What a node answers a server that connects to its route port without the login."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await asyncio.wait_for(reader.readline(), 10)  # INFO
+        connect = {"verbose": False, "pedantic": False, "name": "intruder"}
+        writer.write(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode())
+        await writer.drain()
+        return (await asyncio.wait_for(reader.read(4096), 10)).decode()
+    finally:
+        writer.close()
+
+
+async def publish_as_the_services(services: dict[str, Any], client_ports: list[int]) -> None:
+    urls = ",".join(f"nats://127.0.0.1:{port}" for port in client_ports)
+
+    def settings(name: str) -> NatsSettings:
+        environment = environment_of(services[name])
+        return NatsSettings(
+            url=urls,
+            user=environment["TELEBRIDGE_NATS_USER"],
+            password=environment["TELEBRIDGE_NATS_PASSWORD"],
+            connect_timeout=20,
+        )
+
+    registry = await connect_nats(settings("registry"), name="registry")
+    agenda = await connect_nats(settings("agenda"), name="agenda")
+    try:
+        js = registry.jetstream()
+        replicas = int(environment_of(services["registry"])["TELEBRIDGE_NATS_STREAM_REPLICAS"])
+        await ensure_streams(js, replicas)
+        for stream in STREAMS:
+            info = await js.stream_info(stream.name)
+            assert info.config.num_replicas == len(NATS_NODES)
+        ack = await js.publish("registry.test.published", b"{}")
+        assert ack.stream == "REGISTRY"
+        with pytest.raises(nats.errors.Error):
+            await agenda.jetstream().publish("registry.apikey.issued", b"{}", timeout=2)
+        assert (await js.stream_info("REGISTRY")).state.messages == 1
+    finally:
+        await registry.close()
+        await agenda.close()
 
 
 # --- the image ----------------------------------------------------------------------------------
@@ -527,5 +813,8 @@ def test_the_build_context_leaves_out_local_state() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert ignored >= LOCAL_STATE
+    # The secrets Compose reads from .env go neither into the image nor into git.
+    assert ".env" in ignored
+    assert "/.env" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     # What the image is built from must stay in the context.
     assert not {"pyproject.toml", "uv.lock", "README.md", "shared", "services"} & ignored

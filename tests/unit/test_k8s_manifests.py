@@ -18,7 +18,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import os
@@ -31,7 +30,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 import kubernetes_validate
 import msgspec
 import nats.errors
@@ -39,7 +37,6 @@ import pytest
 import yaml
 
 from shared.bus.jetstream import connect_nats, ensure_streams
-from shared.bus.permissions import server_authorization
 from shared.events import SERVICES, STREAMS
 from shared.settings import (
     AgendaSettings,
@@ -52,6 +49,14 @@ from telebridge.embedded import free_port, nats_server_binary
 from telebridge.migrate import MigrationSettings
 from telebridge.processes import DEFAULT_PORTS
 from tests.kustomize import Resource, UnsupportedKustomization, build, pod_specs
+from tests.nats_config import (
+    NATS_USERS,
+    authorization_of,
+    check_configuration,
+    expected_authorization,
+    password_variable,
+    until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -66,7 +71,6 @@ SETTINGS: dict[str, type[msgspec.Struct]] = {
     "scheduling": SchedulingSettings,
     "agenda": AgendaSettings,
 }
-NATS_USERS = ("operator", *SERVICES)
 
 
 # --- building ----------------------------------------------------------------------------
@@ -501,18 +505,14 @@ def nats_environment(built: list[Resource]) -> dict[str, str]:
 def test_the_nats_users_have_exactly_the_permissions_of_shared_bus_permissions(
     built: list[Resource],
 ) -> None:
-    expected = server_authorization({user: f"@{user}@" for user in NATS_USERS})
-    for user in NATS_USERS:
-        expected = expected.replace(f'"@{user}@"', f"${'NATS_' + user.upper()}_PASSWORD")
-    conf = nats_conf(built)
-    start = conf.index("authorization {")
-    assert conf[start:] == expected, (
+    expected = expected_authorization()
+    assert authorization_of(nats_conf(built)) == expected, (
         "write shared.bus.permissions.server_authorization's block into "
         "deploy/k8s/nats.yaml, each password as $NATS_<USER>_PASSWORD:\n" + expected
     )
     env = nats_environment(built)
     for user in NATS_USERS:
-        assert env[f"NATS_{user.upper()}_PASSWORD"] == f"secret-nats-{user}-password"
+        assert env[password_variable(user)] == f"secret-nats-{user}-password"
 
 
 def test_the_real_nats_server_accepts_the_configuration(
@@ -521,25 +521,11 @@ def test_the_real_nats_server_accepts_the_configuration(
     conf = tmp_path / "nats.conf"
     conf.write_text(nats_conf(built), encoding="utf-8")
     env = nats_environment(built)
-    result = subprocess.run(
-        [nats_server_binary(), "-t", "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": os.environ.get("PATH", ""), **env},
-        check=False,
-    )
+    result = check_configuration(conf, env)
     assert result.returncode == 0, result.stdout + result.stderr
     # Each variable the configuration reads is one the pod sets: without one it fails.
     missing = {key: value for key, value in env.items() if key != "NATS_AGENDA_PASSWORD"}
-    result = subprocess.run(
-        [nats_server_binary(), "-t", "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": os.environ.get("PATH", ""), **missing},
-        check=False,
-    )
+    result = check_configuration(conf, missing)
     assert result.returncode != 0
     assert "NATS_AGENDA_PASSWORD" in result.stdout + result.stderr
 
@@ -707,7 +693,7 @@ async def test_three_servers_of_the_configuration_form_a_cluster_with_replicated
             ports = (client_ports[index], route_ports[index], monitor_ports[index])
             node = tmp_path / f"nats-{index}"
             nodes.append(start_node(conf, node, ports, routes, {**env, "POD_NAME": node.name}))
-        await _until_healthy(monitor_ports, nodes)
+        await until_healthy(monitor_ports, nodes)
 
         urls = ",".join(f"nats://127.0.0.1:{port}" for port in client_ports)
         registry = await connect_nats(
@@ -763,19 +749,3 @@ def start_node(
         return subprocess.Popen(
             [nats_server_binary(), *arguments], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-
-
-async def _until_healthy(monitor_ports: list[int], nodes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = asyncio.get_running_loop().time() + 60
-    async with httpx.AsyncClient() as http:
-        for port in monitor_ports:
-            while True:
-                assert all(node.poll() is None for node in nodes), "a NATS node stopped"
-                try:
-                    answer = await http.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                    if answer.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert asyncio.get_running_loop().time() < deadline, "no JetStream quorum"
-                await asyncio.sleep(0.25)
