@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -30,10 +30,17 @@ def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return body
 
 
+class Services(Protocol):
+    """Where each service answers: its one process (`System`), or a replica of several
+    (`tests.cluster.cluster.Cluster`)."""
+
+    def url(self, name: str) -> str: ...
+
+
 class Flow:
     """The steps of the end-to-end story, each through one service's REST API."""
 
-    def __init__(self, system: System, client: httpx.AsyncClient) -> None:
+    def __init__(self, system: Services, client: httpx.AsyncClient) -> None:
         self.system = system
         self.client = client
         self.client.headers.update(OPERATOR)
