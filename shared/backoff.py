@@ -8,6 +8,7 @@ that replicas which failed together do not all come back in the same instant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 
 _RANDOM = secrets.SystemRandom()
@@ -33,8 +34,13 @@ class Backoff:
         self._failures += 1
         return doubling(self._first, self._failures, self._longest)
 
-    async def wait(self) -> None:
-        await asyncio.sleep(self.delay())
+    async def wait(self, cut_short_by: asyncio.Event | None = None) -> None:
+        """Sleep the next delay, or until `cut_short_by` is set (the loop is asked to stop)."""
+        if cut_short_by is None:
+            await asyncio.sleep(self.delay())
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(cut_short_by.wait(), self.delay())
 
     def reset(self) -> None:
         self._failures = 0

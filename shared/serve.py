@@ -5,6 +5,10 @@ processes sharing the port. granian measured faster on a bare app here (bench/RE
 but answers what it cannot parse itself, with an empty untyped body that no setting
 changes; uvicorn lets the kernel answer those with problem documents, and serves the tests
 exactly as it serves production.
+
+On SIGTERM uvicorn lets requests in flight finish within `http.graceful_shutdown` seconds,
+then runs the lifespan's shutdown, which stops the background work within as long again
+(`shared.service.Background.stop`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A service describes itself with a `ServiceDefinition` (routes, migrations, consu
 background workers); `build_app` wires the rest. The lifespan opens the pool and the NATS
 connection (unless a test passes its own), applies migrations, declares the streams,
 starts the outbox relay, the consumers and the service's workers, and undoes all of it in
-reverse order on shutdown.
+reverse order on shutdown: the consumers settle what they fetched and the relay publishes
+what is unsent before the connections close (`Background.stop`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from shared.outages import OUTAGES
 from shared.readmodels.catchup import EXISTS, Answer, CatchUp, Kind, answer_exists
 from shared.settings import ServiceSettings
 from shared.version import VERSION
-from shared.workers import cancel_all, supervise
+from shared.workers import cancel_all, stop_all, supervise
 
 log = structlog.get_logger(__name__)
 
@@ -268,22 +269,30 @@ async def _start(
         service=definition.name,
     )
     consumers = consumers_of(definition, settings)
-    loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
-        ("notifier", notifier.run),
-        ("outbox-relay", relay.run),
-    ]
-    loops += [
-        (
-            consumer.name,
-            ConsumerWorker(
-                bus_pool, js, consumer, settings.nats, applied_channel=definition.applied_channel
-            ).run,
-        )
-        for consumer in consumers
-    ]
-    loops += [(name, _bind(worker, runtime)) for name, worker in definition.workers]
-    tasks = [asyncio.create_task(supervise(name, loop), name=name) for name, loop in loops]
-    stack.push_async_callback(cancel_all, tasks)
+    consumers_stopping = asyncio.Event()
+    background = Background(
+        relay=relay,
+        notifier=_supervised("notifier", notifier.run),
+        relaying=_supervised("outbox-relay", relay.run),
+        consumers=[
+            _supervised(
+                consumer.name,
+                ConsumerWorker(
+                    bus_pool,
+                    js,
+                    consumer,
+                    settings.nats,
+                    applied_channel=definition.applied_channel,
+                    stopping=consumers_stopping,
+                ).run,
+                consumers_stopping,
+            )
+            for consumer in consumers
+        ],
+        consumers_stopping=consumers_stopping,
+        workers=[_supervised(name, _bind(worker, runtime)) for name, worker in definition.workers],
+    )
+    stack.push_async_callback(background.stop, settings.http.graceful_shutdown)
     endpoints = list(definition.micro)
     if definition.ids:
         endpoints.append(
@@ -296,6 +305,45 @@ async def _start(
     micro = await register(runtime, definition.name, definition.description, endpoints, consumers)
     stack.push_async_callback(unregister, micro)  # first out: discovery stops finding it
     return runtime
+
+
+def _supervised(
+    name: str,
+    loop: Callable[[], Coroutine[Any, Any, None]],
+    stopping: asyncio.Event | None = None,
+) -> asyncio.Task[None]:
+    return asyncio.create_task(supervise(name, loop, stopping), name=name)
+
+
+@dataclass
+class Background:
+    """A service's background tasks, stopped in the order that leaves least undone."""
+
+    relay: OutboxRelay
+    notifier: asyncio.Task[None]
+    relaying: asyncio.Task[None]
+    """The relay's loop."""
+    consumers: list[asyncio.Task[None]]
+    consumers_stopping: asyncio.Event
+    workers: list[asyncio.Task[None]]
+    """The service's own (`ServiceDefinition.workers`)."""
+
+    async def stop(self, grace: float) -> None:
+        """Stop everything within `grace` seconds, once HTTP requests have finished.
+
+        The consumers fetch no more and settle the events they fetched (so no other replica
+        receives them again after `ack_wait`), within half of `grace`; the service's own
+        workers are cancelled, as is the relay's loop; then the relay publishes every event
+        still unsent, those the consumers and workers wrote up to the end included, within
+        the rest; the notifier goes last. Whatever still runs at its deadline is cancelled.
+        """
+        end = asyncio.get_running_loop().time() + grace
+        try:
+            await stop_all(self.consumers, self.consumers_stopping, deadline=end - grace / 2)
+            await cancel_all([*self.workers, self.relaying])
+            await self.relay.flush(deadline=end)
+        finally:
+            await cancel_all([*self.consumers, *self.workers, self.relaying, self.notifier])
 
 
 def consumers_of(

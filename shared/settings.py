@@ -136,7 +136,8 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     """Server processes sharing the port; each runs the service whole, as a replica does."""
     graceful_shutdown: float = 10.0
-    """Seconds in-flight requests get to finish once the service is asked to stop."""
+    """Seconds in-flight requests get to finish once the service is asked to stop; then as
+    long again for the consumers to settle what they fetched and the relay to flush."""
 
     @property
     def base_url(self) -> str:

@@ -16,21 +16,34 @@ from shared.outages import OUTAGES
 log = structlog.get_logger(__name__)
 
 
-async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
+async def supervise(
+    name: str, work: Callable[[], Awaitable[None]], stopping: asyncio.Event | None = None
+) -> None:
+    """Run `work` until cancelled, starting it again whenever it returns or fails; once
+    `stopping` is set, a `work` that returns (it was asked to stop) is not started again."""
     backoff = Backoff(first=0.5)
     while True:
         started = time.monotonic()
         try:
             await work()
-            log.warning("worker stopped; restarting", worker=name)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             if not _outage(error):
-                log.exception("worker failed; restarting", worker=name)
+                log.exception("worker failed", worker=name)
+        else:
+            if not _is_set(stopping):
+                log.warning("worker stopped; restarting", worker=name)
         if time.monotonic() - started > 60:
             backoff.reset()
-        await backoff.wait()
+        await backoff.wait(cut_short_by=stopping)  # at once when asked to stop
+        if _is_set(stopping):
+            log.info("worker stopped", worker=name)
+            return
+
+
+def _is_set(event: asyncio.Event | None) -> bool:
+    return event is not None and event.is_set()
 
 
 def _outage(error: Exception) -> bool:
@@ -58,3 +71,14 @@ async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=recancel_after)
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def stop_all(
+    tasks: list[asyncio.Task[None]], stopping: asyncio.Event, deadline: float
+) -> None:
+    """Ask the tasks to stop (`stopping`), let them finish until `deadline` (the event loop's
+    clock), then cancel whatever still runs (`cancel_all`)."""
+    stopping.set()
+    if tasks:
+        await asyncio.wait(tasks, timeout=max(deadline - asyncio.get_running_loop().time(), 0))
+    await cancel_all(tasks)

@@ -17,6 +17,10 @@ side by side, `consumer_parallel` at a time: an event waits only for the events 
 lane before it, so a meeting held up (its row locked by a long change) holds up no other,
 and no two events of one lane are ever applied at once by one worker. At most a batch's
 worth of events waits in the lanes before the worker fetches more.
+
+A worker asked to stop (its `stopping` event, set when the service shuts down) fetches no
+more, applies and acknowledges the events it fetched, then returns: they are not left for
+another replica to receive again once `ack_wait` has passed.
 """
 
 from __future__ import annotations
@@ -105,8 +109,11 @@ class ConsumerWorker(Generic[E]):
         settings: NatsSettings,
         *,
         applied_channel: str | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self._pool = pool
+        self._stopping = stopping or asyncio.Event()
+        """Set when the worker is to stop: it fetches no more, settles what it fetched."""
         self._applied_channel = applied_channel
         self._js = js
         self._consumer = consumer
@@ -140,10 +147,10 @@ class ConsumerWorker(Generic[E]):
     async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
         backoff = Backoff(first=0.1)
         try:
-            while True:
+            while not self._stopping.is_set():
                 await self._room_for_a_batch()
                 try:
-                    messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT)
+                    messages = await self._fetch(subscription)
                 except TimeoutError:
                     # Nothing new: idle, not an error. nats-py raises its own TimeoutError
                     # or, when the server's heartbeat is late, asyncio's: both are
@@ -151,14 +158,36 @@ class ConsumerWorker(Generic[E]):
                     continue
                 except nats.errors.Error as error:
                     self._log.warning("fetch failed", error=str(error) or type(error).__name__)
-                    await backoff.wait()
+                    await backoff.wait(cut_short_by=self._stopping)
                     continue
                 backoff.reset()
                 for message in messages:
                     await self.enqueue(message)
+            if self._in_flight:
+                self._log.info(
+                    "stopping once the events fetched are settled", events=len(self._in_flight)
+                )
+                await asyncio.wait(self._in_flight)
         finally:
+            # Cancelled (or failed): what is still in flight is rolled back, and redelivered.
             for task in self._in_flight:
                 task.cancel()
+
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """The next batch; none when the worker is asked to stop while it waits for one."""
+        fetching = asyncio.ensure_future(subscription.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait([fetching, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            fetching.cancel()  # nothing when it has its answer already
+        # nats-py may swallow the cancellation and fetch on (see `shared.workers.cancel_all`):
+        # what it brings is then applied like the rest, not left to be received again.
+        await asyncio.wait([fetching])
+        if fetching.cancelled():
+            return []
+        return fetching.result()
 
     async def _room_for_a_batch(self) -> None:
         """Fetch no more while a batch's worth of events waits its turn in the lanes."""

@@ -30,7 +30,7 @@ from prometheus_client.core import Metric
 
 from shared.backoff import Backoff
 from shared.bus.jetstream import Outgoing, publish_together
-from shared.db import Connection, Pool, acquire, as_structs
+from shared.db import UNAVAILABLE, Connection, Pool, acquire, as_structs, database_unavailable
 from shared.events import Event, stream_of
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED, gauge
 from shared.notify import Notifier
@@ -112,6 +112,8 @@ PUBLISH_ERRORS: Final = (nats.errors.Error, TimeoutError, OSError)
 REFUSED: Final = (nats.errors.MaxPayloadError, nats.js.errors.BadRequestError)
 """What the server says of this one message whenever it is sent: retrying the rest of the
 batch is useful, retrying the message alone is not."""
+_COUNT_TIMEOUT: Final = 1.0
+"""Seconds a flush waits for a connection to count what it left, once out of time."""
 HEADER_ROOM: Final = 4 * 1024
 """Bytes of a message left for its headers (Nats-Msg-Id, trace context); the event has the
 rest."""
@@ -316,6 +318,35 @@ class OutboxRelay:
                 next_prune = time.monotonic() + 3600
             if published == 0:
                 await self._notifier.wait(self._channel, self._poll_interval)
+
+    async def flush(self, deadline: float) -> int | None:
+        """Publish what is unsent, batch after batch, once `run` has stopped (the service is
+        shutting down), rather than leave it to another replica's relay.
+
+        Ends when nothing this relay may claim is left, NATS is away, or the event loop's
+        clock reaches `deadline`. Returns how many rows are left unsent (by this relay or
+        any), logged when any are; None when PostgreSQL is away and cannot tell.
+        """
+        reason = "held back or claimed by another relay"
+        try:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    while await self.publish_pending():
+                        pass
+            except TimeoutError:
+                reason = "out of time"
+            except PublishError as error:
+                reason = f"nats is away: {error}"
+            async with acquire(self._pool, _COUNT_TIMEOUT) as connection:
+                left = await unsent_count(connection)
+        except UNAVAILABLE as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("outbox not flushed", error=str(error) or type(error).__name__)
+            return None
+        if left:
+            log.warning("events left unsent", unsent=left, reason=reason)
+        return left
 
     async def publish_pending(self) -> int:
         """Publish one batch, each aggregate in order; returns how many rows were published.

@@ -31,6 +31,7 @@ from shared.bus.jetstream import ensure_streams
 from shared.db import Connection, create_pool
 from shared.events import DEADLETTER, REGISTRY, OrganizationUpserted, RegistryEvent, new_id
 from shared.settings import DatabaseSettings, NatsSettings, SchedulingSettings
+from shared.workers import supervise
 from tests.support import eventually, harness, serving, settings_for
 from tests.tracing import named, recorded_spans, trace_id
 
@@ -264,3 +265,64 @@ async def test_a_durable_with_an_old_configuration_is_brought_up_to_date(
             await eventually(updated)
     finally:
         await client.close()
+
+
+async def test_a_consumer_asked_to_stop_settles_the_event_it_is_applying(
+    database_url: str, nats_url: str
+) -> None:
+    """Asked to stop while an effect runs, a consumer lets it finish, acknowledges the
+    event (no other replica receives it again) and returns; its supervisor does not start
+    it again. A worker cancelled instead would roll the effect back and leave it pending."""
+    settings = NatsSettings(url=nats_url, ack_wait=2, max_deliveries=3, retry_backoff=0.05)
+    pool = await create_pool(DatabaseSettings(url=database_url), "scheduling")
+    app = create_app(settings_for(SchedulingSettings, database_url, nats_url))
+    client = await nats.connect(nats_url)
+    applying, may_finish = asyncio.Event(), asyncio.Event()
+    applied: list[UUID] = []
+
+    async def slow(connection: Connection, event: RegistryEvent) -> None:
+        applying.set()
+        await may_finish.wait()
+        await connection.execute("SELECT pg_sleep(0.2)")  # still busy when the wait ends
+        applied.append(event.event_id)
+
+    consumer = EventConsumer[RegistryEvent](
+        name="slow", stream=REGISTRY, events=RegistryEvent, apply=slow
+    )
+    stopping = asyncio.Event()
+    runs = 0
+
+    async def run() -> None:
+        nonlocal runs
+        runs += 1
+        await ConsumerWorker(pool, js, consumer, settings, stopping=stopping).run()
+
+    try:
+        async with serving(app):  # migrates the schema the consumer writes its inbox to
+            js = client.jetstream()
+            await ensure_streams(js, replicas=1)
+            event = upserted(new_id(), 1, "Тамбовская областная библиотека")
+            ack = await js.publish(SUBJECT, msgspec.json.encode(event))
+            supervised = asyncio.create_task(supervise("slow", run, stopping))
+            try:
+                await asyncio.wait_for(applying.wait(), timeout=15)
+                stopping.set()
+                may_finish.set()
+                await asyncio.wait_for(supervised, timeout=10)  # returns, not restarted
+            finally:
+                supervised.cancel()
+
+            async def acknowledged() -> bool:
+                info = await js.consumer_info(REGISTRY.name, "slow")
+                return bool(info.num_ack_pending == 0 and info.ack_floor.stream_seq == ack.seq)
+
+            await eventually(acknowledged)
+            inbox = await pool.fetch(
+                "SELECT event_id, applied FROM scheduling.inbox WHERE consumer = 'slow'"
+            )
+    finally:
+        await client.close()
+        await pool.close()
+    assert runs == 1
+    assert applied == [event.event_id]
+    assert [(row["event_id"], row["applied"]) for row in inbox] == [(event.event_id, True)]

@@ -426,3 +426,58 @@ def versions_by_aggregate(
     for body, _ in published:
         versions[body["aggregate_id"]].append(body["aggregate_version"])
     return dict(versions)
+
+
+async def test_a_stopped_relay_flushes_what_was_written_after_its_loop(
+    relaying: Relaying,
+) -> None:
+    """At shutdown the relay's loop stops first; what is written after it (by a consumer
+    finishing its event) is published by the flush, batch after batch, in order."""
+    relay = relaying.relay(batch_size=2)
+    await write_events(relaying.pool, [organization_event(new_id(), 1)])
+    async with running(relay):
+        await eventually(lambda: _stream_size(relaying.js, 1))
+    aggregates = [new_id(), new_id()]
+    for version in (1, 2, 3):
+        await write_events(
+            relaying.pool, [organization_event(aggregate, version) for aggregate in aggregates]
+        )
+
+    left = await relay.flush(deadline=asyncio.get_running_loop().time() + 30)
+
+    assert left == 0
+    published = await stream_contents(relaying.js)
+    assert len(published) == 7
+    versions = versions_by_aggregate(published)
+    assert all(versions[str(aggregate)] == [1, 2, 3] for aggregate in aggregates)
+    async with relaying.pool.acquire() as connection:
+        assert await unsent_count(connection) == 0
+
+
+async def test_a_flush_out_of_time_publishes_nothing_and_counts_what_is_left(
+    relaying: Relaying,
+) -> None:
+    await write_events(relaying.pool, [organization_event(new_id(), 1) for _ in range(3)])
+
+    left = await relaying.relay().flush(deadline=asyncio.get_running_loop().time())
+
+    assert left == 3
+    assert await stream_contents(relaying.js) == []
+
+
+async def test_a_flush_ends_when_nats_is_away_and_counts_what_is_left(
+    relaying: Relaying, nats_server: EmbeddedNats | None
+) -> None:
+    if nats_server is None:
+        pytest.skip("needs the embedded NATS server, which the test can stop and start")
+    await write_events(relaying.pool, [organization_event(new_id(), 1) for _ in range(3)])
+    nats_server.kill()
+    clock = asyncio.get_running_loop().time
+    started = clock()
+    try:
+        left = await relaying.relay(publish_timeout=0.5).flush(deadline=started + 30)
+    finally:
+        nats_server.start()
+
+    assert left == 3
+    assert clock() - started < 10, "a flush does not wait for NATS to come back"
