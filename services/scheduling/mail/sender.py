@@ -11,7 +11,8 @@ time; a 5xx answer (no such mailbox, message refused) or too many tries gives th
 with the server's answer kept in `last_error`. A mail is marked sent in the transaction
 that held it while the server took it: only a sender that dies between the server's "250"
 and that commit sends a mail twice, that one mail, as soon as a sender looks again; its
-Message-ID stays the same, by which mail programs recognise the repeat.
+Message-ID stays the same, by which mail programs recognise the repeat. A sender asked to
+stop finishes the mail in hand first (`_uncut`): only a kill leaves that window open.
 
 Writing a message (the iCalendar object, then MIME with the standard library's SMTP
 policy) is CPU work of ten milliseconds and more, hundreds for a workshop of many days:
@@ -25,9 +26,11 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
+from collections.abc import Coroutine
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 import aiosmtplib
@@ -52,6 +55,8 @@ from shared.tracing import TRACER, context_of
 from shared.workers import supervise
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 PERMANENT = 500
 """SMTP answers from 500 on are final: the server will not take the mail later either."""
@@ -93,47 +98,75 @@ async def _deliver_while_due(sending: Sending) -> int:
     delivered = 0
     postman = Postman(sending.smtp)
     try:
-        while (taken := await _deliver_next(sending, postman)) is not None:
+        while (
+            taken := await _uncut(_deliver_next(sending, postman), sending.smtp.timeout)
+        ) is not None:
             delivered += taken
     finally:
         await postman.close()
     return delivered
 
 
+async def _uncut(sending_one: Coroutine[Any, Any, T], timeout: float) -> T:
+    """Send one mail to its end even when the sender is being stopped, then stop.
+
+    Cut off between the server's "250" and the commit that records it, a mail would be sent
+    again by the next sender to look; so a stop (a replica shutting down) waits for the
+    mail in hand, at most `timeout` seconds (the SMTP timeout), however often it is asked.
+    Only a kill still leaves that window open.
+    """
+    one = asyncio.ensure_future(sending_one)
+    try:
+        return await asyncio.shield(one)
+    except asyncio.CancelledError:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not one.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([one], timeout=left)
+        if not one.done():
+            one.cancel()
+        raise
+
+
 async def _deliver_next(sending: Sending, postman: Postman) -> int | None:
     """Send the next mail due; 1 if the server took it, 0 if not, None if none is due."""
-    smtp = sending.smtp
     with contextlib.ExitStack() as in_its_trace:
         async with acquire(sending.pool) as connection, connection.transaction():
             mail = await queue.lease(connection)
             if mail is None:
                 return None
             in_its_trace.enter_context(_sending_span(mail))
-            taken = sending.taken.get(mail.id)
-            if taken is not None:
-                # The server took it before the database went away: recorded now, not resent.
-                letter = taken
-            else:
-                written = await _letter(connection, mail, sending)
-                if isinstance(written, str):
-                    await store.mail_skipped(connection, mail.id, written)
-                    log.info("mail not sent", mail_id=str(mail.id), reason=written)
-                    MAIL_ATTEMPTS.labels("skipped").inc()
-                    return 0
-                letter = written
-                try:
-                    await postman.send(letter)
-                except (aiosmtplib.SMTPException, OSError) as error:
-                    await _failed(connection, smtp, mail, error)
-                    return 0
-                sending.taken[mail.id] = letter
-            await store.mail_sent(
-                connection, mail.id, letter.message, letter.sender, letter.recipients
-            )
-        sending.taken.pop(mail.id, None)
+            outcome = await _send_or_settle(connection, sending, postman, mail)
+        # Counted once committed: no scrape shows an outcome the queue does not show yet.
+        MAIL_ATTEMPTS.labels(outcome).inc()
+        if outcome != "sent":
+            return 0
+        letter = sending.taken.pop(mail.id)
         log.info("mail sent", mail_id=str(mail.id), recipients=len(letter.recipients))
-        MAIL_ATTEMPTS.labels("sent").inc()
         return 1
+
+
+async def _send_or_settle(
+    connection: Connection, sending: Sending, postman: Postman, mail: QueuedMail
+) -> str:
+    """Send the leased mail, or record why not; the outcome, as the metrics name it."""
+    letter = sending.taken.get(mail.id)
+    # Taken already (not None) when the server took it before the database went away:
+    # recorded now, not sent again.
+    if letter is None:
+        written = await _letter(connection, mail, sending)
+        if isinstance(written, str):
+            await store.mail_skipped(connection, mail.id, written)
+            log.info("mail not sent", mail_id=str(mail.id), reason=written)
+            return "skipped"
+        letter = written
+        try:
+            await postman.send(letter)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            return await _failed(connection, sending.smtp, mail, error)
+        sending.taken[mail.id] = letter
+    await store.mail_sent(connection, mail.id, letter.message, letter.sender, letter.recipients)
+    return "sent"
 
 
 def _sending_span(mail: QueuedMail) -> contextlib.AbstractContextManager[Span]:
@@ -253,16 +286,15 @@ class Postman:
 
 async def _failed(
     connection: Connection, smtp: SmtpSettings, mail: QueuedMail, error: Exception
-) -> None:
+) -> str:
     reason = f"{type(error).__name__}: {error}"
     if _permanent(error) or mail.attempts >= smtp.max_attempts:
         await store.mail_failed(connection, mail.id, reason)
         log.warning("mail given up", mail_id=str(mail.id), attempts=mail.attempts, error=reason)
-        MAIL_ATTEMPTS.labels("failed").inc()
-    else:
-        await queue.retry_later(connection, mail, reason, timedelta(seconds=smtp.retry_after))
-        log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
-        MAIL_ATTEMPTS.labels("retry").inc()
+        return "failed"
+    await queue.retry_later(connection, mail, reason, timedelta(seconds=smtp.retry_after))
+    log.warning("mail to be retried", mail_id=str(mail.id), error=reason)
+    return "retry"
 
 
 def _permanent(error: Exception) -> bool:

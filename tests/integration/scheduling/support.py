@@ -3,8 +3,10 @@ published as the registry would, meetings, invites and events."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from uuid import UUID
 
 import asyncpg
 import icalendar
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 
@@ -216,3 +220,52 @@ async def sign_up(
     )
     await publish(scheduling.js, person, registration)
     return registration
+
+
+class MoodyServer:
+    """An SMTP server that answers the first messages with the given replies, then keeps
+    what it receives. `held`, it answers nothing until its gate is opened."""
+
+    def __init__(self, replies: list[str], *, held: bool = False) -> None:
+        self.replies = replies
+        self.received: list[bytes] = []
+        self.gate = threading.Event()
+        if not held:
+            self.gate.set()
+        self.waiting = threading.Event()
+        """Set once a message has come and waits at the gate for its answer."""
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        del server, session
+        self.waiting.set()
+        await asyncio.to_thread(self.gate.wait, 20)
+        if self.replies:
+            return self.replies.pop(0)
+        self.received.append(envelope.original_content or b"")
+        return "250 OK"
+
+
+@asynccontextmanager
+async def scheduling_mailing_to(
+    handler: MoodyServer, database_url: str, nats_url: str, tmp_path: Path, replicas: int = 1
+) -> AsyncIterator[Scheduling]:
+    """Scheduling (`replicas` of it, one database) sending its mail to `handler`."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp = SmtpSettings(port=port, retry_after=0.1, max_attempts=5)
+    settings = settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp)
+    try:
+        async with harness(create_app(settings), database_url, nats_url) as running:
+            running.client.headers.update(OPERATOR)
+            scheduling = Scheduling(running.client, running.js, running.database, tmp_path)
+            if replicas == 1:
+                yield scheduling
+            else:
+                async with harness(create_app(settings), database_url, nats_url):
+                    yield scheduling
+    finally:
+        handler.gate.set()
+        controller.stop()

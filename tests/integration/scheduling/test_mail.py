@@ -7,22 +7,22 @@ import asyncio
 import email
 import email.policy
 import mailbox
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+import asyncpg
 
-from services.scheduling.app import create_app
-from shared.settings import SchedulingSettings, SmtpSettings
-from telebridge.embedded import free_port
-from tests.integration.scheduling.support import Scheduling, calendar_part, sign_up
-from tests.support import OPERATOR, eventually, harness, settings_for
+from tests.integration.scheduling.support import (
+    MoodyServer,
+    Scheduling,
+    calendar_part,
+    scheduling_mailing_to,
+    sign_up,
+)
+from tests.support import eventually
 
 
 def delivered(maildir: Path) -> list[bytes]:
@@ -116,45 +116,6 @@ async def test_a_letter_greets_people_as_they_are_greeted(scheduling: Scheduling
     assert texts["Schmidt A."].startswith("Dear Anna Schmidt,")
 
 
-class MoodyServer:
-    """Answers the first messages with the given replies, then keeps what it receives."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = replies
-        self.received: list[bytes] = []
-
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        del server, session
-        if self.replies:
-            return self.replies.pop(0)
-        self.received.append(envelope.original_content or b"")
-        return "250 OK"
-
-
-@asynccontextmanager
-async def scheduling_mailing_to(
-    handler: MoodyServer, database_url: str, nats_url: str, tmp_path: Path, replicas: int = 1
-) -> AsyncIterator[Scheduling]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    smtp = SmtpSettings(port=port, retry_after=0.2, max_attempts=5)
-    settings = settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp)
-    try:
-        async with harness(create_app(settings), database_url, nats_url) as running:
-            running.client.headers.update(OPERATOR)
-            scheduling = Scheduling(running.client, running.js, running.database, tmp_path)
-            if replicas == 1:
-                yield scheduling
-            else:
-                async with harness(create_app(settings), database_url, nats_url):
-                    yield scheduling
-    finally:
-        controller.stop()
-
-
 async def test_a_server_that_says_later_gets_the_mail_again_later(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
@@ -221,3 +182,34 @@ async def test_two_replicas_send_each_mail_once(
     ]
     assert len(recipients) == 20
     assert len(set(map(str, recipients))) == 20
+
+
+async def test_a_replica_stopped_while_the_server_takes_a_mail_records_it_once(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """Stopped between the server's "250" and the commit that records it, the mail would
+    be sent again by the next sender: the stop waits for it."""
+    server = MoodyServer([], held=True)
+    replica = scheduling_mailing_to(server, database_url, nats_url, tmp_path)
+    scheduling = await replica.__aenter__()
+    try:
+        meeting = await scheduling.telebridge(
+            await scheduling.moscow(), await scheduling.vladivostok()
+        )
+        await sign_up(scheduling, meeting["id"], host_of(meeting), "Марина Ивановна Цветаева")
+        assert await asyncio.to_thread(server.waiting.wait, 20), "no mail reached the server"
+    except BaseException:
+        await replica.__aexit__(None, None, None)
+        raise
+    stopping = asyncio.ensure_future(replica.__aexit__(None, None, None))
+    await asyncio.sleep(0.5)  # the replica is stopping, the server still holds the mail
+    assert not stopping.done()
+    server.gate.set()
+    await stopping
+    database = await asyncpg.connect(database_url)
+    try:
+        rows = await database.fetch("SELECT attempts, sent_at FROM scheduling.outgoing_mail")
+    finally:
+        await database.close()
+    assert [(row["attempts"], row["sent_at"] is not None) for row in rows] == [(1, True)]
+    assert len(server.received) == 1

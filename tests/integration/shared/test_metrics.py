@@ -7,41 +7,32 @@ same test, by labels that name the service or its consumers."""
 
 from __future__ import annotations
 
-import asyncio
 import email
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from services.registry.app import create_app as create_registry
-from services.scheduling.app import create_app as create_scheduling
 from shared.events import new_id
 from shared.settings import (
     NatsSettings,
     RegistrySettings,
-    SchedulingSettings,
-    SmtpSettings,
     WebhookSettings,
 )
-from telebridge.embedded import free_port
 from tests import events
 from tests.integration.api import body, publish
 from tests.integration.registry.support import Registry
 from tests.integration.registry.test_webhooks import Receiver
 from tests.integration.scheduling.support import (
     STARTS,
-    Scheduling,
+    MoodyServer,
+    scheduling_mailing_to,
     scheduling_service,
     sign_up,
 )
@@ -230,47 +221,11 @@ async def test_a_consumer_held_up_shows_unacknowledged_and_redelivered_messages(
         await eventually(acknowledged)
 
 
-class GatedServer:
-    """An SMTP server that answers each message only once its gate is open: first with
-    the given replies, then 250."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = replies
-        self.gate = threading.Event()
-        self.received: list[bytes] = []
-
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        del server, session
-        await asyncio.to_thread(self.gate.wait, 20)
-        if self.replies:
-            return self.replies.pop(0)
-        self.received.append(envelope.original_content or b"")
-        return "250 OK"
-
-
-@asynccontextmanager
-async def scheduling_mailing_to(
-    handler: GatedServer, database_url: str, nats_url: str
-) -> AsyncIterator[Scheduling]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    smtp = SmtpSettings(port=port, retry_after=0.1)
-    settings = settings_for(SchedulingSettings, database_url, nats_url, smtp=smtp)
-    try:
-        async with harness(create_scheduling(settings), database_url, nats_url) as running:
-            running.client.headers.update(OPERATOR)
-            yield Scheduling(running.client, running.js, running.database, Path())
-    finally:
-        handler.gate.set()
-        controller.stop()
-
-
 async def test_the_mail_queue_and_each_outcome_of_sending(database_url: str, nats_url: str) -> None:
-    server = GatedServer(["451 4.3.0 Mailbox busy, try again later", "550 5.1.1 No such mailbox"])
-    async with scheduling_mailing_to(server, database_url, nats_url) as scheduling:
+    server = MoodyServer(
+        ["451 4.3.0 Mailbox busy, try again later", "550 5.1.1 No such mailbox"], held=True
+    )
+    async with scheduling_mailing_to(server, database_url, nats_url, Path()) as scheduling:
         client = scheduling.client
         mail = "telebridge_mail_attempts_total"
         before = await scrape(client)
