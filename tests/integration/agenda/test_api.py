@@ -15,6 +15,7 @@ async def test_live_ready_and_the_openapi_document(agenda: Agenda) -> None:
     assert operations == {
         ("GET", "/health/live"),
         ("GET", "/health/ready"),
+        ("GET", "/metrics"),
         ("PUT", "/meetings/{meeting_id}/agenda"),
         ("GET", "/meetings/{meeting_id}/agenda"),
         ("GET", "/meetings/{meeting_id}/agenda/versions"),

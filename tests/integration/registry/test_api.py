@@ -550,6 +550,7 @@ async def test_live_ready_and_the_openapi_document(registry: Registry) -> None:
     assert operations == {
         ("GET", "/health/live"),
         ("GET", "/health/ready"),
+        ("GET", "/metrics"),
         ("GET", "/regions"),
         ("GET", "/regions/{code}"),
         ("POST", "/organizations"),

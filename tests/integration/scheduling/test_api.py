@@ -409,6 +409,7 @@ async def test_live_ready_and_the_openapi_document(scheduling: Scheduling) -> No
     assert operations == {
         ("GET", "/health/live"),
         ("GET", "/health/ready"),
+        ("GET", "/metrics"),
         ("POST", "/meetings"),
         ("GET", "/meetings"),
         ("GET", "/meetings/{meeting_id}"),
