@@ -15,9 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import nats.errors
+import pytest
 
+from shared.bus.jetstream import connect_nats, ensure_streams
 from shared.bus.permissions import server_authorization
-from shared.events import SERVICES
+from shared.events import SERVICES, STREAMS
+from shared.settings import NatsSettings
 from telebridge.embedded import nats_server_binary
 
 NATS_USERS = ("operator", *SERVICES)
@@ -71,3 +75,34 @@ async def until_healthy(monitor_ports: list[int], nodes: list[subprocess.Popen[b
                     pass
                 assert asyncio.get_running_loop().time() < deadline, "no JetStream quorum"
                 await asyncio.sleep(0.25)
+
+
+async def publish_as_the_services(
+    client_ports: Sequence[int], passwords: Mapping[str, str], replicas: int
+) -> None:
+    """On a cluster of these nodes, as the services log in: the registry declares the
+    streams with `replicas` replicas each and publishes its own event; the agenda cannot
+    publish the registry's."""
+    urls = ",".join(f"nats://127.0.0.1:{port}" for port in client_ports)
+
+    def login(name: str) -> NatsSettings:
+        return NatsSettings(url=urls, user=name, password=passwords[name], connect_timeout=20)
+
+    registry = await connect_nats(login("registry"), name="registry")
+    agenda = await connect_nats(login("agenda"), name="agenda")
+    try:
+        js = registry.jetstream()
+        await ensure_streams(js, replicas, "registry")
+        for stream in STREAMS:
+            info = await js.stream_info(stream.name)
+            assert info.config.num_replicas == replicas
+            assert info.cluster is not None
+            assert len(info.cluster.replicas or []) == replicas - 1
+        ack = await js.publish("registry.test.published", b"{}")
+        assert ack.stream == "REGISTRY"
+        with pytest.raises(nats.errors.Error):
+            await agenda.jetstream().publish("registry.apikey.issued", b"{}", timeout=2)
+        assert (await js.stream_info("REGISTRY")).state.messages == 1
+    finally:
+        await registry.close()
+        await agenda.close()

@@ -43,16 +43,13 @@ from typing import Any
 import httpx
 import jsonschema
 import msgspec
-import nats.errors
 import pytest
 import yaml
 from jsonschema.validators import validator_for
 
-from shared.bus.jetstream import connect_nats, ensure_streams
-from shared.events import SERVICES, STREAMS
+from shared.events import SERVICES
 from shared.settings import (
     AgendaSettings,
-    NatsSettings,
     RegistrySettings,
     SchedulingSettings,
     environment_names,
@@ -65,6 +62,7 @@ from tests.nats_config import (
     check_configuration,
     expected_authorization,
     password_variable,
+    publish_as_the_services,
     until_healthy,
 )
 
@@ -664,7 +662,11 @@ async def test_three_nodes_of_the_cluster_configuration_log_in_to_each_other(
                 assert len({route["remote_name"] for route in routez["routes"]}) == 2
 
         assert "Authorization Violation" in await route_without_password(route_ports[0])
-        await publish_as_the_services(services, client_ports)
+        environment = {name: environment_of(services[name]) for name in ("registry", "agenda")}
+        passwords = {name: each["TELEBRIDGE_NATS_PASSWORD"] for name, each in environment.items()}
+        replicas = int(environment["registry"]["TELEBRIDGE_NATS_STREAM_REPLICAS"])
+        assert replicas == len(NATS_NODES)
+        await publish_as_the_services(client_ports, passwords, replicas)
     finally:
         for node in nodes:
             node.kill()
@@ -714,37 +716,6 @@ async def route_without_password(port: int) -> str:
         return (await asyncio.wait_for(reader.read(4096), 10)).decode()
     finally:
         writer.close()
-
-
-async def publish_as_the_services(services: dict[str, Any], client_ports: list[int]) -> None:
-    urls = ",".join(f"nats://127.0.0.1:{port}" for port in client_ports)
-
-    def settings(name: str) -> NatsSettings:
-        environment = environment_of(services[name])
-        return NatsSettings(
-            url=urls,
-            user=environment["TELEBRIDGE_NATS_USER"],
-            password=environment["TELEBRIDGE_NATS_PASSWORD"],
-            connect_timeout=20,
-        )
-
-    registry = await connect_nats(settings("registry"), name="registry")
-    agenda = await connect_nats(settings("agenda"), name="agenda")
-    try:
-        js = registry.jetstream()
-        replicas = int(environment_of(services["registry"])["TELEBRIDGE_NATS_STREAM_REPLICAS"])
-        await ensure_streams(js, replicas)
-        for stream in STREAMS:
-            info = await js.stream_info(stream.name)
-            assert info.config.num_replicas == len(NATS_NODES)
-        ack = await js.publish("registry.test.published", b"{}")
-        assert ack.stream == "REGISTRY"
-        with pytest.raises(nats.errors.Error):
-            await agenda.jetstream().publish("registry.apikey.issued", b"{}", timeout=2)
-        assert (await js.stream_info("REGISTRY")).state.messages == 1
-    finally:
-        await registry.close()
-        await agenda.close()
 
 
 # --- the image ----------------------------------------------------------------------------------

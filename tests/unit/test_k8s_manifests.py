@@ -32,15 +32,12 @@ from typing import Any
 
 import kubernetes_validate
 import msgspec
-import nats.errors
 import pytest
 import yaml
 
-from shared.bus.jetstream import connect_nats, ensure_streams
-from shared.events import SERVICES, STREAMS
+from shared.events import SERVICES
 from shared.settings import (
     AgendaSettings,
-    NatsSettings,
     RegistrySettings,
     SchedulingSettings,
     environment_names,
@@ -55,6 +52,7 @@ from tests.nats_config import (
     check_configuration,
     expected_authorization,
     password_variable,
+    publish_as_the_services,
     until_healthy,
 )
 
@@ -705,38 +703,8 @@ async def test_three_servers_of_the_configuration_form_a_cluster_with_replicated
             nodes.append(start_node(conf, node, ports, routes, {**env, "POD_NAME": node.name}))
         await until_healthy(monitor_ports, nodes)
 
-        urls = ",".join(f"nats://127.0.0.1:{port}" for port in client_ports)
-        registry = await connect_nats(
-            NatsSettings(
-                url=urls,
-                user="registry",
-                password=env["NATS_REGISTRY_PASSWORD"],
-                connect_timeout=20,
-            ),
-            name="registry",
-        )
-        agenda = await connect_nats(
-            NatsSettings(
-                url=urls, user="agenda", password=env["NATS_AGENDA_PASSWORD"], connect_timeout=20
-            ),
-            name="agenda",
-        )
-        try:
-            js = registry.jetstream()
-            await ensure_streams(js, NATS_REPLICAS)
-            for stream in STREAMS:
-                info = await js.stream_info(stream.name)
-                assert info.config.num_replicas == NATS_REPLICAS
-                assert info.cluster is not None
-                assert len(info.cluster.replicas or []) == NATS_REPLICAS - 1
-            ack = await js.publish("registry.test.published", b"{}")
-            assert ack.stream == "REGISTRY"
-            with pytest.raises(nats.errors.Error):
-                await agenda.jetstream().publish("registry.apikey.issued", b"{}", timeout=2)
-            assert (await js.stream_info("REGISTRY")).state.messages == 1
-        finally:
-            await registry.close()
-            await agenda.close()
+        passwords = {name: env[f"NATS_{name.upper()}_PASSWORD"] for name in ("registry", "agenda")}
+        await publish_as_the_services(client_ports, passwords, NATS_REPLICAS)
     finally:
         for node in nodes:
             node.kill()
