@@ -16,7 +16,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import nats.errors
@@ -27,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shared.bus.jetstream import connect_nats
+from shared.bus.jetstream import connect_nats, without_login
 from shared.db import StartupError
 from shared.micro import STATUS, ConsumerLag, ReplicaStatus
 from shared.settings import NatsSettings, load_settings
@@ -135,8 +134,12 @@ async def collect(
     try:
         client = await connect_nats(settings, name="telebridge-status")
     except (StartupError, nats.errors.Error, OSError) as error:
-        reason = str(error).replace(settings.url, shown(settings.url)) or type(error).__name__
-        raise Unreachable(f"cannot reach NATS at {shown(settings.url)}: {reason}") from error
+        reason = (
+            str(error).replace(settings.url, without_login(settings.url)) or type(error).__name__
+        )
+        raise Unreachable(
+            f"cannot reach NATS at {without_login(settings.url)}: {reason}"
+        ) from error
     try:
         infos, stats = await asyncio.gather(
             _gather(client, "$SRV.INFO", wait), _gather(client, "$SRV.STATS", wait)
@@ -155,17 +158,9 @@ async def collect(
             await client.close()
     order = {name: index for index, name in enumerate(services)}
     return Report(
-        nats=shown(settings.url),
+        nats=without_login(settings.url),
         replicas=sorted(replicas, key=lambda each: (order[each.service], each.http, each.instance)),
         missing=[name for name in services if all(info.name != name for info in found)],
-    )
-
-
-def shown(url: str) -> str:
-    """The server URLs without the user and password some of them carry."""
-    return ",".join(
-        urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        for parts in (urlsplit(server.strip()) for server in url.split(","))
     )
 
 

@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
+from shared.bus.jetstream import without_login
 from shared.events import Stream
 from shared.keys import generate_key
 from shared.settings import (
@@ -79,12 +80,6 @@ def embedded_nats(store_dir: Path) -> EmbeddedNats:
 def nats_login(service: str) -> dict[str, str]:
     """The environment variables a service's process logs in to NATS with."""
     return {"TELEBRIDGE_NATS_USER": service, "TELEBRIDGE_NATS_PASSWORD": NATS_PASSWORDS[service]}
-
-
-def without_login(url: str) -> str:
-    """A NATS URL without the user and password written into it."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def service_process(name: str, environment: dict[str, str], logs: Path) -> ServiceProcess:

@@ -10,7 +10,7 @@ import asyncio
 import os
 import ssl
 from typing import Any, NamedTuple, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import nats.errors
@@ -92,7 +92,7 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     except TimeoutError as error:
         why = f"it refused the credentials ({refused[0]})" if refused else "no answer"
         raise StartupError(
-            f"NATS at {_without_login(settings.url)} did not let this service in within "
+            f"NATS at {without_login(settings.url)} did not let this service in within "
             f"{settings.connect_timeout:g}s: {why}; is it running with JetStream, and are "
             "TELEBRIDGE_NATS_URL and the credentials (TELEBRIDGE_NATS_USER …) right?"
         ) from error
@@ -123,11 +123,12 @@ def login_options(settings: NatsSettings) -> dict[str, Any]:
     return options
 
 
-def _without_login(urls: str) -> str:
-    """The server URLs without any user and password written into them, for messages."""
+def without_login(urls: str) -> str:
+    """The server URLs (comma-separated) without any user and password written into them:
+    what may be shown or logged."""
     return ",".join(
-        urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2]).geturl()
-        for url in urls.split(",")
+        urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        for parts in (urlsplit(server.strip()) for server in urls.split(","))
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from telebridge.status import nats_settings, shown
+from shared.bus.jetstream import without_login
+from telebridge.status import nats_settings
 
 
 def test_the_url_comes_from_the_option_then_the_variable_then_telebridge_dev(
@@ -19,6 +20,6 @@ def test_the_url_comes_from_the_option_then_the_variable_then_telebridge_dev(
 
 
 def test_no_password_is_shown() -> None:
-    assert shown("nats://status:s3cret@nats-1:4222, tls://nats-2:4222") == (
+    assert without_login("nats://status:s3cret@nats-1:4222, tls://nats-2:4222") == (
         "nats://nats-1:4222,tls://nats-2:4222"
     )
