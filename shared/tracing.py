@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 from typing import Final
+from uuid import UUID
 
 import structlog
 from opentelemetry import propagate, trace
@@ -87,6 +88,17 @@ def extract(headers: Mapping[str, str] | None, fallback: str | None = None) -> C
     if headers and TRACEPARENT in headers:
         return propagate.extract(headers)
     return context_of(fallback)
+
+
+def messaging(subject: str, event_id: UUID, operation: str) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes of a span about one event: its "create" (the
+    outbox write), "send" (the relay's publish) or "process" (a consumer)."""
+    return {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "messaging.message.id": str(event_id),
+        "messaging.operation.type": operation,
+    }
 
 
 def add_trace_context(

@@ -51,7 +51,7 @@ from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subjec
 from shared.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_REDELIVERIES, CONSUMER_SECONDS
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
-from shared.tracing import TRACER, extract
+from shared.tracing import TRACER, extract, messaging
 
 log = structlog.get_logger(__name__)
 
@@ -252,11 +252,8 @@ class ConsumerWorker(Generic[E]):
             context=extract(message.headers, event.traceparent),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": event.subject,
+                **messaging(event.subject, event.event_id, "process"),
                 "messaging.consumer.group.name": self._consumer.name,
-                "messaging.message.id": str(event.event_id),
-                "messaging.operation.type": "process",
             },
         ):
             try:

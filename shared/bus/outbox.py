@@ -36,7 +36,7 @@ from shared.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED, gauge
 from shared.notify import Notifier
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
-from shared.tracing import TRACER, context_of, current_traceparent, inject
+from shared.tracing import TRACER, context_of, current_traceparent, inject, messaging
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +174,7 @@ async def add_event(connection: Connection, event: Event) -> Event:
     with TRACER.start_as_current_span(
         f"create {event.subject}",
         kind=SpanKind.PRODUCER,
-        attributes=_messaging(event.subject, event.event_id, "create"),
+        attributes=messaging(event.subject, event.event_id, "create"),
     ):
         event = stamped(event)
         payload = _encoder.encode(event)
@@ -191,16 +191,6 @@ async def add_event(connection: Connection, event: Event) -> Event:
             event.traceparent,
         )
     return event
-
-
-def _messaging(subject: str, event_id: UUID, operation: str) -> dict[str, str]:
-    """OpenTelemetry's messaging attributes of a span about one event."""
-    return {
-        "messaging.system": "nats",
-        "messaging.destination.name": subject,
-        "messaging.message.id": str(event_id),
-        "messaging.operation.type": operation,
-    }
 
 
 async def unsent_count(connection: Connection) -> int:
@@ -253,7 +243,7 @@ def _publishing(row: PendingEvent) -> Span:
         f"send {row.subject}",
         context=context_of(row.traceparent),
         kind=SpanKind.PRODUCER,
-        attributes=_messaging(row.subject, row.event_id, "send"),
+        attributes=messaging(row.subject, row.event_id, "send"),
     )
 
 
