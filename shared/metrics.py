@@ -31,18 +31,15 @@ import asyncio
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import nats.errors
 import nats.js.errors
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from nats.js import JetStreamContext
 from prometheus_client import (
     REGISTRY,
@@ -294,38 +291,3 @@ def multiprocess_folder(service: str, *, workers: int) -> Iterator[Path | None]:
     finally:
         del os.environ[MULTIPROCESS_DIR]
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    """Time every request that matched a route, by its route template and the status
-    answered (500 when an error escaped every handler)."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_counted)
-        finally:
-            REQUEST_SECONDS.labels(
-                service=_service_of(scope),
-                method=scope["method"],
-                route=scope.get("path_template", ""),
-                status=str(status),
-            ).observe(time.perf_counter() - started)
-
-    return middleware
-
-
-def _service_of(scope: Scope) -> str:
-    state: Any = scope["litestar_app"].state
-    return str(state.get("service", ""))

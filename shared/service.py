@@ -50,7 +50,7 @@ from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.http.ratelimit import rate_limit_middleware
 from shared.http.tracing import http_tracing
-from shared.metrics import Probe, Scrape, metrics_middleware
+from shared.metrics import Probe, Scrape
 from shared.micro import MicroEndpoint, register, unregister
 from shared.migrations import KERNEL_MIGRATIONS, Migration, discover, migrate
 from shared.notify import Notifier
@@ -100,10 +100,10 @@ class ServiceDefinition:
     """The kinds of id the service creates, and how to tell whether one exists: other
     services ask before they wait for their read models (`shared.readmodels.catchup`)."""
     micro: Sequence[MicroEndpoint] = ()
+    """Its NATS request-reply endpoints besides `status` and `exists` (`shared.micro`)."""
     probes: Sequence[tuple[str, Probe]] = ()
     """Figures of its own tables read when `/metrics` is scraped, besides the outbox's
     (`shared.metrics`), each with its name."""
-    """Its NATS request-reply endpoints besides `status` and `exists` (`shared.micro`)."""
 
     @property
     def schema(self) -> str:
@@ -150,11 +150,13 @@ def build_app(
     pool: Pool | None = None,
     nats: NATS | None = None,
 ) -> Litestar:
+    consumers = consumers_of(definition, settings)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             try:
-                runtime = await _start(definition, settings, stack, pool=pool, nats=nats)
+                runtime = await _start(definition, settings, consumers, stack, pool=pool, nats=nats)
             except StartupError as error:
                 # One clear line; uvicorn prints the traceback after it.
                 log.error("cannot start", reason=str(error))  # noqa: TRY400
@@ -174,7 +176,6 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         # Bodies are checked before the idempotency middleware reads them.
         middleware=[
-            metrics_middleware,
             request_context_middleware,
             options_middleware,
             body_middleware,
@@ -208,9 +209,7 @@ def build_app(
     )
     app.state[SCRAPE] = Scrape(
         probes=[("outbox", outbox_readings), *definition.probes],
-        consumers=[
-            (consumer.stream.name, consumer.name) for consumer in consumers_of(definition, settings)
-        ],
+        consumers=[(consumer.stream.name, consumer.name) for consumer in consumers],
     )
     describe(app)
     return app
@@ -219,6 +218,7 @@ def build_app(
 async def _start(
     definition: ServiceDefinition,
     settings: ServiceSettings,
+    consumers: list[EventConsumer[Any]],
     stack: AsyncExitStack,
     *,
     pool: Pool | None,
@@ -268,7 +268,6 @@ async def _start(
         poll_interval=settings.outbox_poll_interval,
         service=definition.name,
     )
-    consumers = consumers_of(definition, settings)
     consumers_stopping = asyncio.Event()
     background = Background(
         relay=relay,

@@ -1,6 +1,7 @@
 """Per request: the `traceparent` of its server span (`shared.http.tracing`) on the answer,
 a log line naming its route's template (at info when it failed or took over a second, else
-at debug), and no HTML error page: one a framework renders becomes problem details."""
+at debug), its time in `/metrics` by route template and status, and no HTML error page: one
+a framework renders becomes problem details."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Sco
 from shared.http.media import HTML, PROBLEM_JSON
 from shared.http.problems import problem_bytes
 from shared.http.tracing import UNMATCHED, route_of
+from shared.metrics import REQUEST_SECONDS
 from shared.readmodels.catchup import CURRENT
 from shared.tracing import current_traceparent
 
@@ -77,12 +79,19 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             raise
         finally:
             elapsed = time.perf_counter() - started
+            route = route_of(scope) or UNMATCHED
+            REQUEST_SECONDS.labels(
+                service=str(scope["litestar_app"].state.get("service", "")),
+                method=scope["method"],
+                route=route,
+                status=str(status),
+            ).observe(elapsed)
             # Every request at debug; at info only what an operator looks into.
             report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
             report(
                 "request",
                 method=scope.get("method"),
-                route=route_of(scope) or UNMATCHED,
+                route=route,
                 status=status,
                 ms=round(elapsed * 1000, 1),
             )
