@@ -240,7 +240,9 @@ async def _start(
         nats = await connect_nats(settings.nats, name=definition.name)
         stack.push_async_callback(_close_nats, nats)
     js = nats.jetstream()
-    await ensure_streams(js, settings.nats.stream_replicas, definition.name)
+    await ensure_streams(
+        js, settings.nats.stream_replicas, definition.name, patience=settings.nats.connect_timeout
+    )
     EVENT_LIMIT.fit_to(min(settings.nats.max_payload, nats.max_payload))
 
     notifier = Notifier(

@@ -44,7 +44,9 @@ class NatsSettings(SharedSection, frozen=True, kw_only=True):
     url: str = "nats://127.0.0.1:4222"
     """NATS server URLs, comma-separated: every server of the cluster."""
     connect_timeout: float = 60.0
-    """Seconds to keep retrying the first connection before giving up."""
+    """Seconds to keep retrying the first connection, and then the declaration of the
+    streams while JetStream does not answer yet (a cluster still forming), before giving
+    up."""
     stream_replicas: int = 1
     """Replicas of each JetStream stream (3 in a cluster)."""
     ack_wait: float = 10.0

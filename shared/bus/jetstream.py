@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import time
 from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,8 +27,9 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
+from shared.backoff import Backoff
 from shared.bus.permissions import inbox_prefix, updates_stream
 from shared.db import StartupError
 from shared.events import DEADLETTER, SERVICES, STREAMS, Stream
@@ -144,12 +146,45 @@ def stream_config(stream: Stream, replicas: int) -> StreamConfig:
     )
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int, service: str | None = None) -> None:
+_NOT_ANSWERING_YET = (nats.errors.TimeoutError, ServiceUnavailableError)
+"""What JetStream answers while a cluster has no quorum or elects its leaders, or while a
+busy server takes longer than a request waits: a start too early, not a wrong setting."""
+
+
+async def ensure_streams(
+    js: JetStreamContext, replicas: int, service: str | None = None, *, patience: float = 60.0
+) -> None:
     """Create the event streams and the dead-letter stream, and bring those `service` owns
-    up to date (all of them without a service: an operator's tool, a test)."""
+    up to date (all of them without a service: an operator's tool, a test).
+
+    Replicas often start beside a cluster that is still forming: while JetStream does not
+    answer yet, keep asking for `patience` seconds, then fail with a `StartupError` that
+    says why."""
+    deadline = time.monotonic() + patience
+    backoff = Backoff(0.2, longest=5.0)
     for stream in STREAMS:
         owned = service is None or updates_stream(service, stream)
-        await _ensure_stream(js, stream_config(stream, replicas), update=owned)
+        while True:
+            try:
+                await _ensure_stream(js, stream_config(stream, replicas), update=owned)
+                break
+            except _NOT_ANSWERING_YET as error:
+                why = _description(error)
+                if time.monotonic() >= deadline:
+                    raise StartupError(
+                        f"JetStream did not declare the stream {stream.name} ({replicas} "
+                        f"replica(s)) within {patience:g}s: {why}; does the NATS cluster have "
+                        "a quorum and as many JetStream servers as "
+                        "TELEBRIDGE_NATS_STREAM_REPLICAS?"
+                    ) from error
+                log.info("jetstream not answering yet", stream=stream.name, error=why)
+                await backoff.wait()
+
+
+def _description(error: Exception) -> str:
+    if isinstance(error, ServiceUnavailableError) and error.description:
+        return f"{error.description} (error {error.err_code})"
+    return "no answer" if isinstance(error, nats.errors.TimeoutError) else type(error).__name__
 
 
 _STREAM_FIELDS = (
