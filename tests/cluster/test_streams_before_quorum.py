@@ -50,7 +50,8 @@ async def test_the_streams_are_declared_once_the_cluster_has_a_quorum(
         for stream in STREAMS:
             info = await js.stream_info(stream.name)
             assert info.config.num_replicas == NODES
-            assert info.cluster is not None and info.cluster.leader is not None
+            assert info.cluster is not None
+            assert info.cluster.leader is not None
     finally:
         await client.close()
 
