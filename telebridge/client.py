@@ -16,6 +16,7 @@ Every command ends with one of `ExitCode`; the README has the same table.
 from __future__ import annotations
 
 import os
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,12 @@ T = TypeVar("T")
 DEV_KEY_FILE: Final = Path(".telebridge") / "operator-key"
 DEFAULT_CONFIG: Final = Path("~/.config/telebridge/config.toml")
 KEY_VARIABLE: Final = "TELEBRIDGE_API_KEY"
+
+ASKED_AGAIN: Final = {429: ("rate-limited",), 503: ("not-yet-known",)}
+"""Answers to a request the server did not act on and says when to send again (Retry-After):
+too many requests from this key, or an id another service created a moment ago."""
+RETRY_PATIENCE: Final = 60.0
+"""Seconds a command waits in all for such answers before it reports the last one."""
 
 NOT_YET: Final = ("no-summary-yet",)
 """Problem types that say the thing exists but is not ready: a conflict, not "no such"."""
@@ -276,8 +283,38 @@ def client_for(connection: Connection, timeout: float = 30.0) -> httpx.Client:
     )
 
 
-def request(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
-    """The server's answer, whatever it is; a Stop when nothing answers."""
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    patience: float = RETRY_PATIENCE,
+    **options: Any,
+) -> httpx.Response:
+    """The server's answer, whatever it is; a Stop when nothing answers. An answer that
+    asks to send again later (`ASKED_AGAIN`) is followed, for `patience` seconds in all."""
+    waited = 0.0
+    while True:
+        response = _send(client, method, url, **options)
+        wait = _asked_to_wait(response)
+        if wait is None or waited + wait > patience:
+            return response
+        time.sleep(wait)
+        waited += wait
+
+
+def _asked_to_wait(response: httpx.Response) -> float | None:
+    """The seconds of the answer's Retry-After, if it is one of `ASKED_AGAIN`."""
+    kinds = ASKED_AGAIN.get(response.status_code)
+    if kinds is None or not problem_type(response).endswith(kinds):
+        return None
+    try:
+        wait = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None  # absent, or an HTTP date: not a server of ours
+    return wait if 0 <= wait < float("inf") else None
+
+
+def _send(client: httpx.Client, method: str, url: str, **options: Any) -> httpx.Response:
     try:
         return client.request(method, url, **options)
     except httpx.TransportError as error:

@@ -25,6 +25,7 @@ from telebridge.client import (
     check_response,
     connection,
     decoded,
+    request,
 )
 from tests.support import ROOT
 
@@ -237,3 +238,60 @@ def test_the_readme_has_the_table_of_exit_codes() -> None:
     assert [(int(code), label) for code, label in rows] == [
         (code, LABELS[code]) for code in ExitCode
     ]
+
+
+def server_answering(*answers: httpx.Response) -> tuple[httpx.Client, list[httpx.Request]]:
+    """A client whose server gives `answers` in turn, and the requests it received."""
+    received: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return answers[min(len(received), len(answers)) - 1]
+
+    return httpx.Client(
+        base_url="http://partner.test", transport=httpx.MockTransport(handle)
+    ), received
+
+
+def asked_again(status: int, problem_type: str, retry_after: str) -> httpx.Response:
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    document = {"type": problem_type, "title": "", "status": status, "detail": "later"}
+    return httpx.Response(status, json=document, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        asked_again(429, "/problems/rate-limited", "0"),
+        asked_again(503, "/problems/not-yet-known", "0.01"),
+    ],
+)
+def test_an_answer_to_send_again_later_is_followed(first: httpx.Response) -> None:
+    client, received = server_answering(first, first, httpx.Response(201, json={"id": 1}))
+    response = request(client, "POST", "/meetings/1/agenda", content=b"agenda")
+    assert response.status_code == 201
+    assert len(received) == 3
+    assert {sent.content for sent in received} == {b"agenda"}
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        asked_again(503, "/problems/database-unavailable", "1"),  # it may have been acted on
+        asked_again(429, "/problems/rate-limited", ""),  # no Retry-After: not ours to guess
+        asked_again(429, "/problems/rate-limited", "Fri, 04 Dec 2026 10:00:00 GMT"),
+        asked_again(429, "/problems/rate-limited", "61"),  # longer than a command waits
+        asked_again(500, "/problems/rate-limited", "0"),
+    ],
+)
+def test_other_refusals_are_reported_at_once(refusal: httpx.Response) -> None:
+    client, received = server_answering(refusal, httpx.Response(200))
+    assert request(client, "GET", "/meetings").status_code == refusal.status_code
+    assert len(received) == 1
+
+
+def test_a_command_waits_no_longer_than_its_patience() -> None:
+    client, received = server_answering(asked_again(429, "/problems/rate-limited", "0.02"))
+    response = request(client, "GET", "/meetings", patience=0.05)
+    assert response.status_code == 429
+    assert len(received) == 3  # sent, waited .02, sent, waited .04, sent: .06 is too long
