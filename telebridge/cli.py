@@ -136,7 +136,7 @@ def status(
 ) -> None:
     """List the running replicas of each service: version, health, outbox and consumer lag.
 
-    Replicas are found through nats.micro discovery ($SRV.INFO), so this works against
+    Replicas are found through nats.micro discovery ($SRV.INFO.<service>), so this works against
     `telebridge dev` or any NATS the services use. Exit code 3 when NATS cannot be reached
     or a service has no replica, 7 when a replica does not answer or is not healthy.
     """

@@ -1,10 +1,12 @@
 """`telebridge status`: every running replica of every service, found on NATS.
 
-Each replica is a `nats.micro` service (`shared.micro`). The command asks `$SRV.INFO` and
-`$SRV.STATS` and keeps every answer that comes within a short window: one per replica, with
-its instance id, version and endpoints. Then it asks each replica's own `status` endpoint
-for its health, its service's outbox backlog and its consumers' lag. A service with no
-replica, or a replica that does not answer or is not healthy, makes the report fail.
+Each replica is a `nats.micro` service (`shared.micro`). The command asks
+`$SRV.INFO.<service>` and `$SRV.STATS.<service>` (subjects only that service's
+credentials may answer, `shared.bus.permissions`) and keeps every answer that comes
+within a short window: one per replica, with its instance id, version and endpoints.
+Then it asks each replica's own `status` endpoint for its health, its service's outbox
+backlog and its consumers' lag. A service with no replica, or a replica that does not
+answer or is not healthy, makes the report fail.
 """
 
 from __future__ import annotations
@@ -141,15 +143,23 @@ async def collect(
             f"cannot reach NATS at {without_login(settings.url)}: {reason}"
         ) from error
     try:
+        # By name: only a service's own credentials may answer `$SRV.<verb>.<its name>`.
         infos, stats = await asyncio.gather(
-            _gather(client, "$SRV.INFO", wait), _gather(client, "$SRV.STATS", wait)
+            asyncio.gather(*(_gather(client, f"$SRV.INFO.{name}", wait) for name in services)),
+            asyncio.gather(*(_gather(client, f"$SRV.STATS.{name}", wait) for name in services)),
         )
         found = [
             info
-            for info in (_decoded(message, _Info) for message in infos)
-            if info is not None and info.name in services
+            for name, answers in zip(services, infos, strict=True)
+            for info in (_decoded(message, _Info) for message in answers)
+            if info is not None and info.name == name
         ]
-        counts = {each.id: each for each in (_decoded(m, _Stats) for m in stats) if each}
+        counts = {
+            each.id: each
+            for answers in stats
+            for each in (_decoded(message, _Stats) for message in answers)
+            if each
+        }
         replicas = await asyncio.gather(
             *(_replica(client, info, counts.get(info.id)) for info in found)
         )

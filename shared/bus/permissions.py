@@ -7,11 +7,12 @@ are what makes them trustworthy. Each service connects as a user of its own that
 publish only its own subjects, its dead letters and the JetStream and service calls it
 makes. It may create a missing stream (consumers of a stream start before its owner) but
 update only its own and the dead letters'; it may not delete, purge or edit streams nor
-their messages. Replies it may send only to requests it received (`allow_responses`), and
-it reads replies on an inbox prefix of its own (`inbox_prefix`), so no service can read
-or answer another's replies. `telebridge dev` and the tests run NATS with exactly these
-permissions (`telebridge.embedded`); deploy/k8s/ and deploy/nats/ (Compose) write the
-same lists into the servers' configuration, and tests keep them equal.
+their messages. Replies it may send only to requests it received (`allow_responses`),
+and it reads replies on an inbox prefix of its own (`inbox_prefix`), so no service can
+read or answer another's replies, nor answer discovery in another's name. `telebridge
+dev` and the tests run NATS with exactly these permissions (`telebridge.embedded`);
+deploy/k8s/ and deploy/nats/ (Compose) write the same lists into the servers'
+configuration, and tests keep them equal.
 """
 
 from __future__ import annotations
@@ -53,7 +54,18 @@ def publish_allowed(service: str) -> list[str]:
 
 
 def subscribe_allowed(service: str) -> list[str]:
-    return [f"{inbox_prefix(service)}.>", f"telebridge.{service}.>", "$SRV.>"]
+    return [
+        f"{inbox_prefix(service)}.>",
+        f"telebridge.{service}.>",
+        *discovery_subjects(service),
+    ]
+
+
+def discovery_subjects(service: str) -> list[str]:
+    """What `service` hears of nats.micro discovery: the calls to every service, and those
+    by name (`$SRV.<verb>.<name>[.<id>]`) only for its own, so that no service can answer
+    for another where `telebridge status` asks by name."""
+    return ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", f"$SRV.*.{service}", f"$SRV.*.{service}.*"]
 
 
 def updates_stream(service: str, stream: Stream) -> bool:

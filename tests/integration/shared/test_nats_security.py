@@ -214,6 +214,42 @@ async def test_no_service_can_read_or_answer_another_services_replies(
 
 
 @pytest.mark.parametrize("service", SERVICES)
+async def test_no_service_can_answer_discovery_in_another_services_name(
+    nats_url: str, service: str
+) -> None:
+    """`telebridge status` asks `$SRV.INFO.<name>`: only that service hears it, so no other
+    can pass for one of its replicas (or hide that it is down)."""
+    other = next(name for name in SERVICES if name != service)
+    admin = await nats.connect(nats_url)
+    errors: list[Exception] = []
+
+    async def on_error(error: Exception) -> None:
+        errors.append(error)
+
+    spy = await connect_nats(login(service, nats_url), service)
+    spy._error_cb = on_error
+    try:
+        theirs = [
+            await spy.subscribe(subject)
+            for subject in (f"$SRV.INFO.{other}", f"$SRV.PING.{other}.some-id", "$SRV.>")
+        ]
+        own = await spy.subscribe(f"$SRV.INFO.{service}")
+        await spy.flush()
+        for subject in (f"$SRV.INFO.{other}", f"$SRV.PING.{other}.some-id", "$SRV.INFO"):
+            await admin.publish(subject, b"")
+        await admin.publish(f"$SRV.INFO.{service}", b"")
+        await admin.flush()
+        assert (await own.next_msg(timeout=5)).subject == f"$SRV.INFO.{service}"
+        for subscription in theirs:
+            with pytest.raises(nats.errors.TimeoutError):
+                await subscription.next_msg(timeout=REFUSED)
+        assert sum("permissions violation" in str(error).lower() for error in errors) == 3
+    finally:
+        await spy.close()
+        await admin.close()
+
+
+@pytest.mark.parametrize("service", SERVICES)
 async def test_a_stream_of_another_service_that_differs_is_left_to_its_owner(
     nats_url: str, service: str
 ) -> None:
