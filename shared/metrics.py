@@ -52,6 +52,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from shared.bus.jetstream import consumer_progress
 from shared.db import Connection, Pool, acquire
 
 log = structlog.get_logger(__name__)
@@ -226,14 +227,14 @@ async def _consumers(js: JetStreamContext, consumers: Sequence[tuple[str, str]])
     )
     for stream, durable in consumers:
         try:
-            info = await js.consumer_info(stream, durable)
+            progress = await consumer_progress(js, stream, durable)
         except nats.js.errors.NotFoundError:
             continue  # not declared yet: its worker is starting
         except nats.errors.Error as error:
             raise ConnectionError(f"consumer {durable}: {type(error).__name__}") from error
-        pending.add_metric([durable], info.num_pending or 0)
-        unacknowledged.add_metric([durable], info.num_ack_pending or 0)
-        redelivered.add_metric([durable], info.num_redelivered or 0)
+        pending.add_metric([durable], progress.pending)
+        unacknowledged.add_metric([durable], progress.ack_pending)
+        redelivered.add_metric([durable], progress.redelivered)
     return [pending, unacknowledged, redelivered]
 
 

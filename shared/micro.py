@@ -37,6 +37,7 @@ from nats.micro.request import Request as MicroRequest
 from nats.micro.request import ServiceError
 from nats.micro.service import Service
 
+from shared.bus.jetstream import consumer_progress
 from shared.bus.outbox import unsent_count
 from shared.db import acquire, database_unavailable
 from shared.http.health import CHECK_TIMEOUT, Status, check_dependencies, status_of
@@ -211,10 +212,8 @@ async def _outbox_backlog(runtime: Runtime) -> int | None:
 async def _lag(runtime: Runtime, consumer: EventConsumer[Any]) -> ConsumerLag:
     stream = consumer.stream.name
     try:
-        info = await runtime.js.consumer_info(stream, consumer.name, timeout=CHECK_TIMEOUT)
+        progress = await consumer_progress(runtime.js, stream, consumer.name, CHECK_TIMEOUT)
     except (nats.errors.Error, TimeoutError) as error:
         log.warning("consumer lag unknown", consumer=consumer.name, error=str(error) or "timeout")
         return ConsumerLag(consumer.name, stream, None, None, None)
-    return ConsumerLag(
-        consumer.name, stream, info.num_pending, info.num_ack_pending, info.num_redelivered
-    )
+    return ConsumerLag(consumer.name, stream, *progress)

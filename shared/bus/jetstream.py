@@ -247,6 +247,27 @@ async def ensure_consumer(js: JetStreamContext, stream: Stream, wanted: Consumer
         log.info("consumer updated", stream=stream.name, consumer=wanted.durable_name)
 
 
+class ConsumerProgress(NamedTuple):
+    """How far a durable consumer is behind its stream, as JetStream counts it."""
+
+    pending: int
+    """Messages of the stream not delivered yet: the lag."""
+    ack_pending: int
+    """Delivered and not acknowledged yet: being applied, or waiting for a redelivery."""
+    redelivered: int
+    """Delivered more than once and not acknowledged yet."""
+
+
+async def consumer_progress(
+    js: JetStreamContext, stream: str, durable: str, timeout: float | None = None
+) -> ConsumerProgress:
+    """The consumer's counts; `NotFoundError` while it is not declared yet."""
+    info = await js.consumer_info(stream, durable, timeout=timeout)
+    return ConsumerProgress(
+        info.num_pending or 0, info.num_ack_pending or 0, info.num_redelivered or 0
+    )
+
+
 def _differs(current: object, wanted: object, fields: tuple[str, ...]) -> bool:
     return any(getattr(current, field) != getattr(wanted, field) for field in fields)
 
