@@ -35,7 +35,8 @@ from uuid import UUID
 
 import aiosmtplib
 import structlog
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from services.scheduling import invitations, store
 from services.scheduling.ical import CalendarMeeting
@@ -163,6 +164,9 @@ async def _send_or_settle(
         try:
             await postman.send(letter)
         except (aiosmtplib.SMTPException, OSError) as error:
+            trace.get_current_span().set_status(
+                StatusCode.ERROR, f"{type(error).__name__}: {error}"
+            )
             return await _failed(connection, sending.smtp, mail, error)
         sending.taken[mail.id] = letter
     await store.mail_sent(connection, mail.id, letter.message, letter.sender, letter.recipients)

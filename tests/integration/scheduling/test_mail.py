@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from opentelemetry.trace import StatusCode
 
 from tests.integration.scheduling.support import (
     MoodyServer,
@@ -23,6 +24,7 @@ from tests.integration.scheduling.support import (
     sign_up,
 )
 from tests.support import eventually
+from tests.tracing import named, recorded_spans, trace_id
 
 
 def delivered(maildir: Path) -> list[bytes]:
@@ -120,6 +122,7 @@ async def test_a_server_that_says_later_gets_the_mail_again_later(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     server = MoodyServer(["451 4.3.0 Mailbox busy, try again later"])
+    spans = recorded_spans()
     async with scheduling_mailing_to(server, database_url, nats_url, tmp_path) as scheduling:
         meeting = await scheduling.telebridge(
             await scheduling.moscow(), await scheduling.vladivostok()
@@ -133,6 +136,11 @@ async def test_a_server_that_says_later_gets_the_mail_again_later(
         [state] = await eventually(sent)
     assert state["attempts"] == 2
     assert len(server.received) == 1
+    refused, taken = named(spans.get_finished_spans(), "mail send")
+    assert refused.status.status_code == StatusCode.ERROR
+    assert "451" in (refused.status.description or "")
+    assert taken.status.status_code == StatusCode.UNSET
+    assert trace_id(refused) == trace_id(taken), "both in the trace of the sign-up"
 
 
 async def test_a_server_that_says_never_is_not_asked_again(
