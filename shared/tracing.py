@@ -34,6 +34,8 @@ TRACER: Final = trace.get_tracer("telebridge")
 `service.name`, set per process."""
 
 TRACEPARENT: Final = "traceparent"
+TRACE_HEADERS: Final = (TRACEPARENT, "tracestate")
+"""The W3C trace context's headers, as a message carries them."""
 
 _W3C: Final = TraceContextTextMapPropagator()
 _ENDPOINTS: Final = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

@@ -51,7 +51,7 @@ from shared.events import DEADLETTER, Event, Stream, dead_letter_subject, subjec
 from shared.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_REDELIVERIES, CONSUMER_SECONDS
 from shared.outages import OUTAGES
 from shared.settings import NatsSettings
-from shared.tracing import TRACER, extract, messaging
+from shared.tracing import TRACE_HEADERS, TRACER, extract, inject, messaging
 
 log = structlog.get_logger(__name__)
 
@@ -340,6 +340,13 @@ class ConsumerWorker(Generic[E]):
             SEQUENCE_HEADER: str(metadata.sequence.stream if metadata.sequence else ""),
             DELIVERIES_HEADER: str(metadata.num_delivered or 1),
         }
+        # In the trace of the message: its processing span's, or the publish's if it was
+        # never processed (it could not be decoded).
+        for name in TRACE_HEADERS:
+            if message.headers and name in message.headers:
+                headers[name] = message.headers[name]
+        if (span := trace.get_current_span()).get_span_context().is_valid:
+            inject(headers, span)
         try:
             await self._js.publish(
                 dead_letter_subject(self._consumer.name, message.subject),

@@ -17,6 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry.trace import StatusCode
 
 from services.scheduling.app import create_app
 from shared.bus.consumer import (
@@ -156,7 +157,10 @@ async def test_an_older_version_after_a_newer_one_changes_nothing(scheduling: Sc
 async def test_a_malformed_message_is_dead_lettered_and_the_next_one_applied(
     scheduling: Scheduling,
 ) -> None:
-    await scheduling.publish(b'{"type": "registry.organization.upserted", "name": 42')
+    published_in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await scheduling.publish(
+        b'{"type": "registry.organization.upserted", "name": 42', traceparent=published_in
+    )
     valid = upserted(new_id(), 1, "Курская областная детская библиотека")
     await scheduling.publish(msgspec.json.encode(valid))
 
@@ -170,6 +174,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_applied(
     assert headers[ERROR_HEADER].startswith("cannot decode")
     assert headers[CONSUMER_HEADER] == "scheduling-registry"
     assert headers[SUBJECT_HEADER] == SUBJECT
+    assert headers["traceparent"] == published_in, "never processed: in the publish's trace"
 
 
 async def test_an_event_that_does_not_fit_its_schema_is_dead_lettered(
@@ -188,6 +193,9 @@ async def _last_dead_letter(js: JetStreamContext, subject: str) -> Any:
         return await js.get_last_msg(DEADLETTER.name, subject)
     except nats.js.errors.NotFoundError:
         return None
+
+
+PUBLISHED_IN = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 async def test_an_effect_that_keeps_failing_is_retried_then_dead_lettered(
@@ -210,11 +218,16 @@ async def test_an_effect_that_keeps_failing_is_retried_then_dead_lettered(
     consumer = EventConsumer[RegistryEvent](
         name="fragile", stream=REGISTRY, events=RegistryEvent, apply=fragile
     )
+    spans = recorded_spans()
     try:
         async with serving(app):  # migrates the schema the consumer writes its inbox to
             js = client.jetstream()
             await ensure_streams(js, replicas=1)
-            await js.publish(SUBJECT, msgspec.json.encode(upserted(new_id(), 1, "всегда сбоит")))
+            await js.publish(
+                SUBJECT,
+                msgspec.json.encode(upserted(new_id(), 1, "всегда сбоит")),
+                headers={"traceparent": PUBLISHED_IN},
+            )
             await js.publish(SUBJECT, msgspec.json.encode(upserted(new_id(), 1, "после сбоя")))
             worker = ConsumerWorker(pool, js, consumer, settings)
             task = asyncio.create_task(worker.run())
@@ -232,6 +245,15 @@ async def test_an_effect_that_keeps_failing_is_retried_then_dead_lettered(
     assert headers[ERROR_HEADER] == "RuntimeError: the effect failed"
     assert headers[DELIVERIES_HEADER] == "3"
     assert attempts["всегда сбоит"] == 3
+    # In the trace of its last, failed processing, a child of the publish.
+    [last] = [
+        span
+        for span in named(spans.get_finished_spans(), f"process {SUBJECT}")
+        if span.status.status_code == StatusCode.ERROR
+    ][-1:]
+    assert last.context is not None
+    assert headers["traceparent"] == f"00-{trace_id(last)}-{last.context.span_id:016x}-01"
+    assert trace_id(last) == PUBLISHED_IN.split("-")[1]
 
 
 async def _done(attempts: dict[str, int], name: str) -> bool:
