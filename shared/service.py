@@ -45,7 +45,7 @@ from shared.http.contract import KEY_SCHEME, describe
 from shared.http.health import HealthController
 from shared.http.idempotency import TRANSACTION, idempotency_middleware
 from shared.http.metrics import SCRAPE, MetricsController
-from shared.http.middleware import options_middleware, request_context_middleware
+from shared.http.middleware import around_every_request, options_middleware
 from shared.http.params import AnyRequest
 from shared.http.problems import EXCEPTION_HANDLERS
 from shared.http.ratelimit import rate_limit_middleware
@@ -176,7 +176,6 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         # Bodies are checked before the idempotency middleware reads them.
         middleware=[
-            request_context_middleware,
             options_middleware,
             body_middleware,
             authentication_middleware,
@@ -211,6 +210,7 @@ def build_app(
         probes=[("outbox", outbox_readings), *definition.probes],
         consumers=[(consumer.stream.name, consumer.name) for consumer in consumers],
     )
+    around_every_request(app)
     describe(app)
     return app
 

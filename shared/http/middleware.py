@@ -11,7 +11,6 @@ from typing import Final
 import structlog
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
 
@@ -25,6 +24,17 @@ from shared.tracing import current_traceparent
 log = structlog.get_logger("telebridge.http")
 
 _SLOW_SECONDS = 1.0
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods named as they are in metrics and logs; any other is `_OTHER` (OpenTelemetry's
+word), so that made-up methods cannot make up new series."""
+
+
+def around_every_request(app: Litestar) -> None:
+    """Put `request_context_middleware` around all the app answers, inside the server span
+    of the OpenTelemetry plugin, outside the routing, so that requests no route serves (an
+    unknown path, a method a path does not take) are timed, logged and answered as problem
+    details too. Litestar's own middleware runs only for a route it found."""
+    app.asgi_handler = request_context_middleware(app.asgi_handler)
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -35,8 +45,6 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         runtime = scope["litestar_app"].state.get("runtime")
         if runtime is not None:
             CURRENT.set(runtime.catch_up)
-        # The server span the OpenTelemetry plugin started, from an incoming `traceparent`.
-        traceparent = current_traceparent()
         started = time.perf_counter()
         status = 500
         replacement: bytes | None = None
@@ -45,6 +53,9 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status, replacement
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # The server span the OpenTelemetry plugin started (from an incoming
+                # `traceparent`): current while the answer is sent.
+                traceparent = current_traceparent()
                 headers = list(message.get("headers", []))
                 if status >= 400 and _is_html(headers):
                     # Litestar's OpenAPI routes answer unknown paths with an HTML page.
@@ -73,16 +84,13 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, send_traced)
-        except HTTPException as error:
-            # Raised by a middleware (a missing key): the app answers it once it is out of here.
-            status = error.status_code
-            raise
         finally:
             elapsed = time.perf_counter() - started
             route = route_of(scope) or UNMATCHED
+            method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
             REQUEST_SECONDS.labels(
                 service=str(scope["litestar_app"].state.get("service", "")),
-                method=scope["method"],
+                method=method,
                 route=route,
                 status=str(status),
             ).observe(elapsed)
@@ -90,7 +98,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
             report(
                 "request",
-                method=scope.get("method"),
+                method=method,
                 route=route,
                 status=status,
                 ms=round(elapsed * 1000, 1),

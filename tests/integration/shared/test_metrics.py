@@ -116,6 +116,20 @@ async def test_scheduling_counts_requests_events_dead_letters_and_slot_searches(
         assert meeting["id"] not in after.text, "an id in a label"
         assert str(moscow) not in after.text, "an id in a label"
 
+        # What no route serves is counted too, under one route and a known method.
+        unknown = {**service, "method": "GET", "route": "(unmatched)", "status": "404"}
+        unmatched_path = f"/no-such-page/{new_id()}"
+        assert (await client.get(unmatched_path)).status_code == 404
+        not_taken = {**service, "method": "DELETE", "route": "(unmatched)", "status": "405"}
+        assert (await client.delete("/slots")).status_code == 405
+        made_up = {**service, "method": "_OTHER", "status": "405"}
+        assert (await client.request("BREW", "/slots")).status_code == 405
+        counted = await until(client, requests, before.value(requests, **unknown) + 1, **unknown)
+        assert counted.value(requests, **not_taken) == before.value(requests, **not_taken) + 1
+        assert counted.value(requests, **made_up) == before.value(requests, **made_up) + 1
+        assert "BREW" not in counted.text
+        assert unmatched_path not in counted.text
+
         # The relay publishes the meeting's event.
         published = "telebridge_outbox_published_total"
         await scheduling.events_of(meeting["id"], 1)

@@ -13,7 +13,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from shared.http.middleware import request_context_middleware
+from shared.http.middleware import around_every_request
 from shared.http.tracing import http_tracing
 from shared.tracing import (
     TRACER,
@@ -136,7 +136,8 @@ def calendar(token: FromPath[str]) -> str:
 
 async def test_server_spans_name_the_route_and_never_the_token() -> None:
     spans = recorded_spans()
-    app = Litestar([calendar], middleware=[request_context_middleware], plugins=[http_tracing()])
+    app = Litestar([calendar], plugins=[http_tracing()])
+    around_every_request(app)
     token = "f3c1-secret-feed-token"
     async with AsyncTestClient(app) as client:
         found = await client.get(f"/calendars/{token}?since=1", headers={"traceparent": PARENT})
@@ -151,6 +152,8 @@ async def test_server_spans_name_the_route_and_never_the_token() -> None:
     assert served.attributes is not None
     assert served.attributes["http.route"] == "/calendars/{token}"
     assert unmatched.name == "GET"
+    # A path no route serves is answered in its span too.
+    assert missing.headers["traceparent"].split("-")[1] == trace_id(unmatched)
     for span in (served, unmatched):
         assert span.attributes is not None
         assert all(token not in str(value) for value in span.attributes.values()), span.attributes
