@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 from nats.errors import Error as NatsError
@@ -14,6 +16,8 @@ from shared.db import database_unavailable
 from shared.outages import OUTAGES
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 async def supervise(
@@ -55,6 +59,28 @@ def _outage(error: Exception) -> bool:
         OUTAGES.failed("nats", error)
         return True
     return False
+
+
+async def finished_first(work: Awaitable[T], timeout: float) -> T:
+    """Take `work` to its end even when the task running it is cancelled (a replica being
+    stopped), for at most `timeout` seconds after the first cancellation, however often it
+    is asked; then pass the cancellation on.
+
+    For a send whose outcome is recorded after the other side took it (a mail, a webhook):
+    cut off between the two, it would be sent again by the next sender to look. Only a
+    kill still leaves that window open.
+    """
+    one = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(one)
+    except asyncio.CancelledError:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not one.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([one], timeout=left)
+        if not one.done():
+            one.cancel()
+        raise
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:

@@ -36,6 +36,7 @@ from shared.notify import Notifier
 from shared.settings import WebhookSettings
 from shared.version import VERSION
 from shared.webhooks import signature_header
+from shared.workers import finished_first
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +93,12 @@ async def send_due(
     async with acquire(pool) as connection, connection.transaction():
         due = await store.take_due(connection, settings.parallel, settings.timeout + 30)
     if due:
-        await asyncio.gather(*(_deliver(pool, client, settings, allowed, item) for item in due))
+        # A stop waits for the answers in hand: cut off before they are recorded, they
+        # would be sent again (allowed, with the same webhook-id, but avoidable).
+        await finished_first(
+            asyncio.gather(*(_deliver(pool, client, settings, allowed, item) for item in due)),
+            settings.timeout + 5,
+        )
     return len(due)
 
 

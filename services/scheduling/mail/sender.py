@@ -12,7 +12,8 @@ with the server's answer kept in `last_error`. A mail is marked sent in the tran
 that held it while the server took it: only a sender that dies between the server's "250"
 and that commit sends a mail twice, that one mail, as soon as a sender looks again; its
 Message-ID stays the same, by which mail programs recognise the repeat. A sender asked to
-stop finishes the mail in hand first (`_uncut`): only a kill leaves that window open.
+stop finishes the mail in hand first (`shared.workers.finished_first`): only a kill leaves
+that window open.
 
 Writing a message (the iCalendar object, then MIME with the standard library's SMTP
 policy) is CPU work of ten milliseconds and more, hundreds for a workshop of many days:
@@ -26,11 +27,10 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Coroutine
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import aiosmtplib
@@ -53,7 +53,7 @@ from shared.orphans import die_with_parent
 from shared.settings import SmtpSettings
 from shared.timers import run_when_due
 from shared.tracing import TRACER, context_of
-from shared.workers import supervise
+from shared.workers import finished_first, supervise
 
 log = structlog.get_logger(__name__)
 
@@ -100,33 +100,12 @@ async def _deliver_while_due(sending: Sending) -> int:
     postman = Postman(sending.smtp)
     try:
         while (
-            taken := await _uncut(_deliver_next(sending, postman), sending.smtp.timeout)
+            taken := await finished_first(_deliver_next(sending, postman), sending.smtp.timeout)
         ) is not None:
             delivered += taken
     finally:
         await postman.close()
     return delivered
-
-
-async def _uncut(sending_one: Coroutine[Any, Any, T], timeout: float) -> T:
-    """Send one mail to its end even when the sender is being stopped, then stop.
-
-    Cut off between the server's "250" and the commit that records it, a mail would be sent
-    again by the next sender to look; so a stop (a replica shutting down) waits for the
-    mail in hand, at most `timeout` seconds (the SMTP timeout), however often it is asked.
-    Only a kill still leaves that window open.
-    """
-    one = asyncio.ensure_future(sending_one)
-    try:
-        return await asyncio.shield(one)
-    except asyncio.CancelledError:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not one.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait([one], timeout=left)
-        if not one.done():
-            one.cancel()
-        raise
 
 
 async def _deliver_next(sending: Sending, postman: Postman) -> int | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -480,3 +482,56 @@ async def test_an_endpoint_too_slow_to_answer_is_a_failed_attempt(
         [attempt] = await eventually(tried)
         assert attempt["status_code"] is None
         assert attempt["error"] == "no whole answer within 0.5 seconds"
+
+
+@pytest.fixture
+def receiver_apart() -> Iterator[Receiver]:
+    """A receiver with an event loop of its own: it answers while the test waits for the
+    registry's shutdown, which holds the test's loop."""
+    receiver = Receiver()
+    server = uvicorn.Server(
+        uvicorn.Config(receiver, host="127.0.0.1", port=receiver.port, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the receiver did not start"
+        time.sleep(0.05)
+    yield receiver
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+async def test_a_registry_stopped_while_an_endpoint_answers_records_the_delivery_once(
+    database_url: str, nats_url: str, receiver_apart: Receiver
+) -> None:
+    """Stopped between the endpoint's answer and the record of it, the message would be
+    sent again by the next sender: the stop waits for the answer."""
+    receiver = receiver_apart
+    receiver.delay = 1.5
+    registry_running = _registry(database_url, nats_url)
+    registry = await registry_running.__aenter__()
+    try:
+        ours, key = await _partner(registry)
+        endpoint = await _endpoint(registry, key, receiver.url, event_types=["meeting.scheduled"])
+        await publish(registry.js, events.scheduled(UUID(ours["id"])))
+
+        async def arrived() -> bool:
+            return len(receiver.received) == 1
+
+        await eventually(arrived)
+    except BaseException:
+        await registry_running.__aexit__(None, None, None)
+        raise
+    await registry_running.__aexit__(None, None, None)  # while the receiver still answers
+    async with _registry(database_url, nats_url) as registry:
+        [delivery] = body(
+            await registry.client.get(
+                f"/webhooks/endpoints/{endpoint['id']}/deliveries", headers=key
+            )
+        )
+        await asyncio.sleep(1.0)  # a sender that would send it again has had its chance
+    assert delivery["state"] == "delivered", delivery["attempts"]
+    assert [attempt["status_code"] for attempt in delivery["attempts"]] == [200]
+    assert len(receiver.received) == 1
