@@ -156,10 +156,22 @@ def limit_of(caller: Caller | None, settings: RateLimitSettings) -> Limit:
 
 
 def subject_of(caller: Caller | None, address: str) -> str:
-    """What is counted: the key (the configured operator key is one), else the address."""
+    """What is counted: the key (the configured operator key is one), else the address;
+    an IPv6 address by its /64, which one household or server has whole and could walk
+    through to dodge a limit per address."""
     if caller is None:
-        return f"address:{address}"
+        return f"address:{_bucket(address)}"
     return "operator-key" if caller.key_id is None else f"key:{caller.key_id}"
+
+
+def _bucket(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (a test client's name): counted as it is
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -179,18 +191,37 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(parsed in network for network in networks)
 
 
+def _address(hop: str) -> str:
+    """One hop of `X-Forwarded-For` as an address alone, written one way: proxies add ports
+    (`192.0.2.1:5000`, `[2001:db8::1]:443`), brackets and quotes, and write IPv4 clients of
+    a dual-stack socket as `::ffff:192.0.2.1`. What is no address (`unknown`) stays as it is."""
+    text = hop.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return text[:64]
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(parsed)
+
+
 def client_address(peer: str, forwarded_for: list[str], networks: tuple[Network, ...]) -> str:
     """The client of a request from `peer`: the peer itself, unless it is a trusted proxy;
     then the nearest address in `X-Forwarded-For` (read from the right, as each proxy appends
     the one it saw) that is not a trusted proxy. Whatever a client writes there itself sits
     further left, behind an address a trusted proxy wrote, and is never read."""
+    peer = _address(peer)
     if not _trusted(peer, networks):
         return peer
-    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    hops = [_address(hop) for value in forwarded_for for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, networks):
-            return hop[:64]
-    return hops[0][:64] if hops else peer
+            return hop
+    return hops[0] if hops else peer
 
 
 def limited(handler: BaseRouteHandler, path: str) -> bool:

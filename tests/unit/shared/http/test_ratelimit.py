@@ -105,12 +105,35 @@ PROXIES = trusted_networks("10.0.0.0/8, 2001:db8::/32")
         ("10.0.0.5", [], "10.0.0.5"),
         ("2001:db8::1", ["2001:db8:ffff::1, 2a00::1"], "2a00::1"),
         ("testclient", ["198.51.100.1"], "testclient"),
+        # As proxies write them: ports, brackets, quotes, mapped IPv4, another spelling.
+        ("10.0.0.5", ["198.51.100.1:5123"], "198.51.100.1"),
+        ("10.0.0.5", ["[2a00::1]:443, 10.0.0.7:80"], "2a00::1"),
+        ("10.0.0.5", ['"[2A00:0:0::1]"'], "2a00::1"),
+        ("10.0.0.5", ["::ffff:198.51.100.1"], "198.51.100.1"),
+        ("::ffff:10.0.0.5", ["198.51.100.1"], "198.51.100.1"),  # a dual-stack socket's peer
+        ("10.0.0.5", ["unknown"], "unknown"),
+        ("10.0.0.5", ["203.0.113.9:1, 198.51.100.1:2, 10.0.0.7:3"], "198.51.100.1"),
     ],
 )
 def test_the_client_is_the_peer_unless_it_is_a_trusted_proxy(
     peer: str, forwarded_for: list[str], client: str
 ) -> None:
     assert client_address(peer, forwarded_for, PROXIES) == client
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("198.51.100.1", "address:198.51.100.1"),
+        ("2a00:1450:4001:82b::200e", "address:2a00:1450:4001:82b::/64"),
+        ("2a00:1450:4001:82b:ffff::1", "address:2a00:1450:4001:82b::/64"),  # the same /64
+        ("testclient", "address:testclient"),
+    ],
+)
+def test_an_address_is_counted_alone_and_an_ipv6_one_by_its_64(
+    address: str, counted_as: str
+) -> None:
+    assert subject_of(None, address) == counted_as
 
 
 def test_no_proxy_is_trusted_by_default() -> None:
