@@ -187,30 +187,38 @@ async def test_no_service_can_change_delete_or_empty_another_services_stream(
     assert f"{own_stream(service).prefix}.kept.event" in await stored_subjects(nats_url)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-async def test_no_service_can_read_or_answer_another_services_replies(
-    nats_url: str, service: str
-) -> None:
-    other = next(name for name in SERVICES if name != service)
-    admin = await nats.connect(nats_url)
+@contextlib.asynccontextmanager
+async def spying(service: str, nats_url: str) -> AsyncIterator[tuple[NATS, NATS, list[Exception]]]:
+    """A client with `service`'s login, the admin's, and the errors the server sends the
+    first (a permissions violation is one)."""
     errors: list[Exception] = []
 
     async def on_error(error: Exception) -> None:
         errors.append(error)
 
+    admin = await nats.connect(nats_url)
     spy = await connect_nats(login(service, nats_url), service)
     spy._error_cb = on_error
     try:
+        yield spy, admin, errors
+    finally:
+        await spy.close()
+        await admin.close()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_no_service_can_read_or_answer_another_services_replies(
+    nats_url: str, service: str
+) -> None:
+    other = next(name for name in SERVICES if name != service)
+    async with spying(service, nats_url) as (spy, admin, errors):
         seen = await spy.subscribe(f"{inbox_prefix(other)}.>")
         await spy.flush()
         await admin.publish(f"{inbox_prefix(other)}.abc", b"a reply")
         await admin.flush()
         with pytest.raises(nats.errors.TimeoutError):
             await seen.next_msg(timeout=REFUSED)
-        assert any("permissions violation" in str(error).lower() for error in errors)
-    finally:
-        await spy.close()
-        await admin.close()
+    assert any("permissions violation" in str(error).lower() for error in errors)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -220,15 +228,7 @@ async def test_no_service_can_answer_discovery_in_another_services_name(
     """`telebridge status` asks `$SRV.INFO.<name>`: only that service hears it, so no other
     can pass for one of its replicas (or hide that it is down)."""
     other = next(name for name in SERVICES if name != service)
-    admin = await nats.connect(nats_url)
-    errors: list[Exception] = []
-
-    async def on_error(error: Exception) -> None:
-        errors.append(error)
-
-    spy = await connect_nats(login(service, nats_url), service)
-    spy._error_cb = on_error
-    try:
+    async with spying(service, nats_url) as (spy, admin, errors):
         theirs = [
             await spy.subscribe(subject)
             for subject in (f"$SRV.INFO.{other}", f"$SRV.PING.{other}.some-id", "$SRV.>")
@@ -244,9 +244,6 @@ async def test_no_service_can_answer_discovery_in_another_services_name(
             with pytest.raises(nats.errors.TimeoutError):
                 await subscription.next_msg(timeout=REFUSED)
         assert sum("permissions violation" in str(error).lower() for error in errors) == 3
-    finally:
-        await spy.close()
-        await admin.close()
 
 
 @pytest.mark.parametrize("service", SERVICES)
