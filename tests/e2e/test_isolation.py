@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import asyncpg
@@ -297,7 +299,7 @@ class World:
         return set(self.a_ids.values())
 
 
-async def private_partner(client: httpx.AsyncClient, system: System) -> World:
+async def private_partner(client: httpx.AsyncClient, system: System, hook: str) -> World:
     registry, scheduling, agenda = (system.url(name) for name in SERVICES)
     a = await new_partner(client, registry, "Закрытая библиотека", public=False)
     b = await new_partner(client, registry, "Открытая библиотека", region="RU-PRI")
@@ -361,7 +363,7 @@ async def private_partner(client: httpx.AsyncClient, system: System) -> World:
     endpoint = ok(
         await client.post(
             f"{registry}/webhooks/endpoints",
-            json={"url": "http://127.0.0.1:9/hook", "event_types": ["meeting.updated"]},
+            json={"url": hook, "event_types": ["meeting.updated"]},
             headers=a.headers,
         ),
         201,
@@ -392,13 +394,37 @@ def variants(operation: Operation) -> Iterator[tuple[str, ...]]:
             yield choice
 
 
-async def test_no_partner_sees_or_changes_another_partners_data(system: System) -> None:
+@pytest.fixture
+def hook() -> Iterator[str]:
+    """Partner A's webhook endpoint, taking every message (204): its deliveries end
+    delivered, and what staff read of them changes only if someone replays them."""
+
+    class Taking(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Taking)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_no_partner_sees_or_changes_another_partners_data(system: System, hook: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         documents = {
             name: ok(await client.get(f"{system.url(name)}/schema/openapi.json"))
             for name in SERVICES
         }
-        world = await private_partner(client, system)
+        world = await private_partner(client, system, hook)
         every = operations(documents)
         assert len(every) > 60, [operation.name for operation in every]
         await settled(system)
@@ -527,7 +553,8 @@ async def staff_view(
 
 
 async def settled(system: System) -> None:
-    """Wait until every event written has been published and applied by every consumer."""
+    """Wait until every event written has been published and applied by every consumer,
+    and every webhook message sent."""
     connection = await asyncpg.connect(system.database_url)
     client = await nats.connect(system.nats_url)
     js = client.jetstream()
@@ -540,6 +567,10 @@ async def settled(system: System) -> None:
                 )
                 if unsent:
                     return False
+            if await connection.fetchval(
+                "SELECT count(*) FROM registry.webhook_deliveries WHERE state = 'pending'"
+            ):
+                return False
             for stream in (REGISTRY, SCHEDULING, AGENDA):
                 for consumer in await js.consumers_info(stream.name):
                     if consumer.num_pending or consumer.num_ack_pending:
