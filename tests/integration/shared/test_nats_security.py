@@ -8,10 +8,15 @@ from putting it there, so these tests try every way round them with each service
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import nats
@@ -24,7 +29,12 @@ from nats.js.api import StreamConfig, SubjectTransform
 from nats.js.errors import APIError
 
 from shared.bus.jetstream import connect_nats, ensure_streams, stream_config, without_login
-from shared.bus.permissions import inbox_prefix, own_stream
+from shared.bus.permissions import (
+    inbox_prefix,
+    own_stream,
+    publish_allowed,
+    subscribe_allowed,
+)
 from shared.db import StartupError
 from shared.events import ALL_EVENTS, DEADLETTER, REGISTRY, SERVICES, STREAMS, Event, subject_of
 from shared.settings import NatsSettings
@@ -362,5 +372,86 @@ async def test_an_nkey_logs_a_service_in(tmp_path: Path) -> None:
         async with connected(settings, "registry") as client:
             await client.flush(timeout=2)
             assert client.is_connected
+        with pytest.raises(StartupError):
+            await connect_nats(NatsSettings(url=server.url, connect_timeout=2), "registry")
+
+
+def _jwt(issuer: nkeys.KeyPair, subject: str, name: str, nats_claims: dict[str, Any]) -> str:
+    """A NATS JWT (v2) of `subject`, signed by `issuer`, as `nsc` writes one."""
+    claims: dict[str, Any] = {
+        "iat": int(time.time()),
+        "iss": issuer.public_key.decode(),
+        "name": name,
+        "sub": subject,
+        "nats": {**nats_claims, "version": 2},
+    }
+    digest = hashlib.sha512(json.dumps({**claims, "jti": ""}).encode()).digest()[:32]
+    claims["jti"] = base64.b32encode(digest).decode().rstrip("=")
+    header = {"typ": "JWT", "alg": "ed25519-nkey"}
+    signed = ".".join(_segment(json.dumps(part).encode()) for part in (header, claims))
+    return f"{signed}.{_segment(issuer.sign(signed.encode()))}"
+
+
+def _segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _new_key(prefix: int, number: int) -> nkeys.KeyPair:
+    return nkeys.from_seed(bytearray(nkeys.encode_seed(bytes([number] * 32), prefix)))
+
+
+async def test_a_credentials_file_logs_a_service_in_with_its_permissions(tmp_path: Path) -> None:
+    """Operator mode, as `nsc` sets it up: an operator, an account with JetStream, and a
+    user per service whose JWT carries the permissions of `shared.bus.permissions`."""
+    operator = _new_key(nkeys.PREFIX_BYTE_OPERATOR, 1)
+    account = _new_key(nkeys.PREFIX_BYTE_ACCOUNT, 2)
+    user = _new_key(nkeys.PREFIX_BYTE_USER, 3)
+    system = _new_key(nkeys.PREFIX_BYTE_ACCOUNT, 4)  # JetStream needs the server's own
+    operator_jwt = _jwt(operator, operator.public_key.decode(), "telebridge", {"type": "operator"})
+    unlimited = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                 "wildcards": True, "conn": -1, "leaf": -1, "mem_storage": -1,
+                 "disk_storage": -1, "streams": -1, "consumer": -1}  # fmt: skip
+    account_jwt = _jwt(
+        operator, account.public_key.decode(), "services", {"type": "account", "limits": unlimited}
+    )
+    user_jwt = _jwt(
+        account,
+        user.public_key.decode(),
+        "registry",
+        {
+            "type": "user",
+            "pub": {"allow": publish_allowed("registry")},
+            "sub": {"allow": subscribe_allowed("registry")},
+            "resp": {"max": 1, "ttl": 0},
+            "subs": -1,
+            "data": -1,
+            "payload": -1,
+        },
+    )
+    credentials = tmp_path / "registry.creds"
+    credentials.write_text(
+        "-----BEGIN NATS USER JWT-----\n"
+        f"{user_jwt}\n"
+        "------END NATS USER JWT------\n\n"
+        "-----BEGIN USER NKEY SEED-----\n"
+        f"{user.seed.decode()}\n"
+        "------END USER NKEY SEED------\n",
+        encoding="utf-8",
+    )
+    system_jwt = _jwt(operator, system.public_key.decode(), "SYS", {"type": "account"})
+    configuration = (
+        f"operator: {operator_jwt}\n"
+        f"system_account: {system.public_key.decode()}\n"
+        "resolver: MEMORY\n"
+        f"resolver_preload: {{\n  {account.public_key.decode()}: {account_jwt}\n"
+        f"  {system.public_key.decode()}: {system_jwt}\n}}\n"
+    )
+    with own_server(tmp_path, configuration) as server:
+        settings = NatsSettings(url=server.url, credentials=str(credentials), connect_timeout=5)
+        async with connected(settings, "registry") as client:
+            js = client.jetstream(timeout=5)
+            await ensure_streams(js, 1, "registry")
+            await js.publish("registry.kept.event", b"{}")
+            assert await refused(js.publish("agenda.forged.event", b"{}", timeout=REFUSED))
         with pytest.raises(StartupError):
             await connect_nats(NatsSettings(url=server.url, connect_timeout=2), "registry")
