@@ -5,6 +5,7 @@ a framework renders becomes problem details."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Final
 
@@ -13,6 +14,8 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, Message, Receive, Scope, Send
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from shared.http.media import HTML, PROBLEM_JSON
 from shared.http.problems import problem_bytes
@@ -30,10 +33,12 @@ word), so that made-up methods cannot make up new series."""
 
 
 def around_every_request(app: Litestar) -> None:
-    """Put `request_context_middleware` around all the app answers, inside the server span
-    of the OpenTelemetry plugin, outside the routing, so that requests no route serves (an
-    unknown path, a method a path does not take) are timed, logged and answered as problem
-    details too. Litestar's own middleware runs only for a route it found."""
+    """Put `request_context_middleware` around all the app answers, outside the routing, so
+    that requests no route serves (an unknown path, a method a path does not take) are
+    timed, logged and answered as problem details too: Litestar's own middleware runs only
+    for a route it found. It is outside the OpenTelemetry plugin's middleware as well, so
+    it takes the server span while the answer is sent (it is current then) and writes the
+    request's log line in it."""
     app.asgi_handler = request_context_middleware(app.asgi_handler)
 
 
@@ -48,13 +53,15 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         started = time.perf_counter()
         status = 500
         replacement: bytes | None = None
+        answered_in: Span | None = None
 
         async def send_traced(message: Message) -> None:
-            nonlocal status, replacement
+            nonlocal status, replacement, answered_in
             if message["type"] == "http.response.start":
                 status = message["status"]
                 # The server span the OpenTelemetry plugin started (from an incoming
                 # `traceparent`): current while the answer is sent.
+                answered_in = trace.get_current_span()
                 traceparent = current_traceparent()
                 headers = list(message.get("headers", []))
                 if status >= 400 and _is_html(headers):
@@ -96,13 +103,18 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             ).observe(elapsed)
             # Every request at debug; at info only what an operator looks into.
             report = log.info if status >= 400 or elapsed >= _SLOW_SECONDS else log.debug
-            report(
-                "request",
-                method=method,
-                route=route,
-                status=status,
-                ms=round(elapsed * 1000, 1),
-            )
+            with (
+                trace.use_span(answered_in, end_on_exit=False)
+                if answered_in is not None
+                else contextlib.nullcontext()
+            ):
+                report(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
 
     return middleware
 
