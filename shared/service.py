@@ -334,17 +334,20 @@ class Background:
 
         The consumers fetch no more and settle the events they fetched (so no other replica
         receives them again after `ack_wait`), within half of `grace`; the service's own
-        workers are cancelled, as is the relay's loop; then the relay publishes every event
-        still unsent, those the consumers and workers wrote up to the end included, within
-        the rest; the notifier goes last. Whatever still runs at its deadline is cancelled.
+        workers are cancelled, as is the relay's loop, and a mail or webhook in hand may
+        finish until three quarters of `grace`; then the relay publishes every event still
+        unsent, those the consumers and workers wrote up to the end included, within the
+        rest; the notifier goes last. Whatever still runs at its deadline is cancelled.
         """
         end = asyncio.get_running_loop().time() + grace
         try:
             await stop_all(self.consumers, self.consumers_stopping, deadline=end - grace / 2)
-            await cancel_all([*self.workers, self.relaying])
+            await cancel_all([*self.workers, self.relaying], deadline=end - grace / 4)
             await self.relay.flush(deadline=end)
         finally:
-            await cancel_all([*self.consumers, *self.workers, self.relaying, self.notifier])
+            await cancel_all(
+                [*self.consumers, *self.workers, self.relaying, self.notifier], deadline=end
+            )
 
 
 def consumers_of(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import structlog
 from nats.errors import Error as NatsError
@@ -61,41 +60,63 @@ def _outage(error: Exception) -> bool:
     return False
 
 
+HARD_STOP: Final = "hard stop"
+"""The message of a cancellation that nothing may delay: the stop's deadline has come."""
+
+
 async def finished_first(work: Awaitable[T], timeout: float) -> T:
     """Take `work` to its end even when the task running it is cancelled (a replica being
     stopped), for at most `timeout` seconds after the first cancellation, however often it
-    is asked; then pass the cancellation on.
+    is asked, until a cancellation says `HARD_STOP`; then pass the cancellation on.
 
     For a send whose outcome is recorded after the other side took it (a mail, a webhook):
     cut off between the two, it would be sent again by the next sender to look. Only a
-    kill still leaves that window open.
+    kill, or a stop out of time, still leaves that window open.
     """
     one = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(one)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as first:
         deadline = asyncio.get_running_loop().time() + timeout
-        while not one.done() and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            with contextlib.suppress(asyncio.CancelledError):
+        hard = _is_hard(first)
+        while not hard and not one.done():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
                 await asyncio.wait([one], timeout=left)
+            except asyncio.CancelledError as again:
+                hard = _is_hard(again)
         if not one.done():
             one.cancel()
         raise
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]], recancel_after: float = 0.5) -> None:
-    """Cancel the tasks and wait until every one has finished.
+def _is_hard(cancellation: asyncio.CancelledError) -> bool:
+    return bool(cancellation.args) and cancellation.args[0] == HARD_STOP
+
+
+async def cancel_all(
+    tasks: list[asyncio.Task[None]], recancel_after: float = 0.5, deadline: float | None = None
+) -> None:
+    """Cancel the tasks and wait until every one has finished. Work a task finishes first
+    (`finished_first`) may hold it until `deadline` (the event loop's clock); from then on
+    each cancellation is a `HARD_STOP`.
 
     A cancellation can be lost: nats-py's pull `fetch` sometimes swallows one (seen on
     Python 3.11, whose `asyncio.wait_for` drops a cancellation that arrives as its future
     completes), and the consumer loop then goes on fetching for ever, so shutdown would
     hang. Whatever still runs after `recancel_after` seconds is cancelled again.
     """
+    loop = asyncio.get_running_loop()
     pending = {task for task in tasks if not task.done()}
     while pending:
+        left = recancel_after if deadline is None else deadline - loop.time()
+        hard = left <= 0
         for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=recancel_after)
+            task.cancel(HARD_STOP if hard else None)
+        wait = recancel_after if hard else min(recancel_after, left)
+        _, pending = await asyncio.wait(pending, timeout=wait)
     await asyncio.gather(*tasks, return_exceptions=True)
 
 

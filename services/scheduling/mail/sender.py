@@ -12,8 +12,8 @@ with the server's answer kept in `last_error`. A mail is marked sent in the tran
 that held it while the server took it: only a sender that dies between the server's "250"
 and that commit sends a mail twice, that one mail, as soon as a sender looks again; its
 Message-ID stays the same, by which mail programs recognise the repeat. A sender asked to
-stop finishes the mail in hand first (`shared.workers.finished_first`): only a kill leaves
-that window open.
+stop finishes the mail in hand first (`shared.workers.finished_first`), within the stop's
+time: only a kill, or a stop out of time, leaves that window open.
 
 Writing a message (the iCalendar object, then MIME with the standard library's SMTP
 policy) is CPU work of ten milliseconds and more, hundreds for a workshop of many days:

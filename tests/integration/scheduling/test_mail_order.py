@@ -32,7 +32,7 @@ from shared.events import (
     RegistrationCreated,
     new_id,
 )
-from shared.settings import SchedulingSettings, SmtpSettings
+from shared.settings import HttpSettings, SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
 from tests import events
 from tests.events import applied
@@ -99,13 +99,15 @@ async def mailing_to(
 
 @asynccontextmanager
 async def scheduling_at(
-    port: int, database_url: str, nats_url: str, tmp_path: Path, **smtp: Any
+    port: int, database_url: str, nats_url: str, tmp_path: Path, grace: float = 10.0, **smtp: Any
 ) -> AsyncIterator[Scheduling]:
+    """Scheduling sending its mail to the server at `port`; stopped, it has `grace` seconds."""
     settings = settings_for(
         SchedulingSettings,
         database_url,
         nats_url,
         smtp=SmtpSettings(port=port, retry_after=0.2, **smtp),
+        http=HttpSettings(port=8002, graceful_shutdown=grace),
     )
     async with harness(create_app(settings), database_url, nats_url) as running:
         running.client.headers.update(OPERATOR)
@@ -298,14 +300,17 @@ async def test_a_sender_killed_mid_send_sends_that_mail_again_at_once_and_no_oth
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     """The SMTP server has taken the third mail when the service dies, before it could
-    mark the mail sent. Restarted, it sends that mail again at once, without waiting for a
-    lease of minutes to run out, and every other mail once."""
+    mark the mail sent (a stop out of time, as a kill: it cannot finish the mail in hand).
+    Restarted, it sends that mail again at once, without waiting for a lease of minutes to
+    run out, and every other mail once."""
     mailbox = Mailbox(hold=3)
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        async with scheduling_at(port, database_url, nats_url, tmp_path, parallel=1) as first:
+        async with scheduling_at(
+            port, database_url, nats_url, tmp_path, grace=0.2, parallel=1
+        ) as first:
             host, guest = await first.moscow(), await first.vladivostok()
             meeting = await first.telebridge(host, guest, **on_day(DAYS[0]))
             people: list[PersonUpserted] = []

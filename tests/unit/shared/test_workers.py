@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.workers import stop_all, supervise
+from shared.workers import cancel_all, finished_first, stop_all, supervise
 
 
 class Loop:
@@ -74,3 +74,29 @@ async def test_stop_all_cancels_what_still_runs_at_the_deadline() -> None:
     assert obedient.done()
     assert not obedient.cancelled()
     assert stubborn.cancelled()
+
+
+async def test_work_in_hand_is_finished_first_until_the_stop_runs_out_of_time() -> None:
+    """Cancelled, the worker finishes the send in hand; cancelled again, it goes on; at the
+    stop's deadline it is cut off."""
+    finished: list[str] = []
+
+    async def send(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        finished.append(name)
+
+    async def worker(name: str, seconds: float) -> None:
+        await finished_first(send(name, seconds), timeout=60)
+
+    loop_time = asyncio.get_running_loop().time
+    quick = asyncio.create_task(worker("quick", 0.3))
+    slow = asyncio.create_task(worker("slow", 30))
+    await asyncio.sleep(0.05)
+    started = loop_time()
+    await asyncio.wait_for(
+        cancel_all([quick, slow], recancel_after=0.1, deadline=started + 1.0), timeout=5
+    )
+    assert finished == ["quick"]
+    assert quick.cancelled()
+    assert slow.cancelled()
+    assert 1.0 <= loop_time() - started < 2.0
