@@ -21,7 +21,7 @@ from shared.settings import SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
 from tests.integration.api import body, problem, publish
 from tests.integration.scheduling.support import telebridge
-from tests.support import OPERATOR, Harness, harness, settings_for
+from tests.support import OPERATOR, Harness, flushed, harness, settings_for
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def registry_knows(nats_url: str) -> Iterator[set[str]]:
             await message.respond(msgspec.json.encode(ExistsAnswer(query.id in created)))
 
         await client.subscribe(exists_subject("registry"), cb=answer)
-        await client.flush()
+        await flushed(client)
         ready.set()
         await asyncio.to_thread(stop.wait)
         await client.close()

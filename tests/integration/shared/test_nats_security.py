@@ -39,7 +39,7 @@ from shared.db import StartupError
 from shared.events import ALL_EVENTS, DEADLETTER, REGISTRY, SERVICES, STREAMS, Event, subject_of
 from shared.settings import NatsSettings
 from telebridge.embedded import EmbeddedNats, free_port
-from tests.support import NATS_PASSWORDS, embedded_nats
+from tests.support import NATS_PASSWORDS, embedded_nats, flushed
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("TELEBRIDGE_NATS_URL")),
@@ -223,7 +223,7 @@ async def test_no_service_can_read_or_answer_another_services_replies(
     other = next(name for name in SERVICES if name != service)
     async with spying(service, nats_url) as (spy, admin, errors):
         seen = await spy.subscribe(f"{inbox_prefix(other)}.>")
-        await spy.flush()
+        await flushed(spy)
         await admin.publish(f"{inbox_prefix(other)}.abc", b"a reply")
         await admin.flush()
         with pytest.raises(nats.errors.TimeoutError):
@@ -244,7 +244,7 @@ async def test_no_service_can_answer_discovery_in_another_services_name(
             for subject in (f"$SRV.INFO.{other}", f"$SRV.PING.{other}.some-id", "$SRV.>")
         ]
         own = await spy.subscribe(f"$SRV.INFO.{service}")
-        await spy.flush()
+        await flushed(spy)
         for subject in (f"$SRV.INFO.{other}", f"$SRV.PING.{other}.some-id", "$SRV.INFO"):
             await admin.publish(subject, b"")
         await admin.publish(f"$SRV.INFO.{service}", b"")
