@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import asyncpg
@@ -37,7 +36,7 @@ import pytest
 from shared.events import AGENDA, REGISTRY, SCHEDULING, SERVICES
 from tests.e2e.conftest import System
 from tests.e2e.partners import Partner, new_partner, ok
-from tests.support import ADMIN, OPERATOR, eventually, stream_events
+from tests.support import ADMIN, OPERATOR, eventually, http_server, stream_events
 
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 ID_KINDS = (
@@ -408,14 +407,8 @@ def hook() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Taking)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Taking) as url:
+        yield f"{url}/hook"
 
 
 async def test_no_partner_sees_or_changes_another_partners_data(system: System, hook: str) -> None:

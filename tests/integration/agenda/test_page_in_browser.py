@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from playwright.async_api import ConsoleMessage, Page, async_playwright
 from tests.events import TITLE
 from tests.integration.agenda.support import ITEMS, OUTCOMES, Agenda, ended_with_two, known
 from tests.integration.api import body
+from tests.support import http_server
 
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
 
@@ -58,14 +58,8 @@ def served(content: bytes, content_type: str) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             del format, args
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/agenda.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Page) as url:
+        yield f"{url}/agenda.html"
 
 
 @asynccontextmanager
