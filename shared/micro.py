@@ -37,7 +37,7 @@ from nats.micro.request import Request as MicroRequest
 from nats.micro.request import ServiceError
 from nats.micro.service import Service
 
-from shared.bus.jetstream import consumer_progress
+from shared.bus.jetstream import consumer_progress, flushed
 from shared.bus.outbox import unsent_count
 from shared.db import acquire, database_unavailable
 from shared.http.health import CHECK_TIMEOUT, Status, check_dependencies, status_of
@@ -167,6 +167,8 @@ async def register(
             handler=_answering(runtime, name, endpoint),
             metadata={"description": endpoint.description},
         )
+    # Ready means answering: other services' requests may come the moment it says so.
+    await flushed(runtime.nats)
     log.info("registered with nats.micro", instance=service.id)
     return service
 

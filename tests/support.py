@@ -18,7 +18,6 @@ import msgspec
 import nats
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
@@ -174,17 +173,6 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-async def flushed(client: NATS) -> None:
-    """Return once the server has processed everything `client` sent before, such as a
-    subscription another connection is about to publish to.
-
-    nats-py (2.16) writes a flush's PING ahead of the commands still waiting in its buffer
-    (`Client._send_ping`), so the PONG can come back before the server has seen a SUB sent
-    just before: about one time in thirty here. The second flush's PING follows them."""
-    await client.flush()
-    await client.flush()
 
 
 async def eventually(

@@ -102,6 +102,17 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
     return client
 
 
+async def flushed(client: NATS) -> None:
+    """Return once the server has processed everything `client` sent before: a
+    subscription, say, that another connection is about to publish to.
+
+    nats-py (2.16) writes a flush's PING ahead of the commands still waiting in its buffer
+    (`Client._send_ping`), so the PONG can come back before the server has seen a SUB sent
+    just before: about one time in thirty here. The second flush's PING follows them."""
+    await client.flush()
+    await client.flush()
+
+
 def login_options(settings: NatsSettings) -> dict[str, Any]:
     """nats-py's options for the credentials and TLS the settings name; a file that cannot
     be read is a `StartupError` saying which."""

@@ -15,13 +15,14 @@ import pytest
 from nats.aio.msg import Msg
 
 from services.scheduling.app import create_app
+from shared.bus.jetstream import flushed
 from shared.events import OrganizationUpserted, new_id
 from shared.readmodels.catchup import ExistsAnswer, ExistsQuery, exists_subject
 from shared.settings import SchedulingSettings, SmtpSettings
 from telebridge.embedded import free_port
 from tests.integration.api import body, problem, publish
 from tests.integration.scheduling.support import telebridge
-from tests.support import OPERATOR, Harness, flushed, harness, settings_for
+from tests.support import OPERATOR, Harness, harness, settings_for
 
 
 @pytest.fixture

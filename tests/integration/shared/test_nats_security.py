@@ -28,7 +28,13 @@ from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig, SubjectTransform
 from nats.js.errors import APIError
 
-from shared.bus.jetstream import connect_nats, ensure_streams, stream_config, without_login
+from shared.bus.jetstream import (
+    connect_nats,
+    ensure_streams,
+    flushed,
+    stream_config,
+    without_login,
+)
 from shared.bus.permissions import (
     inbox_prefix,
     own_stream,
@@ -39,7 +45,7 @@ from shared.db import StartupError
 from shared.events import ALL_EVENTS, DEADLETTER, REGISTRY, SERVICES, STREAMS, Event, subject_of
 from shared.settings import NatsSettings
 from telebridge.embedded import EmbeddedNats, free_port
-from tests.support import NATS_PASSWORDS, embedded_nats, flushed
+from tests.support import NATS_PASSWORDS, embedded_nats
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("TELEBRIDGE_NATS_URL")),
