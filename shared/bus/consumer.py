@@ -342,11 +342,11 @@ class ConsumerWorker(Generic[E]):
         }
         # In the trace of the message: its processing span's, or the publish's if it was
         # never processed (it could not be decoded).
-        for name in TRACE_HEADERS:
-            if message.headers and name in message.headers:
-                headers[name] = message.headers[name]
         if (span := trace.get_current_span()).get_span_context().is_valid:
             inject(headers, span)
+        else:
+            published = message.headers or {}
+            headers |= {name: published[name] for name in TRACE_HEADERS if name in published}
         try:
             await self._js.publish(
                 dead_letter_subject(self._consumer.name, message.subject),
